@@ -1,0 +1,33 @@
+# Beijing 12345 hotline intake gateway.
+#   docker build -t hotline-gateway .
+#   docker run --rm -p 127.0.0.1:8080:8080 -e REDIS_URL=redis://host:6379/0 hotline-gateway
+# (or `docker compose up -d --build`, which also starts Redis)
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN groupadd --system hotline \
+ && useradd --system --gid hotline --home-dir /app --shell /usr/sbin/nologin hotline \
+ && mkdir -p /data \
+ && chown hotline:hotline /data
+
+WORKDIR /app
+COPY . /app
+RUN pip install . \
+ && rm -rf /app/build /app/*.egg-info
+
+ENV HOTLINE_HOST=0.0.0.0 \
+    HOTLINE_PORT=8080 \
+    HOTLINE_DATA_DIR=/data
+
+USER hotline
+VOLUME ["/data"]
+EXPOSE 8080
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+
+CMD ["hotline", "run"]
