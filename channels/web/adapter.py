@@ -1,0 +1,36 @@
+"""Web portal → Ticket. Translation only: validation happened at the edge, rules live elsewhere."""
+from __future__ import annotations
+
+from gateway import clock
+from gateway.deadlines import due_at
+from gateway.geography import district_code
+from gateway.ticket import PENDING_ID, Attachment, Channel, Location, Message, Requester, Source, Ticket, Urgency
+
+from channels.web.forms import CitizenRequestIn
+
+
+def to_ticket(form: CitizenRequestIn, submission_key: str, attachments: list[Attachment]) -> Ticket:
+    now = clock.now()
+    location = None
+    if form.district or form.address:
+        location = Location(
+            text=" ".join(filter(None, [form.district, form.address])),
+            district=form.district,
+            district_code=district_code(form.district) if form.district else None,
+            street=form.address,
+        )
+    return Ticket(
+        id=PENDING_ID,
+        channel=Channel.web,
+        received_at=now,
+        updated_at=now,
+        requester=Requester(phone=form.phone, name=form.name, confidential=form.confidential),
+        kind=None if form.kind == "unsure" else form.kind,
+        urgency=Urgency.normal,
+        due_at=due_at(now, Urgency.normal),
+        content=form.description,
+        messages=[Message(who="citizen", at=now, text=form.description, source="form")],
+        attachments=attachments,
+        location=location,
+        source=Source(channel_id=submission_key),
+    )

@@ -1,0 +1,161 @@
+"""Citizen portal routes: the form, the JSON API and the tracking page."""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import re
+import uuid
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from gateway import keys
+from gateway.errors import ApiError
+from gateway.media_types import attachment_kind
+from gateway.ticket import KIND_LABELS, STATUS_LABELS, Attachment, Ticket
+from gateway.tickets import TicketNotFound
+
+from channels.web.adapter import to_ticket
+from channels.web.forms import CitizenRequestIn, field_errors
+from channels.web.uploads import Submission, UploadLimits, read_submission
+
+STATIC = Path(__file__).with_name("static")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+_TICKET_ID = re.compile(r"^[A-Z]{2}-\d{8}-\d{6,9}$")
+_TRUTHY = {"true", "on", "1", "yes"}
+
+# Public timeline: which history events a citizen sees, and how they are worded.
+_PUBLIC_EVENTS = {
+    "received": "您的诉求已受理",
+    "delivered": "已转派至承办单位办理",
+    "answered": "已答复",
+    "closed": "已办结",
+}
+
+
+async def index(_: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def track_page(_: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "track.html")
+
+
+def _submission_key(request: web.Request) -> str:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return uuid.uuid4().hex
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key 须为1至128个可见 ASCII 字符")
+    return key
+
+
+def _normalise(fields: dict) -> dict:
+    """Form posts carry strings; the JSON API may carry a real boolean."""
+    out = dict(fields)
+    if isinstance(out.get("confidential"), str):
+        out["confidential"] = out["confidential"].strip().lower() in _TRUTHY
+    return out
+
+
+async def submit_request(request: web.Request) -> web.Response:
+    app = request.app
+    settings = app["settings"]
+    submission_key = _submission_key(request)
+
+    existing = await app["redis"].get(keys.idempotency("web", submission_key))
+    if existing is not None:
+        return _accepted(request, existing.decode(), duplicate=True)
+
+    allowed, retry_after = await app["rate_limiter"].hit(f"ip:{request.remote}", settings.rate_limit_ip_per_hour, 3600)
+    if not allowed:
+        raise ApiError(429, "rate_limited", "提交过于频繁，请稍后再试；紧急情况请拨打12345", headers={"Retry-After": str(retry_after)})
+
+    submission: Submission = await read_submission(request, UploadLimits(settings))
+    fields = _normalise(submission.fields)
+    if fields.get("website"):
+        raise ApiError(400, "honeypot_filled", "提交未通过校验，请刷新页面后重试")
+    try:
+        form = CitizenRequestIn.model_validate(fields)
+    except ValidationError as exc:
+        raise ApiError(422, "validation_failed", "提交内容有误，请按提示修改", field_errors(exc)) from None
+
+    allowed, retry_after = await app["rate_limiter"].hit(f"phone:{form.phone}", settings.rate_limit_phone_per_day, 86400)
+    if not allowed:
+        raise ApiError(429, "rate_limited", "该号码今日提交次数已达上限，如有急事请拨打12345", headers={"Retry-After": str(retry_after)})
+
+    attachments = []
+    for upload in submission.uploads:
+        digest = await asyncio.to_thread(app["blobs"].put, upload.data)
+        attachments.append(Attachment(
+            kind=attachment_kind(upload.mime), sha256=digest, size=len(upload.data),
+            mime=upload.mime, filename=upload.filename, blob=f"blob:sha256:{digest}",
+        ))
+    result = await app["intake"](to_ticket(form, submission_key, attachments), actor="citizen")
+    app["metrics"].intake.labels(channel="web", outcome="created" if result.created else "duplicate").inc()
+    return _accepted(request, result.ticket_id, duplicate=not result.created)
+
+
+def _accepted(request: web.Request, ticket_id: str, duplicate: bool) -> web.Response:
+    accept = request.headers.get("Accept", "")
+    if "text/html" in accept and "application/json" not in accept:
+        raise web.HTTPSeeOther(f"/track?ticket_id={ticket_id}&new=1")
+    body = {
+        "ticket_id": ticket_id,
+        "status": "received",
+        "duplicate": duplicate,
+        "message": f"您的诉求已受理，工单号 {ticket_id}，请妥善保存以便查询办理进度",
+    }
+    return web.json_response(body, status=200 if duplicate else 201, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+async def track(request: web.Request) -> web.Response:
+    settings = request.app["settings"]
+    allowed, retry_after = await request.app["rate_limiter"].hit(f"track:{request.remote}", settings.rate_limit_ip_per_hour * 4, 3600)
+    if not allowed:
+        raise ApiError(429, "rate_limited", "查询过于频繁，请稍后再试", headers={"Retry-After": str(retry_after)})
+    ticket_id = request.query.get("ticket_id", "").strip().upper()
+    last4 = request.query.get("phone_last4", "").strip()
+    errors = []
+    if not _TICKET_ID.fullmatch(ticket_id):
+        errors.append({"field": "ticket_id", "code": "invalid_ticket_id", "message": "工单号格式应为 BJ-20261122-000123"})
+    if not re.fullmatch(r"\d{4}", last4):
+        errors.append({"field": "phone_last4", "code": "invalid_phone_last4", "message": "请输入手机号后四位数字"})
+    if errors:
+        raise ApiError(422, "validation_failed", "查询信息有误，请按提示修改", errors)
+    not_found = ApiError(404, "not_found", "未找到该工单，请核对工单号和手机号后四位")
+    try:
+        ticket = await request.app["tickets"].get(ticket_id)
+    except TicketNotFound:
+        raise not_found from None
+    phone = ticket.requester.phone or ""
+    if not hmac.compare_digest(phone[-4:].encode(), last4.encode()):
+        raise not_found
+    return web.json_response(_public_view(ticket), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def _public_view(ticket: Ticket) -> dict:
+    return {
+        "ticket_id": ticket.id,
+        "status": ticket.status,
+        "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
+        "kind": ticket.kind,
+        "kind_label": KIND_LABELS.get(ticket.kind, "待分类"),
+        "received_at": ticket.received_at.isoformat(),
+        "due_at": ticket.due_at.isoformat(),
+        "district": ticket.location.district if ticket.location else None,
+        "timeline": [
+            {"at": event.at.isoformat(), "label": _PUBLIC_EVENTS[event.event]}
+            for event in ticket.history if event.event in _PUBLIC_EVENTS
+        ],
+    }
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", index, name="portal")
+    app.router.add_get("/track", track_page, name="track_page")
+    app.router.add_post("/api/v1/requests", submit_request, name="submit_request")
+    app.router.add_get("/api/v1/track", track, name="track")
+    app.router.add_static("/static/web/", STATIC, name="web_static")

@@ -1,0 +1,142 @@
+"""`hotline`: run the product and manage desktop users.
+
+    hotline run [--host H] [--port P]
+    hotline users add NAME --role agent [--role supervisor] [--display-name 张三] [--password-stdin]
+    hotline users list
+    hotline users disable NAME
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from gateway import log_format
+from gateway.embedded_redis import EmbeddedRedis
+from gateway.settings import Settings
+from gateway.users import ROLES, UserError, Users
+
+
+@contextlib.contextmanager
+def redis_url_for(settings: Settings) -> Iterator[str]:
+    """REDIS_URL if set; otherwise the embedded Redis under the data directory (started if needed,
+    stopped again on exit if this process started it)."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    embedded = EmbeddedRedis(settings.data_dir).start()
+    try:
+        yield embedded.url
+    finally:
+        embedded.stop()
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    uvloop.install()
+
+
+async def _bootstrap_admin(redis_url: str) -> None:
+    """First start with no users: create `admin` with a one-time password shown on the console
+    (not in the logs), so the desktop is reachable without another command."""
+    redis = Redis.from_url(redis_url)
+    try:
+        users = Users(redis)
+        if await users.count() == 0:
+            password = os.environ.get("HOTLINE_BOOTSTRAP_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            await users.add("admin", password, list(ROLES), display_name="系统管理员")
+            print(f"\n  首次启动：已创建管理员账号 admin，密码 {password}\n  (first start: user 'admin' created; change it with `hotline users`)\n", file=sys.stderr, flush=True)
+    finally:
+        await redis.aclose()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    log_format.configure(settings.log_level)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _install_uvloop()
+    from gateway.app import create_app
+
+    with redis_url_for(settings) as url:
+        asyncio.run(_bootstrap_admin(url))
+        print(f"  北京12345 受理网关: http://{host}:{port}/   坐席工作台: http://{host}:{port}/agent", file=sys.stderr, flush=True)
+        web.run_app(create_app(settings, url), host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
+    return 0
+
+
+async def _users(args: argparse.Namespace, url: str) -> int:
+    redis = Redis.from_url(url)
+    users = Users(redis)
+    try:
+        if args.users_cmd == "add":
+            if args.password_stdin:
+                password = sys.stdin.readline().rstrip("\n")
+            else:
+                password = os.environ.get("HOTLINE_NEW_PASSWORD") or getpass.getpass("Password: ")
+            try:
+                user = await users.add(args.name, password, args.role, args.display_name)
+            except UserError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(f"added {user.username} ({', '.join(sorted(user.roles))})")
+        elif args.users_cmd == "list":
+            for user in await users.list():
+                state = "disabled" if user.disabled else "active"
+                print(f"{user.username}\t{user.display_name}\t{','.join(sorted(user.roles))}\t{state}")
+        elif args.users_cmd == "disable":
+            if not await users.disable(args.name):
+                print(f"error: no user {args.name}", file=sys.stderr)
+                return 2
+            print(f"disabled {args.name}")
+        return 0
+    finally:
+        await redis.aclose()
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    with redis_url_for(settings) as url:
+        return asyncio.run(_users(args, url))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hotline", description="Beijing 12345 intake gateway")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="run the whole product (embedded Redis unless REDIS_URL is set)")
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    run.set_defaults(func=cmd_run)
+    users = sub.add_parser("users", help="manage agent desktop users")
+    usub = users.add_subparsers(dest="users_cmd", required=True)
+    add = usub.add_parser("add")
+    add.add_argument("name")
+    add.add_argument("--role", action="append", required=True, choices=ROLES)
+    add.add_argument("--display-name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    usub.add_parser("list")
+    disable = usub.add_parser("disable")
+    disable.add_argument("name")
+    users.set_defaults(func=cmd_users)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

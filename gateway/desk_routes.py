@@ -1,0 +1,255 @@
+"""Agent desktop and supervisor routes: login, live ticket list, ticket detail and actions,
+dead letters and the local inbox. Every route declares its roles with `requires`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway import clock, keys
+from gateway.auth import actor, requires
+from gateway.errors import ApiError
+from gateway.geography import district_code, districts
+from gateway.live_events import DeskConnection
+from gateway.outbox import CASE_HOP
+from gateway.ticket import HistoryEvent, Kind, Location, Message, Ticket
+from gateway.tickets import TicketNotFound
+
+STATIC = Path(__file__).with_name("static") / "agent"
+DESK = ("agent", "supervisor")
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "请以 JSON 格式提交")
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as exc:
+        fields = [{"field": ".".join(map(str, e["loc"])) or "body", "code": e["type"], "message": "内容格式不正确"} for e in exc.errors()]
+        raise ApiError(422, "validation_failed", "提交内容有误", fields) from None
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class LocationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    district: str | None = None
+    street: str | None = Field(None, max_length=200)
+    text: str | None = Field(None, max_length=300)
+
+
+class TicketPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Kind | None = None
+    location: LocationPatch | None = None
+
+
+class ForwardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=500)
+
+
+async def desk_page(_: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "agent.html")
+
+
+async def login(request: web.Request) -> web.Response:
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "请以 JSON 格式提交")  # also blocks cross-site form posts
+    body: LoginIn = await _body(request, LoginIn)
+    allowed, retry_after = await request.app["rate_limiter"].hit(f"login:{request.remote}:{body.username}", 10, 900)
+    if not allowed:
+        raise ApiError(429, "rate_limited", "登录尝试过多，请15分钟后再试", headers={"Retry-After": str(retry_after)})
+    user = await request.app["users"].authenticate(body.username, body.password)
+    if user is None:
+        raise ApiError(401, "invalid_credentials", "用户名或密码错误")
+    response = _json({"user": user.public(), "csrf_token": ""})
+    csrf = await request.app["sessions"].create(response, user)
+    response.text = json.dumps({"user": user.public(), "csrf_token": csrf}, ensure_ascii=False)
+    return response
+
+
+@requires()
+async def logout(request: web.Request) -> web.Response:
+    response = _json({"ok": True})
+    await request.app["sessions"].destroy(request, response)
+    return response
+
+
+@requires()
+async def me(request: web.Request) -> web.Response:
+    s = request["session"]
+    return _json({"user": {"username": s["user"], "display_name": s["display_name"], "roles": s["roles"]}, "csrf_token": s["csrf"]})
+
+
+@requires(*DESK)
+async def list_tickets(request: web.Request) -> web.Response:
+    try:
+        limit = min(max(int(request.query.get("limit", "50")), 1), 200)
+        before = int(request.query["before"]) if "before" in request.query else None
+    except ValueError:
+        raise ApiError(422, "validation_failed", "参数格式不正确", [{"field": "limit", "code": "invalid", "message": "须为整数"}]) from None
+    return _json({"tickets": await request.app["tickets"].recent(limit, before)})
+
+
+async def _ticket(request: web.Request) -> Ticket:
+    try:
+        return await request.app["tickets"].get(request.match_info["ticket_id"])
+    except TicketNotFound:
+        raise ApiError(404, "ticket_not_found", "工单不存在") from None
+
+
+@requires(*DESK)
+async def get_ticket(request: web.Request) -> web.Response:
+    return _json((await _ticket(request)).public_json())
+
+
+@requires(*DESK)
+async def add_note(request: web.Request) -> web.Response:
+    body: NoteIn = await _body(request, NoteIn)
+    await _ticket(request)
+    user = request["session"]["user"]
+    at = clock.now()
+
+    def change(ticket: Ticket) -> None:
+        ticket.messages.append(Message(who="agent", at=at, text=body.text, source="note", author=user))
+
+    await request.app["tickets"].update(request.match_info["ticket_id"], change, HistoryEvent(at=at, actor=actor(request), event="note_added"))
+    return _json((await _ticket(request)).public_json())
+
+
+@requires(*DESK)
+async def patch_ticket(request: web.Request) -> web.Response:
+    body: TicketPatch = await _body(request, TicketPatch)
+    if body.location and body.location.district and body.location.district not in districts():
+        raise ApiError(422, "validation_failed", "请从列表中选择北京市的区", [{"field": "location.district", "code": "invalid_district", "message": "请从列表中选择北京市的区"}])
+    await _ticket(request)
+    changed: dict[str, Any] = {}
+
+    def change(ticket: Ticket) -> None:
+        if body.kind is not None and body.kind != ticket.kind:
+            changed["kind"] = {"from": ticket.kind, "to": body.kind.value}
+            ticket.kind = body.kind.value
+        if body.location is not None:
+            old = ticket.location or Location()
+            new = old.model_copy(update={k: v for k, v in body.location.model_dump(exclude_unset=True).items()})
+            new.district_code = district_code(new.district) if new.district else None
+            if new != old:
+                changed["location"] = {"from": old.model_dump(exclude_none=True), "to": new.model_dump(exclude_none=True)}
+                ticket.location = new
+
+    await request.app["tickets"].update(
+        request.match_info["ticket_id"], change, HistoryEvent(at=clock.now(), actor=actor(request), event="corrected", detail=changed)
+    )
+    return _json((await _ticket(request)).public_json())
+
+
+@requires(*DESK)
+async def forward(request: web.Request) -> web.Response:
+    body: ForwardIn = await _body(request, ForwardIn) if request.can_read_body else ForwardIn()
+    ticket = await _ticket(request)
+    event = HistoryEvent(at=clock.now(), actor=actor(request), event="forward_requested", detail={"hop": CASE_HOP, "reason": body.reason})
+    if not await request.app["outbox"].enqueue(ticket.id, CASE_HOP, event):
+        raise ApiError(409, "already_forwarded", "该工单已转派，无需重复操作")
+    return _json({"queued": True}, status=202)
+
+
+@requires(*DESK)
+async def blob(request: web.Request) -> web.Response:
+    sha = request.match_info["sha256"]
+    data = request.app["blobs"].get(sha)
+    if data is None:
+        raise ApiError(404, "blob_not_found", "附件不存在")
+    from gateway.media_types import sniff
+    return web.Response(body=data, content_type=sniff(data[:32]) or "application/octet-stream",
+                        headers={"Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"})
+
+
+@requires("supervisor")
+async def dead_letters(request: web.Request) -> web.Response:
+    entries = await request.app["redis"].xrevrange(keys.DEAD_LETTER_STREAM, count=200)
+    items = []
+    for entry_id, raw in entries:
+        f = {k.decode(): v.decode() for k, v in raw.items()}
+        items.append({
+            "entry_id": entry_id.decode(), "ticket_id": f["ticket"], "hop": f["hop"], "reason": f.get("reason"),
+            "status_code": int(f["status_code"]) if f.get("status_code") else None, "at": f.get("at"), "attempts": int(f.get("attempts", "1")),
+        })
+    return _json({"items": items})
+
+
+@requires("supervisor")
+async def redrive(request: web.Request) -> web.Response:
+    ticket_id = await request.app["outbox"].redrive(request.match_info["entry_id"], actor(request))
+    if ticket_id is None:
+        raise ApiError(404, "dead_letter_not_found", "该死信不存在或已重新投递")
+    return _json({"queued": True, "ticket_id": ticket_id}, status=202)
+
+
+@requires("supervisor")
+async def local_inbox(request: web.Request) -> web.Response:
+    raw = await request.app["redis"].hvals(keys.LOCAL_INBOX)
+    items = sorted((json.loads(r) for r in raw), key=lambda i: i["received_at"], reverse=True)[:500]
+    return _json({"label": "本地收件箱", "items": items})
+
+
+@requires(*DESK)
+async def desk_socket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    session = request["session"]
+    hub = request.app["live_hub"]
+    conn = DeskConnection(ws=ws, username=session["user"], roles=frozenset(session["roles"]))
+    hub.connections.add(conn)
+    request.app["metrics"].websockets.inc()
+    sender = request.app.loop.create_task(_pump(conn))
+    try:
+        await ws.send_str(json.dumps({"type": "hello", "instance": request.app["settings"].instance_id}))
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT and msg.data == "ping":
+                await ws.send_str('{"type":"pong"}')
+    finally:
+        hub.connections.discard(conn)
+        sender.cancel()
+        request.app["metrics"].websockets.dec()
+    return ws
+
+
+async def _pump(conn: DeskConnection) -> None:
+    while not conn.ws.closed:
+        await conn.ws.send_str(await conn.queue.get())
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/agent", desk_page, name="desk_page")
+    r.add_static("/static/agent/", STATIC, name="desk_static")
+    r.add_post("/api/v1/auth/login", login, name="login")
+    r.add_post("/api/v1/auth/logout", logout, name="logout")
+    r.add_get("/api/v1/auth/me", me, name="me")
+    r.add_get("/api/v1/agent/tickets", list_tickets, name="list_tickets")
+    r.add_get("/api/v1/agent/tickets/{ticket_id}", get_ticket, name="get_ticket")
+    r.add_patch("/api/v1/agent/tickets/{ticket_id}", patch_ticket, name="patch_ticket")
+    r.add_post("/api/v1/agent/tickets/{ticket_id}/notes", add_note, name="add_note")
+    r.add_post("/api/v1/agent/tickets/{ticket_id}/forward", forward, name="forward")
+    r.add_get("/api/v1/agent/blobs/{sha256}", blob, name="blob")
+    r.add_get("/api/v1/agent/ws", desk_socket, name="desk_socket")
+    r.add_get("/api/v1/supervisor/dead-letters", dead_letters, name="dead_letters")
+    r.add_post("/api/v1/supervisor/dead-letters/{entry_id}/redrive", redrive, name="redrive")
+    r.add_get("/api/v1/supervisor/local-inbox", local_inbox, name="local_inbox")

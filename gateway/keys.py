@@ -1,0 +1,56 @@
+"""Every Redis key and channel name the gateway uses, in one place."""
+from __future__ import annotations
+
+P = "hl:"
+
+INTAKE_STREAM = P + "stream:intake"
+OUTBOX_STREAM = P + "stream:outbox"
+DEAD_LETTER_STREAM = P + "stream:deadletter"
+OUTBOX_RETRY_ZSET = P + "outbox:retry"
+EVENTS_CHANNEL = P + "events"
+RECENT_TICKETS = P + "tickets:recent"
+LOCAL_INBOX = P + "localinbox"
+USERS_SET = P + "users"
+
+ROUTER_GROUP = "router"
+OUTBOX_GROUP = "outbox"
+
+
+def ticket(ticket_id: str) -> str:
+    return f"{P}t:{ticket_id}"
+
+
+def history(ticket_id: str) -> str:
+    return f"{P}t:{ticket_id}:history"
+
+
+def deliveries(ticket_id: str) -> str:
+    return f"{P}t:{ticket_id}:deliveries"
+
+
+def hop_marker(ticket_id: str, hop: str) -> str:
+    return f"{P}t:{ticket_id}:hop:{hop}"
+
+
+def idempotency(channel: str, channel_id: str) -> str:
+    return f"{P}idem:{channel}:{channel_id}"
+
+
+def sequence(date: str) -> str:
+    return f"{P}seq:{date}"
+
+
+def by_phone(e164: str) -> str:
+    return f"{P}phone:{e164}"
+
+
+def user(username: str) -> str:
+    return f"{P}user:{username}"
+
+
+def session(token: str) -> str:
+    return f"{P}session:{token}"
+
+
+def rate(bucket: str) -> str:
+    return f"{P}rate:{bucket}"

@@ -1,0 +1,215 @@
+"""The OpenAPI 3.1 document of every HTTP API of the product, including the outbound call to
+the core case system (as a webhook, since the gateway is the caller there).
+
+`tests/test_openapi.py` checks that every registered API route appears here."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from channels.web.forms import CitizenRequestIn
+from gateway.desk_routes import ForwardIn, LoginIn, NoteIn, TicketPatch
+from gateway.ticket import Ticket
+
+REF = "#/components/schemas/{model}"
+
+
+class Error(BaseModel):
+    error: str = Field(description="machine-readable code, e.g. invalid_phone")
+    message: str = Field(description="说明（简体中文）")
+    fields: list[dict[str, str]] | None = Field(None, description="per-field errors: field, code, message")
+
+
+class RequestAccepted(BaseModel):
+    ticket_id: str
+    status: str
+    duplicate: bool
+    message: str
+
+
+class TicketSummary(BaseModel):
+    id: str
+    channel: str
+    kind: str | None
+    kind_label: str
+    status: str
+    status_label: str
+    received_at: str
+    due_at: str
+    district: str | None
+    summary: str
+    phone_masked: str | None
+    confidential: bool
+
+
+class TicketList(BaseModel):
+    tickets: list[TicketSummary]
+
+
+class TrackView(BaseModel):
+    ticket_id: str
+    status: str
+    status_label: str
+    kind: str | None
+    kind_label: str
+    received_at: str
+    due_at: str
+    district: str | None
+    timeline: list[dict[str, str]]
+
+
+class CaseReceipt(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    case_id: str = Field(description="the case system's id for the ticket; the same for a repeated Idempotency-Key")
+
+
+def _resp(model: str, description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "请求格式不正确", 401: "未登录", 403: "无权限或 CSRF 校验失败", 404: "不存在", 409: "状态冲突",
+            413: "内容过大", 415: "内容类型不支持", 422: "字段校验失败", 429: "请求过于频繁"}
+    return {str(c): _resp("Error", text[c]) for c in codes}
+
+
+def _json_body(model: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
+
+
+_SESSION = [{"session": []}]
+_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": r"^[A-Z]{2}-\d{8}-\d{6,}$"}}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    _, defs = models_json_schema(
+        [(m, "validation") for m in (CitizenRequestIn, LoginIn, NoteIn, TicketPatch, ForwardIn)]
+        + [(m, "serialization") for m in (Ticket, Error, RequestAccepted, TicketSummary, TicketList, TrackView, CaseReceipt)],
+        ref_template=REF,
+    )
+    schemas = defs["$defs"]
+    multipart = {
+        "type": "object",
+        "required": ["description", "phone"],
+        "properties": {
+            **{k: v for k, v in schemas["CitizenRequestIn"]["properties"].items() if k != "attachments"},
+            "confidential": {"type": "string", "enum": ["true", "on", "1", "false", ""]},
+            "attachments": {"type": "array", "maxItems": 5, "items": {"type": "string", "format": "binary"},
+                            "description": "images (jpeg/png/gif/webp) and videos (mp4/quicktime/webm), type sniffed from content; ≤20 MB each, ≤50 MB total"},
+        },
+    }
+    desk = {"security": _SESSION}
+    csrf = {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}}
+    paths: dict[str, Any] = {
+        "/api/v1/requests": {"post": {
+            "tags": ["citizen"], "summary": "Submit a citizen request (web channel)", "operationId": "submitRequest",
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 128, "pattern": r"^[\x21-\x7e]+$"}}],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"$ref": REF.format(model="CitizenRequestIn")}},
+                "multipart/form-data": {"schema": multipart},
+            }},
+            "responses": {"201": _resp("RequestAccepted", "ticket created"), "200": _resp("RequestAccepted", "same Idempotency-Key: the existing ticket"),
+                          "303": {"description": "plain HTML form post: redirect to the tracking page"},
+                          **_errors(400, 413, 415, 422, 429)},
+        }},
+        "/api/v1/track": {"get": {
+            "tags": ["citizen"], "summary": "Public status of a ticket", "operationId": "trackTicket",
+            "parameters": [
+                {"name": "ticket_id", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "phone_last4", "in": "query", "required": True, "schema": {"type": "string", "pattern": r"^\d{4}$"}},
+            ],
+            "responses": {"200": _resp("TrackView"), **_errors(404, 422, 429)},
+        }},
+        "/api/v1/auth/login": {"post": {
+            "tags": ["desk"], "summary": "Log in to the agent desktop", "operationId": "login",
+            "requestBody": _json_body("LoginIn"),
+            "responses": {"200": {"description": "logged in; sets the hl_session cookie"}, **_errors(401, 415, 422, 429)},
+        }},
+        "/api/v1/auth/logout": {"post": {"tags": ["desk"], "summary": "Log out", "operationId": "logout", **desk,
+                                         "parameters": [csrf], "responses": {"200": {"description": "logged out"}, **_errors(401, 403)}}},
+        "/api/v1/auth/me": {"get": {"tags": ["desk"], "summary": "Current user and CSRF token", "operationId": "me", **desk,
+                                    "responses": {"200": {"description": "the user"}, **_errors(401)}}},
+        "/api/v1/agent/tickets": {"get": {
+            "tags": ["desk"], "summary": "Recent tickets, newest first", "operationId": "listTickets", **desk,
+            "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                           {"name": "before", "in": "query", "schema": {"type": "integer"}, "description": "epoch ms"}],
+            "responses": {"200": _resp("TicketList"), **_errors(401, 403, 422)},
+        }},
+        "/api/v1/agent/tickets/{ticket_id}": {
+            "get": {"tags": ["desk"], "summary": "A ticket with history and delivery ledger", "operationId": "getTicket", **desk,
+                    "parameters": [_TICKET_ID], "responses": {"200": _resp("Ticket"), **_errors(401, 403, 404)}},
+            "patch": {"tags": ["desk"], "summary": "Correct kind and location", "operationId": "patchTicket", **desk,
+                      "parameters": [_TICKET_ID, csrf], "requestBody": _json_body("TicketPatch"),
+                      "responses": {"200": _resp("Ticket"), **_errors(401, 403, 404, 415, 422)}},
+        },
+        "/api/v1/agent/tickets/{ticket_id}/notes": {"post": {
+            "tags": ["desk"], "summary": "Add an agent note", "operationId": "addNote", **desk,
+            "parameters": [_TICKET_ID, csrf], "requestBody": _json_body("NoteIn"),
+            "responses": {"200": _resp("Ticket"), **_errors(401, 403, 404, 415, 422)},
+        }},
+        "/api/v1/agent/tickets/{ticket_id}/forward": {"post": {
+            "tags": ["desk"], "summary": "Forward to the core case system", "operationId": "forwardTicket", **desk,
+            "parameters": [_TICKET_ID, csrf], "requestBody": {**_json_body("ForwardIn"), "required": False},
+            "responses": {"202": {"description": "queued in the outbox"}, **_errors(401, 403, 404, 409)},
+        }},
+        "/api/v1/agent/blobs/{sha256}": {"get": {
+            "tags": ["desk"], "summary": "An attachment by content hash", "operationId": "getBlob", **desk,
+            "parameters": [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+            "responses": {"200": {"description": "the file"}, **_errors(401, 403, 404)},
+        }},
+        "/api/v1/agent/ws": {"get": {
+            "tags": ["desk"], "summary": "WebSocket of live ticket events (ticket.created, ticket.updated)", "operationId": "deskSocket", **desk,
+            "responses": {"101": {"description": "switching protocols"}, **_errors(401, 403)},
+        }},
+        "/api/v1/supervisor/dead-letters": {"get": {
+            "tags": ["supervisor"], "summary": "Deliveries that failed for good", "operationId": "deadLetters", **desk,
+            "responses": {"200": {"description": "dead letters"}, **_errors(401, 403)},
+        }},
+        "/api/v1/supervisor/dead-letters/{entry_id}/redrive": {"post": {
+            "tags": ["supervisor"], "summary": "Put a dead letter back on the outbox", "operationId": "redrive", **desk,
+            "parameters": [{"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}, csrf],
+            "responses": {"202": {"description": "queued"}, **_errors(401, 403, 404)},
+        }},
+        "/api/v1/supervisor/local-inbox": {"get": {
+            "tags": ["supervisor"], "summary": "本地收件箱: tickets delivered locally when no case system is configured", "operationId": "localInbox", **desk,
+            "responses": {"200": {"description": "local inbox"}, **_errors(401, 403)},
+        }},
+        "/healthz": {"get": {"tags": ["ops"], "summary": "Liveness", "operationId": "healthz", "responses": {"200": {"description": "alive"}}}},
+        "/readyz": {"get": {"tags": ["ops"], "summary": "Readiness: Redis reachable, outbox lag under the limit", "operationId": "readyz",
+                            "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
+        "/metrics": {"get": {"tags": ["ops"], "summary": "Prometheus metrics", "operationId": "metrics",
+                             "responses": {"200": {"description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/schema/ticket.v1.json": {"get": {"tags": ["ops"], "summary": "JSON Schema of hotline.ticket/v1", "operationId": "ticketSchema",
+                                           "responses": {"200": {"description": "JSON Schema", "content": {"application/schema+json": {"schema": {"type": "object"}}}}}}},
+        "/openapi.json": {"get": {"tags": ["ops"], "summary": "This document", "operationId": "openapi",
+                                  "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "北京12345 intake gateway", "version": "1.0.0",
+                 "description": "Every HTTP API of the gateway. Errors: {error, message (中文), fields?}. See docs/ for the contracts."},
+        "paths": paths,
+        "webhooks": {
+            "caseSystemTicket": {"post": {
+                "summary": "Outbound: the gateway delivers a ticket to the core case system at POST {CASE_SYSTEM_URL}/tickets",
+                "description": "At-least-once. Headers: Idempotency-Key `<ticket id>:<hop>` (the receiver must answer a repeat with the same case_id), "
+                               "X-Hotline-Timestamp (unix seconds), X-Hotline-Signature `sha256=` + hex HMAC-SHA256(secret, timestamp + '.' + body). "
+                               "2xx with case_id = delivered; 408/409/425/429/5xx/timeout/refused = retried with exponential backoff and jitter; other 4xx = dead letter.",
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}},
+                    {"name": "X-Hotline-Timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
+                    {"name": "X-Hotline-Signature", "in": "header", "required": True, "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}},
+                ],
+                "requestBody": _json_body("Ticket"),
+                "responses": {"201": _resp("CaseReceipt", "accepted"), "200": _resp("CaseReceipt", "repeat of an accepted key")},
+            }},
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "hl_session"}},
+        },
+    }

@@ -1,0 +1,90 @@
+"""Settings, read once from the environment. Every variable is documented in the README."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(_env(name, str(default)))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    return _env(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("var")
+    redis_url: str | None = None
+    instance_id: str = field(default_factory=lambda: f"gw-{secrets.token_hex(3)}")
+    ticket_prefix: str = "BJ"
+    timezone: str = "Asia/Shanghai"
+    secret_key: str = ""
+    cookie_secure: bool = False
+    session_ttl_seconds: int = 12 * 3600
+    # Core case system
+    case_system_url: str | None = None
+    case_system_secret: str = ""
+    case_system_timeout_seconds: float = 10.0
+    # Outbox
+    outbox_retry_horizon_seconds: float = 24 * 3600
+    outbox_backoff_base_seconds: float = 1.0
+    outbox_backoff_cap_seconds: float = 300.0
+    outbox_claim_idle_seconds: float = 30.0
+    outbox_concurrency: int = 16
+    ready_max_outbox_lag: int = 10_000
+    # Citizen portal limits
+    rate_limit_ip_per_hour: int = 30
+    rate_limit_phone_per_day: int = 10
+    attachment_max_bytes: int = 20 * 1024 * 1024
+    attachments_max_total_bytes: int = 50 * 1024 * 1024
+    attachments_max_count: int = 5
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        d = cls()
+        return cls(
+            host=_env("HOTLINE_HOST", d.host),
+            port=_env_int("HOTLINE_PORT", d.port),
+            data_dir=Path(_env("HOTLINE_DATA_DIR", str(d.data_dir))),
+            redis_url=os.environ.get("REDIS_URL") or None,
+            instance_id=_env("HOTLINE_INSTANCE_ID", d.instance_id),
+            ticket_prefix=_env("HOTLINE_TICKET_PREFIX", d.ticket_prefix),
+            secret_key=_env("HOTLINE_SECRET_KEY", ""),
+            cookie_secure=_env_bool("HOTLINE_COOKIE_SECURE", d.cookie_secure),
+            session_ttl_seconds=_env_int("HOTLINE_SESSION_TTL_SECONDS", d.session_ttl_seconds),
+            case_system_url=(os.environ.get("CASE_SYSTEM_URL") or None),
+            case_system_secret=_env("CASE_SYSTEM_SECRET", ""),
+            case_system_timeout_seconds=_env_float("HOTLINE_CASE_SYSTEM_TIMEOUT_SECONDS", d.case_system_timeout_seconds),
+            outbox_retry_horizon_seconds=_env_float("HOTLINE_OUTBOX_RETRY_HORIZON_SECONDS", d.outbox_retry_horizon_seconds),
+            outbox_backoff_base_seconds=_env_float("HOTLINE_OUTBOX_BACKOFF_BASE_SECONDS", d.outbox_backoff_base_seconds),
+            outbox_backoff_cap_seconds=_env_float("HOTLINE_OUTBOX_BACKOFF_CAP_SECONDS", d.outbox_backoff_cap_seconds),
+            outbox_claim_idle_seconds=_env_float("HOTLINE_OUTBOX_CLAIM_IDLE_SECONDS", d.outbox_claim_idle_seconds),
+            outbox_concurrency=_env_int("HOTLINE_OUTBOX_CONCURRENCY", d.outbox_concurrency),
+            ready_max_outbox_lag=_env_int("HOTLINE_READY_MAX_OUTBOX_LAG", d.ready_max_outbox_lag),
+            rate_limit_ip_per_hour=_env_int("HOTLINE_RATE_LIMIT_IP_PER_HOUR", d.rate_limit_ip_per_hour),
+            rate_limit_phone_per_day=_env_int("HOTLINE_RATE_LIMIT_PHONE_PER_DAY", d.rate_limit_phone_per_day),
+            attachment_max_bytes=_env_int("HOTLINE_ATTACHMENT_MAX_BYTES", d.attachment_max_bytes),
+            attachments_max_total_bytes=_env_int("HOTLINE_ATTACHMENTS_MAX_TOTAL_BYTES", d.attachments_max_total_bytes),
+            attachments_max_count=_env_int("HOTLINE_ATTACHMENTS_MAX_COUNT", d.attachments_max_count),
+            log_level=_env("HOTLINE_LOG_LEVEL", d.log_level),
+        )
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"

@@ -1,0 +1,234 @@
+"""`hotline.ticket/v1`: the one ticket format every channel produces.
+
+The stored document holds everything except `history` and `deliveries`, which live in
+append-only Redis lists beside it (appends never race with edits) and are merged on read.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_ID = "hotline.ticket/v1"
+PENDING_ID = "__TICKET_ID__"  # replaced by the intake script with the allocated id
+
+
+class Channel(StrEnum):
+    phone = "phone"
+    wechat = "wechat"
+    web = "web"
+    video = "video"
+    partner = "partner"
+
+
+class Kind(StrEnum):
+    consultation = "consultation"
+    help = "help"
+    complaint = "complaint"
+    report = "report"
+    suggestion = "suggestion"
+
+
+KIND_LABELS: dict[str | None, str] = {
+    "consultation": "咨询",
+    "help": "求助",
+    "complaint": "投诉",
+    "report": "举报",
+    "suggestion": "建议",
+    None: "待分类",
+}
+
+
+class Status(StrEnum):
+    received = "received"
+    forwarded = "forwarded"
+    answered = "answered"
+    transferred = "transferred"
+    diverted = "diverted"
+    closed = "closed"
+    abandoned = "abandoned"
+
+
+STATUS_LABELS: dict[str, str] = {
+    "received": "已受理",
+    "forwarded": "已转派",
+    "answered": "已答复",
+    "transferred": "已转外省市",
+    "diverted": "已分流",
+    "closed": "已办结",
+    "abandoned": "已撤回",
+}
+
+
+class Urgency(StrEnum):
+    normal = "normal"
+    utilities = "utilities"  # water, power, gas, heating: 24 h
+    complex = "complex"  # 15 days
+    emergency = "emergency"  # 2 h
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+
+class Requester(Model):
+    phone: str | None = Field(None, description="E.164, e.g. +8613812345678")
+    wechat_openid: str | None = None
+    name: str | None = None
+    confidential: bool = Field(False, description="诉求人要求保密")
+    consent_share_partner: bool = False
+
+
+class Message(Model):
+    who: Literal["citizen", "agent", "bot", "system", "partner"]
+    at: datetime
+    text: str
+    source: Literal["typed", "asr", "wechat-recognition", "note", "form"] = "typed"
+    author: str | None = Field(None, description="agent username for notes")
+
+
+class TranscriptSegment(Model):
+    leg: Literal["caller", "agent"]
+    start: float = Field(ge=0, description="seconds from call start")
+    end: float = Field(ge=0)
+    text: str
+    confidence: float = Field(ge=0, le=1)
+
+
+class Attachment(Model):
+    kind: Literal["image", "video", "audio", "document"]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    mime: str
+    filename: str | None = None
+    blob: str = Field(description="blob reference, `blob:sha256:<hex>`")
+
+
+class Location(Model):
+    text: str | None = None
+    district: str | None = None
+    district_code: str | None = None
+    street: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class Provenance(Model):
+    """Where a machine filled a field: e.g. location from the transcript at 00:41."""
+
+    field: str
+    by: str
+    at: datetime
+    detail: str | None = None
+
+
+class Answered(Model):
+    type: Literal["answered"] = "answered"
+    at: datetime
+    kb_entry_id: str
+    kb_version: int
+
+
+class Forwarded(Model):
+    type: Literal["forwarded"] = "forwarded"
+    at: datetime
+    target: str = Field(description="case-system, or local-inbox when no case system is configured")
+    case_id: str
+
+
+class Transferred(Model):
+    type: Literal["transferred"] = "transferred"
+    at: datetime
+    partner: str
+    receipt: str
+
+
+class Diverted(Model):
+    type: Literal["diverted"] = "diverted"
+    at: datetime
+    to: str = Field(description="110, 119, 120, 122 or a legal channel")
+    reason: str
+
+
+class Abandoned(Model):
+    type: Literal["abandoned"] = "abandoned"
+    at: datetime
+    reason: str
+
+
+Disposition = Annotated[Answered | Forwarded | Transferred | Diverted | Abandoned, Field(discriminator="type")]
+
+
+class Source(Model):
+    channel_id: str = Field(description="the channel's own id: AMI Linkedid, WeChat MsgId, web submission key, partner transfer id")
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class Links(Model):
+    duplicates: list[str] = Field(default_factory=list)
+    repeat_caller: list[str] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list)
+
+
+class HistoryEvent(Model):
+    at: datetime
+    actor: str = Field(description="system, bot, outbox, or agent:<username>")
+    event: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeliveryAttempt(Model):
+    hop: str
+    attempt: int = Field(ge=1)
+    at: datetime
+    outcome: Literal["delivered", "retry", "dead_letter"]
+    target: str
+    status_code: int | None = None
+    case_id: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    duration_ms: float | None = None
+    instance: str | None = None
+
+
+class Ticket(Model):
+    id: str = Field(pattern=r"^[A-Z]{2}-\d{8}-\d{6,}$|^" + PENDING_ID + "$", examples=["BJ-20261122-000123"])
+    schema_: Literal["hotline.ticket/v1"] = Field(SCHEMA_ID, alias="schema")
+    channel: Channel
+    received_at: datetime
+    updated_at: datetime
+    status: Status = Status.received
+    requester: Requester = Field(default_factory=Requester)
+    kind: Kind | None = None
+    urgency: Urgency = Urgency.normal
+    due_at: datetime
+    content: str
+    messages: list[Message] = Field(default_factory=list)
+    transcript: list[TranscriptSegment] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
+    location: Location | None = None
+    disposition: Disposition | None = None
+    source: Source
+    links: Links = Field(default_factory=Links)
+    provenance: list[Provenance] = Field(default_factory=list)
+    history: list[HistoryEvent] = Field(default_factory=list)
+    deliveries: list[DeliveryAttempt] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True, populate_by_name=True)
+
+    def stored_json(self) -> str:
+        """The document as stored: history and deliveries live in their own lists."""
+        return self.model_dump_json(by_alias=True, exclude={"history", "deliveries"})
+
+    def public_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def ticket_json_schema() -> dict[str, Any]:
+    schema = Ticket.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "/schema/ticket.v1.json"
+    schema["title"] = SCHEMA_ID
+    return schema
