@@ -1,0 +1,1445 @@
+/*
+ * Beijing 12345 hotline - agent desktop.
+ *
+ * Plain browser JS, no build step, no external dependencies.
+ * Contract: docs/http-api.md ("Agent desktop").
+ *
+ * All untrusted text (citizen content, names, server messages) is inserted
+ * with textContent via the h() helper; innerHTML is never used.
+ */
+(function () {
+  'use strict';
+
+  // ---------------------------------------------------------------------
+  // Constants
+  // ---------------------------------------------------------------------
+
+  var API = '/api/v1';
+  var PAGE_SIZE = 50;
+  var BASE_TITLE = '12345 坐席工作台';
+  var WS_MAX_DELAY_MS = 30000;
+  var SOON_MS = 2 * 60 * 60 * 1000; // "due soon" threshold: 2 hours
+
+  var CHANNEL_LABELS = {
+    phone: '电话',
+    wechat: '微信',
+    web: '网站',
+    video: '视频',
+    partner: '外省市转入'
+  };
+  var KIND_LABELS = {
+    consultation: '咨询',
+    help: '求助',
+    complaint: '投诉',
+    report: '举报',
+    suggestion: '建议'
+  };
+  var STATUS_LABELS = {
+    received: '已受理',
+    forwarded: '已转派',
+    answered: '已答复',
+    transferred: '已转外省市',
+    diverted: '已分流',
+    closed: '已办结',
+    abandoned: '已撤回'
+  };
+  // Statuses for which a due time still matters (overdue / due soon marks).
+  var OPEN_STATUSES = { received: true, forwarded: true };
+  var ROLE_LABELS = { agent: '坐席', supervisor: '值班长', admin: '管理员' };
+  var URGENCY_LABELS = {
+    normal: '一般', low: '一般', medium: '较急', high: '紧急',
+    urgent: '紧急', emergency: '特急', critical: '特急'
+  };
+  var WHO_LABELS = {
+    citizen: '市民', requester: '市民', caller: '来电人', agent: '坐席',
+    system: '系统', partner: '外省市', bot: '自动应答', supervisor: '值班长'
+  };
+  var LEG_LABELS = { caller: '来电人', citizen: '市民', agent: '坐席', bot: '自动应答', ivr: '语音导航' };
+  var EVENT_LABELS = {
+    created: '创建工单', received: '受理', submitted: '提交诉求',
+    note: '添加备注', note_added: '添加备注',
+    updated: '更新工单', kind_changed: '更正分类', kind_corrected: '更正分类',
+    location_changed: '更正地点', location_corrected: '更正地点', corrected: '更正信息',
+    classified: '分类', forward_requested: '申请转派', forwarded: '转派',
+    delivered: '投递成功', delivery_failed: '投递失败', delivery_attempt: '投递尝试',
+    dead_lettered: '进入死信队列', redriven: '重新投递', redrive: '重新投递',
+    answered: '答复', transferred: '转外省市', diverted: '分流',
+    closed: '办结', abandoned: '撤回', duplicate: '标记重复', merged: '合并'
+  };
+  var OUTCOME_LABELS = {
+    ok: '成功', success: '成功', delivered: '成功', accepted: '已接收', created: '已接收',
+    duplicate: '重复（已接收）', retry: '待重试', retrying: '待重试', failed: '失败',
+    error: '失败', timeout: '超时', rejected: '被拒绝', dead: '死信', dead_letter: '死信',
+    dead_lettered: '死信', skipped: '跳过', pending: '等待中', local: '本地收件箱'
+  };
+  var OUTCOME_GOOD = { ok: 1, success: 1, delivered: 1, accepted: 1, created: 1, duplicate: 1, local: 1 };
+  var OUTCOME_BAD = { failed: 1, error: 1, timeout: 1, rejected: 1, dead: 1, dead_letter: 1, dead_lettered: 1 };
+  var LINK_LABELS = { duplicates: '疑似重复', repeat_caller: '重复来电', related: '相关工单' };
+
+  // ---------------------------------------------------------------------
+  // State
+  // ---------------------------------------------------------------------
+
+  var state = {
+    user: null,
+    csrf: null,
+    tickets: new Map(), // id -> summary
+    order: [],          // ids, newest first
+    rowEls: new Map(),  // id -> <li>
+    unseen: new Set(),  // ids the agent has not looked at yet
+    listLoaded: false,
+    listSeq: 0,
+    hasMore: false,
+    selectedId: null,
+    detail: null,       // full ticket currently shown
+    detailSeq: 0,
+    detailRefreshTimer: null,
+    drafts: new Map(),  // ticket id -> unsent note text
+    correctDirty: false,
+    ws: null,
+    wsWanted: false,
+    wsAttempt: 0,
+    wsTimer: null,
+    wsEverOpened: false,
+    intervals: [],
+    announceQueue: [],
+    announceTimer: null,
+    expiring: false
+  };
+
+  // ---------------------------------------------------------------------
+  // Small DOM helpers
+  // ---------------------------------------------------------------------
+
+  function $(id) { return document.getElementById(id); }
+
+  // h('div', {class: 'x', 'data-id': 1, onclick: fn}, 'text', child, [more])
+  function h(tag, props) {
+    var el = document.createElement(tag);
+    if (props) {
+      Object.keys(props).forEach(function (k) {
+        var v = props[k];
+        if (v === null || v === undefined || v === false) return;
+        if (k === 'class') el.className = v;
+        else if (k === 'text') el.textContent = String(v);
+        else if (k.slice(0, 2) === 'on' && typeof v === 'function') el.addEventListener(k.slice(2), v);
+        else if (v === true) el.setAttribute(k, '');
+        else el.setAttribute(k, String(v));
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
+    return el;
+  }
+
+  function append(el, child) {
+    if (child === null || child === undefined || child === false) return;
+    if (Array.isArray(child)) { child.forEach(function (c) { append(el, c); }); return; }
+    if (typeof child === 'string' || typeof child === 'number') {
+      el.appendChild(document.createTextNode(String(child)));
+      return;
+    }
+    el.appendChild(child);
+  }
+
+  // Node.replaceChildren() would turn null into the text "null"; skip empties.
+  function replaceKids(el, kids) {
+    el.replaceChildren();
+    append(el, kids);
+  }
+
+  function setMsg(el, text, kind) {
+    if (!el) return;
+    el.textContent = text || '';
+    el.className = 'msg' + (kind ? ' msg--' + kind : '');
+  }
+
+  function isBlank(v) { return v === null || v === undefined || v === ''; }
+
+  function dash(v) { return isBlank(v) ? '—' : String(v); }
+
+  // ---------------------------------------------------------------------
+  // Time (always Asia/Shanghai)
+  // ---------------------------------------------------------------------
+
+  var tzFormatter = new Intl.DateTimeFormat('zh-CN', {
+    timeZone: 'Asia/Shanghai',
+    year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', second: '2-digit',
+    hourCycle: 'h23'
+  });
+
+  // Accepts ISO strings, epoch milliseconds, or epoch seconds.
+  function toDate(v) {
+    if (isBlank(v)) return null;
+    if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) v = Number(v);
+    var d;
+    if (typeof v === 'number') d = new Date(v < 1e11 ? v * 1000 : v);
+    else d = new Date(v);
+    return isNaN(d.getTime()) ? null : d;
+  }
+
+  function toMs(v) {
+    var d = toDate(v);
+    return d ? d.getTime() : 0;
+  }
+
+  function tzParts(d) {
+    var o = {};
+    tzFormatter.formatToParts(d).forEach(function (p) { o[p.type] = p.value; });
+    if (o.hour === '24') o.hour = '00';
+    return o;
+  }
+
+  function fmtCompact(v) {
+    var d = toDate(v);
+    if (!d) return '—';
+    var p = tzParts(d);
+    return p.month + '-' + p.day + ' ' + p.hour + ':' + p.minute;
+  }
+
+  function fmtFull(v) {
+    var d = toDate(v);
+    if (!d) return '';
+    var p = tzParts(d);
+    return p.year + '-' + p.month + '-' + p.day + ' ' + p.hour + ':' + p.minute + ':' + p.second + '（北京时间）';
+  }
+
+  // <time> with compact text and the full time on hover.
+  function timeEl(v, cls) {
+    var d = toDate(v);
+    if (!d) return h('span', { class: cls || null }, '—');
+    return h('time', { class: cls || null, datetime: d.toISOString(), title: fmtFull(v) }, fmtCompact(v));
+  }
+
+  // A due-time element that keeps its overdue / due-soon class up to date.
+  function dueEl(dueAt, status, prefix) {
+    var el = h('span', { class: 'due' }, prefix ? prefix + ' ' : null, timeEl(dueAt));
+    var ms = toMs(dueAt);
+    if (ms) {
+      el.setAttribute('data-due-ms', String(ms));
+      if (OPEN_STATUSES[status]) el.setAttribute('data-open', '1');
+    }
+    markDue(el);
+    return el;
+  }
+
+  function markDue(el) {
+    var ms = Number(el.getAttribute('data-due-ms'));
+    var open = el.getAttribute('data-open') === '1';
+    var now = Date.now();
+    var overdue = open && ms && ms < now;
+    var soon = open && ms && !overdue && ms - now < SOON_MS;
+    el.classList.toggle('due--overdue', !!overdue);
+    el.classList.toggle('due--soon', !!soon);
+    var note = el.querySelector('.due-note');
+    if (overdue || soon) {
+      if (!note) { note = h('span', { class: 'due-note' }); el.appendChild(note); }
+      note.textContent = overdue ? '已超时' : '即将到期';
+    } else if (note) {
+      note.remove();
+    }
+  }
+
+  function refreshDueMarks() {
+    document.querySelectorAll('[data-due-ms]').forEach(markDue);
+  }
+
+  function fmtBytes(n) {
+    if (typeof n !== 'number' || !isFinite(n)) return '—';
+    if (n < 1024) return n + ' B';
+    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KB';
+    return (n / 1024 / 1024).toFixed(1) + ' MB';
+  }
+
+  // ---------------------------------------------------------------------
+  // Labels
+  // ---------------------------------------------------------------------
+
+  function channelLabel(c) { return CHANNEL_LABELS[c] || (c ? String(c) : '—'); }
+  function kindLabel(k, fallback) { return KIND_LABELS[k] || fallback || (k ? String(k) : '待分类'); }
+  function statusLabel(s, fallback) { return STATUS_LABELS[s] || fallback || (s ? String(s) : '—'); }
+  function rolesLabel(roles) {
+    return (roles || []).map(function (r) { return ROLE_LABELS[r] || r; }).join('、');
+  }
+  function isSupervisor() {
+    return !!(state.user && Array.isArray(state.user.roles) && state.user.roles.indexOf('supervisor') !== -1);
+  }
+
+  function channelChip(c) { return h('span', { class: 'chip chip--channel c-' + (c || 'none') }, channelLabel(c)); }
+  function kindChip(k, label) { return h('span', { class: 'chip chip--kind k-' + (k || 'none') }, kindLabel(k, label)); }
+  function statusChip(s, label) { return h('span', { class: 'chip chip--status s-' + (s || 'none') }, statusLabel(s, label)); }
+  function secretBadge(long) {
+    return h('span', { class: 'badge badge--secret confidential-badge', title: '诉求人要求对个人信息保密' },
+      long ? '保密 · 不得泄露诉求人信息' : '保密');
+  }
+
+  // ---------------------------------------------------------------------
+  // API
+  // ---------------------------------------------------------------------
+
+  function ApiError(status, body, fallback) {
+    var msg = (body && body.message) || fallback || defaultMessage(status);
+    if (body && Array.isArray(body.fields) && body.fields.length) {
+      msg += '：' + body.fields.map(function (f) { return f.message || f.field; }).join('；');
+    }
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = body && body.error;
+    this.body = body;
+    this.message = msg;
+  }
+  ApiError.prototype = Object.create(Error.prototype);
+  ApiError.prototype.constructor = ApiError;
+
+  function defaultMessage(status) {
+    if (status === 0) return '网络连接失败，请检查网络后重试';
+    if (status === 401) return '登录已失效，请重新登录';
+    if (status === 403) return '没有权限执行此操作';
+    if (status === 404) return '未找到该记录';
+    if (status === 409) return '操作冲突，请刷新后重试';
+    if (status === 413) return '提交内容过大';
+    if (status === 422) return '提交的信息有误';
+    if (status === 429) return '操作过于频繁，请稍后再试';
+    if (status >= 500) return '服务器暂时无法处理，请稍后重试';
+    return '请求失败（' + status + '）';
+  }
+
+  // opts.allow401: do not treat 401 as "session expired" (login, /me at boot).
+  function api(method, path, body, opts) {
+    opts = opts || {};
+    var headers = { 'Accept': 'application/json' };
+    var init = { method: method, headers: headers, credentials: 'same-origin', cache: 'no-store' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    if (method !== 'GET' && method !== 'HEAD' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
+
+    return fetch(API + path, init).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        if (text) { try { data = JSON.parse(text); } catch (e) { data = null; } }
+
+        if (res.status === 401 && !opts.allow401) {
+          sessionExpired();
+          throw new ApiError(401, data);
+        }
+        // A stale CSRF token: refresh it from /me and retry once.
+        if (res.status === 403 && data && /csrf/i.test(String(data.error || '')) && !opts.retried && method !== 'GET') {
+          return api('GET', '/auth/me').then(function (me) {
+            if (me && me.csrf_token) state.csrf = me.csrf_token;
+            return api(method, path, body, Object.assign({}, opts, { retried: true }));
+          });
+        }
+        if (!res.ok) throw new ApiError(res.status, data);
+        return data === null ? {} : data;
+      });
+    }, function () {
+      throw new ApiError(0, null);
+    });
+  }
+
+  function withBusy(btn, fn) {
+    if (btn) { btn.disabled = true; btn.setAttribute('aria-busy', 'true'); }
+    return Promise.resolve().then(fn).finally(function () {
+      if (btn) { btn.disabled = false; btn.removeAttribute('aria-busy'); }
+    });
+  }
+
+  // ---------------------------------------------------------------------
+  // Views: boot / login / desk
+  // ---------------------------------------------------------------------
+
+  function boot() {
+    bindEvents();
+    api('GET', '/auth/me', undefined, { allow401: true }).then(function (me) {
+      enterDesk(me);
+    }, function (e) {
+      // 401 is the normal "not logged in" answer; only report real outages.
+      showLogin(e.status === 0 || e.status >= 500 ? '服务器暂时无法访问，请稍后重试' : '');
+    });
+  }
+
+  function showLogin(message) {
+    teardownDesk();
+    state.user = null;
+    state.csrf = null;
+    $('boot').hidden = true;
+    $('desk').hidden = true;
+    $('login-view').hidden = false;
+    $('login-password').value = '';
+    setMsg($('login-error'), message || '', message ? 'error' : null);
+    var u = $('login-username');
+    (u.value ? $('login-password') : u).focus();
+  }
+
+  function sessionExpired() {
+    if (!state.user || state.expiring) return;
+    state.expiring = true;
+    try { showLogin('登录已失效，请重新登录'); } finally { state.expiring = false; }
+  }
+
+  function enterDesk(me) {
+    state.user = (me && me.user) || null;
+    state.csrf = (me && me.csrf_token) || null;
+    if (!state.user) { showLogin(''); return; }
+
+    $('boot').hidden = true;
+    $('login-view').hidden = true;
+    $('desk').hidden = false;
+    setMsg($('login-error'), '');
+
+    $('user-name').textContent = state.user.display_name || state.user.username || '';
+    $('user-roles').textContent = rolesLabel(state.user.roles);
+
+    resetList();
+    closeDetail();
+    loadList();
+    connectWs();
+
+    var sup = isSupervisor();
+    $('supervisor').hidden = !sup;
+    $('workspace').classList.toggle('has-supervisor', sup);
+    if (sup) { loadDeadLetters(); loadLocalInbox(); }
+
+    state.intervals.push(setInterval(refreshDueMarks, 30000));
+    if (sup) {
+      state.intervals.push(setInterval(function () {
+        if (!document.hidden) { loadDeadLetters(true); loadLocalInbox(true); }
+      }, 60000));
+    }
+    $('ticket-filter').focus();
+  }
+
+  function teardownDesk() {
+    disconnectWs();
+    state.intervals.forEach(clearInterval);
+    state.intervals = [];
+    clearTimeout(state.detailRefreshTimer);
+    clearTimeout(state.announceTimer);
+    state.announceQueue = [];
+    state.drafts.clear();
+    resetList();
+    closeDetail();
+    $('supervisor').hidden = true;
+    $('dead-letters').replaceChildren();
+    $('local-inbox').replaceChildren();
+    $('dead-letters-count').textContent = '';
+    $('local-inbox-count').textContent = '';
+    setMsg($('supervisor-msg'), '');
+    $('user-name').textContent = '';
+    $('user-roles').textContent = '';
+    $('announcer').textContent = '';
+  }
+
+  function onLoginSubmit(ev) {
+    ev.preventDefault();
+    var username = $('login-username').value.trim();
+    var password = $('login-password').value;
+    var err = $('login-error');
+    if (!username || !password) {
+      setMsg(err, '请输入用户名和密码', 'error');
+      (username ? $('login-password') : $('login-username')).focus();
+      return;
+    }
+    var btn = $('login-submit');
+    btn.textContent = '正在登录…';
+    setMsg(err, '');
+    withBusy(btn, function () {
+      return api('POST', '/auth/login', { username: username, password: password }, { allow401: true })
+        .then(function (data) {
+          enterDesk(data);
+        }, function (e) {
+          var msg = e.status === 401 ? ((e.body && e.body.message) || '用户名或密码错误') : e.message;
+          setMsg(err, msg, 'error');
+          $('login-password').value = '';
+          $('login-password').focus();
+        });
+    }).finally(function () { btn.textContent = '登录'; });
+  }
+
+  function onLogout() {
+    var btn = $('logout');
+    withBusy(btn, function () {
+      return api('POST', '/auth/logout', undefined, { allow401: true }).catch(function () { /* ignore */ });
+    }).finally(function () { showLogin(''); });
+  }
+
+  // ---------------------------------------------------------------------
+  // Ticket list
+  // ---------------------------------------------------------------------
+
+  function resetList() {
+    state.tickets.clear();
+    state.order = [];
+    state.rowEls.clear();
+    state.unseen.clear();
+    state.listLoaded = false;
+    state.hasMore = false;
+    state.listSeq++;
+    $('ticket-list').replaceChildren();
+    $('load-more').hidden = true;
+    setMsg($('list-msg'), '');
+    updateNewCount();
+    updateListCount();
+  }
+
+  function loadList() {
+    var seq = ++state.listSeq;
+    if (!state.listLoaded) setMsg($('list-msg'), '正在加载工单…');
+    return api('GET', '/agent/tickets?limit=' + PAGE_SIZE).then(function (data) {
+      if (seq !== state.listSeq) return;
+      applyFreshPage((data && data.tickets) || []);
+      setMsg($('list-msg'), state.order.length ? '' : '暂无工单');
+    }, function (e) {
+      if (seq !== state.listSeq || e.status === 401) return;
+      setMsg($('list-msg'), '工单列表加载失败：' + e.message, 'error');
+    });
+  }
+
+  // Merge the newest page into what we have (used at start and after reconnects).
+  function applyFreshPage(list) {
+    var hadData = state.listLoaded;
+    var prevNewest = 0;
+    state.order.forEach(function (id) {
+      prevNewest = Math.max(prevNewest, toMs(state.tickets.get(id).received_at));
+    });
+
+    var fresh = new Map();
+    list.forEach(function (t) { if (t && t.id) fresh.set(t.id, t); });
+    var oldestFresh = Infinity;
+    fresh.forEach(function (t) { oldestFresh = Math.min(oldestFresh, toMs(t.received_at)); });
+
+    var merged = new Map(fresh);
+    if (hadData && list.length >= PAGE_SIZE) {
+      // Keep older tickets loaded through "load more".
+      state.order.forEach(function (id) {
+        var t = state.tickets.get(id);
+        if (!merged.has(id) && toMs(t.received_at) < oldestFresh) merged.set(id, t);
+      });
+    }
+
+    var added = [];
+    if (hadData) {
+      fresh.forEach(function (t, id) {
+        if (!state.tickets.has(id) && toMs(t.received_at) > prevNewest) added.push(t);
+      });
+    }
+
+    state.tickets = merged;
+    state.order = Array.from(merged.values())
+      .sort(function (a, b) { return toMs(b.received_at) - toMs(a.received_at); })
+      .map(function (t) { return t.id; });
+    state.unseen.forEach(function (id) { if (!merged.has(id)) state.unseen.delete(id); });
+    added.forEach(function (t) { state.unseen.add(t.id); });
+
+    if (!hadData) state.hasMore = list.length >= PAGE_SIZE;
+    state.listLoaded = true;
+
+    renderList();
+    added.forEach(function (t) { flashRow(t.id); queueAnnounce(t); });
+    updateNewCount();
+  }
+
+  function loadMore() {
+    var oldest = state.order.length ? state.tickets.get(state.order[state.order.length - 1]) : null;
+    var btn = $('load-more');
+    var path = '/agent/tickets?limit=' + PAGE_SIZE + (oldest ? '&before=' + toMs(oldest.received_at) : '');
+    withBusy(btn, function () {
+      return api('GET', path).then(function (data) {
+        var list = (data && data.tickets) || [];
+        list.forEach(function (t) {
+          if (t && t.id && !state.tickets.has(t.id)) { state.tickets.set(t.id, t); state.order.push(t.id); }
+        });
+        state.hasMore = list.length >= PAGE_SIZE;
+        renderList();
+        if (!list.length) setMsg($('list-msg'), '没有更早的工单了');
+      }, function (e) {
+        if (e.status !== 401) setMsg($('list-msg'), '加载失败：' + e.message, 'error');
+      });
+    });
+  }
+
+  // Keyed reconciliation: existing rows are updated in place and only moved when
+  // their position changes, so keyboard focus is preserved.
+  function renderList() {
+    var listEl = $('ticket-list');
+    var cursor = listEl.firstChild;
+    var keep = new Set(state.order);
+    state.order.forEach(function (id) {
+      var el = state.rowEls.get(id);
+      if (el) fillRow(el, state.tickets.get(id));
+      else el = createRow(state.tickets.get(id));
+      if (el === cursor) cursor = cursor.nextSibling;
+      else listEl.insertBefore(el, cursor);
+    });
+    while (cursor) {
+      var next = cursor.nextSibling;
+      listEl.removeChild(cursor);
+      cursor = next;
+    }
+    state.rowEls.forEach(function (el, id) { if (!keep.has(id)) state.rowEls.delete(id); });
+    $('load-more').hidden = !state.hasMore;
+    applyFilter();
+  }
+
+  function createRow(t) {
+    var el = h('li', { class: 'ticket-row', tabindex: '0', 'data-ticket-id': t.id });
+    state.rowEls.set(t.id, el);
+    fillRow(el, t);
+    return el;
+  }
+
+  function fillRow(el, t) {
+    var unseen = state.unseen.has(t.id);
+    var selected = state.selectedId === t.id;
+    el.classList.toggle('is-unseen', unseen);
+    el.classList.toggle('is-selected', selected);
+    if (selected) el.setAttribute('aria-current', 'true'); else el.removeAttribute('aria-current');
+    el.classList.toggle('is-confidential', !!t.confidential);
+
+    el.replaceChildren(
+      h('div', { class: 'row-line row-line--top' },
+        unseen ? h('span', { class: 'sr-only' }, '新工单，') : null,
+        h('span', { class: 't-id' }, t.id),
+        channelChip(t.channel),
+        kindChip(t.kind, t.kind_label),
+        statusChip(t.status, t.status_label),
+        t.confidential ? secretBadge(false) : null,
+        h('span', { class: 't-district' }, t.district || '未指定区'),
+        h('span', { class: 'spacer' }),
+        h('span', { class: 't-received' }, h('span', { class: 'lbl' }, '受理 '), timeEl(t.received_at))
+      ),
+      h('div', { class: 'row-line row-line--bottom' },
+        h('span', { class: 't-summary', title: t.summary || '' }, t.summary || '（无摘要）'),
+        t.phone_masked ? h('span', { class: 't-phone' }, t.phone_masked) : null,
+        dueEl(t.due_at, t.status, '时限')
+      )
+    );
+  }
+
+  function updateRow(id) {
+    var el = state.rowEls.get(id);
+    var t = state.tickets.get(id);
+    if (el && t) { fillRow(el, t); applyFilterToRow(el, t); }
+  }
+
+  function flashRow(id, cls) {
+    var el = state.rowEls.get(id);
+    if (!el) return;
+    cls = cls || 'is-new';
+    el.classList.remove(cls);
+    void el.offsetWidth; // restart the CSS animation
+    el.classList.add(cls);
+    setTimeout(function () { el.classList.remove(cls); }, 6000);
+  }
+
+  // Keep the row in sync with a full ticket returned by detail / actions.
+  function syncRowFromTicket(t) {
+    if (!t || !t.id || !state.tickets.has(t.id)) return;
+    var old = state.tickets.get(t.id);
+    var loc = t.location || null;
+    state.tickets.set(t.id, Object.assign({}, old, {
+      channel: t.channel || old.channel,
+      kind: t.kind,
+      kind_label: kindLabel(t.kind),
+      status: t.status || old.status,
+      status_label: statusLabel(t.status, old.status_label),
+      due_at: t.due_at !== undefined ? t.due_at : old.due_at,
+      district: loc ? (loc.district || null) : old.district,
+      confidential: t.requester ? !!t.requester.confidential : old.confidential
+    }));
+    updateRow(t.id);
+  }
+
+  // --- live events ---
+
+  function onTicketEvent(type, t) {
+    if (!t || !t.id) return;
+    if (!state.listLoaded) {
+      // The initial page is still loading; it will include this ticket.
+      return;
+    }
+    var listEl = $('ticket-list');
+    if (type === 'ticket.created') {
+      if (state.tickets.has(t.id)) {
+        state.tickets.set(t.id, Object.assign({}, state.tickets.get(t.id), t));
+        updateRow(t.id);
+        return;
+      }
+      state.tickets.set(t.id, t);
+      state.order.unshift(t.id);
+      state.unseen.add(t.id);
+      var el = createRow(t);
+      listEl.insertBefore(el, listEl.firstChild);
+      applyFilterToRow(el, t);
+      flashRow(t.id);
+      updateNewCount();
+      updateListCount();
+      setMsg($('list-msg'), '');
+      queueAnnounce(t);
+    } else if (type === 'ticket.updated') {
+      if (state.tickets.has(t.id)) {
+        state.tickets.set(t.id, Object.assign({}, state.tickets.get(t.id), t));
+        updateRow(t.id);
+        flashRow(t.id, 'is-updated');
+      } else if (state.order.length) {
+        // Not loaded yet: insert only if it falls inside the loaded range.
+        var oldest = toMs(state.tickets.get(state.order[state.order.length - 1]).received_at);
+        if (toMs(t.received_at) >= oldest) {
+          state.tickets.set(t.id, t);
+          state.order.push(t.id);
+          state.order.sort(function (a, b) {
+            return toMs(state.tickets.get(b).received_at) - toMs(state.tickets.get(a).received_at);
+          });
+          renderList();
+        }
+      }
+      if (t.id === state.selectedId) scheduleDetailRefresh();
+    }
+  }
+
+  // --- new-ticket counter and announcements ---
+
+  function updateNewCount() {
+    var n = state.unseen.size;
+    $('new-count-num').textContent = String(n);
+    $('new-count').hidden = n === 0;
+    document.title = n ? '(' + n + ') ' + BASE_TITLE : BASE_TITLE;
+  }
+
+  function markSeen(id) {
+    if (!state.unseen.delete(id)) return;
+    updateRow(id);
+    updateNewCount();
+  }
+
+  function markAllSeen() {
+    var ids = Array.from(state.unseen);
+    state.unseen.clear();
+    ids.forEach(updateRow);
+    updateNewCount();
+    $('ticket-list').scrollTop = 0;
+    var first = firstVisibleRow();
+    if (first) first.focus();
+  }
+
+  function queueAnnounce(t) {
+    state.announceQueue.push(t);
+    clearTimeout(state.announceTimer);
+    state.announceTimer = setTimeout(flushAnnounce, 1200);
+  }
+
+  function flushAnnounce() {
+    var q = state.announceQueue;
+    state.announceQueue = [];
+    if (!q.length) return;
+    var text;
+    if (q.length === 1) {
+      var t = q[0];
+      text = '新工单 ' + t.id + '：' + channelLabel(t.channel) + '，' + kindLabel(t.kind, t.kind_label) +
+        (t.district ? '，' + t.district : '') + (t.summary ? '，' + String(t.summary).slice(0, 40) : '');
+    } else {
+      text = '收到 ' + q.length + ' 条新工单';
+    }
+    var a = $('announcer');
+    a.textContent = '';
+    setTimeout(function () { a.textContent = text; }, 50);
+  }
+
+  // --- filter ---
+
+  function filterTerms() {
+    return $('ticket-filter').value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  }
+
+  function matches(t, terms) {
+    if (!terms.length) return true;
+    var hay = [t.id, channelLabel(t.channel), kindLabel(t.kind, t.kind_label), statusLabel(t.status, t.status_label),
+      t.district, t.summary, t.phone_masked, t.confidential ? '保密' : ''].join(' ').toLowerCase();
+    return terms.every(function (w) { return hay.indexOf(w) !== -1; });
+  }
+
+  function applyFilterToRow(el, t, terms) {
+    el.hidden = !matches(t, terms || filterTerms());
+  }
+
+  function applyFilter() {
+    var terms = filterTerms();
+    state.rowEls.forEach(function (el, id) { applyFilterToRow(el, state.tickets.get(id), terms); });
+    updateListCount();
+  }
+
+  function updateListCount() {
+    var total = state.order.length;
+    var shown = 0;
+    state.rowEls.forEach(function (el) { if (!el.hidden) shown++; });
+    $('list-count').textContent = total === shown ? '共 ' + total + ' 条' : '显示 ' + shown + ' / ' + total + ' 条';
+  }
+
+  // --- keyboard navigation ---
+
+  function visibleRows() {
+    return Array.prototype.filter.call($('ticket-list').children, function (el) { return !el.hidden; });
+  }
+
+  function firstVisibleRow() { return visibleRows()[0] || null; }
+
+  function onListKeydown(ev) {
+    var row = ev.target.closest && ev.target.closest('.ticket-row');
+    if (!row) return;
+    var rows, i;
+    switch (ev.key) {
+      case 'Enter':
+      case ' ':
+        ev.preventDefault();
+        openTicket(row.getAttribute('data-ticket-id'), { focus: true });
+        break;
+      case 'ArrowDown':
+      case 'ArrowUp':
+        ev.preventDefault();
+        rows = visibleRows();
+        i = rows.indexOf(row) + (ev.key === 'ArrowDown' ? 1 : -1);
+        if (rows[i]) rows[i].focus();
+        break;
+      case 'Home':
+      case 'End':
+        ev.preventDefault();
+        rows = visibleRows();
+        if (rows.length) rows[ev.key === 'Home' ? 0 : rows.length - 1].focus();
+        break;
+    }
+  }
+
+  function onListClick(ev) {
+    var row = ev.target.closest && ev.target.closest('.ticket-row');
+    if (row) openTicket(row.getAttribute('data-ticket-id'), { focus: false });
+  }
+
+  // ---------------------------------------------------------------------
+  // Ticket detail
+  // ---------------------------------------------------------------------
+
+  function closeDetail() {
+    state.selectedId = null;
+    state.detail = null;
+    state.detailSeq++;
+    state.correctDirty = false;
+    $('detail-body').hidden = true;
+    $('detail-empty').hidden = false;
+    $('detail-content').replaceChildren();
+    $('detail-ledger').replaceChildren();
+    $('detail-badges').replaceChildren();
+    $('detail-heading').textContent = '';
+    $('note-text').value = '';
+    setMsg($('action-msg'), '');
+    setMsg($('detail-loading'), '');
+  }
+
+  function setSelected(id) {
+    var prev = state.selectedId;
+    state.selectedId = id;
+    if (prev && prev !== id) updateRow(prev);
+    updateRow(id);
+  }
+
+  function openTicket(id, opts) {
+    if (!id) return;
+    opts = opts || {};
+    var switching = state.selectedId !== id;
+    if (switching && state.selectedId) state.drafts.set(state.selectedId, $('note-text').value);
+    setSelected(id);
+    markSeen(id);
+
+    $('detail-empty').hidden = true;
+    $('detail-body').hidden = false;
+    $('detail-heading').textContent = '工单 ' + id;
+    if (switching) {
+      state.detail = null;
+      state.correctDirty = false;
+      $('detail-content').replaceChildren();
+      $('detail-ledger').replaceChildren();
+      $('detail-badges').replaceChildren();
+      $('note-text').value = state.drafts.get(id) || '';
+      setMsg($('action-msg'), '');
+    }
+    if (opts.focus) $('detail-heading').focus();
+    return loadDetail(id, { resetForm: switching });
+  }
+
+  function loadDetail(id, opts) {
+    var seq = ++state.detailSeq;
+    setMsg($('detail-loading'), state.detail ? '' : '正在加载工单详情…');
+    return api('GET', '/agent/tickets/' + encodeURIComponent(id)).then(function (t) {
+      if (seq !== state.detailSeq || state.selectedId !== id) return;
+      setMsg($('detail-loading'), '');
+      renderDetail(t, opts);
+    }, function (e) {
+      if (seq !== state.detailSeq || e.status === 401) return;
+      setMsg($('detail-loading'), '工单详情加载失败：' + e.message, 'error');
+    });
+  }
+
+  function scheduleDetailRefresh() {
+    clearTimeout(state.detailRefreshTimer);
+    state.detailRefreshTimer = setTimeout(function () {
+      if (state.selectedId) loadDetail(state.selectedId, { resetForm: false });
+    }, 400);
+  }
+
+  function section(title, body, cls) {
+    return h('section', { class: 'd-section' + (cls ? ' ' + cls : '') },
+      h('h3', { class: 'd-title' }, title), body);
+  }
+
+  function kv(pairs) {
+    var dl = h('dl', { class: 'kv' });
+    pairs.forEach(function (p) {
+      if (!p) return;
+      dl.appendChild(h('dt', null, p[0]));
+      dl.appendChild(h('dd', null, p[1]));
+    });
+    return dl;
+  }
+
+  function empty(text) { return h('p', { class: 'empty' }, text); }
+
+  function fmtValue(v) {
+    if (isBlank(v)) return '';
+    if (typeof v === 'boolean') return v ? '是' : '否';
+    if (typeof v === 'object') { try { return JSON.stringify(v); } catch (e) { return String(v); } }
+    return String(v);
+  }
+
+  function fmtDetail(d) {
+    if (isBlank(d)) return '';
+    if (typeof d !== 'object') return String(d);
+    if (Array.isArray(d)) return d.map(fmtValue).join('，');
+    return Object.keys(d).map(function (k) { return k + '：' + fmtValue(d[k]); }).join('；');
+  }
+
+  function ticketLink(id) {
+    return h('button', {
+      type: 'button', class: 'linkish', 'data-open-ticket': id, title: '打开工单 ' + id
+    }, String(id));
+  }
+
+  function renderDetail(t, opts) {
+    opts = opts || {};
+    state.detail = t;
+    var req = t.requester || {};
+    var loc = t.location || null;
+
+    $('detail-heading').textContent = '工单 ' + t.id;
+    replaceKids($('detail-badges'), [
+      statusChip(t.status),
+      kindChip(t.kind),
+      channelChip(t.channel),
+      t.urgency && URGENCY_LABELS[t.urgency] && URGENCY_LABELS[t.urgency] !== '一般'
+        ? h('span', { class: 'chip chip--urgent' }, URGENCY_LABELS[t.urgency]) : null,
+      req.confidential ? secretBadge(false) : null
+    ]);
+
+    var parts = [];
+
+    // Basic facts
+    parts.push(section('基本信息', kv([
+      ['受理时间', timeEl(t.received_at)],
+      ['办理时限', dueEl(t.due_at, t.status)],
+      ['最近更新', timeEl(t.updated_at)],
+      ['受理渠道', channelLabel(t.channel)],
+      ['诉求类型', kindLabel(t.kind)],
+      ['办理状态', statusLabel(t.status)],
+      ['紧急程度', t.urgency ? (URGENCY_LABELS[t.urgency] || String(t.urgency)) : '—'],
+      t.source && t.source.channel_id ? ['来源编号', String(t.source.channel_id)] : null
+    ]), 'd-basic'));
+
+    // Requester
+    var reqBody = [];
+    if (req.confidential) {
+      reqBody.push(h('p', { class: 'secret-note' }, secretBadge(true),
+        ' 诉求人要求对个人信息保密，转派和答复时不得透露其姓名、电话。'));
+    }
+    reqBody.push(kv([
+      ['电话', dash(req.phone)],
+      ['姓名', dash(req.name)],
+      req.wechat_openid ? ['微信 OpenID', String(req.wechat_openid)] : null,
+      req.consent_share_partner !== undefined && req.consent_share_partner !== null
+        ? ['同意向外省市共享', req.consent_share_partner ? '是' : '否'] : null
+    ]));
+    parts.push(section('诉求人', reqBody, 'd-requester' + (req.confidential ? ' is-confidential' : '')));
+
+    // Location
+    parts.push(section('地点', loc ? kv([
+      ['所在区', dash(loc.district)],
+      ['街道（乡镇）', dash(loc.street)],
+      ['详细地址', dash(loc.text)]
+    ]) : empty('未提供地点'), 'd-location'));
+
+    // Content
+    parts.push(section('诉求内容', t.content
+      ? h('p', { class: 'content-text' }, String(t.content)) : empty('（无内容）'), 'd-content'));
+
+    // Disposition
+    if (t.disposition) {
+      var disp = t.disposition;
+      var dispPairs = [['处理方式', dash(disp.type)]];
+      Object.keys(disp).forEach(function (k) {
+        if (k !== 'type') dispPairs.push([k, fmtValue(disp[k]) || '—']);
+      });
+      parts.push(section('处理结果', kv(dispPairs), 'd-disposition'));
+    }
+
+    // Links
+    var links = t.links || {};
+    var linkPairs = [];
+    Object.keys(links).forEach(function (k) {
+      var v = links[k];
+      if (isBlank(v) || v === false || (Array.isArray(v) && !v.length)) return;
+      var val;
+      if (Array.isArray(v)) {
+        val = h('span', { class: 'link-list' }, v.map(function (x) {
+          return typeof x === 'string' ? ticketLink(x) : h('span', null, fmtValue(x));
+        }));
+      } else if (typeof v === 'string' && /^[A-Z]{1,4}-/.test(v)) {
+        val = ticketLink(v);
+      } else {
+        val = fmtValue(v);
+      }
+      linkPairs.push([LINK_LABELS[k] || k, val]);
+    });
+    if (linkPairs.length) parts.push(section('关联', kv(linkPairs), 'd-links'));
+
+    // Messages
+    var msgs = Array.isArray(t.messages) ? t.messages : [];
+    parts.push(section('沟通记录（' + msgs.length + '）', msgs.length
+      ? h('ol', { class: 'messages' }, msgs.map(function (m) {
+        return h('li', { class: 'message who-' + (m.who || 'unknown') },
+          h('div', { class: 'message-meta' },
+            h('span', { class: 'message-who' }, WHO_LABELS[m.who] || dash(m.who)),
+            timeEl(m.at),
+            m.source ? h('span', { class: 'muted' }, String(m.source)) : null),
+          h('p', { class: 'message-text' }, dash(m.text)));
+      }))
+      : empty('暂无沟通记录'), 'd-messages'));
+
+    // Transcript (collapsed, can be long)
+    var tr = Array.isArray(t.transcript) ? t.transcript : [];
+    if (tr.length) {
+      parts.push(h('section', { class: 'd-section d-transcript' },
+        h('details', null,
+          h('summary', { class: 'd-title' }, '通话转写（' + tr.length + ' 段）'),
+          h('ol', { class: 'transcript' }, tr.map(function (s) {
+            var low = typeof s.confidence === 'number' && s.confidence < 0.6;
+            return h('li', { class: low ? 'low-confidence' : null },
+              h('span', { class: 'leg' }, LEG_LABELS[s.leg] || dash(s.leg)),
+              h('span', { class: 'muted' }, fmtSpan(s.start, s.end)),
+              h('span', { class: 'transcript-text' }, dash(s.text)),
+              low ? h('span', { class: 'muted' }, '（识别置信度低）') : null);
+          })))));
+    }
+
+    // Attachments
+    var atts = Array.isArray(t.attachments) ? t.attachments : [];
+    parts.push(section('附件（' + atts.length + '）', atts.length
+      ? h('ul', { class: 'attachments' }, atts.map(function (a) {
+        var name = a.filename || (a.sha256 ? String(a.sha256).slice(0, 12) : '附件');
+        return h('li', null,
+          a.sha256
+            ? h('a', { href: API + '/agent/blobs/' + encodeURIComponent(a.sha256), target: '_blank',
+              rel: 'noopener', title: 'SHA-256 ' + a.sha256 }, name)
+            : h('span', null, name),
+          h('span', { class: 'muted' }, ' ' + [a.kind ? attKind(a.kind) : null, a.mime, fmtBytes(a.size)]
+            .filter(Boolean).join(' · ')));
+      }))
+      : empty('无附件'), 'd-attachments'));
+
+    // History timeline
+    var hist = Array.isArray(t.history) ? t.history : [];
+    parts.push(section('处理记录（' + hist.length + '）', hist.length
+      ? h('ol', { class: 'timeline' }, hist.map(function (e) {
+        var detail = fmtDetail(e.detail);
+        return h('li', { class: 'tl-item ev-' + String(e.event || '').replace(/[^a-z0-9_-]/gi, '') },
+          timeEl(e.at, 'tl-at'),
+          h('span', { class: 'tl-event', title: e.event || '' }, EVENT_LABELS[e.event] || dash(e.event)),
+          h('span', { class: 'tl-actor' }, actorLabel(e.actor)),
+          detail ? h('span', { class: 'tl-detail' }, detail) : null);
+      }))
+      : empty('暂无处理记录'), 'd-history'));
+
+    // Delivery ledger: rendered full width below the two columns (wide table).
+    var dels = Array.isArray(t.deliveries) ? t.deliveries : [];
+    var ledger = section('投递记录（' + dels.length + '）', dels.length
+      ? h('div', { class: 'table-wrap' }, h('table', { class: 'table deliveries' },
+        h('thead', null, h('tr', null,
+          ['环节', '次数', '时间', '结果', '状态码', '案件编号', '错误', '下次重试', '耗时']
+            .map(function (c) { return h('th', { scope: 'col' }, c); }))),
+        h('tbody', null, dels.map(function (d) {
+          var oc = String(d.outcome || '');
+          return h('tr', { class: 'delivery-row' },
+            h('td', null, dash(d.hop)),
+            h('td', { class: 'num' }, dash(d.attempt)),
+            h('td', null, timeEl(d.at)),
+            h('td', null, h('span', {
+              class: 'outcome ' + (OUTCOME_GOOD[oc] ? 'outcome--ok' : OUTCOME_BAD[oc] ? 'outcome--bad' : 'outcome--other'),
+              title: oc
+            }, OUTCOME_LABELS[oc] || dash(d.outcome))),
+            h('td', { class: 'num' }, dash(d.status_code)),
+            h('td', { class: 'mono' }, dash(d.case_id)),
+            h('td', { class: d.error ? 'err' : null }, dash(d.error)),
+            h('td', null, d.next_attempt_at ? timeEl(d.next_attempt_at) : '—'),
+            h('td', { class: 'num' }, isBlank(d.duration_ms) ? '—' : d.duration_ms + ' ms'));
+        }))))
+      : empty('尚未投递'), 'd-deliveries');
+
+    replaceKids($('detail-content'), parts);
+    replaceKids($('detail-ledger'), ledger);
+
+    if (opts.resetForm || !state.correctDirty) fillCorrectForm(t);
+    syncRowFromTicket(t);
+  }
+
+  function attKind(k) {
+    return { image: '图片', video: '视频', audio: '录音', recording: '录音', document: '文档' }[k] || String(k);
+  }
+
+  function actorLabel(a) {
+    if (isBlank(a)) return '';
+    return WHO_LABELS[a] || String(a);
+  }
+
+  function fmtSpan(start, end) {
+    function s(v) {
+      if (typeof v !== 'number') return '';
+      var m = Math.floor(v / 60), sec = Math.floor(v % 60);
+      return m + ':' + (sec < 10 ? '0' : '') + sec;
+    }
+    var a = s(start), b = s(end);
+    return a || b ? a + '–' + b : '';
+  }
+
+  function fillCorrectForm(t) {
+    var loc = t.location || {};
+    var kindSel = $('correct-kind');
+    kindSel.value = t.kind && KIND_LABELS[t.kind] ? t.kind : '';
+    var distSel = $('correct-district');
+    distSel.value = loc.district || '';
+    if (distSel.value !== (loc.district || '')) distSel.value = '';
+    $('correct-street').value = loc.street || '';
+    state.correctDirty = false;
+  }
+
+  // --- actions ---
+
+  function actionMsg(text, kind) { setMsg($('action-msg'), text, kind); }
+
+  function onNoteSubmit(ev) {
+    ev.preventDefault();
+    var id = state.selectedId;
+    if (!id) return;
+    var ta = $('note-text');
+    var text = ta.value.trim();
+    if (!text) { actionMsg('请填写备注内容', 'error'); ta.focus(); return; }
+    withBusy($('note-submit'), function () {
+      return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/notes', { text: text }).then(function (t) {
+        state.drafts.delete(id);
+        if (state.selectedId !== id) return;
+        if (ta.value.trim() === text) ta.value = '';
+        actionMsg('备注已保存', 'ok');
+        if (t && t.id) renderDetail(t, { resetForm: false }); else loadDetail(id, { resetForm: false });
+      }, function (e) {
+        if (e.status !== 401 && state.selectedId === id) actionMsg('备注保存失败：' + e.message, 'error');
+      });
+    });
+  }
+
+  function onCorrectSubmit(ev) {
+    ev.preventDefault();
+    var id = state.selectedId;
+    var t = state.detail;
+    if (!id || !t || t.id !== id) { actionMsg('工单详情尚未加载完成，请稍候', 'error'); return; }
+    var loc = t.location || {};
+    var body = {};
+    var kind = $('correct-kind').value;
+    if (kind && kind !== t.kind) body.kind = kind;
+    var district = $('correct-district').value;
+    var street = $('correct-street').value.trim();
+    var location = {};
+    if (district !== (loc.district || '')) location.district = district || null;
+    if (street !== (loc.street || '')) location.street = street;
+    if (Object.keys(location).length) body.location = location;
+    if (!Object.keys(body).length) { actionMsg('没有需要保存的更改', null); return; }
+
+    withBusy($('correct-submit'), function () {
+      return api('PATCH', '/agent/tickets/' + encodeURIComponent(id), body).then(function (nt) {
+        if (state.selectedId !== id) return;
+        state.correctDirty = false;
+        actionMsg('更正已保存', 'ok');
+        if (nt && nt.id) renderDetail(nt, { resetForm: true }); else loadDetail(id, { resetForm: true });
+      }, function (e) {
+        if (e.status !== 401 && state.selectedId === id) actionMsg('更正保存失败：' + e.message, 'error');
+      });
+    });
+  }
+
+  function onForward() {
+    var id = state.selectedId;
+    if (!id) return;
+    withBusy($('forward'), function () {
+      return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/forward', {}).then(function () {
+        if (state.selectedId !== id) return;
+        actionMsg('已提交转派，系统正在投递', 'ok');
+        setTimeout(function () { if (state.selectedId === id) loadDetail(id, { resetForm: false }); }, 1500);
+      }, function (e) {
+        if (e.status === 401 || state.selectedId !== id) return;
+        actionMsg(e.status === 409 ? e.message : '转派失败：' + e.message, e.status === 409 ? 'warn' : 'error');
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------
+  // Supervisor
+  // ---------------------------------------------------------------------
+
+  function supMsg(text, kind) { setMsg($('supervisor-msg'), text, kind); }
+
+  function loadDeadLetters(quiet) {
+    var box = $('dead-letters');
+    if (!quiet && !box.firstChild) box.replaceChildren(empty('正在加载…'));
+    return api('GET', '/supervisor/dead-letters').then(function (data) {
+      renderDeadLetters((data && data.items) || []);
+    }, function (e) {
+      if (e.status !== 401 && !quiet) box.replaceChildren(h('p', { class: 'msg msg--error' }, '加载失败：' + e.message));
+    });
+  }
+
+  function renderDeadLetters(items) {
+    $('dead-letters-count').textContent = '（' + items.length + '）';
+    var box = $('dead-letters');
+    if (!items.length) { box.replaceChildren(empty('死信队列为空')); return; }
+    box.replaceChildren(h('table', { class: 'table' },
+      h('thead', null, h('tr', null,
+        ['时间', '工单', '环节', '原因', '状态码', '尝试次数', '操作']
+          .map(function (c) { return h('th', { scope: 'col' }, c); }))),
+      h('tbody', null, items.map(function (it) {
+        return h('tr', { class: 'dead-letter-row', 'data-entry-id': it.entry_id },
+          h('td', null, timeEl(it.at)),
+          h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'),
+          h('td', null, dash(it.hop)),
+          h('td', { class: 'err' }, dash(it.reason)),
+          h('td', { class: 'num' }, dash(it.status_code)),
+          h('td', { class: 'num' }, dash(it.attempts)),
+          h('td', null, h('button', {
+            type: 'button', class: 'btn btn--small redrive', 'data-entry-id': it.entry_id,
+            'aria-label': '重新投递 ' + (it.ticket_id || it.entry_id) + (it.hop ? '（' + it.hop + '）' : '')
+          }, '重新投递')));
+      }))));
+  }
+
+  function onRedrive(btn) {
+    var entryId = btn.getAttribute('data-entry-id');
+    if (!entryId) return;
+    withBusy(btn, function () {
+      return api('POST', '/supervisor/dead-letters/' + encodeURIComponent(entryId) + '/redrive', {}).then(function () {
+        supMsg('已重新投递（' + entryId + '）', 'ok');
+        return loadDeadLetters(true);
+      }, function (e) {
+        if (e.status !== 401) supMsg('重新投递失败：' + e.message, 'error');
+      });
+    });
+  }
+
+  function loadLocalInbox(quiet) {
+    var box = $('local-inbox');
+    if (!quiet && !box.firstChild) box.replaceChildren(empty('正在加载…'));
+    return api('GET', '/supervisor/local-inbox').then(function (data) {
+      renderLocalInbox((data && data.items) || []);
+    }, function (e) {
+      if (e.status !== 401 && !quiet) box.replaceChildren(h('p', { class: 'msg msg--error' }, '加载失败：' + e.message));
+    });
+  }
+
+  function renderLocalInbox(items) {
+    $('local-inbox-count').textContent = '（' + items.length + '）';
+    var box = $('local-inbox');
+    if (!items.length) { box.replaceChildren(empty('本地收件箱为空')); return; }
+    box.replaceChildren(h('table', { class: 'table' },
+      h('thead', null, h('tr', null,
+        ['收到时间', '案件编号', '工单'].map(function (c) { return h('th', { scope: 'col' }, c); }))),
+      h('tbody', null, items.map(function (it) {
+        return h('tr', { class: 'local-inbox-row', 'data-case-id': it.case_id },
+          h('td', null, timeEl(it.received_at)),
+          h('td', { class: 'mono' }, dash(it.case_id)),
+          h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'));
+      }))));
+  }
+
+  // ---------------------------------------------------------------------
+  // WebSocket with reconnect + backoff
+  // ---------------------------------------------------------------------
+
+  function setWsStatus(s, title) {
+    var el = $('ws-status');
+    el.setAttribute('data-state', s);
+    el.textContent = s === 'open' ? '实时连接正常' : s === 'connecting' ? '正在连接…' : '正在重连…';
+    el.title = title || '';
+  }
+
+  function connectWs() {
+    state.wsWanted = true;
+    clearTimeout(state.wsTimer);
+    state.wsTimer = null;
+    if (state.ws) return;
+    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + API + '/agent/ws';
+    var ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (e) {
+      setWsStatus('reconnecting');
+      scheduleReconnect();
+      return;
+    }
+    state.ws = ws;
+    setWsStatus(state.wsEverOpened ? 'reconnecting' : 'connecting');
+
+    ws.onopen = function () {
+      if (state.ws !== ws) return;
+      var reconnect = state.wsEverOpened;
+      state.wsEverOpened = true;
+      state.wsAttempt = 0;
+      setWsStatus('open');
+      // Reload so that nothing sent while we were (re)connecting is missed.
+      loadList();
+      if (reconnect && state.selectedId) scheduleDetailRefresh();
+    };
+    ws.onmessage = function (ev) {
+      if (state.ws !== ws) return;
+      var msg;
+      try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      if (msg && (msg.type === 'ticket.created' || msg.type === 'ticket.updated')) onTicketEvent(msg.type, msg.ticket);
+    };
+    ws.onerror = function () { /* a close event follows */ };
+    ws.onclose = function () {
+      if (state.ws !== ws) return;
+      state.ws = null;
+      if (!state.wsWanted) return;
+      setWsStatus('reconnecting');
+      scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(state.wsTimer);
+    var n = state.wsAttempt++;
+    var base = Math.min(WS_MAX_DELAY_MS, 1000 * Math.pow(2, n));
+    var delay = Math.round(base / 2 + Math.random() * base / 2);
+    setWsStatus('reconnecting', '将在 ' + Math.ceil(delay / 1000) + ' 秒后重试');
+    state.wsTimer = setTimeout(function () {
+      state.wsTimer = null;
+      if (!state.wsWanted) return;
+      if (n < 1) { connectWs(); return; }
+      // Repeated failures may mean the session ended: check before retrying.
+      api('GET', '/auth/me').then(function (me) {
+        if (me && me.csrf_token) state.csrf = me.csrf_token;
+        if (state.wsWanted) connectWs();
+      }, function (e) {
+        if (e.status !== 401 && state.wsWanted) connectWs();
+      });
+    }, delay);
+  }
+
+  function reconnectNow() {
+    if (!state.wsWanted || state.ws) return;
+    state.wsAttempt = 0;
+    connectWs();
+  }
+
+  function disconnectWs() {
+    state.wsWanted = false;
+    clearTimeout(state.wsTimer);
+    state.wsTimer = null;
+    state.wsAttempt = 0;
+    state.wsEverOpened = false;
+    var ws = state.ws;
+    state.ws = null;
+    if (ws) { try { ws.close(1000, 'logout'); } catch (e) { /* ignore */ } }
+    setWsStatus('connecting');
+  }
+
+  // ---------------------------------------------------------------------
+  // Wiring
+  // ---------------------------------------------------------------------
+
+  function bindEvents() {
+    $('login-form').addEventListener('submit', onLoginSubmit);
+    $('logout').addEventListener('click', onLogout);
+
+    var list = $('ticket-list');
+    list.addEventListener('click', onListClick);
+    list.addEventListener('keydown', onListKeydown);
+    $('list-reload').addEventListener('click', function () {
+      withBusy($('list-reload'), loadList);
+    });
+    $('load-more').addEventListener('click', loadMore);
+    $('new-count').addEventListener('click', markAllSeen);
+    $('ticket-filter').addEventListener('input', applyFilter);
+    $('ticket-filter').addEventListener('keydown', function (ev) {
+      if (ev.key === 'ArrowDown') {
+        var first = firstVisibleRow();
+        if (first) { ev.preventDefault(); first.focus(); }
+      }
+    });
+
+    $('note-form').addEventListener('submit', onNoteSubmit);
+    $('note-text').addEventListener('keydown', function (ev) {
+      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        $('note-form').requestSubmit ? $('note-form').requestSubmit($('note-submit')) : onNoteSubmit(ev);
+      }
+    });
+    $('note-text').addEventListener('input', function () {
+      if (state.selectedId) state.drafts.set(state.selectedId, $('note-text').value);
+    });
+    $('correct-form').addEventListener('submit', onCorrectSubmit);
+    ['correct-kind', 'correct-district', 'correct-street'].forEach(function (id) {
+      $(id).addEventListener('input', function () { state.correctDirty = true; });
+      $(id).addEventListener('change', function () { state.correctDirty = true; });
+    });
+    $('forward').addEventListener('click', onForward);
+    $('detail-refresh').addEventListener('click', function () {
+      if (state.selectedId) withBusy($('detail-refresh'), function () {
+        return loadDetail(state.selectedId, { resetForm: false });
+      });
+    });
+
+    // Esc inside the detail pane returns focus to the selected row.
+    $('ticket-detail').addEventListener('keydown', function (ev) {
+      if (ev.key !== 'Escape') return;
+      var row = state.selectedId && state.rowEls.get(state.selectedId);
+      if (row && !row.hidden) { ev.preventDefault(); row.focus(); }
+    });
+
+    // Ticket-id buttons anywhere (links, dead letters, local inbox).
+    document.addEventListener('click', function (ev) {
+      var t = ev.target.closest && ev.target.closest('[data-open-ticket]');
+      if (t) { openTicket(t.getAttribute('data-open-ticket'), { focus: true }); return; }
+      var r = ev.target.closest && ev.target.closest('button.redrive');
+      if (r) onRedrive(r);
+    });
+
+    $('dead-letters-refresh').addEventListener('click', function () {
+      withBusy($('dead-letters-refresh'), function () { return loadDeadLetters(); });
+    });
+    $('local-inbox-refresh').addEventListener('click', function () {
+      withBusy($('local-inbox-refresh'), function () { return loadLocalInbox(); });
+    });
+
+    window.addEventListener('online', reconnectNow);
+    document.addEventListener('visibilitychange', function () {
+      if (!document.hidden) { reconnectNow(); refreshDueMarks(); }
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
+  else boot();
+})();

@@ -1,0 +1,101 @@
+"""Shared fixtures: a real Redis (the machine's, or an embedded one), in-process apps on real
+sockets, gateway processes, the case receiver, and desk users."""
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis as sync_redis
+from aiohttp.test_utils import TestServer
+
+from gateway.app import create_app
+from gateway.embedded_redis import EmbeddedRedis
+from gateway.settings import Settings
+from tests.support.processes import CaseReceiver, Gateway
+
+CASE_SECRET = "test-case-secret"
+
+
+def _machine_redis(db: int) -> str | None:
+    url = os.environ.get("HOTLINE_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{db}")
+    try:
+        sync_redis.Redis.from_url(url, socket_timeout=1).ping()
+        return url
+    except sync_redis.RedisError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The machine's Redis if it answers, else an embedded real one for the whole session."""
+    db = int(os.environ.get("HOTLINE_TEST_REDIS_DB", "13"))
+    url = _machine_redis(db)
+    if url:
+        yield url
+        return
+    embedded = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield embedded.url
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """A clean database for each test."""
+    sync_redis.Redis.from_url(redis_server).flushdb()
+    return redis_server
+
+
+def test_settings(tmp_path: Path, redis_url: str, **overrides: object) -> Settings:
+    base = Settings(
+        data_dir=tmp_path / "data", redis_url=redis_url, instance_id="test-a",
+        rate_limit_ip_per_hour=100_000, rate_limit_phone_per_day=100_000,
+    )
+    return Settings(**{**base.__dict__, **overrides})
+
+
+@pytest.fixture
+async def make_app(tmp_path: Path, redis_url: str) -> AsyncIterator:
+    """Start the real app in-process on a real loopback socket; returns its base URL."""
+    servers: list[TestServer] = []
+
+    async def start(**overrides: object) -> str:
+        settings = test_settings(tmp_path, redis_url, **overrides)
+        server = TestServer(create_app(settings, redis_url), host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("")).rstrip("/")
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def app_url(make_app) -> AsyncIterator[str]:
+    yield await make_app()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def gateways(tmp_path: Path, redis_url: str) -> Iterator[list[Gateway]]:
+    started: list[Gateway] = []
+    yield started
+    for gw in started:
+        gw.stop()
+
+
+@pytest.fixture
+def case_receiver(tmp_path: Path) -> Iterator[CaseReceiver]:
+    receiver = CaseReceiver(CASE_SECRET, tmp_path).start()
+    yield receiver
+    receiver.stop()
