@@ -129,6 +129,7 @@ async def add_note(request: web.Request) -> web.Response:
 
     def change(ticket: Ticket) -> None:
         ticket.messages.append(Message(who="agent", at=at, text=body.text, source="note", author=user))
+        return None
 
     await request.app["tickets"].update(request.match_info["ticket_id"], change, HistoryEvent(at=at, actor=actor(request), event="note_added"))
     return _json((await _ticket(request)).public_json())
@@ -140,9 +141,9 @@ async def patch_ticket(request: web.Request) -> web.Response:
     if body.location and body.location.district and body.location.district not in districts():
         raise ApiError(422, "validation_failed", "请从列表中选择北京市的区", [{"field": "location.district", "code": "invalid_district", "message": "请从列表中选择北京市的区"}])
     await _ticket(request)
-    changed: dict[str, Any] = {}
 
-    def change(ticket: Ticket) -> None:
+    def change(ticket: Ticket) -> dict[str, Any]:
+        changed: dict[str, Any] = {}
         if body.kind is not None and body.kind != ticket.kind:
             changed["kind"] = {"from": ticket.kind, "to": body.kind.value}
             ticket.kind = body.kind.value
@@ -153,9 +154,10 @@ async def patch_ticket(request: web.Request) -> web.Response:
             if new != old:
                 changed["location"] = {"from": old.model_dump(exclude_none=True), "to": new.model_dump(exclude_none=True)}
                 ticket.location = new
+        return changed
 
     await request.app["tickets"].update(
-        request.match_info["ticket_id"], change, HistoryEvent(at=clock.now(), actor=actor(request), event="corrected", detail=changed)
+        request.match_info["ticket_id"], change, HistoryEvent(at=clock.now(), actor=actor(request), event="corrected")
     )
     return _json((await _ticket(request)).public_json())
 

@@ -11,7 +11,7 @@ from redis.exceptions import WatchError
 
 from gateway import clock, keys
 from gateway.summaries import summary
-from gateway.ticket import DeliveryAttempt, HistoryEvent, Ticket
+from gateway.ticket import HistoryEvent, Ticket
 
 
 class TicketNotFound(KeyError):
@@ -45,12 +45,12 @@ class Tickets:
     async def update(
         self,
         ticket_id: str,
-        change: Callable[[Ticket], None],
+        change: Callable[[Ticket], dict[str, Any] | None],
         event: HistoryEvent,
         extra: Callable[[Pipeline], None] | None = None,
     ) -> Ticket:
         """Apply `change` to the stored ticket with optimistic locking, append `event` to its
-        history and publish the update. `extra` adds commands to the same transaction (e.g. the
+        history (with whatever detail `change` returns) and publish the update. `extra` adds commands to the same transaction (e.g. the
         outbox acknowledging its stream entry), so the change and the ack land together."""
         key = keys.ticket(ticket_id)
         while True:
@@ -61,11 +61,12 @@ class Tickets:
                     if doc is None:
                         raise TicketNotFound(ticket_id)
                     ticket = Ticket.model_validate_json(doc)
-                    change(ticket)
+                    detail = change(ticket)
                     ticket.updated_at = clock.now()
+                    recorded = event.model_copy(update={"detail": {**event.detail, **(detail or {})}})
                     pipe.multi()
                     pipe.set(key, ticket.stored_json())
-                    pipe.rpush(keys.history(ticket_id), event.model_dump_json())
+                    pipe.rpush(keys.history(ticket_id), recorded.model_dump_json())
                     if extra is not None:
                         extra(pipe)
                     pipe.publish(keys.EVENTS_CHANNEL, _updated_event(ticket))
@@ -73,9 +74,6 @@ class Tickets:
                     return ticket
                 except WatchError:
                     continue
-
-    async def record_delivery(self, pipe: Pipeline, attempt: DeliveryAttempt, ticket_id: str) -> None:
-        pipe.rpush(keys.deliveries(ticket_id), attempt.model_dump_json())
 
     async def add_history(self, ticket_id: str, event: HistoryEvent) -> None:
         await self.redis.rpush(keys.history(ticket_id), event.model_dump_json())

@@ -86,7 +86,7 @@ async def test_every_ticket_arrives_once_per_key_despite_faults(make_app, case_r
             assert ticket.disposition.case_id == stats["cases"][f"{ticket_id}:case"]["case_id"]
             assert [d.outcome for d in ticket.deliveries][-1] == "delivered"
         outcomes = []
-        for ticket_id in expected:
+        for ticket_id in expected + rejected:  # the 503 burst hit the rejected ones too
             outcomes += [d.outcome for d in (await tickets.get(ticket_id)).deliveries]
         assert outcomes.count("retry") >= 25 + 4 + 4
 
