@@ -59,6 +59,7 @@ class EmbeddedRedis:
             "--save", "",
             "--daemonize", "no",
             "--logfile", str(self.dir / "redis.log"),
+            "--pidfile", str(self.dir / "redis.pid"),
         ]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
