@@ -104,6 +104,7 @@ class LocalInboxTarget:
             {"case_id": f"LOCAL-{ticket_id}", "ticket_id": ticket_id, "received_at": clock.now().isoformat()},
             ensure_ascii=False,
         )
-        await self.redis.hsetnx(keys.LOCAL_INBOX, idempotency_key, record)
+        if await self.redis.hsetnx(keys.LOCAL_INBOX, idempotency_key, record):
+            return DeliveryResult("delivered", 201, case_id=f"LOCAL-{ticket_id}")
         stored = json.loads(await self.redis.hget(keys.LOCAL_INBOX, idempotency_key))
-        return DeliveryResult("delivered", 201, case_id=stored["case_id"])
+        return DeliveryResult("delivered", 200, case_id=stored["case_id"])

@@ -15,6 +15,7 @@ from gateway.errors import ApiError
 from gateway.geography import district_code, districts
 from gateway.live_events import DeskConnection
 from gateway.outbox import CASE_HOP
+from gateway.rate_limits import RateLimit
 from gateway.ticket import HistoryEvent, Kind, Location, Message, Ticket
 from gateway.tickets import TicketNotFound
 
@@ -73,7 +74,7 @@ async def login(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "请以 JSON 格式提交")  # also blocks cross-site form posts
     body: LoginIn = await _body(request, LoginIn)
-    allowed, retry_after = await request.app["rate_limiter"].hit(f"login:{request.remote}:{body.username}", 10, 900)
+    allowed, retry_after = await request.app["rate_limiter"].hit(RateLimit(f"login:{request.remote}:{body.username}", 10, 900))
     if not allowed:
         raise ApiError(429, "rate_limited", "登录尝试过多，请15分钟后再试", headers={"Retry-After": str(retry_after)})
     user = await request.app["users"].authenticate(body.username, body.password)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from gateway import keys
 from gateway.clock import beijing_date
+from gateway.rate_limits import RateLimit
+from gateway.script_batch import BatchedScript
 from gateway.summaries import summary
 from gateway.ticket import PENDING_ID, HistoryEvent, Ticket
 
@@ -23,6 +27,12 @@ log = logging.getLogger(__name__)
 _INTAKE_LUA = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
+local limits = tonumber(ARGV[10])
+for i = 1, limits do
+  local count = redis.call('INCR', KEYS[5 + i])
+  if count == 1 then redis.call('EXPIRE', KEYS[5 + i], ARGV[10 + 2 * i]) end
+  if count > tonumber(ARGV[9 + 2 * i]) then return {-i, ''} end
+end
 local n = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], 259200)
 local id = ARGV[1] .. '-' .. ARGV[2] .. '-' .. string.format('%06d', n)
@@ -41,32 +51,38 @@ return {1, id}
 
 @dataclass(frozen=True)
 class IntakeResult:
-    ticket_id: str
+    ticket_id: str | None
     created: bool
+    limited_by: RateLimit | None = None
+    retry_after: int = 0
 
 
 class Intake:
     def __init__(self, redis: Redis, ticket_prefix: str = "BJ") -> None:
         self.redis = redis
         self.ticket_prefix = ticket_prefix
-        self._script = redis.register_script(_INTAKE_LUA)
+        self._script = BatchedScript(redis, _INTAKE_LUA)
 
-    async def __call__(self, ticket: Ticket, actor: str = "system") -> IntakeResult:
+    async def __call__(self, ticket: Ticket, actor: str = "system", limits: Sequence[RateLimit] = ()) -> IntakeResult:
+        """Store a new ticket once per (channel, channel id). A repeat returns the first ticket's
+        id without touching `limits`; a new ticket over one of `limits` is not stored."""
         if ticket.id != PENDING_ID:
             raise ValueError("intake allocates ticket ids; pass a ticket with the pending id")
         created_event = HistoryEvent(
             at=ticket.received_at, actor=actor, event="received", detail={"channel": ticket.channel}
         )
         live_event = json.dumps({"type": "ticket.created", "ticket": summary(ticket)}, ensure_ascii=False)
-        created, ticket_id = await self._script(
-            keys=[
+        now = time.time()
+        outcome, ticket_id = await self._script(
+            [
                 keys.idempotency(ticket.channel, ticket.source.channel_id),
                 keys.sequence(beijing_date(ticket.received_at)),
                 keys.INTAKE_STREAM,
                 keys.RECENT_TICKETS,
                 keys.EVENTS_CHANNEL,
+                *(limit.key(now) for limit in limits),
             ],
-            args=[
+            [
                 self.ticket_prefix,
                 beijing_date(ticket.received_at),
                 ticket.stored_json(),
@@ -76,8 +92,13 @@ class Intake:
                 live_event,
                 ticket.channel,
                 keys.P,
+                len(limits),
+                *(value for limit in limits for value in (limit.limit, limit.window_seconds + 1)),
             ],
         )
+        if outcome < 0:
+            hit = limits[-outcome - 1]
+            return IntakeResult(ticket_id=None, created=False, limited_by=hit, retry_after=hit.retry_after(now))
         ticket_id = ticket_id.decode() if isinstance(ticket_id, bytes) else ticket_id
-        log.info("ticket %s", "created" if created else "duplicate", extra={"ticket": ticket_id, "channel": ticket.channel})
-        return IntakeResult(ticket_id=ticket_id, created=bool(created))
+        log.info("ticket %s", "created" if outcome else "duplicate", extra={"ticket": ticket_id, "channel": ticket.channel})
+        return IntakeResult(ticket_id=ticket_id, created=bool(outcome))

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from gateway import clock, keys
 from gateway.delivery_targets import DeliveryResult, DeliveryTarget
 from gateway.metrics import Metrics
+from gateway.script_batch import BatchedScript
 from gateway.stream_worker import Fields, StreamWorker
 from gateway.ticket import DeliveryAttempt, Forwarded, HistoryEvent, Status, Ticket
 from gateway.tickets import TicketNotFound, Tickets
@@ -77,7 +78,7 @@ class Outbox:
         self.retry_horizon = retry_horizon
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self._enqueue = redis.register_script(_ENQUEUE_LUA)
+        self._enqueue = BatchedScript(redis, _ENQUEUE_LUA)
         self._release_due = redis.register_script(_RELEASE_DUE_LUA)
         self.worker = StreamWorker(
             redis, keys.OUTBOX_STREAM, keys.OUTBOX_GROUP, instance_id, self._deliver,
@@ -91,8 +92,8 @@ class Outbox:
         `ack` = (stream, group, entry id) is acknowledged in the same step."""
         stream, group, entry_id = ack or ("", "", "")
         created = await self._enqueue(
-            keys=[keys.hop_marker(ticket_id, hop), keys.OUTBOX_STREAM, keys.history(ticket_id), stream or keys.OUTBOX_STREAM],
-            args=[ticket_id, hop, str(clock.now_ms()), event.model_dump_json(), entry_id, group],
+            [keys.hop_marker(ticket_id, hop), keys.OUTBOX_STREAM, keys.history(ticket_id), stream or keys.OUTBOX_STREAM],
+            [ticket_id, hop, str(clock.now_ms()), event.model_dump_json(), entry_id, group],
         )
         return bool(created)
 
@@ -128,7 +129,7 @@ class Outbox:
         attempt, first_at = int(fields["attempt"]), int(fields["first_at"])
         target = self.targets[hop]
         try:
-            ticket = await self.tickets.get(ticket_id)
+            ticket, doc = await self.tickets.get_with_doc(ticket_id)
         except TicketNotFound:
             await self._dead_letter(entry_id, ticket_id, hop, attempt, target.name, DeliveryResult("reject", error="ticket missing"), 0.0)
             return
@@ -138,7 +139,7 @@ class Outbox:
         duration_ms = (time.perf_counter() - started) * 1000
         self.metrics.delivery_attempts.labels(hop=hop, outcome=result.outcome).inc()
         if result.outcome == "delivered":
-            await self._delivered(entry_id, ticket_id, hop, attempt, target.name, result, duration_ms)
+            await self._delivered(entry_id, ticket_id, hop, attempt, target.name, result, duration_ms, doc)
         elif result.outcome == "retry" and (clock.now_ms() - first_at) / 1000 < self.retry_horizon:
             await self._schedule_retry(entry_id, ticket_id, hop, attempt, first_at, target.name, result, duration_ms)
         else:
@@ -157,20 +158,17 @@ class Outbox:
         pipe.xack(keys.OUTBOX_STREAM, keys.OUTBOX_GROUP, entry_id)
         pipe.xdel(keys.OUTBOX_STREAM, entry_id)
 
-    async def _delivered(self, entry_id: str, ticket_id: str, hop: str, attempt: int, target: str, result: DeliveryResult, duration_ms: float) -> None:
+    async def _delivered(self, entry_id: str, ticket_id: str, hop: str, attempt: int, target: str, result: DeliveryResult, duration_ms: float, doc: str) -> None:
         record = self._attempt(hop, attempt, target, "delivered", result, duration_ms)
 
         def change(ticket: Ticket) -> None:
             if hop == CASE_HOP:
                 ticket.disposition = Forwarded(at=record.at, target=target, case_id=result.case_id or "")
                 ticket.status = Status.forwarded
-
-        def extra(pipe: Any) -> None:
-            pipe.rpush(keys.deliveries(ticket_id), record.model_dump_json())
-            self._ack(pipe, entry_id)
+            return None
 
         event = HistoryEvent(at=record.at, actor="outbox", event="delivered", detail={"hop": hop, "target": target, "case_id": result.case_id})
-        await self.tickets.update(ticket_id, change, event, extra)
+        await self.tickets.update(ticket_id, change, event, ledger=record, ack=(keys.OUTBOX_STREAM, keys.OUTBOX_GROUP, entry_id), known_doc=doc)
 
     async def _schedule_retry(self, entry_id: str, ticket_id: str, hop: str, attempt: int, first_at: int, target: str, result: DeliveryResult, duration_ms: float) -> None:
         delay = backoff_seconds(attempt, self.backoff_base, self.backoff_cap)

@@ -6,12 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
 from gateway import clock, keys
 from gateway.summaries import summary
-from gateway.ticket import HistoryEvent, Ticket
+from gateway.script_batch import BatchedScript
+from gateway.ticket import DeliveryAttempt, HistoryEvent, Ticket
 
 
 class TicketNotFound(KeyError):
@@ -22,11 +21,33 @@ def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
+_UPDATE_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[4]) end
+redis.call('PUBLISH', KEYS[4], ARGV[5])
+if ARGV[7] ~= '' then
+  redis.call('XACK', KEYS[5], ARGV[6], ARGV[7])
+  redis.call('XDEL', KEYS[5], ARGV[7])
+end
+return 1
+"""
+
+
 class Tickets:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._update_script = BatchedScript(redis, _UPDATE_LUA)
 
     async def get(self, ticket_id: str) -> Ticket:
+        return (await self.get_with_doc(ticket_id))[0]
+
+    async def exists(self, ticket_id: str) -> bool:
+        return bool(await self.redis.exists(keys.ticket(ticket_id)))
+
+    async def get_with_doc(self, ticket_id: str) -> tuple[Ticket, str]:
+        """The ticket and its stored document, for a later compare-and-set `update`."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.ticket(ticket_id))
             pipe.lrange(keys.history(ticket_id), 0, -1)
@@ -37,43 +58,40 @@ class Tickets:
         data = json.loads(doc)
         data["history"] = [json.loads(h) for h in history]
         data["deliveries"] = [json.loads(d) for d in deliveries]
-        return Ticket.model_validate(data)
-
-    async def exists(self, ticket_id: str) -> bool:
-        return bool(await self.redis.exists(keys.ticket(ticket_id)))
+        return Ticket.model_validate(data), _text(doc)
 
     async def update(
         self,
         ticket_id: str,
         change: Callable[[Ticket], dict[str, Any] | None],
         event: HistoryEvent,
-        extra: Callable[[Pipeline], None] | None = None,
+        ledger: DeliveryAttempt | None = None,
+        ack: tuple[str, str, str] | None = None,
+        known_doc: str | None = None,
     ) -> Ticket:
-        """Apply `change` to the stored ticket with optimistic locking, append `event` to its
-        history (with whatever detail `change` returns) and publish the update. `extra` adds commands to the same transaction (e.g. the
-        outbox acknowledging its stream entry), so the change and the ack land together."""
-        key = keys.ticket(ticket_id)
+        """Apply `change` to the stored ticket and append `event` (with whatever detail `change`
+        returns) to its history, as one compare-and-set step; on a concurrent edit, read again
+        and reapply. `ledger` and `ack` = (stream, group, entry id) land in the same step, so an
+        outbox entry is acknowledged exactly when its effect is stored."""
+        doc = known_doc
         while True:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    doc = await pipe.get(key)
-                    if doc is None:
-                        raise TicketNotFound(ticket_id)
-                    ticket = Ticket.model_validate_json(doc)
-                    detail = change(ticket)
-                    ticket.updated_at = clock.now()
-                    recorded = event.model_copy(update={"detail": {**event.detail, **(detail or {})}})
-                    pipe.multi()
-                    pipe.set(key, ticket.stored_json())
-                    pipe.rpush(keys.history(ticket_id), recorded.model_dump_json())
-                    if extra is not None:
-                        extra(pipe)
-                    pipe.publish(keys.EVENTS_CHANNEL, _updated_event(ticket))
-                    await pipe.execute()
-                    return ticket
-                except WatchError:
-                    continue
+            if doc is None:
+                raw = await self.redis.get(keys.ticket(ticket_id))
+                if raw is None:
+                    raise TicketNotFound(ticket_id)
+                doc = _text(raw)
+            ticket = Ticket.model_validate_json(doc)
+            detail = change(ticket)
+            ticket.updated_at = clock.now()
+            recorded = event.model_copy(update={"detail": {**event.detail, **(detail or {})}})
+            stream, group, entry_id = ack or ("", "", "")
+            stored = await self._update_script(
+                [keys.ticket(ticket_id), keys.history(ticket_id), keys.deliveries(ticket_id), keys.EVENTS_CHANNEL, stream or keys.EVENTS_CHANNEL],
+                [doc, ticket.stored_json(), recorded.model_dump_json(), ledger.model_dump_json() if ledger else "", _updated_event(ticket), group, entry_id],
+            )
+            if stored:
+                return ticket
+            doc = None  # someone else changed it first: start from their version
 
     async def add_history(self, ticket_id: str, event: HistoryEvent) -> None:
         await self.redis.rpush(keys.history(ticket_id), event.model_dump_json())

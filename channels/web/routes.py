@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import ValidationError
 
-from gateway import keys
+from gateway.rate_limits import RateLimit
 from gateway.errors import ApiError
 from gateway.media_types import attachment_kind
 from gateway.ticket import KIND_LABELS, STATUS_LABELS, Attachment, Ticket
@@ -65,26 +65,22 @@ async def submit_request(request: web.Request) -> web.Response:
     settings = app["settings"]
     submission_key = _submission_key(request)
 
-    existing = await app["redis"].get(keys.idempotency("web", submission_key))
-    if existing is not None:
-        return _accepted(request, existing.decode(), duplicate=True)
-
-    allowed, retry_after = await app["rate_limiter"].hit(f"ip:{request.remote}", settings.rate_limit_ip_per_hour, 3600)
-    if not allowed:
-        raise ApiError(429, "rate_limited", "提交过于频繁，请稍后再试；紧急情况请拨打12345", headers={"Retry-After": str(retry_after)})
-
     submission: Submission = await read_submission(request, UploadLimits(settings))
     fields = _normalise(submission.fields)
-    if fields.get("website"):
-        raise ApiError(400, "honeypot_filled", "提交未通过校验，请刷新页面后重试")
+    per_ip = RateLimit(f"ip:{request.remote}", settings.rate_limit_ip_per_hour, 3600)
     try:
-        form = CitizenRequestIn.model_validate(fields)
-    except ValidationError as exc:
-        raise ApiError(422, "validation_failed", "提交内容有误，请按提示修改", field_errors(exc)) from None
-
-    allowed, retry_after = await app["rate_limiter"].hit(f"phone:{form.phone}", settings.rate_limit_phone_per_day, 86400)
-    if not allowed:
-        raise ApiError(429, "rate_limited", "该号码今日提交次数已达上限，如有急事请拨打12345", headers={"Retry-After": str(retry_after)})
+        if fields.get("website"):
+            raise ApiError(400, "honeypot_filled", "提交未通过校验，请刷新页面后重试")
+        try:
+            form = CitizenRequestIn.model_validate(fields)
+        except ValidationError as exc:
+            raise ApiError(422, "validation_failed", "提交内容有误，请按提示修改", field_errors(exc)) from None
+    except ApiError:
+        # Rejected submissions count against the address too, so probing is limited as well.
+        allowed, retry_after = await app["rate_limiter"].hit(per_ip)
+        if not allowed:
+            raise _rate_limited("提交过于频繁，请稍后再试；紧急情况请拨打12345", retry_after) from None
+        raise
 
     attachments = []
     for upload in submission.uploads:
@@ -93,9 +89,18 @@ async def submit_request(request: web.Request) -> web.Response:
             kind=attachment_kind(upload.mime), sha256=digest, size=len(upload.data),
             mime=upload.mime, filename=upload.filename, blob=f"blob:sha256:{digest}",
         ))
-    result = await app["intake"](to_ticket(form, submission_key, attachments), actor="citizen")
+    per_phone = RateLimit(f"phone:{form.phone}", settings.rate_limit_phone_per_day, 86400)
+    result = await app["intake"](to_ticket(form, submission_key, attachments), actor="citizen", limits=(per_ip, per_phone))
+    if result.limited_by is per_ip:
+        raise _rate_limited("提交过于频繁，请稍后再试；紧急情况请拨打12345", result.retry_after)
+    if result.limited_by is per_phone:
+        raise _rate_limited("该号码今日提交次数已达上限，如有急事请拨打12345", result.retry_after)
     app["metrics"].intake.labels(channel="web", outcome="created" if result.created else "duplicate").inc()
     return _accepted(request, result.ticket_id, duplicate=not result.created)
+
+
+def _rate_limited(message: str, retry_after: int) -> ApiError:
+    return ApiError(429, "rate_limited", message, headers={"Retry-After": str(retry_after)})
 
 
 def _accepted(request: web.Request, ticket_id: str, duplicate: bool) -> web.Response:
@@ -113,9 +118,9 @@ def _accepted(request: web.Request, ticket_id: str, duplicate: bool) -> web.Resp
 
 async def track(request: web.Request) -> web.Response:
     settings = request.app["settings"]
-    allowed, retry_after = await request.app["rate_limiter"].hit(f"track:{request.remote}", settings.rate_limit_ip_per_hour * 4, 3600)
+    allowed, retry_after = await request.app["rate_limiter"].hit(RateLimit(f"track:{request.remote}", settings.rate_limit_ip_per_hour * 4, 3600))
     if not allowed:
-        raise ApiError(429, "rate_limited", "查询过于频繁，请稍后再试", headers={"Retry-After": str(retry_after)})
+        raise _rate_limited("查询过于频繁，请稍后再试", retry_after)
     ticket_id = request.query.get("ticket_id", "").strip().upper()
     last4 = request.query.get("phone_last4", "").strip()
     errors = []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from gateway.errors import ApiError
 from gateway.media_types import IMAGE_TYPES, VIDEO_TYPES, sniff
@@ -139,7 +140,7 @@ async def _from_multipart(request: web.Request, limits: UploadLimits) -> Submiss
                     fields[part.name] = raw.decode("utf-8")
                 except UnicodeDecodeError:
                     raise ApiError(400, "invalid_encoding", "表单内容须为 UTF-8 编码") from None
-    except ValueError:
+    except (ValueError, BadHttpMessage):  # e.g. a part header with control characters
         raise ApiError(400, "bad_request", "表单格式不正确") from None
     return Submission(fields=fields, uploads=uploads)
 
