@@ -61,6 +61,16 @@ async def _bootstrap_admin(redis_url: str) -> None:
         await redis.aclose()
 
 
+def _tune_gc() -> None:
+    """Each request allocates many short-lived objects; fewer young-generation collections and
+    no rescanning of start-up objects cut tail latency noticeably under load."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     log_format.configure(settings.log_level)
@@ -72,6 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with redis_url_for(settings) as url:
         asyncio.run(_bootstrap_admin(url))
+        _tune_gc()
         print(f"  北京12345 受理网关: http://{host}:{port}/   坐席工作台: http://{host}:{port}/agent", file=sys.stderr, flush=True)
         web.run_app(create_app(settings, url), host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
     return 0
