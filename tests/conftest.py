@@ -50,7 +50,7 @@ def redis_url(redis_server: str) -> str:
     return redis_server
 
 
-def test_settings(tmp_path: Path, redis_url: str, **overrides: object) -> Settings:
+def settings_for(tmp_path: Path, redis_url: str, **overrides: object) -> Settings:
     base = Settings(
         data_dir=tmp_path / "data", redis_url=redis_url, instance_id="test-a",
         rate_limit_ip_per_hour=100_000, rate_limit_phone_per_day=100_000,
@@ -64,7 +64,7 @@ async def make_app(tmp_path: Path, redis_url: str) -> AsyncIterator:
     servers: list[TestServer] = []
 
     async def start(**overrides: object) -> str:
-        settings = test_settings(tmp_path, redis_url, **overrides)
+        settings = settings_for(tmp_path, redis_url, **overrides)
         server = TestServer(create_app(settings, redis_url), host="127.0.0.1")
         await server.start_server()
         servers.append(server)
