@@ -105,6 +105,7 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     stop: asyncio.Event = app["stop"]
     await outbox.worker.ensure_group()
     await router.worker.ensure_group()
+    await _warn_without_aof(app["redis"])
     tasks = [
         asyncio.create_task(router.worker.run(stop), name="router"),
         asyncio.create_task(outbox.worker.run(stop), name="outbox"),
@@ -123,6 +124,17 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
         if isinstance(target, CaseSystemTarget):
             await target.close()
     await app["redis"].aclose()
+
+
+async def _warn_without_aof(redis: Redis) -> None:
+    """Durability rests on Redis persistence: say so loudly when it is off."""
+    try:
+        config = await redis.config_get("appendonly")
+    except Exception:
+        return  # CONFIG may be disabled on managed Redis
+    if config.get("appendonly") != "yes":
+        log.warning("Redis append-only file is off: tickets acknowledged to citizens can be lost if Redis restarts; "
+                    "run Redis with appendonly yes (the embedded Redis always does)")
 
 
 async def _release_retries(outbox: Outbox, stop: asyncio.Event) -> None:

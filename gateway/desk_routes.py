@@ -2,6 +2,7 @@
 dead letters and the local inbox. Every route declares its roles with `requires`."""
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,10 @@ async def dead_letters(request: web.Request) -> web.Response:
 
 @requires("supervisor")
 async def redrive(request: web.Request) -> web.Response:
-    ticket_id = await request.app["outbox"].redrive(request.match_info["entry_id"], actor(request))
+    entry_id = request.match_info["entry_id"]
+    ms, sep, seq = entry_id.partition("-")  # a stream id "<ms>-<seq>"; anything else makes XRANGE fail
+    is_stream_id = bool(sep) and all(p.isascii() and p.isdigit() and len(p) <= 20 and int(p) < 2**64 for p in (ms, seq))
+    ticket_id = await request.app["outbox"].redrive(entry_id, actor(request)) if is_stream_id else None
     if ticket_id is None:
         raise ApiError(404, "dead_letter_not_found", "该死信不存在或已重新投递")
     return _json({"queued": True, "ticket_id": ticket_id}, status=202)
@@ -215,21 +219,25 @@ async def local_inbox(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def desk_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20)
-    await ws.prepare(request)
     session = request["session"]
     hub = request.app["live_hub"]
     conn = DeskConnection(ws=ws, username=session["user"], roles=frozenset(session["roles"]))
-    hub.connections.add(conn)
     request.app["metrics"].websockets.inc()
-    sender = request.app.loop.create_task(_pump(conn))
+    sender: asyncio.Task[None] | None = None
     try:
+        # Subscribed before the socket opens: the desk reloads its list on open, and no event
+        # may fall between that reload and the first push.
+        await hub.add(conn)
+        await ws.prepare(request)
+        sender = asyncio.create_task(_pump(conn))
         await ws.send_str(json.dumps({"type": "hello", "instance": request.app["settings"].instance_id}))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == "ping":
                 await ws.send_str('{"type":"pong"}')
     finally:
-        hub.connections.discard(conn)
-        sender.cancel()
+        hub.remove(conn)
+        if sender is not None:
+            sender.cancel()
         request.app["metrics"].websockets.dec()
     return ws
 

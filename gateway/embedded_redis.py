@@ -8,6 +8,7 @@ attaches to the running server instead of starting another.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -29,6 +30,8 @@ class EmbeddedRedis:
         self.socket = self.dir / "redis.sock"
         self.appendfsync = appendfsync
         self.process: subprocess.Popen[bytes] | None = None
+        self.owner_file = self.dir / "owner.pid"
+        self.adopted = False
 
     @property
     def url(self) -> str:
@@ -45,7 +48,12 @@ class EmbeddedRedis:
     def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
         self.dir.mkdir(parents=True, exist_ok=True)
         if self._ping():
-            log.info("attached to running embedded redis", extra={"socket": str(self.socket)})
+            if not _alive(_read_pid(self.owner_file)):
+                # Its owner died without stopping it (e.g. SIGKILL): adopt it, so that it is
+                # stopped when we stop rather than left running forever.
+                self.adopted = True
+                self.owner_file.write_text(str(os.getpid()))
+            log.info("attached to running embedded redis", extra={"socket": str(self.socket), "adopted": self.adopted})
             return self
         self.socket.unlink(missing_ok=True)
         args = [
@@ -67,6 +75,7 @@ class EmbeddedRedis:
             if self.process.poll() is not None:
                 raise RuntimeError(f"embedded redis exited with {self.process.returncode}; see {self.dir / 'redis.log'}")
             if self._ping():
+                self.owner_file.write_text(str(os.getpid()))
                 log.info("embedded redis started", extra={"socket": str(self.socket), "pid": self.process.pid})
                 return self
             time.sleep(0.05)
@@ -74,7 +83,15 @@ class EmbeddedRedis:
         raise RuntimeError("embedded redis did not answer in time")
 
     def stop(self) -> None:
-        """Stop the server if this object started it; SHUTDOWN fsyncs the AOF first."""
+        """Stop the server if this object started or adopted it; SHUTDOWN fsyncs the AOF first."""
+        if self.adopted:
+            self.adopted = False
+            try:
+                redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5).shutdown(nosave=True)
+            except redis.RedisError:
+                pass
+            self.owner_file.unlink(missing_ok=True)
+            return
         if self.process is None:
             return
         if self.process.poll() is None:
@@ -88,3 +105,23 @@ class EmbeddedRedis:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        self.owner_file.unlink(missing_ok=True)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -76,3 +76,22 @@ def test_users_disable_ends_login(tmp_path) -> None:
     assert subprocess.run([sys.executable, "-m", "gateway.cli", "users", "disable", "x"], env=env, timeout=30).returncode == 0
     listed = subprocess.run([sys.executable, "-m", "gateway.cli", "users", "list"], env=env, capture_output=True, text=True, timeout=30)
     assert "x\tx\tagent\tdisabled" in listed.stdout
+
+
+def test_gateway_killed_hard_leaves_redis_that_the_next_run_adopts(tmp_path) -> None:
+    data = (tmp_path / "data").resolve()
+    gw = Gateway(None, data)
+    gw.start()
+    ticket_id = _post(gw.base, {"description": "供暖温度不达标，室内只有十五度", "phone": "13612340000"})["ticket_id"]
+    gw.kill()
+    [orphan] = _redis_pids(data / "redis")  # SIGKILL gives no chance to stop it
+
+    again = Gateway(None, data)
+    again.start()
+    try:
+        with urllib.request.urlopen(f"{again.base}/api/v1/track?ticket_id={ticket_id}&phone_last4=0000", timeout=10) as r:
+            assert json.loads(r.read())["ticket_id"] == ticket_id
+        assert _redis_pids(data / "redis") == [orphan]
+    finally:
+        again.stop()
+    assert not _redis_pids(data / "redis"), "the adopted redis was left running"
