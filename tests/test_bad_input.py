@@ -115,9 +115,8 @@ async def test_declared_60mb_json_body_is_refused_before_reading(app_url: str) -
         body = json.loads(await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), 10))
     finally:
         writer.close()
-    assert status_line.split()[1] == b"413", status_line
-    assert headers["content-type"].startswith("application/json")
-    assert_error(413, body, 413, "payload_too_large")
+    assert headers["content-type"].startswith("application/json"), status_line
+    assert_error(int(status_line.split()[1]), body, 413, "payload_too_large")
 
 
 async def test_streamed_json_body_over_the_limit_is_413(app_url: str, http: aiohttp.ClientSession, redis_url: str) -> None:
@@ -344,11 +343,3 @@ def test_desk_operations_never_answer_5xx(case, fuzz_gateway: Gateway, desk: dic
     # A live session with every desk role and the right CSRF token is never turned away, whatever
     # else is wrong with the request (otherwise the cases above never reached the handlers).
     assert response.status_code not in (401, 403), f"{response.status_code} {response.text[:300]}\n{case.as_curl_command()}"
-
-import collections, atexit
-_STATS = collections.Counter()
-_orig = _no_server_error
-def _no_server_error(case, response):  # noqa
-    _STATS[(case.operation.label, response.status_code)] += 1
-    _orig(case, response)
-atexit.register(lambda: print("\n".join(f"{k}: {v}" for k, v in sorted(_STATS.items()))))
