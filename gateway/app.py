@@ -13,17 +13,16 @@ from channels.web import routes as web_routes
 from gateway import desk_routes, ops_routes
 from gateway.auth import Sessions
 from gateway.blobs import BlobStore
-from gateway.delivery_targets import CaseSystemTarget, DeliveryTarget, LocalInboxTarget
+from gateway.delivery import build_outbox, run_delivery
 from gateway.errors import error_middleware
 from gateway.intake import Intake
 from gateway.live_events import LiveHub
 from gateway.metrics import Metrics
-from gateway.outbox import CASE_HOP, Outbox
 from gateway.rate_limits import RateLimiter
-from gateway.router import Router
 from gateway.settings import Settings
 from gateway.tickets import Tickets
 from gateway.users import Users
+from gateway.worker_process import WorkerSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,9 @@ async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
             log.info("http", extra={"method": request.method, "route": route, "status": status, "ms": round(elapsed * 1000, 1)})
 
 
-def create_app(settings: Settings, redis_url: str) -> web.Application:
+def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | None = None) -> web.Application:
+    """The web app. With `settings.workers == "process"`, `worker_env` is the environment of the
+    supervised delivery worker (it must carry REDIS_URL)."""
     app = web.Application(
         middlewares=[observe, error_middleware],
         client_max_size=settings.attachments_max_total_bytes + 1024 * 1024,
@@ -79,17 +80,8 @@ def create_app(settings: Settings, redis_url: str) -> web.Application:
     app["blobs"] = BlobStore(settings.blob_dir)
     app["live_hub"] = LiveHub(redis)
     app["stop"] = asyncio.Event()
-    target: DeliveryTarget
-    if settings.case_system_url:
-        target = CaseSystemTarget(settings.case_system_url, settings.case_system_secret, settings.case_system_timeout_seconds)
-    else:
-        target = LocalInboxTarget(redis)
-    app["outbox"] = Outbox(
-        redis, tickets, {CASE_HOP: target}, metrics, settings.instance_id,
-        retry_horizon=settings.outbox_retry_horizon_seconds, backoff_base=settings.outbox_backoff_base_seconds,
-        backoff_cap=settings.outbox_backoff_cap_seconds, claim_idle=settings.outbox_claim_idle_seconds,
-        concurrency=settings.outbox_concurrency,
-    )
+    app["outbox"] = build_outbox(settings, redis, tickets, metrics)
+    app["worker_supervisor"] = WorkerSupervisor(worker_env or {}) if settings.workers == "process" else None
     app.cleanup_ctx.append(_background)
 
     web_routes.setup(app)
@@ -100,29 +92,24 @@ def create_app(settings: Settings, redis_url: str) -> web.Application:
 
 async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     settings: Settings = app["settings"]
-    outbox: Outbox = app["outbox"]
-    router = Router(outbox, settings.instance_id, settings.outbox_claim_idle_seconds)
     stop: asyncio.Event = app["stop"]
-    await outbox.worker.ensure_group()
-    await router.worker.ensure_group()
     await _warn_without_aof(app["redis"])
-    tasks = [
-        asyncio.create_task(router.worker.run(stop), name="router"),
-        asyncio.create_task(outbox.worker.run(stop), name="outbox"),
-        asyncio.create_task(_release_retries(outbox, stop), name="outbox-retries"),
-        asyncio.create_task(app["live_hub"].run(stop), name="live-hub"),
-    ]
-    log.info("gateway started", extra={"instance": settings.instance_id, "case_target": outbox.targets[CASE_HOP].name})
+    tasks = [asyncio.create_task(app["live_hub"].run(stop), name="live-hub")]
+    if settings.workers == "inline":
+        tasks.append(asyncio.create_task(run_delivery(app["outbox"], settings, stop), name="delivery"))
+    elif settings.workers == "process":
+        supervisor: WorkerSupervisor = app["worker_supervisor"]
+        tasks.append(asyncio.create_task(supervisor.run(stop), name="worker-supervisor"))
+    log.info("gateway started", extra={"instance": settings.instance_id, "workers": settings.workers})
     yield
     stop.set()
     for ws_conn in list(app["live_hub"].connections):
         await ws_conn.ws.close()
+    if app["worker_supervisor"] is not None:
+        await app["worker_supervisor"].shutdown()
     await asyncio.wait(tasks, timeout=15)
     for task in tasks:
         task.cancel()
-    for target in outbox.targets.values():
-        if isinstance(target, CaseSystemTarget):
-            await target.close()
     await app["redis"].aclose()
 
 
@@ -135,15 +122,3 @@ async def _warn_without_aof(redis: Redis) -> None:
     if config.get("appendonly") != "yes":
         log.warning("Redis append-only file is off: tickets acknowledged to citizens can be lost if Redis restarts; "
                     "run Redis with appendonly yes (the embedded Redis always does)")
-
-
-async def _release_retries(outbox: Outbox, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            await outbox.release_due_retries()
-        except Exception:
-            log.exception("releasing due retries failed")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=0.25)
-        except asyncio.TimeoutError:
-            pass

@@ -1,6 +1,7 @@
 """`hotline`: run the product and manage desktop users.
 
     hotline run [--host H] [--port P]
+    hotline worker
     hotline users add NAME --role agent [--role supervisor] [--display-name 张三] [--password-stdin]
     hotline users list
     hotline users disable NAME
@@ -77,15 +78,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.workers == "process":
+        _share_metrics_between_processes(settings)
     _install_uvloop()
     from gateway.app import create_app
 
     with redis_url_for(settings) as url:
         asyncio.run(_bootstrap_admin(url))
         _tune_gc()
+        worker_env = {**os.environ, "REDIS_URL": url, "HOTLINE_INSTANCE_ID": settings.instance_id + "-w"}
         print(f"  北京12345 受理网关: http://{host}:{port}/   坐席工作台: http://{host}:{port}/agent", file=sys.stderr, flush=True)
-        web.run_app(create_app(settings, url), host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
+        web.run_app(create_app(settings, url, worker_env), host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
     return 0
+
+
+def _share_metrics_between_processes(settings: Settings) -> None:
+    """Web and delivery worker write their metrics to one directory that /metrics reads
+    (prometheus_client's multiprocess mode; it must be set before that library is imported)."""
+    import shutil
+
+    metrics_dir = (settings.data_dir / "metrics").resolve()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    """Router and outbox only (no HTTP): what `hotline run` supervises, or a standalone worker."""
+    settings = Settings.from_env()
+    log_format.configure(settings.log_level)
+    _install_uvloop()
+    from gateway import worker_process
+
+    with redis_url_for(settings) as url:
+        return worker_process.main(settings, url)
 
 
 async def _users(args: argparse.Namespace, url: str) -> int:
@@ -130,6 +156,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--host")
     run.add_argument("--port", type=int)
     run.set_defaults(func=cmd_run)
+    worker = sub.add_parser("worker", help="run only the router and outbox (no HTTP)")
+    worker.set_defaults(func=cmd_worker)
     users = sub.add_parser("users", help="manage agent desktop users")
     usub = users.add_subparsers(dest="users_cmd", required=True)
     add = usub.add_parser("add")

@@ -1,7 +1,9 @@
 """Prometheus metrics, one registry per app so two instances can live in one test process."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 
 class Metrics:
@@ -10,11 +12,20 @@ class Metrics:
         self.intake = Counter("hotline_intake_total", "Requests taken in, by channel and outcome", ["channel", "outcome"], registry=self.registry)
         self.delivery_attempts = Counter("hotline_delivery_attempts_total", "Outbox delivery attempts", ["hop", "outcome"], registry=self.registry)
         self.dead_letters = Counter("hotline_delivery_failures_total", "Deliveries moved to the dead-letter stream", ["hop"], registry=self.registry)
-        self.outbox_lag = Gauge("hotline_outbox_lag", "Deliveries waiting or in flight", registry=self.registry)
-        self.dead_letter_depth = Gauge("hotline_dead_letters", "Entries in the dead-letter stream", registry=self.registry)
+        # Set by whichever process serves /metrics; "livemostrecent" keeps one value in multiprocess mode.
+        self.outbox_lag = Gauge("hotline_outbox_lag", "Deliveries waiting or in flight", registry=self.registry, multiprocess_mode="livemostrecent")
+        self.dead_letter_depth = Gauge("hotline_dead_letters", "Entries in the dead-letter stream", registry=self.registry, multiprocess_mode="livemostrecent")
         self.http_latency = Histogram(
             "hotline_http_request_duration_seconds", "HTTP request latency", ["method", "route", "status"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
-        self.websockets = Gauge("hotline_agent_websockets", "Connected agent desktops", registry=self.registry)
+        self.websockets = Gauge("hotline_agent_websockets", "Connected agent desktops", registry=self.registry, multiprocess_mode="livesum")
+
+    def exposition(self) -> bytes:
+        """This process's metrics, or all processes' when they share a multiprocess directory."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway import keys
 from gateway.openapi import openapi_document
@@ -24,6 +24,10 @@ async def readyz(request: web.Request) -> web.Response:
         checks["redis"] = "ok"
         lag = await app["outbox"].lag()
         checks["outbox_lag"] = lag
+        supervisor = app["worker_supervisor"]
+        if supervisor is not None:
+            checks["delivery_worker"] = "running" if supervisor.running else "restarting"
+            checks["delivery_worker_restarts"] = supervisor.restarts
         if lag > app["settings"].ready_max_outbox_lag:
             ready = False
     except Exception as exc:  # any failure to reach Redis means not ready
@@ -39,7 +43,7 @@ async def metrics(request: web.Request) -> web.Response:
         app["metrics"].dead_letter_depth.set(await app["redis"].xlen(keys.DEAD_LETTER_STREAM))
     except Exception:
         pass  # still serve the counters when Redis is down
-    body = generate_latest(app["metrics"].registry)
+    body = app["metrics"].exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -54,6 +54,9 @@ class Settings:
     attachments_max_total_bytes: int = 50 * 1024 * 1024
     attachments_max_count: int = 5
     log_level: str = "INFO"
+    # Where router and outbox run: "process" (a supervised child of the web process), "inline"
+    # (inside it) or "off" (elsewhere: `hotline worker`).
+    workers: str = "process"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -83,7 +86,12 @@ class Settings:
             attachments_max_total_bytes=_env_int("HOTLINE_ATTACHMENTS_MAX_TOTAL_BYTES", d.attachments_max_total_bytes),
             attachments_max_count=_env_int("HOTLINE_ATTACHMENTS_MAX_COUNT", d.attachments_max_count),
             log_level=_env("HOTLINE_LOG_LEVEL", d.log_level),
+            workers=_env("HOTLINE_WORKERS", d.workers),
         )
+
+    def __post_init__(self) -> None:
+        if self.workers not in {"process", "inline", "off"}:
+            raise ValueError("HOTLINE_WORKERS must be process, inline or off")
 
     @property
     def blob_dir(self) -> Path:

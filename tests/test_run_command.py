@@ -83,7 +83,7 @@ def test_gateway_killed_hard_leaves_redis_that_the_next_run_adopts(tmp_path) -> 
     gw = Gateway(None, data)
     gw.start()
     ticket_id = _post(gw.base, {"description": "供暖温度不达标，室内只有十五度", "phone": "13612340000"})["ticket_id"]
-    gw.kill()
+    gw.kill(whole_group=False)
     [orphan] = _redis_pids(data / "redis")  # SIGKILL gives no chance to stop it
 
     again = Gateway(None, data)
@@ -95,3 +95,51 @@ def test_gateway_killed_hard_leaves_redis_that_the_next_run_adopts(tmp_path) -> 
     finally:
         again.stop()
     assert not _redis_pids(data / "redis"), "the adopted redis was left running"
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _metrics(base: str) -> str:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def _wait(condition, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def _worker_pid(gateway_pid: int) -> int | None:
+    out = subprocess.run(["pgrep", "-P", str(gateway_pid), "-f", "gateway.cli worker"], capture_output=True, text=True).stdout.split()
+    return int(out[0]) if out else None
+
+
+def test_delivery_worker_process_is_supervised_and_its_metrics_are_served(tmp_path, redis_url: str) -> None:
+    gw = Gateway(redis_url, tmp_path / "data")  # HOTLINE_WORKERS defaults to a separate process
+    gw.start()
+    try:
+        first_worker = _wait(lambda: _worker_pid(gw.proc.pid))
+        _post(gw.base, {"description": "小区电梯经常停运，物业不管", "phone": "13612349999"})
+        delivered = 'hotline_delivery_attempts_total{hop="case",outcome="delivered"} 1.0'
+        _wait(lambda: delivered in _metrics(gw.base))  # counted in the worker, served by the web process
+
+        os.kill(first_worker, 9)
+        second_worker = _wait(lambda: (pid := _worker_pid(gw.proc.pid)) and pid != first_worker and pid)
+        ready = _wait(lambda: (r := _get_json(f"{gw.base}/readyz"))["checks"].get("delivery_worker") == "running" and r)
+        assert ready["checks"]["delivery_worker_restarts"] == 1
+        _post(gw.base, {"description": "小区电梯又停运了，请尽快处理", "phone": "13612349999"})
+        _wait(lambda: 'hotline_delivery_attempts_total{hop="case",outcome="delivered"} 2.0' in _metrics(gw.base))
+        assert second_worker != first_worker
+    finally:
+        gw.stop()
+    assert _worker_pid(gw.proc.pid) is None

@@ -43,14 +43,19 @@ class Proc:
 
     def start(self, timeout: float = 30.0) -> "Proc":
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
         wait_http(self.health_url, timeout, self.proc)
         return self
 
-    def kill(self) -> None:
-        """SIGKILL: no cleanup at all, as in a crash."""
+    def kill(self, whole_group: bool = True) -> None:
+        """SIGKILL, as in a crash: no cleanup at all. By default the whole process group (the
+        gateway and its delivery worker, and an embedded Redis if it started one) dies at once."""
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+            if whole_group:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            else:
+                self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
 
     def stop(self) -> None:

@@ -45,35 +45,67 @@
   };
   // Statuses for which a due time still matters (overdue / due soon marks).
   var OPEN_STATUSES = { received: true, forwarded: true };
-  var ROLE_LABELS = { agent: '坐席', supervisor: '值班长', admin: '管理员' };
+  var ROLE_LABELS = {
+    agent: '坐席', supervisor: '值班长', admin: '管理员',
+    kb_editor: '知识库编辑', kb_reviewer: '知识库审核'
+  };
+  var ROLE_ORDER = ['admin', 'supervisor', 'agent', 'kb_editor', 'kb_reviewer'];
   var URGENCY_LABELS = {
-    normal: '一般', low: '一般', medium: '较急', high: '紧急',
-    urgent: '紧急', emergency: '特急', critical: '特急'
+    normal: '一般（7日）', utilities: '水电气热（24小时）', complex: '复杂（15日）', emergency: '紧急（2小时）'
   };
   var WHO_LABELS = {
     citizen: '市民', requester: '市民', caller: '来电人', agent: '坐席',
-    system: '系统', partner: '外省市', bot: '自动应答', supervisor: '值班长'
+    system: '系统', partner: '外省市', bot: '智能助手', supervisor: '值班长'
   };
-  var LEG_LABELS = { caller: '来电人', citizen: '市民', agent: '坐席', bot: '自动应答', ivr: '语音导航' };
+  var LEG_LABELS = { caller: '来电人', citizen: '市民', agent: '坐席', bot: '智能助手', ivr: '语音导航' };
+  // Message.source
+  var SOURCE_LABELS = {
+    form: '网上表单', typed: '文字', asr: '语音识别', 'wechat-recognition': '微信语音识别', note: '坐席备注'
+  };
+
+  // History (HistoryEvent.event / actor / detail)
   var EVENT_LABELS = {
-    created: '创建工单', received: '受理', submitted: '提交诉求',
-    note: '添加备注', note_added: '添加备注',
-    updated: '更新工单', kind_changed: '更正分类', kind_corrected: '更正分类',
-    location_changed: '更正地点', location_corrected: '更正地点', corrected: '更正信息',
-    classified: '分类', forward_requested: '申请转派', forwarded: '转派',
-    delivered: '投递成功', delivery_failed: '投递失败', delivery_attempt: '投递尝试',
-    dead_lettered: '进入死信队列', redriven: '重新投递', redrive: '重新投递',
-    answered: '答复', transferred: '转外省市', diverted: '分流',
-    closed: '办结', abandoned: '撤回', duplicate: '标记重复', merged: '合并'
+    received: '受理', routed: '分派决定', delivered: '投递成功', dead_lettered: '投递失败（死信）',
+    redriven: '重新投递', forward_requested: '坐席转派', note_added: '添加备注', corrected: '更正信息'
   };
-  var OUTCOME_LABELS = {
-    ok: '成功', success: '成功', delivered: '成功', accepted: '已接收', created: '已接收',
-    duplicate: '重复（已接收）', retry: '待重试', retrying: '待重试', failed: '失败',
-    error: '失败', timeout: '超时', rejected: '被拒绝', dead: '死信', dead_letter: '死信',
-    dead_lettered: '死信', skipped: '跳过', pending: '等待中', local: '本地收件箱'
+  var ACTOR_LABELS = {
+    system: '系统', citizen: '市民', router: '自动分派', outbox: '投递服务', bot: '智能助手'
   };
-  var OUTCOME_GOOD = { ok: 1, success: 1, delivered: 1, accepted: 1, created: 1, duplicate: 1, local: 1 };
-  var OUTCOME_BAD = { failed: 1, error: 1, timeout: 1, rejected: 1, dead: 1, dead_letter: 1, dead_lettered: 1 };
+  var DECISION_LABELS = {
+    forward: '转派承办单位', answer: '智能答复', transfer: '转外省市', divert: '分流',
+    agent: '转人工处理', human: '转人工处理', abandon: '撤回'
+  };
+  // History detail values for `channel`: where the request came in.
+  var DETAIL_CHANNEL_LABELS = { web: '网站', phone: '电话', wechat: '微信', video: '视频', partner: '外省市' };
+  var DETAIL_KEY_LABELS = {
+    decision: '决定', hop: '环节', reason: '原因', target: '接收方', case_id: '案件编号',
+    status_code: 'HTTP 状态码', channel: '渠道', kind: '诉求类型', location: '地点'
+  };
+  var LOCATION_FIELD_LABELS = {
+    district: '所在区', street: '街道（乡镇）', text: '详细地址', latitude: '纬度', longitude: '经度'
+  };
+
+  // Outbox hops and delivery targets
+  var HOP_LABELS = { case: '派单系统' };
+  var TARGET_LABELS = { 'case-system': '12345派单系统', 'local-inbox': '本地收件箱' };
+
+  // Disposition
+  var DISPOSITION_LABELS = {
+    answered: '已答复', forwarded: '已转派承办单位', transferred: '已转外省市',
+    diverted: '已分流', abandoned: '已撤回'
+  };
+  var DISPOSITION_FIELDS = ['at', 'target', 'case_id', 'kb_entry_id', 'kb_version', 'partner', 'receipt', 'to', 'reason'];
+  var DISPOSITION_FIELD_LABELS = {
+    at: '时间', target: '接收方', case_id: '案件编号', kb_entry_id: '知识条目', kb_version: '版本',
+    partner: '对方热线', receipt: '回执号', to: '分流去向', reason: '原因'
+  };
+  var DIVERT_LABELS = { '110': '110 报警服务台', '119': '119 火警', '120': '120 急救', '122': '122 交通事故报警' };
+
+  var OUTCOME_LABELS = { delivered: '成功', retry: '待重试', dead_letter: '失败（死信）' };
+  var OUTCOME_GOOD = { delivered: 1 };
+  var OUTCOME_BAD = { dead_letter: 1 };
+  // Once any of these holds, the ticket must not be forwarded again.
+  var FORWARD_DONE_STATUSES = { forwarded: 1, transferred: 1, answered: 1, diverted: 1, closed: 1 };
   var LINK_LABELS = { duplicates: '疑似重复', repeat_caller: '重复来电', related: '相关工单' };
 
   // ---------------------------------------------------------------------
@@ -95,6 +127,7 @@
     detailSeq: 0,
     detailRefreshTimer: null,
     drafts: new Map(),  // ticket id -> unsent note text
+    forwardedIds: new Set(), // forwarded from this desk (or answered 409) this session
     correctDirty: false,
     ws: null,
     wsWanted: false,
@@ -259,7 +292,58 @@
   function kindLabel(k, fallback) { return KIND_LABELS[k] || fallback || (k ? String(k) : '待分类'); }
   function statusLabel(s, fallback) { return STATUS_LABELS[s] || fallback || (s ? String(s) : '—'); }
   function rolesLabel(roles) {
-    return (roles || []).map(function (r) { return ROLE_LABELS[r] || r; }).join('、');
+    // Roles the desk does not know are internal: leave them out rather than show a code.
+    return ROLE_ORDER.filter(function (r) { return (roles || []).indexOf(r) !== -1; })
+      .map(function (r) { return ROLE_LABELS[r]; }).join('、');
+  }
+  function hopLabel(hop) { return HOP_LABELS[hop] || null; }
+  function targetLabel(t) { return TARGET_LABELS[t] || null; }
+
+  // A translated value, or the raw machine value in a muted style when there is no translation.
+  function labelled(label, raw, cls) {
+    if (label) return h('span', { class: cls || null }, label);
+    if (isBlank(raw)) return h('span', { class: cls || null }, '—');
+    return h('span', { class: 'raw' + (cls ? ' ' + cls : ''), title: '未识别的值' }, String(raw));
+  }
+
+  function actorText(a) {
+    if (isBlank(a)) return '';
+    a = String(a);
+    if (ACTOR_LABELS[a]) return ACTOR_LABELS[a];
+    if (a.indexOf('agent:') === 0 && a.length > 6) return '坐席 ' + a.slice(6);
+    return null;
+  }
+
+  // Delivery errors come from the outbox or the remote system: translate the known ones.
+  function errorText(e) {
+    if (isBlank(e)) return '';
+    e = String(e);
+    var m = /^retry horizon exceeded; last error: ([\s\S]*)$/.exec(e);
+    if (m) return '超过重试时限，最后一次错误：' + (errorText(m[1]) || '未知');
+    if (e === 'timeout') return '请求超时';
+    if (e === 'ticket missing') return '工单不存在';
+    if (e === '2xx without case_id') return '对方已接收但未返回案件编号';
+    if (e === 'None') return '未知错误';
+    if ((m = /^HTTP (\d{3})$/.exec(e))) return '对方返回 HTTP ' + m[1];
+    if ((m = /^(Client\w*Error|Server\w*Error|\w*Connection\w*Error|ClientOSError)\b:?\s*([\s\S]*)$/.exec(e))) {
+      return '网络连接失败' + (m[2] ? '（' + m[2] + '）' : '');
+    }
+    return e;
+  }
+
+  // +8613812345678 -> 138 1234 5678; +861012345678 -> 010-12345678.
+  function fmtPhone(p) {
+    if (isBlank(p)) return '—';
+    p = String(p);
+    var m = /^\+86(1\d{10})$/.exec(p);
+    if (m) return m[1].slice(0, 3) + ' ' + m[1].slice(3, 7) + ' ' + m[1].slice(7);
+    m = /^\+86([2-9]\d{6,11})$/.exec(p);
+    if (m) {
+      var n = m[1];
+      var code = /^(10|2\d)/.test(n) ? 2 : 3;
+      return '0' + n.slice(0, code) + '-' + n.slice(code);
+    }
+    return p;
   }
   function isSupervisor() {
     return !!(state.user && Array.isArray(state.user.roles) && state.user.roles.indexOf('supervisor') !== -1);
@@ -419,6 +503,7 @@
     clearTimeout(state.announceTimer);
     state.announceQueue = [];
     state.drafts.clear();
+    state.forwardedIds.clear();
     resetList();
     closeDetail();
     $('supervisor').hidden = true;
@@ -606,11 +691,11 @@
         kindChip(t.kind, t.kind_label),
         statusChip(t.status, t.status_label),
         t.confidential ? secretBadge(false) : null,
-        h('span', { class: 't-district' }, t.district || '未指定区'),
         h('span', { class: 'spacer' }),
         h('span', { class: 't-received' }, h('span', { class: 'lbl' }, '受理 '), timeEl(t.received_at))
       ),
       h('div', { class: 'row-line row-line--bottom' },
+        h('span', { class: 't-district' + (t.district ? '' : ' is-empty') }, t.district || '未指定区'),
         h('span', { class: 't-summary', title: t.summary || '' }, t.summary || '（无摘要）'),
         t.phone_masked ? h('span', { class: 't-phone' }, t.phone_masked) : null,
         dueEl(t.due_at, t.status, '时限')
@@ -834,6 +919,7 @@
     $('note-text').value = '';
     setMsg($('action-msg'), '');
     setMsg($('detail-loading'), '');
+    updateForwardButton();
   }
 
   function setSelected(id) {
@@ -862,6 +948,7 @@
       $('detail-badges').replaceChildren();
       $('note-text').value = state.drafts.get(id) || '';
       setMsg($('action-msg'), '');
+      updateForwardButton();
     }
     if (opts.focus) $('detail-heading').focus();
     return loadDetail(id, { resetForm: switching });
@@ -911,11 +998,75 @@
     return String(v);
   }
 
-  function fmtDetail(d) {
-    if (isBlank(d)) return '';
-    if (typeof d !== 'object') return String(d);
-    if (Array.isArray(d)) return d.map(fmtValue).join('，');
-    return Object.keys(d).map(function (k) { return k + '：' + fmtValue(d[k]); }).join('；');
+  // --- history detail ---
+
+  function kindOrPending(k) { return isBlank(k) ? '待分类' : (KIND_LABELS[k] || null); }
+
+  // "待分类 → 投诉"; an unknown value is shown raw and muted.
+  function change(fromLabel, fromRaw, toLabel, toRaw, emptyText) {
+    function side(label, raw) {
+      if (label) return label;
+      if (isBlank(raw)) return h('span', { class: 'muted' }, emptyText || '（空）');
+      return labelled(null, raw);
+    }
+    return [side(fromLabel, fromRaw), h('span', { class: 'arrow', 'aria-label': '改为' }, ' → '), side(toLabel, toRaw)];
+  }
+
+  function detailItem(label, value, raw) {
+    return h('span', { class: 'tl-kv' + (raw ? ' tl-kv--raw' : '') }, h('span', { class: 'tl-k' }, label + '：'), value);
+  }
+
+  // The `corrected` event records {kind: {from, to}, location: {from: {...}, to: {...}}}.
+  function correctedItems(d) {
+    var items = [];
+    if (d.kind && typeof d.kind === 'object') {
+      items.push(detailItem('诉求类型', change(kindOrPending(d.kind.from), d.kind.from,
+        kindOrPending(d.kind.to), d.kind.to)));
+    }
+    if (d.location && typeof d.location === 'object') {
+      var from = d.location.from || {}, to = d.location.to || {};
+      Object.keys(LOCATION_FIELD_LABELS).forEach(function (f) {
+        var a = isBlank(from[f]) ? '' : String(from[f]);
+        var b = isBlank(to[f]) ? '' : String(to[f]);
+        if (a === b) return;
+        items.push(detailItem(LOCATION_FIELD_LABELS[f], change(a || null, null, b || null, null, '未填写')));
+      });
+    }
+    return items;
+  }
+
+  function detailValue(k, v) {
+    switch (k) {
+      case 'decision': return labelled(DECISION_LABELS[v], v);
+      case 'hop': return labelled(hopLabel(v), v);
+      case 'target': return labelled(targetLabel(v), v);
+      case 'channel': return labelled(DETAIL_CHANNEL_LABELS[v], v);
+      case 'case_id': return h('span', { class: 'mono' }, String(v));
+      case 'reason': return errorText(v);
+      default: return String(v);
+    }
+  }
+
+  function historyDetail(e) {
+    var d = e.detail;
+    if (!d || typeof d !== 'object' || Array.isArray(d)) return [];
+    var items = [];
+    var handled = {};
+    if (e.event === 'corrected') {
+      items = correctedItems(d);
+      handled.kind = handled.location = true;
+    }
+    Object.keys(d).forEach(function (k) {
+      if (handled[k]) return;
+      var v = d[k];
+      if (isBlank(v) || (typeof v === 'object' && !Object.keys(v).length)) return;
+      if (DETAIL_KEY_LABELS[k] && typeof v !== 'object') {
+        items.push(detailItem(DETAIL_KEY_LABELS[k], detailValue(k, v)));
+      } else {
+        items.push(detailItem(k, fmtValue(v), true));
+      }
+    });
+    return items;
   }
 
   function ticketLink(id) {
@@ -935,7 +1086,7 @@
       statusChip(t.status),
       kindChip(t.kind),
       channelChip(t.channel),
-      t.urgency && URGENCY_LABELS[t.urgency] && URGENCY_LABELS[t.urgency] !== '一般'
+      t.urgency && t.urgency !== 'normal' && URGENCY_LABELS[t.urgency]
         ? h('span', { class: 'chip chip--urgent' }, URGENCY_LABELS[t.urgency]) : null,
       req.confidential ? secretBadge(false) : null
     ]);
@@ -950,8 +1101,9 @@
       ['受理渠道', channelLabel(t.channel)],
       ['诉求类型', kindLabel(t.kind)],
       ['办理状态', statusLabel(t.status)],
-      ['紧急程度', t.urgency ? (URGENCY_LABELS[t.urgency] || String(t.urgency)) : '—'],
-      t.source && t.source.channel_id ? ['来源编号', String(t.source.channel_id)] : null
+      ['紧急程度', labelled(URGENCY_LABELS[t.urgency], t.urgency)],
+      t.source && t.source.channel_id
+        ? ['来源编号', h('span', { class: 'mono source-id', title: '受理渠道内的原始编号' }, String(t.source.channel_id))] : null
     ]), 'd-basic'));
 
     // Requester
@@ -961,7 +1113,7 @@
         ' 诉求人要求对个人信息保密，转派和答复时不得透露其姓名、电话。'));
     }
     reqBody.push(kv([
-      ['电话', dash(req.phone)],
+      ['电话', req.phone ? h('span', { class: 'phone', title: String(req.phone) }, fmtPhone(req.phone)) : '—'],
       ['姓名', dash(req.name)],
       req.wechat_openid ? ['微信 OpenID', String(req.wechat_openid)] : null,
       req.consent_share_partner !== undefined && req.consent_share_partner !== null
@@ -970,10 +1122,10 @@
     parts.push(section('诉求人', reqBody, 'd-requester' + (req.confidential ? ' is-confidential' : '')));
 
     // Location
-    parts.push(section('地点', loc ? kv([
+    parts.push(section('地点', loc && (loc.district || loc.street || loc.text) ? kv([
       ['所在区', dash(loc.district)],
-      ['街道（乡镇）', dash(loc.street)],
-      ['详细地址', dash(loc.text)]
+      loc.street ? ['街道（乡镇）', String(loc.street)] : null,
+      ['详细地址', dash(addressText(loc))]
     ]) : empty('未提供地点'), 'd-location'));
 
     // Content
@@ -981,14 +1133,7 @@
       ? h('p', { class: 'content-text' }, String(t.content)) : empty('（无内容）'), 'd-content'));
 
     // Disposition
-    if (t.disposition) {
-      var disp = t.disposition;
-      var dispPairs = [['处理方式', dash(disp.type)]];
-      Object.keys(disp).forEach(function (k) {
-        if (k !== 'type') dispPairs.push([k, fmtValue(disp[k]) || '—']);
-      });
-      parts.push(section('处理结果', kv(dispPairs), 'd-disposition'));
-    }
+    if (t.disposition) parts.push(section('处理结果', kv(dispositionPairs(t.disposition)), 'd-disposition'));
 
     // Links
     var links = t.links || {};
@@ -1016,9 +1161,10 @@
       ? h('ol', { class: 'messages' }, msgs.map(function (m) {
         return h('li', { class: 'message who-' + (m.who || 'unknown') },
           h('div', { class: 'message-meta' },
-            h('span', { class: 'message-who' }, WHO_LABELS[m.who] || dash(m.who)),
+            labelled(WHO_LABELS[m.who], m.who, 'message-who'),
+            m.who === 'agent' && m.author ? h('span', { class: 'message-author' }, m.author) : null,
             timeEl(m.at),
-            m.source ? h('span', { class: 'muted' }, String(m.source)) : null),
+            m.source ? labelled(SOURCE_LABELS[m.source], m.source, 'message-source') : null),
           h('p', { class: 'message-text' }, dash(m.text)));
       }))
       : empty('暂无沟通记录'), 'd-messages'));
@@ -1058,12 +1204,16 @@
     var hist = Array.isArray(t.history) ? t.history : [];
     parts.push(section('处理记录（' + hist.length + '）', hist.length
       ? h('ol', { class: 'timeline' }, hist.map(function (e) {
-        var detail = fmtDetail(e.detail);
+        var items = historyDetail(e);
+        var known = !!EVENT_LABELS[e.event];
+        var actor = actorText(e.actor);
         return h('li', { class: 'tl-item ev-' + String(e.event || '').replace(/[^a-z0-9_-]/gi, '') },
           timeEl(e.at, 'tl-at'),
-          h('span', { class: 'tl-event', title: e.event || '' }, EVENT_LABELS[e.event] || dash(e.event)),
-          h('span', { class: 'tl-actor' }, actorLabel(e.actor)),
-          detail ? h('span', { class: 'tl-detail' }, detail) : null);
+          known ? h('span', { class: 'tl-event' }, EVENT_LABELS[e.event])
+            : h('span', { class: 'tl-event tl-event--unknown raw', title: '未识别的事件' }, dash(e.event)),
+          actor ? h('span', { class: 'tl-actor' }, actor)
+            : (isBlank(e.actor) ? null : h('span', { class: 'tl-actor raw' }, String(e.actor))),
+          items.length ? h('span', { class: 'tl-detail' }, items) : null);
       }))
       : empty('暂无处理记录'), 'd-history'));
 
@@ -1072,23 +1222,22 @@
     var ledger = section('投递记录（' + dels.length + '）', dels.length
       ? h('div', { class: 'table-wrap' }, h('table', { class: 'table deliveries' },
         h('thead', null, h('tr', null,
-          ['环节', '次数', '时间', '结果', '状态码', '案件编号', '错误', '下次重试', '耗时']
+          ['环节', '次数', '时间', '结果', '接收方', 'HTTP 状态码', '案件编号', '错误', '下次重试', '耗时']
             .map(function (c) { return h('th', { scope: 'col' }, c); }))),
         h('tbody', null, dels.map(function (d) {
           var oc = String(d.outcome || '');
           return h('tr', { class: 'delivery-row' },
-            h('td', null, dash(d.hop)),
-            h('td', { class: 'num' }, dash(d.attempt)),
+            h('td', null, labelled(hopLabel(d.hop), d.hop)),
+            h('td', { class: 'num' }, isBlank(d.attempt) ? '—' : '第 ' + d.attempt + ' 次'),
             h('td', null, timeEl(d.at)),
-            h('td', null, h('span', {
-              class: 'outcome ' + (OUTCOME_GOOD[oc] ? 'outcome--ok' : OUTCOME_BAD[oc] ? 'outcome--bad' : 'outcome--other'),
-              title: oc
-            }, OUTCOME_LABELS[oc] || dash(d.outcome))),
+            h('td', null, labelled(OUTCOME_LABELS[oc], d.outcome,
+              'outcome ' + (OUTCOME_GOOD[oc] ? 'outcome--ok' : OUTCOME_BAD[oc] ? 'outcome--bad' : 'outcome--other'))),
+            h('td', { class: 'nowrap' }, labelled(targetLabel(d.target), d.target)),
             h('td', { class: 'num' }, dash(d.status_code)),
             h('td', { class: 'mono' }, dash(d.case_id)),
-            h('td', { class: d.error ? 'err' : null }, dash(d.error)),
+            h('td', { class: d.error ? 'err' : null }, d.error ? errorText(d.error) : '—'),
             h('td', null, d.next_attempt_at ? timeEl(d.next_attempt_at) : '—'),
-            h('td', { class: 'num' }, isBlank(d.duration_ms) ? '—' : d.duration_ms + ' ms'));
+            h('td', { class: 'num' }, fmtDuration(d.duration_ms)));
         }))))
       : empty('尚未投递'), 'd-deliveries');
 
@@ -1096,6 +1245,7 @@
     replaceKids($('detail-ledger'), ledger);
 
     if (opts.resetForm || !state.correctDirty) fillCorrectForm(t);
+    updateForwardButton();
     syncRowFromTicket(t);
   }
 
@@ -1103,9 +1253,42 @@
     return { image: '图片', video: '视频', audio: '录音', recording: '录音', document: '文档' }[k] || String(k);
   }
 
-  function actorLabel(a) {
-    if (isBlank(a)) return '';
-    return WHO_LABELS[a] || String(a);
+  function fmtDuration(ms) {
+    if (typeof ms !== 'number' || !isFinite(ms)) return '—';
+    if (ms >= 1000) return (ms / 1000).toFixed(1) + ' 秒';
+    return (ms < 10 ? ms.toFixed(1) : Math.round(ms)) + ' 毫秒';
+  }
+
+  // The free-text address. Older tickets stored "朝阳区 望京…": drop that district prefix.
+  function addressText(loc) {
+    var text = isBlank(loc.text) ? '' : String(loc.text).trim();
+    if (loc.district && text.indexOf(loc.district + ' ') === 0) {
+      var rest = text.slice(loc.district.length).trim();
+      if (rest) text = rest;
+    }
+    return text;
+  }
+
+  function dispositionPairs(disp) {
+    var pairs = [['处理方式', labelled(DISPOSITION_LABELS[disp.type], disp.type)]];
+    var keys = DISPOSITION_FIELDS.filter(function (k) { return k in disp; });
+    Object.keys(disp).forEach(function (k) {
+      if (k !== 'type' && keys.indexOf(k) === -1) keys.push(k);
+    });
+    keys.forEach(function (k) {
+      var v = disp[k];
+      var val;
+      if (isBlank(v)) val = '—';
+      else if (k === 'at') val = timeEl(v);
+      else if (k === 'target') val = labelled(targetLabel(v), v);
+      else if (k === 'case_id' || k === 'receipt' || k === 'kb_entry_id') val = h('span', { class: 'mono' }, String(v));
+      else if (k === 'kb_version') val = '第 ' + v + ' 版';
+      else if (k === 'to') val = DIVERT_LABELS[String(v)] || String(v);
+      else val = fmtValue(v);
+      var label = DISPOSITION_FIELD_LABELS[k];
+      pairs.push([label ? label : h('span', { class: 'raw' }, k), val]);
+    });
+    return pairs;
   }
 
   function fmtSpan(start, end) {
@@ -1182,19 +1365,47 @@
     });
   }
 
+  // Already forwarded (or otherwise settled): the status says so, or the history holds a
+  // forward decision / request whose delivery may still be under way.
+  function forwardDone(t) {
+    if (!t) return false;
+    if (FORWARD_DONE_STATUSES[t.status]) return true;
+    return (Array.isArray(t.history) ? t.history : []).some(function (e) {
+      if (!e) return false;
+      if (e.event === 'forward_requested') return true;
+      return e.event === 'routed' && e.detail && e.detail.decision === 'forward';
+    });
+  }
+
+  function updateForwardButton() {
+    var btn = $('forward');
+    if (btn.getAttribute('aria-busy') === 'true') return;
+    var id = state.selectedId;
+    var t = state.detail && state.detail.id === id ? state.detail : null;
+    // Until the full ticket is loaded, go by the list's summary status.
+    var done = !!id && (state.forwardedIds.has(id) ||
+      (t ? forwardDone(t) : !!(state.tickets.get(id) && FORWARD_DONE_STATUSES[state.tickets.get(id).status])));
+    btn.disabled = done;
+    btn.title = done ? '已转派，无需重复操作' : '';
+    btn.classList.toggle('is-done', done);
+    $('forward-hint').textContent = done ? '已转派，无需重复操作' : '提交后由系统投递至承办单位';
+  }
+
   function onForward() {
     var id = state.selectedId;
-    if (!id) return;
+    if (!id || $('forward').disabled) return;
     withBusy($('forward'), function () {
       return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/forward', {}).then(function () {
+        state.forwardedIds.add(id);
         if (state.selectedId !== id) return;
         actionMsg('已提交转派，系统正在投递', 'ok');
         setTimeout(function () { if (state.selectedId === id) loadDetail(id, { resetForm: false }); }, 1500);
       }, function (e) {
+        if (e.status === 409) state.forwardedIds.add(id);
         if (e.status === 401 || state.selectedId !== id) return;
         actionMsg(e.status === 409 ? e.message : '转派失败：' + e.message, e.status === 409 ? 'warn' : 'error');
       });
-    });
+    }).finally(updateForwardButton);
   }
 
   // ---------------------------------------------------------------------
@@ -1219,19 +1430,19 @@
     if (!items.length) { box.replaceChildren(empty('死信队列为空')); return; }
     box.replaceChildren(h('table', { class: 'table' },
       h('thead', null, h('tr', null,
-        ['时间', '工单', '环节', '原因', '状态码', '尝试次数', '操作']
+        ['时间', '工单', '环节', '原因', 'HTTP 状态码', '尝试次数', '操作']
           .map(function (c) { return h('th', { scope: 'col' }, c); }))),
       h('tbody', null, items.map(function (it) {
         return h('tr', { class: 'dead-letter-row', 'data-entry-id': it.entry_id },
           h('td', null, timeEl(it.at)),
           h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'),
-          h('td', null, dash(it.hop)),
-          h('td', { class: 'err' }, dash(it.reason)),
+          h('td', null, labelled(hopLabel(it.hop), it.hop)),
+          h('td', { class: 'err' }, it.reason ? errorText(it.reason) : '—'),
           h('td', { class: 'num' }, dash(it.status_code)),
           h('td', { class: 'num' }, dash(it.attempts)),
           h('td', null, h('button', {
             type: 'button', class: 'btn btn--small redrive', 'data-entry-id': it.entry_id,
-            'aria-label': '重新投递 ' + (it.ticket_id || it.entry_id) + (it.hop ? '（' + it.hop + '）' : '')
+            'aria-label': '重新投递 ' + (it.ticket_id || '') + (hopLabel(it.hop) ? '（' + hopLabel(it.hop) + '）' : '')
           }, '重新投递')));
       }))));
   }
@@ -1241,7 +1452,9 @@
     if (!entryId) return;
     withBusy(btn, function () {
       return api('POST', '/supervisor/dead-letters/' + encodeURIComponent(entryId) + '/redrive', {}).then(function () {
-        supMsg('已重新投递（' + entryId + '）', 'ok');
+        var row = btn.closest('tr');
+        var link = row && row.querySelector('[data-open-ticket]');
+        supMsg(link ? '已重新投递工单 ' + link.getAttribute('data-open-ticket') : '已重新投递', 'ok');
         return loadDeadLetters(true);
       }, function (e) {
         if (e.status !== 401) supMsg('重新投递失败：' + e.message, 'error');

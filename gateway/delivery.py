@@ -1,0 +1,66 @@
+"""The delivery side of a gateway: router, outbox and retry releaser. They run either inside
+the web process (`HOTLINE_WORKERS=inline`, used by tests and tiny setups) or in a supervised
+child process (`process`, the default of `hotline run`), so deliveries never take CPU from the
+event loop that answers citizens. `off` runs none here (scale them out with `hotline worker`)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+
+from gateway.delivery_targets import CaseSystemTarget, DeliveryTarget, LocalInboxTarget
+from gateway.metrics import Metrics
+from gateway.outbox import CASE_HOP, Outbox
+from gateway.router import Router
+from gateway.settings import Settings
+from gateway.tickets import Tickets
+
+log = logging.getLogger(__name__)
+
+
+def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Metrics) -> Outbox:
+    target: DeliveryTarget
+    if settings.case_system_url:
+        target = CaseSystemTarget(settings.case_system_url, settings.case_system_secret, settings.case_system_timeout_seconds)
+    else:
+        target = LocalInboxTarget(redis)
+    return Outbox(
+        redis, tickets, {CASE_HOP: target}, metrics, settings.instance_id,
+        retry_horizon=settings.outbox_retry_horizon_seconds, backoff_base=settings.outbox_backoff_base_seconds,
+        backoff_cap=settings.outbox_backoff_cap_seconds, claim_idle=settings.outbox_claim_idle_seconds,
+        concurrency=settings.outbox_concurrency,
+    )
+
+
+async def run_delivery(outbox: Outbox, settings: Settings, stop: asyncio.Event) -> None:
+    """Run router, outbox and retry releaser until `stop` is set, then close the targets."""
+    router = Router(outbox, settings.instance_id, settings.outbox_claim_idle_seconds)
+    await outbox.worker.ensure_group()
+    await router.worker.ensure_group()
+    log.info("delivery started", extra={"instance": settings.instance_id, "case_target": outbox.targets[CASE_HOP].name})
+    tasks = [
+        asyncio.create_task(router.worker.run(stop), name="router"),
+        asyncio.create_task(outbox.worker.run(stop), name="outbox"),
+        asyncio.create_task(_release_retries(outbox, stop), name="outbox-retries"),
+    ]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for target in outbox.targets.values():
+            if isinstance(target, CaseSystemTarget):
+                await target.close()
+
+
+async def _release_retries(outbox: Outbox, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await outbox.release_due_retries()
+        except Exception:
+            log.exception("releasing due retries failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=0.25)
+        except asyncio.TimeoutError:
+            pass
