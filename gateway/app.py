@@ -54,7 +54,7 @@ async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
     finally:
         elapsed = time.perf_counter() - started
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
-        request.app["metrics"].http_latency.labels(request.method, route, str(status)).observe(elapsed)
+        request.app["metrics"].observe_http(request.method, route, status, elapsed)
         if status >= 400 or elapsed > 1:
             log.info("http", extra={"method": request.method, "route": route, "status": status, "ms": round(elapsed * 1000, 1)})
 

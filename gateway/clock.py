@@ -16,8 +16,17 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+_UTC_OFFSET_SECONDS = 8 * 3600  # China has had no daylight saving time since 1991
+_date_cache: tuple[int, str] = (-1, "")
+
+
 def beijing_date(at: datetime) -> str:
-    return at.astimezone(BEIJING).strftime("%Y%m%d")
+    """YYYYMMDD of `at` in Beijing; cached per day because every ticket id needs it."""
+    global _date_cache
+    day = int(at.timestamp() + _UTC_OFFSET_SECONDS) // 86400
+    if _date_cache[0] != day:
+        _date_cache = (day, at.astimezone(BEIJING).strftime("%Y%m%d"))
+    return _date_cache[1]
 
 
 def from_ms(ms: float) -> datetime:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
@@ -20,7 +21,15 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
+        self._http_children: dict[tuple[str, str, int], Any] = {}
         self.websockets = Gauge("hotline_agent_websockets", "Connected agent desktops", registry=self.registry, multiprocess_mode="livesum")
+
+    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
+        # labels() costs a lock and a tuple build per call; the set of children is small.
+        child = self._http_children.get((method, route, status))
+        if child is None:
+            child = self._http_children[(method, route, status)] = self.http_latency.labels(method, route, str(status))
+        child.observe(seconds)
 
     def exposition(self) -> bytes:
         """This process's metrics, or all processes' when they share a multiprocess directory."""

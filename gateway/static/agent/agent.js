@@ -1227,10 +1227,10 @@
         h('tbody', null, dels.map(function (d) {
           var oc = String(d.outcome || '');
           return h('tr', { class: 'delivery-row' },
-            h('td', null, labelled(hopLabel(d.hop), d.hop)),
+            h('td', { class: 'nowrap' }, labelled(hopLabel(d.hop), d.hop)),
             h('td', { class: 'num' }, isBlank(d.attempt) ? '—' : '第 ' + d.attempt + ' 次'),
             h('td', null, timeEl(d.at)),
-            h('td', null, labelled(OUTCOME_LABELS[oc], d.outcome,
+            h('td', { class: 'nowrap' }, labelled(OUTCOME_LABELS[oc], d.outcome,
               'outcome ' + (OUTCOME_GOOD[oc] ? 'outcome--ok' : OUTCOME_BAD[oc] ? 'outcome--bad' : 'outcome--other'))),
             h('td', { class: 'nowrap' }, labelled(targetLabel(d.target), d.target)),
             h('td', { class: 'num' }, dash(d.status_code)),
@@ -1436,7 +1436,7 @@
         return h('tr', { class: 'dead-letter-row', 'data-entry-id': it.entry_id },
           h('td', null, timeEl(it.at)),
           h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'),
-          h('td', null, labelled(hopLabel(it.hop), it.hop)),
+          h('td', { class: 'nowrap' }, labelled(hopLabel(it.hop), it.hop)),
           h('td', { class: 'err' }, it.reason ? errorText(it.reason) : '—'),
           h('td', { class: 'num' }, dash(it.status_code)),
           h('td', { class: 'num' }, dash(it.attempts)),
