@@ -337,7 +337,7 @@
     p = String(p);
     var m = /^\+86(1\d{10})$/.exec(p);
     if (m) return m[1].slice(0, 3) + ' ' + m[1].slice(3, 7) + ' ' + m[1].slice(7);
-    m = /^\+86([2-9]\d{6,11})$/.exec(p);
+    m = /^\+86((?:10|[2-9]\d)\d{6,10})$/.exec(p);
     if (m) {
       var n = m[1];
       var code = /^(10|2\d)/.test(n) ? 2 : 3;
@@ -1222,19 +1222,19 @@
     var ledger = section('投递记录（' + dels.length + '）', dels.length
       ? h('div', { class: 'table-wrap' }, h('table', { class: 'table deliveries' },
         h('thead', null, h('tr', null,
-          ['环节', '次数', '时间', '结果', '接收方', 'HTTP 状态码', '案件编号', '错误', '下次重试', '耗时']
+          ['环节', '次数', '时间', '结果', '接收方', '状态码', '案件编号', '错误', '下次重试', '耗时']
             .map(function (c) { return h('th', { scope: 'col' }, c); }))),
         h('tbody', null, dels.map(function (d) {
           var oc = String(d.outcome || '');
           return h('tr', { class: 'delivery-row' },
             h('td', { class: 'nowrap' }, labelled(hopLabel(d.hop), d.hop)),
-            h('td', { class: 'num' }, isBlank(d.attempt) ? '—' : '第 ' + d.attempt + ' 次'),
+            h('td', { class: 'num' }, dash(d.attempt)),
             h('td', null, timeEl(d.at)),
             h('td', { class: 'nowrap' }, labelled(OUTCOME_LABELS[oc], d.outcome,
               'outcome ' + (OUTCOME_GOOD[oc] ? 'outcome--ok' : OUTCOME_BAD[oc] ? 'outcome--bad' : 'outcome--other'))),
             h('td', { class: 'nowrap' }, labelled(targetLabel(d.target), d.target)),
             h('td', { class: 'num' }, dash(d.status_code)),
-            h('td', { class: 'mono' }, dash(d.case_id)),
+            h('td', { class: 'mono case-id' }, dash(d.case_id)),
             h('td', { class: d.error ? 'err' : null }, d.error ? errorText(d.error) : '—'),
             h('td', null, d.next_attempt_at ? timeEl(d.next_attempt_at) : '—'),
             h('td', { class: 'num' }, fmtDuration(d.duration_ms)));
@@ -1430,7 +1430,7 @@
     if (!items.length) { box.replaceChildren(empty('死信队列为空')); return; }
     box.replaceChildren(h('table', { class: 'table' },
       h('thead', null, h('tr', null,
-        ['时间', '工单', '环节', '原因', 'HTTP 状态码', '尝试次数', '操作']
+        ['时间', '工单', '环节', '原因', '状态码', '尝试次数', '操作']
           .map(function (c) { return h('th', { scope: 'col' }, c); }))),
       h('tbody', null, items.map(function (it) {
         return h('tr', { class: 'dead-letter-row', 'data-entry-id': it.entry_id },
@@ -1482,7 +1482,7 @@
       h('tbody', null, items.map(function (it) {
         return h('tr', { class: 'local-inbox-row', 'data-case-id': it.case_id },
           h('td', null, timeEl(it.received_at)),
-          h('td', { class: 'mono' }, dash(it.case_id)),
+          h('td', { class: 'mono case-id' }, dash(it.case_id)),
           h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'));
       }))));
   }
