@@ -13,11 +13,12 @@ def to_ticket(form: CitizenRequestIn, submission_key: str, attachments: list[Att
     now = clock.now()
     location = None
     if form.district or form.address:
+        # The portal has one free-text address field; the street (街道/乡镇) is left for an
+        # agent or a later parser to fill, not guessed here.
         location = Location(
-            text=" ".join(filter(None, [form.district, form.address])),
+            text=form.address,
             district=form.district,
             district_code=district_code(form.district) if form.district else None,
-            street=form.address,
         )
     return Ticket(
         id=PENDING_ID,

@@ -33,6 +33,15 @@ class Submission:
     uploads: list[Upload] = field(default_factory=list)
 
 
+def human_size(n: int) -> str:
+    """20971520 → 20MB, 1536 → 1.5KB: limits as people read them."""
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if n >= size:
+            value = n / size
+            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
+    return f"{n}字节"
+
+
 class UploadLimits:
     def __init__(self, settings: Settings) -> None:
         self.per_file = settings.attachment_max_bytes
@@ -40,12 +49,12 @@ class UploadLimits:
         self.count = settings.attachments_max_count
 
     def too_large(self) -> ApiError:
-        return ApiError(413, "attachment_too_large", f"单个附件不能超过{self.per_file // (1024 * 1024)}MB", [
-            {"field": "attachments", "code": "attachment_too_large", "message": f"单个附件不能超过{self.per_file // (1024 * 1024)}MB"}])
+        return ApiError(413, "attachment_too_large", f"单个附件不能超过{human_size(self.per_file)}", [
+            {"field": "attachments", "code": "attachment_too_large", "message": f"单个附件不能超过{human_size(self.per_file)}"}])
 
     def total_too_large(self) -> ApiError:
-        return ApiError(413, "payload_too_large", f"附件合计不能超过{self.total // (1024 * 1024)}MB", [
-            {"field": "attachments", "code": "payload_too_large", "message": f"附件合计不能超过{self.total // (1024 * 1024)}MB"}])
+        return ApiError(413, "payload_too_large", f"附件合计不能超过{human_size(self.total)}", [
+            {"field": "attachments", "code": "payload_too_large", "message": f"附件合计不能超过{human_size(self.total)}"}])
 
     def too_many(self) -> ApiError:
         return ApiError(422, "validation_failed", f"最多上传{self.count}个附件", [
