@@ -133,7 +133,7 @@ class Outbox:
         except TicketNotFound:
             await self._dead_letter(entry_id, ticket_id, hop, attempt, target.name, DeliveryResult("reject", error="ticket missing"), 0.0)
             return
-        body = json.dumps(_outbound(ticket), ensure_ascii=False).encode()
+        body = _outbound(ticket)
         started = time.perf_counter()
         result = await target.deliver(body, f"{ticket_id}:{hop}")
         duration_ms = (time.perf_counter() - started) * 1000
@@ -198,6 +198,6 @@ class Outbox:
         log.warning("delivery dead-lettered", extra={"ticket": ticket_id, "hop": hop, "status": result.status_code, "error": result.error})
 
 
-def _outbound(ticket: Ticket) -> dict[str, Any]:
+def _outbound(ticket: Ticket) -> bytes:
     """What the case system receives: the ticket without our delivery bookkeeping."""
-    return ticket.model_dump(mode="json", by_alias=True, exclude={"deliveries"})
+    return ticket.model_dump_json(by_alias=True, exclude={"deliveries"}).encode()

@@ -55,10 +55,10 @@ class Tickets:
             doc, history, deliveries = await pipe.execute()
         if doc is None:
             raise TicketNotFound(ticket_id)
-        data = json.loads(doc)
-        data["history"] = [json.loads(h) for h in history]
-        data["deliveries"] = [json.loads(d) for d in deliveries]
-        return Ticket.model_validate(data), _text(doc)
+        ticket = Ticket.model_validate_json(doc)
+        ticket.history = [HistoryEvent.model_validate_json(h) for h in history]
+        ticket.deliveries = [DeliveryAttempt.model_validate_json(d) for d in deliveries]
+        return ticket, _text(doc)
 
     async def update(
         self,
