@@ -8,9 +8,7 @@ import asyncio
 import base64
 import hashlib
 import json
-import random
 import re
-import struct
 import zlib
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -25,6 +23,7 @@ from redis.asyncio import Redis
 
 from gateway import keys
 from gateway.openapi import openapi_document
+from tests.support.media import png as make_png
 from tests.support.desk import PASSWORD, add_user, login
 from tests.support.processes import Gateway
 
@@ -34,20 +33,7 @@ VALID = {"kind": "complaint", "description": "小区门口的路灯坏了一个�
 
 
 def png(min_size: int = 0, seed: int = 7) -> bytes:
-    """A real, decodable RGB PNG; noisy pixels stored without compression so its size is known."""
-    width = height = 4
-    while True:
-        rng = random.Random(seed)
-        raw = b"".join(b"\x00" + rng.randbytes(width * 3) for _ in range(height))
-
-        def chunk(tag: bytes, data: bytes) -> bytes:
-            return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-        data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw, 0)) + chunk(b"IEND", b""))
-        if len(data) >= min_size:
-            return data
-        width = height = width * 2
+    return make_png(width=4, height=4, seed=seed, min_size=min_size)
 
 
 def multipart_body(parts: list[tuple[str, bytes, str | None, str | None]]) -> tuple[bytes, str]:

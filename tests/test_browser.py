@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 import re
-import struct
 import time
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from redis.asyncio import Redis
 
 from gateway import keys
+from tests.support.media import png
 from tests.support.desk import PASSWORD, add_user
 from tests.support.processes import Gateway
 
@@ -31,18 +29,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 CJK = re.compile(r"[\u4e00-\u9fff]")
 DESCRIPTION = "朝阳区望京街道某小区东门外的路灯已经坏了一个多星期，晚上一片漆黑，老人孩子出行很不安全，请尽快派人维修。"
 PHONE = "13812345678"
-
-
-def png(width: int = 16, height: int = 16, seed: int = 12345) -> bytes:
-    """A real, decodable RGB PNG built by hand (signature, IHDR, IDAT, IEND with CRCs)."""
-    rng = random.Random(seed)
-    raw = b"".join(b"\x00" + rng.randbytes(width * 3) for _ in range(height))
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 @pytest.fixture
