@@ -9,6 +9,8 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot.conversations import Conversations
+from channels.web import chat as chat_routes
 from channels.web import routes as web_routes
 from gateway import desk_routes, ops_routes
 from gateway.auth import Sessions
@@ -23,6 +25,9 @@ from gateway.settings import Settings
 from gateway.tickets import Tickets
 from gateway.users import Users
 from gateway.worker_process import WorkerSupervisor
+from knowledge_base import routes as kb_routes
+from knowledge_base.live import LiveKnowledge
+from knowledge_base.seed import seed_if_empty
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +84,16 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     app["rate_limiter"] = RateLimiter(redis)
     app["blobs"] = BlobStore(settings.blob_dir)
     app["live_hub"] = LiveHub(redis)
+    app["knowledge"] = LiveKnowledge(redis)
+    app["conversations"] = Conversations(redis)
     app["stop"] = asyncio.Event()
     app["outbox"] = build_outbox(settings, redis, tickets, metrics)
     app["worker_supervisor"] = WorkerSupervisor(worker_env or {}) if settings.workers == "process" else None
     app.cleanup_ctx.append(_background)
 
     web_routes.setup(app)
+    chat_routes.setup(app)
+    kb_routes.setup(app)
     desk_routes.setup(app)
     ops_routes.setup(app)
     return app
@@ -94,7 +103,12 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     settings: Settings = app["settings"]
     stop: asyncio.Event = app["stop"]
     await _warn_without_aof(app["redis"])
-    tasks = [asyncio.create_task(app["live_hub"].run(stop), name="live-hub")]
+    await seed_if_empty(app["redis"])
+    await app["knowledge"].refresh()
+    tasks = [
+        asyncio.create_task(app["live_hub"].run(stop), name="live-hub"),
+        asyncio.create_task(app["knowledge"].run(stop), name="knowledge"),
+    ]
     if settings.workers == "inline":
         tasks.append(asyncio.create_task(run_delivery(app["outbox"], settings, stop), name="delivery"))
     elif settings.workers == "process":

@@ -43,7 +43,7 @@ redis.call('RPUSH', tkey .. ':history', ARGV[4])
 redis.call('SET', KEYS[1], id)
 redis.call('ZADD', KEYS[4], ARGV[5], id)
 if ARGV[6] ~= '' then redis.call('ZADD', ARGV[9] .. 'phone:' .. ARGV[6], ARGV[5], id) end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', '1000000', '*', 'ticket', id, 'channel', ARGV[8])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', '1000000', '*', 'ticket', id, 'channel', ARGV[8], 'mode', ARGV[11 + 2 * limits])
 redis.call('PUBLISH', KEYS[5], (string.gsub(ARGV[7], '__TICKET_ID__', id)))
 return {1, id}
 """
@@ -94,6 +94,7 @@ class Intake:
                 keys.P,
                 len(limits),
                 *(value for limit in limits for value in (limit.limit, limit.window_seconds + 1)),
+                ticket.source.extra.get("mode", ""),
             ],
         )
         if outcome < 0:

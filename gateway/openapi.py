@@ -13,6 +13,9 @@ from pydantic.json_schema import models_json_schema
 from channels.web.forms import CitizenRequestIn
 from gateway.desk_routes import ForwardIn, LoginIn, NoteIn, TicketPatch
 from gateway.ticket import Ticket
+from channels.web.chat import ChatIn
+from knowledge_base.models import EntryContent, EntryVersion
+from knowledge_base.routes import NewEntryIn, PublishIn, RejectIn, RollbackIn, SaveIn, SynonymsIn, TryIn
 
 REF = "#/components/schemas/{model}"
 
@@ -84,10 +87,61 @@ _SESSION = [{"session": []}]
 _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": r"^[A-Z]{2}-\d{8}-\d{6,}$"}}
 
 
+def _kb_paths() -> dict[str, Any]:
+    kb = {"tags": ["knowledge base"], "security": _SESSION}
+    entry = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    csrf = {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}}
+
+    def op(summary: str, op_id: str, params: list[dict[str, Any]] | None = None, body: str | None = None,
+           codes: tuple[int, ...] = (401, 403, 404), ok: str = "200") -> dict[str, Any]:
+        out: dict[str, Any] = {**kb, "summary": summary, "operationId": op_id, "parameters": params or [],
+                               "responses": {ok: {"description": "OK"}, **_errors(*codes)}}
+        if body:
+            out["requestBody"] = _json_body(body)
+        return out
+
+    return {
+        "/api/v1/kb/entries": {
+            "get": op("List entries (q, status, category, expiring=1, review_overdue=1)", "kbList", [
+                {"name": n, "in": "query", "schema": {"type": "string"}} for n in ("q", "status", "category", "expiring", "review_overdue", "expiring_days")
+            ], codes=(401, 403)),
+            "post": op("Create an entry (draft, version 1)", "kbCreate", [csrf], "NewEntryIn", (401, 403, 409, 415, 422), "201"),
+        },
+        "/api/v1/kb/entries/{entry_id}": {
+            "get": op("An entry with all its versions", "kbGet", [entry]),
+            "put": op("Save a new version (draft)", "kbSave", [entry, csrf], "SaveIn", (401, 403, 404, 409, 415, 422)),
+        },
+        "/api/v1/kb/entries/{entry_id}/submit": {"post": op("Submit the latest version for review", "kbSubmit", [entry, csrf], codes=(401, 403, 404, 409))},
+        "/api/v1/kb/entries/{entry_id}/publish": {"post": op("Publish (reviewer; not the version's author)", "kbPublish", [entry, csrf], None, (401, 403, 404, 409))},
+        "/api/v1/kb/entries/{entry_id}/reject": {"post": op("Send back to draft with a reason", "kbReject", [entry, csrf], "RejectIn", (401, 403, 404, 409, 422))},
+        "/api/v1/kb/entries/{entry_id}/archive": {"post": op("Archive (never served again)", "kbArchive", [entry, csrf], codes=(401, 403, 404, 409))},
+        "/api/v1/kb/entries/{entry_id}/rollback": {"post": op("Republish an earlier version as a new version (goes to review)", "kbRollback", [entry, csrf], "RollbackIn", (401, 403, 404, 422))},
+        "/api/v1/kb/entries/{entry_id}/diff": {"get": op("Side-by-side diff of two versions", "kbDiff", [entry,
+            {"name": "from", "in": "query", "required": True, "schema": {"type": "integer"}},
+            {"name": "to", "in": "query", "required": True, "schema": {"type": "integer"}}], codes=(401, 403, 404, 422))},
+        "/api/v1/kb/entries/{entry_id}/recall": {"get": op("Tickets answered with superseded versions (format=csv to export)", "kbRecall", [entry,
+            {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}}])},
+        "/api/v1/kb/review-queue": {"get": op("Entries waiting for review", "kbReviewQueue", codes=(401, 403))},
+        "/api/v1/kb/try": {"post": op("How would the bot answer this text?", "kbTry", [csrf], "TryIn", (401, 403, 415, 422))},
+        "/api/v1/kb/synonyms": {
+            "get": op("The synonym table", "kbSynonyms", codes=(401, 403)),
+            "put": op("Replace the synonym table", "kbPutSynonyms", [csrf], "SynonymsIn", (401, 403, 415, 422)),
+        },
+        "/api/v1/kb/audit": {"get": op("Audit log (who, when, what)", "kbAudit", [{"name": "entry", "in": "query", "schema": {"type": "string"}}], codes=(401, 403))},
+        "/api/v1/kb/export": {"get": op("Export entries as YAML or CSV", "kbExport", [{"name": "format", "in": "query", "schema": {"type": "string", "enum": ["yaml", "csv"]}}], codes=(401, 403, 422))},
+        "/api/v1/kb/import": {"post": {**op("Import YAML or CSV (validated whole, applied atomically); returns a job", "kbImport",
+            [{"name": "format", "in": "query", "required": True, "schema": {"type": "string", "enum": ["yaml", "csv"]}}, csrf], None, (401, 403, 413, 422), "202"),
+            "requestBody": {"required": True, "content": {"application/yaml": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}}},
+        "/api/v1/kb/import/{job}": {"get": op("Import progress and per-row errors", "kbImportStatus", [{"name": "job", "in": "path", "required": True, "schema": {"type": "string"}}])},
+    }
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     _, defs = models_json_schema(
-        [(m, "validation") for m in (CitizenRequestIn, LoginIn, NoteIn, TicketPatch, ForwardIn)]
+        [(m, "validation") for m in (CitizenRequestIn, LoginIn, NoteIn, TicketPatch, ForwardIn, ChatIn, EntryContent,
+                                     NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn)]
+        + [(EntryVersion, "serialization")]
         + [(m, "serialization") for m in (Ticket, Error, RequestAccepted, TicketSummary, TicketList, TrackView, CaseReceipt)],
         ref_template=REF,
     )
@@ -178,6 +232,14 @@ def openapi_document() -> dict[str, Any]:
             "tags": ["supervisor"], "summary": "本地收件箱: tickets delivered locally when no case system is configured", "operationId": "localInbox", **desk,
             "responses": {"200": {"description": "local inbox"}, **_errors(401, 403)},
         }},
+        "/api/v1/chat": {"post": {
+            "tags": ["citizen"], "summary": "Consultation chat with the bot (the conversation is one ticket)", "operationId": "chat",
+            "requestBody": _json_body("ChatIn"),
+            "responses": {"200": {"description": "reply, decision (answer|clarify|emergency|legal_channel|handoff|forward), ticket_id, "
+                                                 "entry {id, version} for answers, options for clarify, prefill for forward"},
+                          **_errors(415, 422, 429)},
+        }},
+        **_kb_paths(),
         "/healthz": {"get": {"tags": ["ops"], "summary": "Liveness", "operationId": "healthz", "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"tags": ["ops"], "summary": "Readiness: Redis reachable, outbox lag under the limit", "operationId": "readyz",
                             "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},

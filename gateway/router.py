@@ -22,6 +22,10 @@ class Router:
 
     async def _route(self, entry_id: str, fields: Fields) -> None:
         ticket_id = fields["ticket"]
+        if fields.get("mode") == "chat":
+            # The portal chat decided on the spot (answer, diversion or an offer of the form).
+            await self.outbox.redis.xack(keys.INTAKE_STREAM, keys.ROUTER_GROUP, entry_id)
+            return
         event = HistoryEvent(
             at=clock.now(), actor="router", event="routed",
             detail={"decision": "forward", "hop": CASE_HOP, "reason": "尚未接入知识库自动答复，转派承办单位"},

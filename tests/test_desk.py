@@ -54,7 +54,7 @@ def _guarded_routes(app: web.Application) -> list[tuple[str, str]]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
-        if path and path.startswith(("/api/v1/agent", "/api/v1/supervisor", "/api/v1/auth/")) and route.method != "HEAD":
+        if path and path.startswith(("/api/v1/agent", "/api/v1/supervisor", "/api/v1/auth/", "/api/v1/kb")) and route.method != "HEAD":
             if path != "/api/v1/auth/login":
                 out.append((route.method, path))
     return out
@@ -62,9 +62,9 @@ def _guarded_routes(app: web.Application) -> list[tuple[str, str]]:
 
 async def test_every_desk_route_requires_a_session(app_url: str, http: aiohttp.ClientSession, tmp_path) -> None:
     routes = _guarded_routes(create_app(Settings(data_dir=tmp_path), "redis://127.0.0.1:1"))
-    assert len(routes) >= 12
+    assert len(routes) >= 30
     for method, path in routes:
-        url = app_url + path.replace("{ticket_id}", "BJ-20261122-000001").replace("{entry_id}", "1-0").replace("{sha256}", "0" * 64)
+        url = app_url + path.replace("{ticket_id}", "BJ-20261122-000001").replace("{entry_id}", "1-0").replace("{sha256}", "0" * 64).replace("{entry_id}", "kb-x-001").replace("{job}", "j1")
         async with http.request(method, url, json={}) as r:
             assert r.status == 401, (method, path, r.status)
             body = await r.json()

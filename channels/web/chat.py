@@ -1,0 +1,114 @@
+"""Consultation chat on the citizen portal: each message goes to the bot; the conversation is
+one ticket (channel web, mode chat) that records every answer with its entry and version.
+When the bot forwards, the reply carries a pre-filled form for the citizen to confirm."""
+from __future__ import annotations
+
+import json
+import re
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.decision import Decision, decide
+from gateway import clock
+from gateway.deadlines import due_at
+from gateway.errors import ApiError
+from gateway.rate_limits import RateLimit
+from gateway.ticket import (PENDING_ID, Answered, Channel, Diverted, HistoryEvent, Message, Source, Status, Ticket,
+                            Urgency)
+
+_SESSION = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class ChatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: str = Field(pattern=_SESSION.pattern, description="random id the page keeps for the conversation")
+    text: str = Field(min_length=1, max_length=2000)
+
+
+async def chat(request: web.Request) -> web.Response:
+    app = request.app
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "请以 JSON 格式提交")
+    try:
+        body = ChatIn.model_validate_json(await request.read())
+    except ValidationError as exc:
+        fields = [{"field": str(e["loc"][0]) if e["loc"] else "body", "code": e["type"],
+                   "message": "请输入1至2000字的问题" if e["loc"] and e["loc"][0] == "text" else "会话编号无效，请刷新页面"} for e in exc.errors()]
+        raise ApiError(422, "validation_failed", "提交内容有误", fields) from None
+    settings = app["settings"]
+    allowed, retry_after = await app["rate_limiter"].hit(RateLimit(f"chat:{request.remote}", settings.rate_limit_ip_per_hour * 10, 3600))
+    if not allowed:
+        raise ApiError(429, "rate_limited", "提问过于频繁，请稍后再试；紧急情况请拨打 110、119、120、122", headers={"Retry-After": str(retry_after)})
+
+    now = clock.now()
+    conversations = app["conversations"]
+    conversation, ticket_id = await conversations.load("web", body.session_id)
+    decision = decide(body.text, conversation, "web", app["knowledge"].snapshot, now)
+
+    if ticket_id is None:
+        ticket_id = (await app["intake"](_new_ticket(body, now), actor="citizen")).ticket_id
+    else:
+        await app["tickets"].update(ticket_id, lambda t: _add_citizen_message(t, body.text, now),
+                                    HistoryEvent(at=now, actor="citizen", event="message"))
+    await app["tickets"].update(ticket_id, lambda t: _apply(t, decision, now),
+                                HistoryEvent(at=now, actor="bot", event="bot_decided", detail=decision.as_dict()))
+    if decision.type == "answer" and decision.entry_id and decision.version:
+        await app["knowledge"].kb.record_answer(decision.entry_id, decision.version, ticket_id)
+
+    conversation.turns.append({"at": now.isoformat(), "text": body.text, "decision": decision.type})
+    conversation.pending_options = [o["entry_id"] for o in decision.options]
+    await conversations.save("web", body.session_id, conversation, ticket_id)
+    return web.json_response(_reply(decision, ticket_id, conversation), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def _new_ticket(body: ChatIn, now) -> Ticket:  # type: ignore[no-untyped-def]
+    return Ticket(
+        id=PENDING_ID, channel=Channel.web, received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
+        content=body.text, messages=[Message(who="citizen", at=now, text=body.text, source="typed")],
+        source=Source(channel_id=f"chat:{body.session_id}", extra={"mode": "chat"}),
+    )
+
+
+def _add_citizen_message(ticket: Ticket, text: str, now) -> None:  # type: ignore[no-untyped-def]
+    ticket.messages.append(Message(who="citizen", at=now, text=text, source="typed"))
+
+
+def _apply(ticket: Ticket, decision: Decision, now) -> None:  # type: ignore[no-untyped-def]
+    ticket.messages.append(Message(who="bot", at=now, text=decision.reply, source="typed"))
+    if decision.type == "answer":
+        ticket.kind = "consultation"
+        ticket.status = Status.answered
+        ticket.disposition = Answered(at=now, kb_entry_id=decision.entry_id or "", kb_version=decision.version or 0)
+    elif decision.type == "emergency":
+        ticket.urgency = Urgency.emergency
+        ticket.status = Status.diverted
+        ticket.disposition = Diverted(at=now, to=decision.line or "", reason="紧急警情，已告知拨打" + (decision.line or ""))
+    elif decision.type == "legal_channel":
+        ticket.status = Status.diverted
+        ticket.disposition = Diverted(at=now, to="legal", reason=decision.reply)
+    return None
+
+
+def _reply(decision: Decision, ticket_id: str, conversation) -> dict:  # type: ignore[no-untyped-def]
+    out: dict = {"reply": decision.reply, "decision": decision.type, "ticket_id": ticket_id}
+    if decision.type == "answer":
+        out["entry"] = {"id": decision.entry_id, "version": decision.version}
+    if decision.options:
+        out["options"] = decision.options
+    if decision.type == "emergency":
+        out["line"] = decision.line
+    if decision.type in ("forward", "handoff"):
+        citizen_text = "\n".join(t["text"] for t in conversation.turns)
+        out["prefill"] = {
+            "kind": decision.kind if decision.kind in ("help", "complaint", "report", "suggestion", "consultation") else "unsure",
+            "description": citizen_text[-2000:],
+            "district": (decision.location or {}).get("district"),
+            "address": (decision.location or {}).get("street"),
+            "phone": decision.phone,
+        }
+    return out
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/api/v1/chat", chat, name="chat")

@@ -1,0 +1,93 @@
+"""An immutable view of what the bot may serve: published versions, their synonyms, and the
+search index built over them. Built off the event loop and swapped in whole."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import bm25s
+import numpy as np
+
+from knowledge_base.models import EntryVersion
+from knowledge_base.text import add_user_words, normalise, tokens
+
+
+class SynonymMap:
+    """Editors' synonym groups: every term is rewritten to its group's first term, in queries
+    and in the index alike, so that 公基金, 住房公积金 and 公积金 meet."""
+
+    def __init__(self, groups: list[list[str]]) -> None:
+        self.groups = [[normalise(t) for t in g if t.strip()] for g in groups]
+        mapping: dict[str, str] = {}
+        for group in self.groups:
+            for term in group[1:]:
+                if term and term != group[0]:
+                    mapping.setdefault(term, group[0])
+        self.mapping = mapping
+        terms = sorted(mapping, key=len, reverse=True)
+        self.pattern = re.compile("|".join(map(re.escape, terms))) if terms else None
+
+    def canonicalise(self, text: str) -> str:
+        if self.pattern is None:
+            return text
+        return self.pattern.sub(lambda m: self.mapping[m.group(0)], text)
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: str
+    score: float
+
+
+@dataclass
+class KnowledgeSnapshot:
+    revision: int
+    entries: dict[str, EntryVersion]
+    synonyms: SynonymMap
+    doc_entry: list[str] = field(default_factory=list)
+    retriever: bm25s.BM25 | None = None
+
+    @classmethod
+    def build(cls, revision: int, versions: list[EntryVersion], synonym_groups: list[list[str]]) -> "KnowledgeSnapshot":
+        synonyms = SynonymMap(synonym_groups)
+        add_user_words([t for g in synonyms.groups for t in g])
+        add_user_words([tag for v in versions for tag in v.tags] + [v.category for v in versions])
+        snapshot = cls(revision=revision, entries={v.entry_id: v for v in versions}, synonyms=synonyms)
+        corpus: list[list[str]] = []
+        for version in versions:
+            for text in [version.title, *version.phrasings]:
+                corpus.append(list(tokens(synonyms.canonicalise(normalise(text)))) or ["∅"])
+                snapshot.doc_entry.append(version.entry_id)
+        if corpus:
+            retriever = bm25s.BM25()
+            retriever.index(corpus, show_progress=False)
+            snapshot.retriever = retriever
+        return snapshot
+
+    def query_tokens(self, text: str) -> list[str]:
+        return list(tokens(self.synonyms.canonicalise(normalise(text))))
+
+    def search(self, text: str, at: datetime, limit: int = 5) -> list[Hit]:
+        """Best entries for `text` among those in force at `at` (an entry's best phrasing counts)."""
+        if self.retriever is None:
+            return []
+        query = self.query_tokens(text)
+        if not query:
+            return []
+        scores = self.retriever.get_scores(query)
+        wanted = min(len(scores), limit * 20)
+        top = np.argpartition(scores, -wanted)[-wanted:]
+        order = top[np.argsort(scores[top])[::-1]]
+        best: dict[str, float] = {}
+        for doc in order:
+            score = float(scores[doc])
+            if score <= 0:
+                break
+            entry_id = self.doc_entry[doc]
+            if entry_id in best or not self.entries[entry_id].in_force(at):
+                continue
+            best[entry_id] = score
+            if len(best) >= limit:
+                break
+        return [Hit(e, s) for e, s in best.items()]

@@ -1,0 +1,67 @@
+"""Chinese text normalisation and tokenisation shared by the index and the bot.
+
+Normalisation: NFKC (full-width → half-width), traditional → simplified (OpenCC), control
+characters removed, Latin lower-cased, whitespace collapsed. Tokens: jieba words (with a user
+dictionary of KB terms and place names) plus character bigrams, so that a short query with a
+typo still shares most of its tokens with the right entry.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+import jieba
+import opencc
+
+jieba.setLogLevel(logging.WARNING)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+_SPACES = re.compile(r"\s+")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_WORD = re.compile(r"[\u4e00-\u9fff]+|[a-z0-9]+")
+_STOPWORDS = frozenset("的 了 吗 呢 吧 啊 呀 嘛 么 我 你 他 她 它 们 是 在 有 和 与 及 或 就 都 也 还 要 想 请问 请 问 一下 怎么 怎样 如何 什么 哪里 哪儿 多少 能 可以 可不可以 需要 一个 这个 那个 这 那 吗？ ？ ， 。 ！".split())
+
+_converter_lock = threading.Lock()
+_user_words: set[str] = set()
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=4096)
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub("", text)
+    if _HAN.search(text):
+        with _converter_lock:
+            text = _t2s().convert(text)
+    return _SPACES.sub(" ", text).strip().lower()
+
+
+def add_user_words(words: Iterable[str]) -> None:
+    """Teach jieba the KB's terms and the gazetteer's names (idempotent)."""
+    for word in words:
+        word = normalise(word)
+        if len(word) >= 2 and word not in _user_words:
+            _user_words.add(word)
+            jieba.add_word(word, freq=2000)
+    tokens.cache_clear()
+
+
+@lru_cache(maxsize=8192)
+def tokens(text: str) -> tuple[str, ...]:
+    """Search tokens of normalised text: jieba words without stop words, and Han bigrams."""
+    out: list[str] = []
+    for word in jieba.lcut(text):
+        word = word.strip()
+        if word and word not in _STOPWORDS and _WORD.fullmatch(word):
+            out.append(word)
+    for run in re.findall(r"[\u4e00-\u9fff]{2,}", text):
+        out.extend("#" + run[i:i + 2] for i in range(len(run) - 1))
+    return tuple(out)
