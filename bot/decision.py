@@ -24,7 +24,7 @@ DecisionType = Literal["answer", "clarify", "emergency", "legal_channel", "hando
 
 MAX_TEXT = 2000  # longer texts are judged on their beginning; the ticket keeps all of it
 # Retrieval thresholds, calibrated on tests/data/bot_eval.yaml (see `hotline bot eval`).
-MIN_SCORE_PER_TOKEN = 0.55
+MIN_COVERAGE = 0.5  # share of the query's IDF weight the best phrasing must contain
 TIE_RATIO = 0.93
 
 _EMERGENCY = {line: lexicon.compile_all(patterns) for line, (_, patterns) in lexicon.EMERGENCY_LINES.items()}
@@ -102,13 +102,11 @@ def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSna
         return _forward(clean, kind, now, [f"{kind} cue"])
 
     hits = kb.search(clean, now, limit=3)
-    query_tokens = max(len(kb.query_tokens(clean)), 1)
-    if hits and hits[0].score / query_tokens >= MIN_SCORE_PER_TOKEN:
+    if hits and hits[0].coverage >= MIN_COVERAGE:
         top = hits[0]
-        confidence = min(top.score / query_tokens / (MIN_SCORE_PER_TOKEN * 3), 1.0)
-        if len(hits) > 1 and hits[1].score >= TIE_RATIO * top.score:
-            return _clarify_between(kb, hits[:2], [f"tie {top.score:.2f} / {hits[1].score:.2f}"])
-        return _answer(kb, top.entry_id, round(confidence, 3), [f"bm25 {top.score:.2f} over {query_tokens} tokens"])
+        if len(hits) > 1 and hits[1].score >= TIE_RATIO * top.score and hits[1].coverage >= MIN_COVERAGE:
+            return _clarify_between(kb, hits[:2], [f"tie bm25 {top.score:.2f} / {hits[1].score:.2f}"])
+        return _answer(kb, top.entry_id, round(top.coverage, 3), [f"bm25 {top.score:.2f}, coverage {top.coverage:.2f}"])
 
     if len(clean) < 4 and not _QUESTION.search(clean):
         return Decision("clarify", "能再具体说一下吗？比如您想办理什么事，或者遇到了什么问题、在哪里。", ["too short to decide"])

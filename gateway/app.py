@@ -103,7 +103,8 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     settings: Settings = app["settings"]
     stop: asyncio.Event = app["stop"]
     await _warn_without_aof(app["redis"])
-    await seed_if_empty(app["redis"])
+    if settings.kb_seed:
+        await seed_if_empty(app["redis"])
     await app["knowledge"].refresh()
     tasks = [
         asyncio.create_task(app["live_hub"].run(stop), name="live-hub"),

@@ -57,6 +57,8 @@ class Settings:
     # Where router and outbox run: "process" (a supervised child of the web process), "inline"
     # (inside it) or "off" (elsewhere: `hotline worker`).
     workers: str = "process"
+    # Load the sample knowledge base on the first start of an empty one.
+    kb_seed: bool = True
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -87,6 +89,7 @@ class Settings:
             attachments_max_count=_env_int("HOTLINE_ATTACHMENTS_MAX_COUNT", d.attachments_max_count),
             log_level=_env("HOTLINE_LOG_LEVEL", d.log_level),
             workers=_env("HOTLINE_WORKERS", d.workers),
+            kb_seed=_env_bool("HOTLINE_KB_SEED", d.kb_seed),
         )
 
     def __post_init__(self) -> None:

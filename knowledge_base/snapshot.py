@@ -2,6 +2,7 @@
 search index built over them. Built off the event loop and swapped in whole."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,7 @@ class SynonymMap:
 class Hit:
     entry_id: str
     score: float
+    coverage: float  # share of the query's information (IDF-weighted tokens) found in the matching phrasing
 
 
 @dataclass
@@ -46,6 +48,9 @@ class KnowledgeSnapshot:
     entries: dict[str, EntryVersion]
     synonyms: SynonymMap
     doc_entry: list[str] = field(default_factory=list)
+    doc_tokens: list[frozenset[str]] = field(default_factory=list)
+    idf: dict[str, float] = field(default_factory=dict)
+    unseen_idf: float = 0.0
     retriever: bm25s.BM25 | None = None
 
     @classmethod
@@ -59,6 +64,14 @@ class KnowledgeSnapshot:
             for text in [version.title, *version.phrasings]:
                 corpus.append(list(tokens(synonyms.canonicalise(normalise(text)))) or ["∅"])
                 snapshot.doc_entry.append(version.entry_id)
+        snapshot.doc_tokens = [frozenset(doc) for doc in corpus]
+        df: dict[str, int] = {}
+        for doc in snapshot.doc_tokens:
+            for token in doc:
+                df[token] = df.get(token, 0) + 1
+        n = len(corpus)
+        snapshot.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        snapshot.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         if corpus:
             retriever = bm25s.BM25()
             retriever.index(corpus, show_progress=False)
@@ -79,7 +92,9 @@ class KnowledgeSnapshot:
         wanted = min(len(scores), limit * 20)
         top = np.argpartition(scores, -wanted)[-wanted:]
         order = top[np.argsort(scores[top])[::-1]]
-        best: dict[str, float] = {}
+        weights = {t: self.idf.get(t, self.unseen_idf) for t in set(query)}
+        total = sum(weights.values()) or 1.0
+        best: dict[str, Hit] = {}
         for doc in order:
             score = float(scores[doc])
             if score <= 0:
@@ -87,7 +102,8 @@ class KnowledgeSnapshot:
             entry_id = self.doc_entry[doc]
             if entry_id in best or not self.entries[entry_id].in_force(at):
                 continue
-            best[entry_id] = score
+            covered = sum(w for t, w in weights.items() if t in self.doc_tokens[doc])
+            best[entry_id] = Hit(entry_id, score, covered / total)
             if len(best) >= limit:
                 break
-        return [Hit(e, s) for e, s in best.items()]
+        return list(best.values())
