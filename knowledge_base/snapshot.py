@@ -71,7 +71,9 @@ class KnowledgeSnapshot:
                 df[token] = df.get(token, 0) + 1
         n = len(corpus)
         snapshot.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        snapshot.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
+        # A word the KB has never seen counts like a typical word: it may be the heart of an
+        # unanswerable question, or just colloquial filler.
+        snapshot.unseen_idf = sum(snapshot.idf.values()) / len(snapshot.idf) if snapshot.idf else 1.0
         if corpus:
             retriever = bm25s.BM25()
             retriever.index(corpus, show_progress=False)
@@ -92,7 +94,7 @@ class KnowledgeSnapshot:
         wanted = min(len(scores), limit * 20)
         top = np.argpartition(scores, -wanted)[-wanted:]
         order = top[np.argsort(scores[top])[::-1]]
-        weights = {t: self.idf.get(t, self.unseen_idf) for t in set(query)}
+        weights = {t: _weight(t, self.idf, self.unseen_idf) for t in set(query)}
         total = sum(weights.values()) or 1.0
         best: dict[str, Hit] = {}
         for doc in order:
@@ -107,3 +109,12 @@ class KnowledgeSnapshot:
             if len(best) >= limit:
                 break
         return list(best.values())
+
+
+BIGRAM_WEIGHT = 0.5  # character bigrams back up words (typos, unknown compounds) but count less
+
+
+def _weight(token: str, idf: dict[str, float], unseen: float) -> float:
+    if token.startswith("#"):
+        return idf.get(token, 0.0) * BIGRAM_WEIGHT  # a bigram nobody wrote is word-boundary noise
+    return idf.get(token, unseen)

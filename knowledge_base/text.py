@@ -23,7 +23,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202
 _SPACES = re.compile(r"\s+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"[\u4e00-\u9fff]+|[a-z0-9]+")
-_STOPWORDS = frozenset("的 了 吗 呢 吧 啊 呀 嘛 么 我 你 他 她 它 们 是 在 有 和 与 及 或 就 都 也 还 要 想 请问 请 问 一下 怎么 怎样 如何 什么 哪里 哪儿 多少 能 可以 可不可以 需要 一个 这个 那个 这 那 吗？ ？ ， 。 ！".split())
+_STOPWORDS = frozenset(
+    "的 了 吗 呢 吧 啊 呀 嘛 么 哦 喔 哈 我 我们 你 您 他 她 它 们 是 在 有 和 与 及 或 就 都 也 还 要 想 想要 请问 请 问 问下 一下 "
+    "怎么 怎么办 怎么样 怎样 咋 咋办 啥 如何 什么 哪里 哪儿 哪 多少 能 能不能 可以 可不可以 需要 得 应该 一个 这个 那个 这 那 该 吧 "
+    "现在 今天 麻烦 帮 帮我 告诉 知道 了解 一些 有没有 是不是".split())
 
 _converter_lock = threading.Lock()
 _user_words: set[str] = set()
