@@ -2,6 +2,7 @@
 
     hotline run [--host H] [--port P]
     hotline worker
+    hotline bot eval [--file F] [--verbose]
     hotline users add NAME --role agent [--role supervisor] [--display-name 张三] [--password-stdin]
     hotline users list
     hotline users disable NAME
@@ -16,6 +17,7 @@ import os
 import secrets
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -149,6 +151,12 @@ def cmd_users(args: argparse.Namespace) -> int:
         return asyncio.run(_users(args, url))
 
 
+def cmd_bot_eval(args: argparse.Namespace) -> int:
+    from bot import evaluation
+
+    return evaluation.main(args.file, args.verbose)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hotline", description="Beijing 12345 intake gateway")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -158,6 +166,12 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     worker = sub.add_parser("worker", help="run only the router and outbox (no HTTP)")
     worker.set_defaults(func=cmd_worker)
+    bot = sub.add_parser("bot", help="the knowledge-base bot")
+    bot_sub = bot.add_subparsers(dest="bot_cmd", required=True)
+    evaluate = bot_sub.add_parser("eval", help="precision/recall per decision on the labelled set")
+    evaluate.add_argument("--file", type=Path, help="labelled utterances (default tests/data/bot_eval.yaml)")
+    evaluate.add_argument("--verbose", action="store_true", help="list every miss")
+    evaluate.set_defaults(func=cmd_bot_eval)
     users = sub.add_parser("users", help="manage agent desktop users")
     usub = users.add_subparsers(dest="users_cmd", required=True)
     add = usub.add_parser("add")

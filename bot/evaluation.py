@@ -1,0 +1,120 @@
+"""Measured bot quality: run a labelled set through the decision engine and report precision
+and recall per decision, top-1 answer accuracy and emergency line accuracy.
+
+    hotline bot eval [--file tests/data/bot_eval.yaml] [--verbose]
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.decision import Conversation, Decision, decide
+from gateway import clock
+from knowledge_base.models import EntryContent, EntryVersion
+from knowledge_base.seed import starter_entries, starter_synonyms
+from knowledge_base.snapshot import KnowledgeSnapshot
+
+DEFAULT_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "bot_eval.yaml"
+DECISIONS = ("answer", "clarify", "emergency", "legal_channel", "handoff", "forward")
+
+
+def starter_snapshot(now: datetime | None = None) -> KnowledgeSnapshot:
+    """The sample knowledge base as the bot would serve it right after seeding."""
+    at = now or clock.now()
+    versions = []
+    for row in starter_entries():
+        row = dict(row)
+        entry_id = row.pop("id")
+        content = EntryContent.model_validate(row)
+        versions.append(EntryVersion(**content.model_dump(), entry_id=entry_id, version=1, author="sample-import",
+                                     created_at=at, reviewer="system-seed", published_at=at))
+    return KnowledgeSnapshot.build(1, versions, starter_synonyms())
+
+
+@dataclass
+class Report:
+    total: int = 0
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+    answer_items: int = 0
+    answer_top1: int = 0
+    emergency_items: int = 0
+    emergency_right_line: int = 0
+    forward_items: int = 0
+    forward_right_kind: int = 0
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+    def precision(self, decision: str) -> float | None:
+        predicted = sum(n for (_, got), n in self.confusion.items() if got == decision)
+        return self.confusion[(decision, decision)] / predicted if predicted else None
+
+    def recall(self, decision: str) -> float | None:
+        expected = sum(n for (want, _), n in self.confusion.items() if want == decision)
+        return self.confusion[(decision, decision)] / expected if expected else None
+
+    @property
+    def top1_accuracy(self) -> float | None:
+        return self.answer_top1 / self.answer_items if self.answer_items else None
+
+
+def evaluate(items: list[dict[str, Any]], kb: KnowledgeSnapshot, now: datetime | None = None) -> Report:
+    at = now or clock.now()
+    report = Report()
+    for item in items:
+        decision: Decision = decide(str(item["text"]), Conversation(), "web", kb, at)
+        want = item["expect"]
+        report.total += 1
+        report.confusion[(want, decision.type)] += 1
+        ok = decision.type == want
+        if want == "answer":
+            report.answer_items += 1
+            if ok and decision.entry_id == item.get("entry"):
+                report.answer_top1 += 1
+            else:
+                ok = False
+        elif want == "emergency":
+            report.emergency_items += 1
+            if ok and decision.line == str(item.get("line")):
+                report.emergency_right_line += 1
+        elif want == "forward" and "kind" in item:
+            report.forward_items += 1
+            if ok and decision.kind == item["kind"]:
+                report.forward_right_kind += 1
+        if not ok:
+            report.misses.append({"text": item["text"], "expected": want, "entry": item.get("entry"), "got": decision.type,
+                                  "got_entry": decision.entry_id, "reasons": decision.reasons})
+    return report
+
+
+def load_items(path: Path = DEFAULT_SET) -> list[dict[str, Any]]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def render(report: Report) -> str:
+    def pct(value: float | None) -> str:
+        return "   -  " if value is None else f"{value * 100:5.1f}%"
+
+    lines = [f"bot evaluation: {report.total} utterances", f"{'decision':15}{'precision':>10}{'recall':>10}{'support':>9}"]
+    for decision in DECISIONS:
+        support = sum(n for (want, _), n in report.confusion.items() if want == decision)
+        lines.append(f"{decision:15}{pct(report.precision(decision)):>10}{pct(report.recall(decision)):>10}{support:>9}")
+    lines.append(f"top-1 answer accuracy: {pct(report.top1_accuracy)} ({report.answer_top1}/{report.answer_items})  target >= 90%")
+    if report.emergency_items:
+        lines.append(f"emergency line right: {report.emergency_right_line}/{report.emergency_items}")
+    if report.forward_items:
+        lines.append(f"forward kind right: {report.forward_right_kind}/{report.forward_items}")
+    lines.append(f"targets: emergency recall 100% (got {pct(report.recall('emergency'))}), forward precision >= 95% (got {pct(report.precision('forward'))})")
+    return "\n".join(lines)
+
+
+def main(path: Path | None, verbose: bool) -> int:
+    report = evaluate(load_items(path or DEFAULT_SET), starter_snapshot())
+    print(render(report))
+    if verbose:
+        for miss in report.misses:
+            print(f"  miss: {miss['text']!r} expected {miss['expected']} {miss['entry'] or ''} got {miss['got']} {miss['got_entry'] or ''} {miss['reasons']}")
+    return 0
