@@ -34,6 +34,7 @@ _CHITCHAT = lexicon.compile_all(lexicon.CHITCHAT_PATTERNS)
 _KINDS = {kind: lexicon.compile_all(p) for kind, p in lexicon.KIND_CUES.items()}
 _QUESTION = lexicon.compile_all(lexicon.QUESTION_CUES)
 _UTILITIES = lexicon.compile_all(lexicon.UTILITIES_CUES)
+HANDOFF_REPLY_WEB = "网上咨询暂时无法直接接通人工。请填写诉求表单，工作人员会按时限与您联系；也可以拨打 12345 热线。"
 _CHOICE = re.compile(r"^(?:第)?([1-5一二三四五])(?:个|条|项)?$")
 _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 
@@ -84,7 +85,8 @@ def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSna
                             line=line, urgency="emergency", due_at=due_at(now, "emergency"))
 
     if match := _HANDOFF.search(clean):
-        return Decision("handoff", "正在为您转接人工服务，请稍候。您也可以先简单描述问题，方便工作人员了解。", [f"asked for a person “{match.group(0)}”"])
+        reply = (HANDOFF_REPLY_WEB if channel == "web" else "正在为您转接人工服务，请稍候。您也可以先简单描述问题，方便工作人员了解。")
+        return Decision("handoff", reply, [f"asked for a person “{match.group(0)}”"])
 
     for pattern, reply in _LEGAL:
         if match := pattern.search(clean):

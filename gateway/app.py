@@ -111,7 +111,7 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
         asyncio.create_task(app["knowledge"].run(stop), name="knowledge"),
     ]
     if settings.workers == "inline":
-        tasks.append(asyncio.create_task(run_delivery(app["outbox"], settings, stop), name="delivery"))
+        tasks.append(asyncio.create_task(run_delivery(app["outbox"], app["knowledge"], settings, stop), name="delivery"))
     elif settings.workers == "process":
         supervisor: WorkerSupervisor = app["worker_supervisor"]
         tasks.append(asyncio.create_task(supervisor.run(stop), name="worker-supervisor"))

@@ -15,6 +15,7 @@ from gateway.outbox import CASE_HOP, Outbox
 from gateway.router import Router
 from gateway.settings import Settings
 from gateway.tickets import Tickets
+from knowledge_base.live import LiveKnowledge
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,9 @@ def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Me
     )
 
 
-async def run_delivery(outbox: Outbox, settings: Settings, stop: asyncio.Event) -> None:
+async def run_delivery(outbox: Outbox, knowledge: LiveKnowledge, settings: Settings, stop: asyncio.Event) -> None:
     """Run router, outbox and retry releaser until `stop` is set, then close the targets."""
-    router = Router(outbox, settings.instance_id, settings.outbox_claim_idle_seconds)
+    router = Router(outbox, outbox.tickets, knowledge, settings.instance_id, settings.outbox_claim_idle_seconds)
     await outbox.worker.ensure_group()
     await router.worker.ensure_group()
     log.info("delivery started", extra={"instance": settings.instance_id, "case_target": outbox.targets[CASE_HOP].name})

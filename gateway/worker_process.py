@@ -16,6 +16,7 @@ from gateway.delivery import build_outbox, run_delivery
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.tickets import Tickets
+from knowledge_base.live import LiveKnowledge
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,13 @@ async def run_worker(settings: Settings, redis_url: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    knowledge = LiveKnowledge(redis)
+    await knowledge.refresh()
+    knowledge_task = asyncio.create_task(knowledge.run(stop))
     try:
-        await run_delivery(outbox, settings, stop)
+        await run_delivery(outbox, knowledge, settings, stop)
     finally:
+        knowledge_task.cancel()
         await redis.aclose()
 
 

@@ -114,21 +114,25 @@ async def test_agent_corrects_kind_and_location_and_forward_is_once(app_url: str
     agent, csrf = await login(app_url, "agent1")
     headers = {"X-CSRF-Token": csrf}
     try:
+        from tests.support.waiting import eventually
+
+        # The router has the bot assess the ticket, then queues the case hop: a manual forward is refused.
+        async def forward_status() -> int:
+            async with agent.post(f"{app_url}/api/v1/agent/tickets/{ticket_id}/forward", json={}, headers=headers) as r:
+                return r.status
+        assert await eventually(forward_status, lambda s: s == 409) == 409
+        async with agent.get(f"{app_url}/api/v1/agent/tickets/{ticket_id}") as r:
+            assessed = await r.json()
+        assert assessed["kind"] == "help" and assessed["provenance"][0]["field"] == "kind"  # "联系不上" is a request for help
+
         async with agent.patch(f"{app_url}/api/v1/agent/tickets/{ticket_id}", json={"kind": "complaint", "location": {"district": "东城区", "street": "东华门街道"}}, headers=headers) as r:
             assert r.status == 200, await r.text()
             ticket = await r.json()
         assert ticket["kind"] == "complaint"
         assert ticket["location"]["district"] == "东城区" and ticket["location"]["district_code"] == "110101"
         corrected = [h for h in ticket["history"] if h["event"] == "corrected"]
-        assert corrected and corrected[0]["actor"] == "agent:agent1" and corrected[0]["detail"]["kind"] == {"from": None, "to": "complaint"}
+        assert corrected and corrected[0]["actor"] == "agent:agent1" and corrected[0]["detail"]["kind"] == {"from": "help", "to": "complaint"}
         async with agent.patch(f"{app_url}/api/v1/agent/tickets/{ticket_id}", json={"location": {"district": "纽约"}}, headers=headers) as r:
             assert r.status == 422
-        # The router already queued the case hop, so a manual forward is refused.
-        from tests.support.waiting import eventually
-
-        async def forward_status() -> int:
-            async with agent.post(f"{app_url}/api/v1/agent/tickets/{ticket_id}/forward", json={}, headers=headers) as r:
-                return r.status
-        assert await eventually(forward_status, lambda s: s == 409) == 409
     finally:
         await agent.close()

@@ -18,6 +18,8 @@ from gateway.ticket import (PENDING_ID, Answered, Channel, Diverted, HistoryEven
                             Urgency)
 
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+TERMINAL = {"answer", "emergency", "legal_channel"}
+_NOT_DESCRIPTION = re.compile(r"^(第?[1-5一二三四五][个条项]?|转人工|人工|人工服务|你好|您好|谢谢)$")
 
 
 class ChatIn(BaseModel):
@@ -58,8 +60,12 @@ async def chat(request: web.Request) -> web.Response:
 
     conversation.turns.append({"at": now.isoformat(), "text": body.text, "decision": decision.type})
     conversation.pending_options = [o["entry_id"] for o in decision.options]
+    reply = _reply(decision, ticket_id, conversation)
+    if decision.type in TERMINAL:
+        # That request is settled: the next question is a new request with its own ticket.
+        conversation.turns, ticket_id = [], None
     await conversations.save("web", body.session_id, conversation, ticket_id)
-    return web.json_response(_reply(decision, ticket_id, conversation), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.json_response(reply, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
 def _new_ticket(body: ChatIn, now) -> Ticket:  # type: ignore[no-untyped-def]
@@ -99,7 +105,7 @@ def _reply(decision: Decision, ticket_id: str, conversation) -> dict:  # type: i
     if decision.type == "emergency":
         out["line"] = decision.line
     if decision.type in ("forward", "handoff"):
-        citizen_text = "\n".join(t["text"] for t in conversation.turns)
+        citizen_text = "\n".join(t["text"] for t in conversation.turns if not _NOT_DESCRIPTION.match(t["text"].strip()))
         out["prefill"] = {
             "kind": decision.kind if decision.kind in ("help", "complaint", "report", "suggestion", "consultation") else "unsure",
             "description": citizen_text[-2000:],
