@@ -49,15 +49,18 @@ def normalise(text: str) -> str:
 
 def add_user_words(words: Iterable[str]) -> None:
     """Teach jieba the KB's terms and the gazetteer's names (idempotent)."""
+    added = False
     for word in words:
         word = normalise(word)
         if len(word) >= 2 and word not in _user_words:
             _user_words.add(word)
             jieba.add_word(word, freq=2000)
-    tokens.cache_clear()
+            added = True
+    if added:  # earlier tokenisations may now split differently
+        tokens.cache_clear()
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=200_000)  # large enough for every phrasing: a rebuild after one publish re-tokenises little
 def tokens(text: str) -> tuple[str, ...]:
     """Search tokens of normalised text: jieba words without stop words, and Han bigrams."""
     out: list[str] = []
