@@ -182,3 +182,40 @@ async def _import(session: aiohttp.ClientSession, csrf: str, base: str, data: by
             return await r.json()
 
     return await eventually(status, lambda s: s["phase"] in ("done", "failed"))
+
+
+@pytest.mark.parametrize("payload,status,code", [
+    ({"session_id": "s-bad-input-01", "text": ""}, 422, "validation_failed"),
+    ({"session_id": "s-bad-input-01", "text": "居" * 100_000}, 422, "validation_failed"),
+    ({"session_id": "短", "text": "居住证怎么办"}, 422, "validation_failed"),
+    ({"session_id": "s-bad-input-01"}, 422, "validation_failed"),
+    ({"session_id": "s-bad-input-01", "text": "居住证", "extra": 1}, 422, "validation_failed"),
+])
+async def test_chat_rejects_bad_input_specifically(app_url: str, http: aiohttp.ClientSession, payload: dict, status: int, code: str) -> None:
+    async with http.post(f"{app_url}/api/v1/chat", json=payload) as r:
+        body = await r.json()
+        assert r.status == status and body["error"] == code and body["message"]
+
+
+@pytest.mark.parametrize("text", ["😀😀😀", "\x00\x01控制字符\x7f", "Hello 你好 Привет مرحبا", "\u202e居住证", "   。。。   "])
+async def test_chat_answers_odd_text_gracefully(app_url: str, http: aiohttp.ClientSession, text: str) -> None:
+    reply = await _ask(http, app_url, text, "s-odd-text-0001")
+    assert reply["decision"] in {"clarify", "forward", "answer"} and reply["reply"]
+
+
+async def test_chat_records_answer_provenance_and_recall_lists_superseded_answers(app_url: str, people, http: aiohttp.ClientSession) -> None:
+    editor, reviewer = people["editor1"], people["reviewer1"]
+    await publish_new(editor, reviewer, app_url, "kb-test-007", LIBRARY)
+    first = await eventually(lambda: _ask(http, app_url, "社区图书室开放时间", "s-recall-0001"), lambda r: r["decision"] == "answer")
+    status, ticket = await call(*people["agent1"], "GET", f"{app_url}/api/v1/agent/tickets/{first['ticket_id']}")
+    assert ticket["disposition"] == {**ticket["disposition"], "type": "answered", "kb_entry_id": "kb-test-007", "kb_version": 1}
+    assert ticket["status"] == "answered" and ticket["kind"] == "consultation"
+    assert [m["who"] for m in ticket["messages"]] == ["citizen", "bot"]
+
+    await call(*editor, "PUT", f"{app_url}/api/v1/kb/entries/kb-test-007", {"base_version": 1, "content": {**LIBRARY, "answer": "即日起图书室改为每天开放。"}})
+    await call(*editor, "POST", f"{app_url}/api/v1/kb/entries/kb-test-007/submit")
+    await call(*reviewer, "POST", f"{app_url}/api/v1/kb/entries/kb-test-007/publish")
+    status, recall = await call(*editor, "GET", f"{app_url}/api/v1/kb/entries/kb-test-007/recall")
+    assert recall["versions"] == [{"version": 1, "tickets": [first["ticket_id"]]}]
+    async with editor[0].get(f"{app_url}/api/v1/kb/entries/kb-test-007/recall?format=csv") as r:
+        assert first["ticket_id"] in (await r.text())
