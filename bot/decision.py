@@ -17,7 +17,7 @@ from bot import lexicon
 from bot.gazetteer import find_place, place_names
 from gateway.deadlines import due_at
 from gateway.phone_numbers import InvalidPhone, to_e164
-from knowledge_base.snapshot import Hit, KnowledgeSnapshot
+from knowledge_base.snapshot import Hit, KnowledgeSnapshot, register_place_names
 from knowledge_base.text import add_user_words, normalise
 
 DecisionType = Literal["answer", "clarify", "emergency", "legal_channel", "handoff", "forward"]
@@ -36,6 +36,7 @@ _QUESTION = lexicon.compile_all(lexicon.QUESTION_CUES)
 _UTILITIES = lexicon.compile_all(lexicon.UTILITIES_CUES)
 HANDOFF_REPLY_WEB = "网上咨询暂时无法直接接通人工。请填写诉求表单，工作人员会按时限与您联系；也可以拨打 12345 热线。"
 add_user_words(place_names())  # jieba keeps 望京街道, 回龙观 … whole
+register_place_names(place_names())
 
 _CHOICE = re.compile(r"^(?:第)?([1-5一二三四五])(?:个|条|项)?$")
 _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}

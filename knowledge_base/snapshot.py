@@ -44,6 +44,9 @@ class Hit:
 
 @dataclass
 class KnowledgeSnapshot:
+    """One search document per entry: its title, phrasings, tags, category and answer. Ranking
+    is BM25 over those; `coverage` tells how much of the question the best entry speaks to."""
+
     revision: int
     entries: dict[str, EntryVersion]
     synonyms: SynonymMap
@@ -61,9 +64,10 @@ class KnowledgeSnapshot:
         snapshot = cls(revision=revision, entries={v.entry_id: v for v in versions}, synonyms=synonyms)
         corpus: list[list[str]] = []
         for version in versions:
-            for text in [version.title, *version.phrasings]:
-                corpus.append(list(tokens(synonyms.canonicalise(normalise(text)))) or ["∅"])
-                snapshot.doc_entry.append(version.entry_id)
+            texts = [version.title, *version.phrasings, " ".join([version.category, *version.tags]), version.answer]
+            doc = [t for text in texts for t in snapshot.query_tokens(text)]
+            corpus.append(doc or ["∅"])
+            snapshot.doc_entry.append(version.entry_id)
         snapshot.doc_tokens = [frozenset(doc) for doc in corpus]
         df: dict[str, int] = {}
         for doc in snapshot.doc_tokens:
@@ -81,37 +85,44 @@ class KnowledgeSnapshot:
         return snapshot
 
     def query_tokens(self, text: str) -> list[str]:
-        return list(tokens(self.synonyms.canonicalise(normalise(text))))
+        """Search tokens; place names are dropped, since answers hold city-wide."""
+        return [t for t in tokens(self.synonyms.canonicalise(normalise(text))) if t not in _PLACE_TOKENS]
 
     def search(self, text: str, at: datetime, limit: int = 5) -> list[Hit]:
-        """Best entries for `text` among those in force at `at` (an entry's best phrasing counts)."""
+        """Best entries for `text` among those in force at `at`."""
         if self.retriever is None:
             return []
         query = self.query_tokens(text)
         if not query:
             return []
         scores = self.retriever.get_scores(query)
-        wanted = min(len(scores), limit * 20)
+        wanted = min(len(scores), limit * 4)
         top = np.argpartition(scores, -wanted)[-wanted:]
         order = top[np.argsort(scores[top])[::-1]]
         weights = {t: _weight(t, self.idf, self.unseen_idf) for t in set(query)}
         total = sum(weights.values()) or 1.0
-        best: dict[str, Hit] = {}
+        hits: list[Hit] = []
         for doc in order:
             score = float(scores[doc])
             if score <= 0:
                 break
             entry_id = self.doc_entry[doc]
-            if entry_id in best or not self.entries[entry_id].in_force(at):
+            if not self.entries[entry_id].in_force(at):
                 continue
             covered = sum(w for t, w in weights.items() if t in self.doc_tokens[doc])
-            best[entry_id] = Hit(entry_id, score, covered / total)
-            if len(best) >= limit:
+            hits.append(Hit(entry_id, score, covered / total))
+            if len(hits) >= limit:
                 break
-        return list(best.values())
+        return hits
 
 
 BIGRAM_WEIGHT = 0.5  # character bigrams back up words (typos, unknown compounds) but count less
+_PLACE_TOKENS: set[str] = {"北京", "北京市", "本市", "在京", "来京", "京"}
+
+
+def register_place_names(names: list[str]) -> None:
+    """Place names carry no meaning for a city-wide answer (set by the bot at start-up)."""
+    _PLACE_TOKENS.update(normalise(n) for n in names if len(n) >= 2)
 
 
 def _weight(token: str, idf: dict[str, float], unseen: float) -> float:
