@@ -24,13 +24,17 @@ DecisionType = Literal["answer", "clarify", "emergency", "legal_channel", "hando
 
 MAX_TEXT = 2000  # longer texts are judged on their beginning; the ticket keeps all of it
 # Retrieval thresholds, calibrated on tests/data/bot_eval.yaml (see `hotline bot eval`).
-MIN_COVERAGE = 0.5  # share of the query's IDF weight the best phrasing must contain
-TIE_RATIO = 0.93
+MIN_COVERAGE = 0.3  # share of the question's information (IDF weight) the best entry must contain
+MIN_CONTENT_WORDS = 2  # fewer content words than this is too vague to answer (unless rare and specific)
+MIN_COVERAGE_STATEMENT = 0.45  # a statement rather than a question must match more closely
+TIE_RATIO = 0.97
 
 _EMERGENCY = {line: lexicon.compile_all(patterns) for line, (_, patterns) in lexicon.EMERGENCY_LINES.items()}
 _LEGAL = [(re.compile(p), reply) for p, reply in lexicon.LEGAL_PATTERNS]
 _HANDOFF = lexicon.compile_all(lexicon.HANDOFF_PATTERNS)
 _CHITCHAT = lexicon.compile_all(lexicon.CHITCHAT_PATTERNS)
+_OUT_OF_SCOPE = lexicon.compile_all(lexicon.OUT_OF_SCOPE_PATTERNS)
+_CONSULTATION = lexicon.compile_all(lexicon.CONSULTATION_CUES)
 _KINDS = {kind: lexicon.compile_all(p) for kind, p in lexicon.KIND_CUES.items()}
 _QUESTION = lexicon.compile_all(lexicon.QUESTION_CUES)
 _UTILITIES = lexicon.compile_all(lexicon.UTILITIES_CUES)
@@ -101,29 +105,44 @@ def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSna
 
     if _CHITCHAT.search(clean) and len(clean) <= 20:
         return Decision("clarify", "您好，我是北京12345智能助手。请问您想咨询什么政策，或者反映什么问题？", ["small talk"])
+    if _OUT_OF_SCOPE.search(clean):
+        return Decision("clarify", "这个问题超出了12345热线的服务范围。请问您有政务咨询、求助、投诉、举报或建议吗？", ["out of scope"])
 
     kind = _kind(clean)
-    if kind is not None:
-        return _forward(clean, kind, now, [f"{kind} cue"])
+    question = bool(_QUESTION.search(clean))
+    if kind is not None and not question:
+        return _forward(clean, kind, now, [f"{kind} cue"])  # a grievance told, not a question asked
 
     hits = kb.search(clean, now, limit=3)
-    if hits and hits[0].coverage >= MIN_COVERAGE:
+    needed = MIN_COVERAGE if question or len(clean) < 12 else MIN_COVERAGE_STATEMENT
+    if hits and hits[0].coverage >= needed:
         top = hits[0]
-        if len(hits) > 1 and hits[1].score >= TIE_RATIO * top.score and hits[1].coverage >= MIN_COVERAGE:
-            return _clarify_between(kb, hits[:2], [f"tie bm25 {top.score:.2f} / {hits[1].score:.2f}"])
-        return _answer(kb, top.entry_id, round(top.coverage, 3), [f"bm25 {top.score:.2f}, coverage {top.coverage:.2f}"])
+        tie = len(hits) > 1 and hits[1].score >= TIE_RATIO * top.score and hits[1].coverage >= needed
+        if tie or (not _specific_enough(clean, kb) and len(hits) > 1):
+            # Two entries fit equally well, or a bare topic word ("居住证"): offer the best two.
+            return _clarify_between(kb, hits[:2], [f"tie or bare topic: bm25 {top.score:.2f} / {hits[1].score:.2f}"])
+        if _specific_enough(clean, kb):
+            return _answer(kb, top.entry_id, round(top.coverage, 3), [f"bm25 {top.score:.2f}, coverage {top.coverage:.2f}"])
 
-    if len(clean) < 4 and not _QUESTION.search(clean):
-        return Decision("clarify", "能再具体说一下吗？比如您想办理什么事，或者遇到了什么问题、在哪里。", ["too short to decide"])
+    if kind is not None:
+        return _forward(clean, kind, now, [f"{kind} cue", "no knowledge-base answer"])
+    if not question and len(clean) >= 12 and _specific_enough(clean, kb) and not _CONSULTATION.search(clean):
+        return _forward(clean, "help", now, ["a problem told at length, no knowledge-base answer"])
+    if not _specific_enough(clean, kb) or not _CONSULTATION.search(clean):
+        return Decision("clarify", "能再具体说一下吗？比如您想办理什么事，或者遇到了什么问题、在哪里。", ["too vague to decide"])
     return _forward(clean, "consultation", now, ["no knowledge-base answer"])
+
+
+def _specific_enough(text: str, kb: KnowledgeSnapshot) -> bool:
+    words = [t for t in kb.query_tokens(text) if not t.startswith("#")]
+    if len(words) >= MIN_CONTENT_WORDS:
+        return True
+    return any(len(w) >= 2 and kb.idf.get(w, 0) >= kb.unseen_idf for w in words)  # one rare, specific term
 
 
 def _kind(text: str) -> str | None:
     for kind in ("report", "complaint", "help", "suggestion"):
         if _KINDS[kind].search(text):
-            # "怎么投诉物业" asks how to complain: a consultation the KB may answer.
-            if kind in ("complaint", "report", "suggestion") and _QUESTION.search(text) and not _strong_grievance(text):
-                return None
             return kind
     return None
 

@@ -206,7 +206,10 @@ async def test_chat_answers_odd_text_gracefully(app_url: str, http: aiohttp.Clie
 async def test_chat_records_answer_provenance_and_recall_lists_superseded_answers(app_url: str, people, http: aiohttp.ClientSession) -> None:
     editor, reviewer = people["editor1"], people["reviewer1"]
     await publish_new(editor, reviewer, app_url, "kb-test-007", LIBRARY)
-    first = await eventually(lambda: _ask(http, app_url, "社区图书室开放时间", "s-recall-0001"), lambda r: r["decision"] == "answer")
+    await eventually(lambda: call(*editor, "POST", f"{app_url}/api/v1/kb/try", {"text": "社区图书室开放时间"}),
+                     lambda r: r[1].get("entry_id") == "kb-test-007")  # the index has the new entry
+    first = await _ask(http, app_url, "社区图书室开放时间", "s-recall-0001")
+    assert first["decision"] == "answer"
     status, ticket = await call(*people["agent1"], "GET", f"{app_url}/api/v1/agent/tickets/{first['ticket_id']}")
     assert ticket["disposition"] == {**ticket["disposition"], "type": "answered", "kb_entry_id": "kb-test-007", "kb_version": 1}
     assert ticket["status"] == "answered" and ticket["kind"] == "consultation"
