@@ -104,7 +104,11 @@ async def list_entries(request: web.Request) -> web.Response:
     status = request.query.get("status")
     category = request.query.get("category")
     now = clock.now()
-    soon = (now + timedelta(days=int(request.query.get("expiring_days", "30")))).date()
+    try:
+        days = min(max(int(request.query.get("expiring_days", "30")), 0), 3650)
+    except ValueError:
+        raise ApiError(422, "validation_failed", "expiring_days 须为天数", [{"field": "expiring_days", "code": "invalid", "message": "请输入天数"}]) from None
+    soon = (now + timedelta(days=days)).date()
     published = {v.entry_id: v for v in await _kb(request).published_versions()}
     latest = {v.entry_id: v for v in await _kb(request).latest_versions()}
     items = []
@@ -212,7 +216,9 @@ def _as_text(value: Any) -> str:
 @requires(*REVIEW)
 async def review_queue(request: web.Request) -> web.Response:
     states = [s for s in await _kb(request).list_states() if s.status == EntryStatus.in_review]
-    return _json({"items": [s.public() for s in sorted(states, key=lambda s: s.updated_at)]})
+    authors = {v.entry_id: v.author for v in await _kb(request).latest_versions()}
+    items = [s.public() | {"author": authors.get(s.id)} for s in sorted(states, key=lambda s: s.updated_at)]
+    return _json({"items": items})
 
 
 @requires(*READ)
@@ -280,58 +286,57 @@ async def start_import(request: web.Request) -> web.Response:
         rows = transfer.parse(data, fmt)
     except transfer.ImportFormatError as exc:
         raise ApiError(422, "invalid_import_file", str(exc)) from None
-    job = secrets.token_hex(8)
-    jobs = request.app["kb_import_jobs"]
-    jobs[job] = {"id": job, "phase": "validating", "total": len(rows), "done": 0, "errors": [], "result": None}
-    task = asyncio.create_task(_run_import(request.app, job, rows, _user(request)))
+    state = {"id": secrets.token_hex(8), "phase": "validating", "total": len(rows), "done": 0, "errors": [], "result": None}
+    await _save_job(request.app, state)
+    task = asyncio.create_task(_run_import(request.app, state, rows, _user(request)))
     request.app["kb_import_tasks"].add(task)
     task.add_done_callback(request.app["kb_import_tasks"].discard)
-    return _json(jobs[job], status=202)
+    return _json(state, status=202)
 
 
-async def _run_import(app: web.Application, job: str, rows: list[dict[str, Any]], author: str) -> None:
-    state = app["kb_import_jobs"][job]
+IMPORT_JOB_TTL = 24 * 3600
+
+
+def _job_key(job: str) -> str:
+    return f"hl:kb:import:{job}"
+
+
+async def _save_job(app: web.Application, state: dict[str, Any]) -> None:
+    # In Redis, so that any gateway instance can report the progress.
+    await app["redis"].set(_job_key(state["id"]), json.dumps(state, ensure_ascii=False, default=str), ex=IMPORT_JOB_TTL)
+
+
+async def _run_import(app: web.Application, state: dict[str, Any], rows: list[dict[str, Any]], author: str) -> None:
     parsed = transfer.ParsedImport()
+    seen: set[str] = set()
     for start in range(0, len(rows), 200):  # validate in slices so the progress bar moves
-        part = await asyncio.to_thread(transfer.validate, rows[start:start + 200])
-        for error in part.errors:
-            error.row += start
+        part = await asyncio.to_thread(transfer.validate, rows[start:start + 200], start + 1, seen)
         parsed.rows += part.rows
         parsed.errors += part.errors
         state["done"] = min(start + 200, len(rows))
-    duplicates = _duplicates_across_slices(parsed)
-    parsed.errors += duplicates
+        await _save_job(app, state)
     if parsed.errors:
         state.update(phase="failed", errors=[e.__dict__ for e in parsed.errors[:1000]])
-        return
-    state["phase"] = "applying"
-    try:
-        state.update(phase="done", result=await app["knowledge"].kb.import_rows(parsed.rows, author))
-    except Exception as exc:  # nothing was applied: the transaction did not run
-        state.update(phase="failed", errors=[{"row": 0, "entry_id": None, "field": "import", "message": f"写入失败，未导入任何条目：{exc}"}])
-
-
-def _duplicates_across_slices(parsed: transfer.ParsedImport) -> list[transfer.RowError]:
-    seen: set[str] = set()
-    out = []
-    for number, (entry_id, _) in enumerate(parsed.rows, start=1):
-        if entry_id in seen:
-            out.append(transfer.RowError(number, entry_id, "id", "条目编号在文件中重复"))
-        seen.add(entry_id)
-    return out
+    else:
+        state["phase"] = "applying"
+        await _save_job(app, state)
+        try:
+            state.update(phase="done", result=await app["knowledge"].kb.import_rows(parsed.rows, author))
+        except Exception as exc:  # nothing was applied: the transaction did not run
+            state.update(phase="failed", errors=[{"row": 0, "entry_id": None, "field": "import", "message": f"写入失败，未导入任何条目：{exc}"}])
+    await _save_job(app, state)
 
 
 @requires(*EDIT)
 async def import_status(request: web.Request) -> web.Response:
-    job = request.app["kb_import_jobs"].get(request.match_info["job"])
-    if job is None:
+    raw = await request.app["redis"].get(_job_key(request.match_info["job"][:64]))
+    if raw is None:
         raise ApiError(404, "import_not_found", "导入任务不存在或已过期")
-    return _json(job)
+    return web.Response(body=raw, content_type="application/json")
 
 
 def setup(app: web.Application) -> None:
     app.middlewares.append(workflow_errors)
-    app["kb_import_jobs"] = {}
     app["kb_import_tasks"] = set()
     r = app.router
     r.add_get("/kb", page, name="kb_page")

@@ -323,23 +323,23 @@ class KnowledgeBase:
         return out
 
     async def audit(self, entry_id: str | None = None, count: int = 200) -> list[dict[str, Any]]:
-        rows = []
-        for _, fields in await self.redis.xrevrange(AUDIT, count=count * (5 if entry_id else 1)):
-            row = {k.decode(): v.decode() for k, v in fields.items()}
-            if entry_id and row["entry"] != entry_id:
-                continue
+        """Newest first: one entry's whole history, or the latest of the global log."""
+        if entry_id:
+            raw = [json.loads(r) for r in await self.redis.lrange(f"{K}e:{entry_id}:audit", -count, -1)][::-1]
+        else:
+            raw = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in await self.redis.xrevrange(AUDIT, count=count)]
+        for row in raw:
             row["detail"] = json.loads(row["detail"])
             row["version"] = int(row["version"])
-            rows.append(row)
-            if len(rows) >= count:
-                break
-        return rows
+        return raw
 
 
 def _audit(pipe: Any, actor: str, entry_id: str, action: str, version: int, detail: dict[str, Any]) -> None:
-    pipe.xadd(AUDIT, {"at": clock.now().isoformat(), "actor": actor, "entry": entry_id, "action": action,
-                      "version": str(version), "detail": json.dumps(detail, ensure_ascii=False, default=str)},
-              maxlen=1_000_000, approximate=True)
+    row = {"at": clock.now().isoformat(), "actor": actor, "entry": entry_id, "action": action,
+           "version": str(version), "detail": json.dumps(detail, ensure_ascii=False, default=str)}
+    pipe.xadd(AUDIT, row, maxlen=1_000_000, approximate=True)
+    if entry_id:  # each entry's own history, however busy the global log gets
+        pipe.rpush(f"{K}e:{entry_id}:audit", json.dumps(row, ensure_ascii=False))
 
 
 def _with_review(version: EntryVersion, reviews: dict[str, Any]) -> EntryVersion:

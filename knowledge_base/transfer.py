@@ -69,10 +69,11 @@ def parse(data: bytes, fmt: str) -> list[dict[str, Any]]:
     raise ImportFormatError("只支持 yaml 或 csv 格式")
 
 
-def validate(rows: list[dict[str, Any]]) -> ParsedImport:
+def validate(rows: list[dict[str, Any]], first_row: int = 1, seen: set[str] | None = None) -> ParsedImport:
+    """Validate rows numbered from `first_row`; `seen` carries ids across slices of one file."""
     out = ParsedImport()
-    seen: set[str] = set()
-    for number, row in enumerate(rows, start=1):
+    seen = set() if seen is None else seen
+    for number, row in enumerate(rows, start=first_row):
         entry_id = str(row.get("id") or "").strip() or None
         if entry_id is None:
             out.errors.append(RowError(number, None, "id", "缺少条目编号"))
@@ -86,13 +87,15 @@ def validate(rows: list[dict[str, Any]]) -> ParsedImport:
             out.rows.append((entry_id, EntryContent.model_validate(fields)))
         except ValidationError as exc:
             for error in exc.errors():
-                name = ".".join(str(p) for p in error["loc"]) or "entry"
+                name = ".".join(str(p) for p in error["loc"]) or ("expires_at" if "expires_at" in str(error.get("msg")) else "entry")
                 out.errors.append(RowError(number, entry_id, name, _message(error)))
     return out
 
 
 def _message(error: dict[str, Any]) -> str:
     kind = error["type"]
+    if "expires_at must be after" in str(error.get("msg", "")):
+        return "到期日期须晚于生效日期"
     if kind == "missing":
         return "必填项缺失"
     if kind == "extra_forbidden":

@@ -222,3 +222,13 @@ async def test_chat_records_answer_provenance_and_recall_lists_superseded_answer
     assert recall["versions"] == [{"version": 1, "tickets": [first["ticket_id"]]}]
     async with editor[0].get(f"{app_url}/api/v1/kb/entries/kb-test-007/recall?format=csv") as r:
         assert first["ticket_id"] in (await r.text())
+
+
+async def test_import_errors_name_the_right_row_in_large_files(app_url: str, people) -> None:
+    session, csrf = people["editor1"]
+    rows = "".join(f"- id: kb-big-{i:04d}\n  title: 第{i}条批量导入的问题\n  answer: 第{i}条批量导入的答复。\n  category: 批量\n" for i in range(1, 301))
+    rows += "- id: kb-big-0001\n  title: 与第一条重复的编号\n  answer: 这一条的编号重复了。\n  category: 批量\n"
+    job = await _import(session, csrf, app_url, rows.encode(), "yaml")
+    assert job["phase"] == "failed" and [(e["row"], e["field"]) for e in job["errors"]] == [(301, "id")]
+    async with session.get(f"{app_url}/api/v1/kb/entries?expiring_days=abc") as r:
+        assert r.status == 422
