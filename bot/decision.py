@@ -28,6 +28,8 @@ MIN_COVERAGE = 0.3  # share of the question's information (IDF weight) the best 
 MIN_CONTENT_WORDS = 2  # fewer content words than this is too vague to answer (unless rare and specific)
 MIN_COVERAGE_STATEMENT = 0.45  # a statement rather than a question must match more closely
 TIE_RATIO = 0.97
+CLEAR_LEAD = 1.25  # a question whose best entry leads the next by this much is answered on less coverage
+MIN_COVERAGE_WITH_LEAD = 0.2
 
 _EMERGENCY = {line: lexicon.compile_all(patterns) for line, (_, patterns) in lexicon.EMERGENCY_LINES.items()}
 _LEGAL = [(re.compile(p), reply) for p, reply in lexicon.LEGAL_PATTERNS]
@@ -115,6 +117,8 @@ def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSna
 
     hits = kb.search(clean, now, limit=3)
     needed = MIN_COVERAGE if question or len(clean) < 12 else MIN_COVERAGE_STATEMENT
+    if question and len(hits) > 1 and hits[0].score >= CLEAR_LEAD * hits[1].score:
+        needed = min(needed, MIN_COVERAGE_WITH_LEAD)
     if hits and hits[0].coverage >= needed:
         top = hits[0]
         tie = len(hits) > 1 and hits[1].score >= TIE_RATIO * top.score and hits[1].coverage >= needed

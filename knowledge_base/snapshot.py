@@ -128,4 +128,5 @@ def register_place_names(names: list[str]) -> None:
 def _weight(token: str, idf: dict[str, float], unseen: float) -> float:
     if token.startswith("#"):
         return idf.get(token, 0.0) * BIGRAM_WEIGHT  # a bigram nobody wrote is word-boundary noise
-    return idf.get(token, unseen)
+    weight = idf.get(token, unseen)
+    return weight * 0.5 if len(token) == 1 else weight  # single characters say little on their own

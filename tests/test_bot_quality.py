@@ -30,7 +30,7 @@ def test_top1_answer_accuracy_floor(report) -> None:  # type: ignore[no-untyped-
 
 
 def test_forward_precision_floor(report) -> None:  # type: ignore[no-untyped-def]
-    assert report.precision("forward") >= 0.80  # target 0.95: see the closing note of issue 3
+    assert report.precision("forward") >= 0.85  # target 0.95: see the closing note of issue 3
 
 
 def test_legal_channel_and_handoff_are_recognised(report) -> None:  # type: ignore[no-untyped-def]
