@@ -37,7 +37,7 @@ TWO_PERSON = "发布须由另一位审核人完成"
 @pytest.fixture
 async def gateway(redis_url: str, tmp_path: Path, gateways: list[Gateway]) -> Gateway:
     # The starter content is seeded as usual: the new entry has to win among real neighbours.
-    gw = Gateway(redis_url, tmp_path / "gw", HOTLINE_TICKET_PREFIX="KT")
+    gw = Gateway(redis_url, tmp_path / "gw", HOTLINE_TICKET_PREFIX="KT", HOTLINE_KB_SEED="1")  # editors work among the sample entries
     gateways.append(gw)
     gw.start()
     await add_user(redis_url, "editor1", "kb_editor")
