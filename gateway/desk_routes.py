@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway import clock, keys
 from gateway.auth import actor, requires
 from gateway.errors import ApiError
+from gateway.json_io import json_response as _json
+from gateway.json_io import read_model as _body
 from gateway.geography import district_code, districts
 from gateway.live_events import DeskConnection
 from gateway.outbox import CASE_HOP
@@ -22,20 +24,6 @@ from gateway.tickets import TicketNotFound
 
 STATIC = Path(__file__).with_name("static") / "agent"
 DESK = ("agent", "supervisor")
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
-
-
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "请以 JSON 格式提交")
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        fields = [{"field": ".".join(map(str, e["loc"])) or "body", "code": e["type"], "message": "内容格式不正确"} for e in exc.errors()]
-        raise ApiError(422, "validation_failed", "提交内容有误", fields) from None
 
 
 class LoginIn(BaseModel):
@@ -251,6 +239,7 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/agent", desk_page, name="desk_page")
     r.add_static("/static/agent/", STATIC, name="desk_static")
+    r.add_static("/static/common/", STATIC.with_name("common"), name="common_static")  # staff.js / staff.css for /agent and /kb
     r.add_post("/api/v1/auth/login", login, name="login")
     r.add_post("/api/v1/auth/logout", logout, name="logout")
     r.add_get("/api/v1/auth/me", me, name="me")

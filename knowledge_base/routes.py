@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.decision import Conversation, decide
 from gateway import clock
 from gateway.auth import requires
 from gateway.errors import ApiError
+from gateway.json_io import json_response as _json
+from gateway.json_io import read_model
 from knowledge_base import transfer
 from knowledge_base.models import EntryContent, EntryStatus
 from knowledge_base.store import KnowledgeBase, WorkflowError
@@ -64,18 +66,8 @@ class SynonymsIn(BaseModel):
     groups: list[list[str]] = Field(max_length=5000)
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
-
-
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "请以 JSON 格式提交")
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        fields = [{"field": ".".join(map(str, e["loc"])) or "body", "code": e["type"], "message": transfer._message(e)} for e in exc.errors()]
-        raise ApiError(422, "validation_failed", "内容有误，请按提示修改", fields) from None
+    return await read_model(request, model, transfer._message, "内容有误，请按提示修改")
 
 
 def _kb(request: web.Request) -> KnowledgeBase:

@@ -16,6 +16,8 @@ from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
 from tests.support.processes import CaseReceiver, Gateway
 
+pytest_plugins = ["tests.support.browser"]  # the `browser` fixture
+
 CASE_SECRET = "test-case-secret"
 
 

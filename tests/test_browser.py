@@ -5,27 +5,21 @@ keyboard."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 
 from gateway import keys
+from tests.support.browser import skip_without_chromium
 from tests.support.media import png
 from tests.support.desk import PASSWORD, add_user
 from tests.support.processes import Gateway
 
-CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (set HOTLINE_CHROMIUM to another path)", allow_module_level=True)
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+skip_without_chromium()
 CJK = re.compile(r"[\u4e00-\u9fff]")
 DESCRIPTION = "朝阳区望京街道某小区东门外的路灯已经坏了一个多星期，晚上一片漆黑，老人孩子出行很不安全，请尽快派人维修。"
 PHONE = "13812345678"
@@ -40,16 +34,6 @@ async def gateway(redis_url: str, tmp_path: Path, gateways: list[Gateway]) -> Ga
     gw.start()
     await add_user(redis_url, "agent1", "agent")
     return gw
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def agent_desk(browser: Browser, base: str) -> Page:

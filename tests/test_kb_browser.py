@@ -7,21 +7,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
+from tests.support.browser import skip_without_chromium
 from tests.support.desk import PASSWORD, add_user
 from tests.support.processes import Gateway
 
-CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM} (set HOTLINE_CHROMIUM to another path)", allow_module_level=True)
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--lang=zh-CN", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+skip_without_chromium()
 # Set to a folder to keep screenshots of the editor, the review diff and the import report.
 SCREENSHOTS = os.environ.get("HOTLINE_TEST_SCREENSHOTS")
 
@@ -45,16 +40,6 @@ async def gateway(redis_url: str, tmp_path: Path, gateways: list[Gateway]) -> Ga
     # An editor who is also a reviewer: the two-person rule is what stops them publishing their own text.
     await add_user(redis_url, "editor2", "kb_editor", "kb_reviewer")
     return gw
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def new_page(browser: Browser, base: str, path: str) -> Page:
