@@ -6,23 +6,24 @@
  *
  * All untrusted text (entry content, user names, server messages) is inserted
  * with textContent via the h() helper; innerHTML is never used.
+ *
+ * Login, session, API calls, DOM and time helpers: gateway/static/common/staff.js (window.Staff).
  */
 (function () {
   'use strict';
+
+  var $ = Staff.$, h = Staff.h, append = Staff.append, replaceKids = Staff.replaceKids, setMsg = Staff.setMsg;
+  var isBlank = Staff.isBlank, dash = Staff.dash, api = Staff.api, withBusy = Staff.withBusy, hasRole = Staff.hasRole;
 
   // ---------------------------------------------------------------------
   // Constants
   // ---------------------------------------------------------------------
 
-  var API = '/api/v1';
+  var API = Staff.API;
   var IMPORT_POLL_MS = 300;
   var REVIEW_POLL_MS = 60000;
   var ENTRY_ID_RE = /^[a-z0-9][a-z0-9-]{2,63}$/;
 
-  var ROLE_LABELS = {
-    admin: '管理员', kb_editor: '知识库编辑', kb_reviewer: '知识库审核',
-    supervisor: '值班长', agent: '坐席'
-  };
   var ROLE_ORDER = ['admin', 'kb_editor', 'kb_reviewer', 'supervisor', 'agent'];
   var READ_ROLES = ['kb_editor', 'kb_reviewer', 'admin'];
   var EDIT_ROLES = ['kb_editor', 'admin'];
@@ -34,8 +35,8 @@
     answer: '直接答复', clarify: '追问澄清', emergency: '紧急分流',
     legal_channel: '法定途径', handoff: '转人工', forward: '转办'
   };
-  var KIND_LABELS = { consultation: '咨询', help: '求助', complaint: '投诉', report: '举报', suggestion: '建议' };
-  var URGENCY_LABELS = { normal: '一般（7日）', utilities: '水电气热（24小时）', complex: '复杂（15日）', emergency: '紧急（2小时）' };
+  var KIND_LABELS = Staff.KIND_LABELS;
+  var URGENCY_LABELS = Staff.URGENCY_LABELS;
 
   var ACTION_LABELS = {
     created: '新建', saved: '保存', submitted: '提交审核', published: '发布', rejected: '退回',
@@ -69,9 +70,6 @@
   // ---------------------------------------------------------------------
 
   var state = {
-    user: null,
-    csrf: null,
-    expiring: false,
     tab: 'entries',
     // Entry list
     items: [],
@@ -101,113 +99,20 @@
   };
 
   // ---------------------------------------------------------------------
-  // Small DOM helpers
+  // Roles and time
   // ---------------------------------------------------------------------
 
-  function $(id) { return document.getElementById(id); }
-
-  // h('div', {class: 'x', 'data-id': 1, onclick: fn}, 'text', child, [more])
-  function h(tag, props) {
-    var el = document.createElement(tag);
-    if (props) {
-      Object.keys(props).forEach(function (k) {
-        var v = props[k];
-        if (v === null || v === undefined || v === false) return;
-        if (k === 'class') el.className = v;
-        else if (k === 'text') el.textContent = String(v);
-        else if (k.slice(0, 2) === 'on' && typeof v === 'function') el.addEventListener(k.slice(2), v);
-        else if (v === true) el.setAttribute(k, '');
-        else el.setAttribute(k, String(v));
-      });
-    }
-    for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
-    return el;
-  }
-
-  function append(el, child) {
-    if (child === null || child === undefined || child === false) return;
-    if (Array.isArray(child)) { child.forEach(function (c) { append(el, c); }); return; }
-    if (typeof child === 'string' || typeof child === 'number') {
-      el.appendChild(document.createTextNode(String(child)));
-      return;
-    }
-    el.appendChild(child);
-  }
-
-  function replaceKids(el, kids) {
-    el.replaceChildren();
-    append(el, kids);
-  }
-
-  function setMsg(el, text, kind) {
-    if (!el) return;
-    el.textContent = text || '';
-    el.className = 'msg' + (kind ? ' msg--' + kind : '');
-  }
-
-  function isBlank(v) { return v === null || v === undefined || v === ''; }
-  function dash(v) { return isBlank(v) ? '—' : String(v); }
-
-  function hasRole(list) {
-    var roles = (state.user && state.user.roles) || [];
-    return list.some(function (r) { return roles.indexOf(r) !== -1; });
-  }
   function isEditor() { return hasRole(EDIT_ROLES); }
   function isReviewer() { return hasRole(REVIEW_ROLES); }
-  function me() { return state.user ? state.user.username : ''; }
+  function me() { var u = Staff.user(); return u ? u.username : ''; }
 
-  // ---------------------------------------------------------------------
-  // Time (always Asia/Shanghai)
-  // ---------------------------------------------------------------------
-
-  var tzFormatter = new Intl.DateTimeFormat('zh-CN', {
-    timeZone: 'Asia/Shanghai',
-    year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
-    hourCycle: 'h23'
-  });
-
-  function toDate(v) {
-    if (isBlank(v)) return null;
-    var d = new Date(v);
-    return isNaN(d.getTime()) ? null : d;
-  }
-
-  function tzParts(d) {
-    var o = {};
-    tzFormatter.formatToParts(d).forEach(function (p) { o[p.type] = p.value; });
-    if (o.hour === '24') o.hour = '00';
-    return o;
-  }
-
-  function fmtDateTime(v) {
-    var d = toDate(v);
-    if (!d) return '—';
-    var p = tzParts(d);
-    return p.year + '-' + p.month + '-' + p.day + ' ' + p.hour + ':' + p.minute;
-  }
-
-  function fmtFull(v) {
-    var d = toDate(v);
-    if (!d) return '';
-    var p = tzParts(d);
-    return p.year + '-' + p.month + '-' + p.day + ' ' + p.hour + ':' + p.minute + ':' + p.second + '（北京时间）';
-  }
-
-  function timeEl(v, cls) {
-    var d = toDate(v);
-    if (!d) return h('span', { class: cls || null }, '—');
-    return h('time', { class: cls || null, datetime: d.toISOString(), title: fmtFull(v) }, fmtDateTime(v));
-  }
+  // 2025-11-23 09:05 (Beijing time), the full time on hover.
+  function fmtDateTime(v) { return Staff.formatTime(v, 'long'); }
+  function timeEl(v, cls) { return Staff.timeEl(v, cls, 'long'); }
 
   // ---------------------------------------------------------------------
   // Labels
   // ---------------------------------------------------------------------
-
-  function rolesLabel(roles) {
-    return ROLE_ORDER.filter(function (r) { return (roles || []).indexOf(r) !== -1; })
-      .map(function (r) { return ROLE_LABELS[r]; }).join('、');
-  }
 
   function statusChip(status, label) {
     return h('span', { class: 'chip st-' + (status || 'none') }, STATUS_LABELS[status] || label || dash(status));
@@ -266,85 +171,6 @@
     }
     if ((m = /^bm25 ([\d.]+) over (\d+) tokens$/.exec(s))) return '检索得分 ' + m[1] + '（提问含 ' + m[2] + ' 个检索词）';
     return null;
-  }
-
-  // ---------------------------------------------------------------------
-  // API
-  // ---------------------------------------------------------------------
-
-  function ApiError(status, body) {
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = body && body.error;
-    this.body = body;
-    this.fields = (body && Array.isArray(body.fields)) ? body.fields : [];
-    this.message = (body && body.message) || defaultMessage(status);
-  }
-  ApiError.prototype = Object.create(Error.prototype);
-  ApiError.prototype.constructor = ApiError;
-
-  function defaultMessage(status) {
-    if (status === 0) return '网络连接失败，请检查网络后重试';
-    if (status === 401) return '登录已失效，请重新登录';
-    if (status === 403) return '没有权限执行此操作';
-    if (status === 404) return '未找到该记录';
-    if (status === 409) return '操作冲突，请刷新后重试';
-    if (status === 413) return '提交内容过大';
-    if (status === 415) return '提交格式不正确';
-    if (status === 422) return '提交的内容有误';
-    if (status === 429) return '操作过于频繁，请稍后再试';
-    if (status >= 500) return '服务器暂时无法处理，请稍后重试';
-    return '请求失败（' + status + '）';
-  }
-
-  // opts.allow401: do not treat 401 as "session expired" (login, /me at boot).
-  // opts.raw: send `body` as is with opts.contentType (file uploads).
-  function api(method, path, body, opts) {
-    opts = opts || {};
-    var headers = { 'Accept': 'application/json' };
-    var init = { method: method, headers: headers, credentials: 'same-origin', cache: 'no-store' };
-    if (body !== undefined) {
-      if (opts.raw) {
-        headers['Content-Type'] = opts.contentType;
-        init.body = body;
-      } else {
-        headers['Content-Type'] = 'application/json';
-        init.body = JSON.stringify(body);
-      }
-    }
-    if (method !== 'GET' && method !== 'HEAD' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
-
-    return fetch(API + path, init).then(function (res) {
-      return res.text().then(function (text) {
-        var data = null;
-        if (text) { try { data = JSON.parse(text); } catch (e) { data = null; } }
-
-        if (res.status === 401 && !opts.allow401) {
-          sessionExpired();
-          throw new ApiError(401, data);
-        }
-        // A stale CSRF token: refresh it from /me and retry once.
-        if (res.status === 403 && data && /csrf/i.test(String(data.error || '')) && !opts.retried && method !== 'GET') {
-          return api('GET', '/auth/me').then(function (who) {
-            if (who && who.csrf_token) state.csrf = who.csrf_token;
-            return api(method, path, body, Object.assign({}, opts, { retried: true }));
-          });
-        }
-        if (!res.ok) throw new ApiError(res.status, data);
-        return data === null ? {} : data;
-      });
-    }, function () {
-      throw new ApiError(0, null);
-    });
-  }
-
-  function withBusy(btn, fn) {
-    if (btn) { btn.disabled = true; btn.setAttribute('aria-busy', 'true'); }
-    updateEditorButtons();
-    return Promise.resolve().then(fn).finally(function () {
-      if (btn) { btn.removeAttribute('aria-busy'); btn.disabled = false; }
-      updateEditorButtons();
-    });
   }
 
   // ---------------------------------------------------------------------
@@ -420,52 +246,21 @@
 
   function boot() {
     bindEvents();
-    api('GET', '/auth/me', undefined, { allow401: true }).then(function (who) {
-      enterApp(who);
-    }, function (e) {
-      showLogin(e.status === 0 || e.status >= 500 ? '服务器暂时无法访问，请稍后重试' : '');
+    Staff.start({
+      app: 'kb-app',
+      roleOrder: ROLE_ORDER,
+      roles: READ_ROLES,
+      deniedMessage: '该账号没有知识库权限，请联系管理员开通',
+      enter: enterApp,
+      teardown: teardown,
+      confirmLogout: confirmLogout,
+      onBusy: updateEditorButtons,
+      messages: { 415: '提交格式不正确' }
     });
   }
 
-  function showLogin(message) {
-    teardown();
-    state.user = null;
-    state.csrf = null;
-    $('boot').hidden = true;
-    $('kb-app').hidden = true;
-    $('login-view').hidden = false;
-    $('login-password').value = '';
-    setMsg($('login-error'), message || '', message ? 'error' : null);
-    var u = $('login-username');
-    (u.value ? $('login-password') : u).focus();
-  }
-
-  function sessionExpired() {
-    if (!state.user || state.expiring) return;
-    state.expiring = true;
-    try { showLogin('登录已失效，请重新登录'); } finally { state.expiring = false; }
-  }
-
-  function enterApp(who) {
-    state.user = (who && who.user) || null;
-    state.csrf = (who && who.csrf_token) || null;
-    if (!state.user) { showLogin(''); return; }
-    if (!hasRole(READ_ROLES)) {
-      // Logged in, but not for the knowledge base: end that session here.
-      api('POST', '/auth/logout', undefined, { allow401: true }).catch(function () { /* ignore */ });
-      state.user = null;
-      showLogin('该账号没有知识库权限，请联系管理员开通');
-      return;
-    }
-
-    $('boot').hidden = true;
-    $('login-view').hidden = true;
-    $('kb-app').hidden = false;
-    setMsg($('login-error'), '');
-
-    $('user-name').textContent = state.user.display_name || state.user.username || '';
-    $('user-roles').textContent = rolesLabel(state.user.roles);
-
+  // Logged in with a knowledge-base role: the top bar is filled; show what the roles allow.
+  function enterApp() {
     var editor = isEditor();
     var reviewer = isReviewer();
     $('entry-new').hidden = !editor;
@@ -517,47 +312,16 @@
     $('import-errors-block').hidden = true;
     setMsg($('import-msg'), '');
     ['diff-dialog', 'reject-dialog', 'confirm-dialog'].forEach(function (id) { if ($(id).open) $(id).close(); });
-    $('user-name').textContent = '';
-    $('user-roles').textContent = '';
   }
 
-  function onLoginSubmit(ev) {
-    ev.preventDefault();
-    var username = $('login-username').value.trim();
-    var password = $('login-password').value;
-    var err = $('login-error');
-    if (!username || !password) {
-      setMsg(err, '请输入用户名和密码', 'error');
-      (username ? $('login-password') : $('login-username')).focus();
-      return;
-    }
-    var btn = $('login-submit');
-    btn.textContent = '正在登录…';
-    setMsg(err, '');
-    withBusy(btn, function () {
-      return api('POST', '/auth/login', { username: username, password: password }, { allow401: true })
-        .then(function (data) {
-          enterApp(data);
-        }, function (e) {
-          var msg = e.status === 401 ? ((e.body && e.body.message) || '用户名或密码错误') : e.message;
-          setMsg(err, msg, 'error');
-          $('login-password').value = '';
-          $('login-password').focus();
-        });
-    }).finally(function () { btn.textContent = '登录'; });
-  }
-
-  function onLogout() {
+  // Unsaved edits: ask first. Resolves true to log out.
+  function confirmLogout() {
     var guard = isDirty()
       ? confirmDialog('退出登录？', '当前条目有未保存的修改，退出后这些修改会丢失。', '放弃修改并退出', true)
       : Promise.resolve(true);
-    guard.then(function (ok) {
-      if (!ok) return;
-      state.pristine = formSnapshot(); // no "leave page?" prompt after this
-      var btn = $('logout');
-      withBusy(btn, function () {
-        return api('POST', '/auth/logout', undefined, { allow401: true }).catch(function () { /* ignore */ });
-      }).finally(function () { showLogin(''); });
+    return guard.then(function (ok) {
+      if (ok) state.pristine = formSnapshot(); // no "leave page?" prompt after this
+      return ok;
     });
   }
 
@@ -1940,9 +1704,6 @@
   // ---------------------------------------------------------------------
 
   function bindEvents() {
-    $('login-form').addEventListener('submit', onLoginSubmit);
-    $('logout').addEventListener('click', onLogout);
-
     Object.keys(TABS).forEach(function (k) {
       $(TABS[k].tab).addEventListener('click', function () { switchTab(k); });
       $(TABS[k].tab).addEventListener('keydown', onTabKeydown);
@@ -2044,7 +1805,7 @@
 
     window.addEventListener('beforeunload', function (ev) {
       var synonymsDirty = state.synonymsLoaded && $('synonyms-text').value !== state.synonymsPristine;
-      if (state.user && (isDirty() || synonymsDirty)) { ev.preventDefault(); ev.returnValue = ''; }
+      if (Staff.user() && (isDirty() || synonymsDirty)) { ev.preventDefault(); ev.returnValue = ''; }
     });
   }
 

@@ -6,15 +6,20 @@
  *
  * All untrusted text (citizen content, names, server messages) is inserted
  * with textContent via the h() helper; innerHTML is never used.
+ *
+ * Login, session, API calls, DOM and time helpers: gateway/static/common/staff.js (window.Staff).
  */
 (function () {
   'use strict';
+
+  var $ = Staff.$, h = Staff.h, replaceKids = Staff.replaceKids, setMsg = Staff.setMsg;
+  var isBlank = Staff.isBlank, dash = Staff.dash, toMs = Staff.toMs, api = Staff.api, withBusy = Staff.withBusy;
 
   // ---------------------------------------------------------------------
   // Constants
   // ---------------------------------------------------------------------
 
-  var API = '/api/v1';
+  var API = Staff.API;
   var PAGE_SIZE = 50;
   var BASE_TITLE = '12345 坐席工作台';
   var WS_MAX_DELAY_MS = 30000;
@@ -27,13 +32,7 @@
     video: '视频',
     partner: '外省市转入'
   };
-  var KIND_LABELS = {
-    consultation: '咨询',
-    help: '求助',
-    complaint: '投诉',
-    report: '举报',
-    suggestion: '建议'
-  };
+  var KIND_LABELS = Staff.KIND_LABELS;
   var STATUS_LABELS = {
     received: '已受理',
     forwarded: '已转派',
@@ -45,14 +44,8 @@
   };
   // Statuses for which a due time still matters (overdue / due soon marks).
   var OPEN_STATUSES = { received: true, forwarded: true };
-  var ROLE_LABELS = {
-    agent: '坐席', supervisor: '值班长', admin: '管理员',
-    kb_editor: '知识库编辑', kb_reviewer: '知识库审核'
-  };
   var ROLE_ORDER = ['admin', 'supervisor', 'agent', 'kb_editor', 'kb_reviewer'];
-  var URGENCY_LABELS = {
-    normal: '一般（7日）', utilities: '水电气热（24小时）', complex: '复杂（15日）', emergency: '紧急（2小时）'
-  };
+  var URGENCY_LABELS = Staff.URGENCY_LABELS;
   var WHO_LABELS = {
     citizen: '市民', requester: '市民', caller: '来电人', agent: '坐席',
     system: '系统', partner: '外省市', bot: '智能助手', supervisor: '值班长'
@@ -113,8 +106,6 @@
   // ---------------------------------------------------------------------
 
   var state = {
-    user: null,
-    csrf: null,
     tickets: new Map(), // id -> summary
     order: [],          // ids, newest first
     rowEls: new Map(),  // id -> <li>
@@ -136,113 +127,15 @@
     wsEverOpened: false,
     intervals: [],
     announceQueue: [],
-    announceTimer: null,
-    expiring: false
+    announceTimer: null
   };
-
-  // ---------------------------------------------------------------------
-  // Small DOM helpers
-  // ---------------------------------------------------------------------
-
-  function $(id) { return document.getElementById(id); }
-
-  // h('div', {class: 'x', 'data-id': 1, onclick: fn}, 'text', child, [more])
-  function h(tag, props) {
-    var el = document.createElement(tag);
-    if (props) {
-      Object.keys(props).forEach(function (k) {
-        var v = props[k];
-        if (v === null || v === undefined || v === false) return;
-        if (k === 'class') el.className = v;
-        else if (k === 'text') el.textContent = String(v);
-        else if (k.slice(0, 2) === 'on' && typeof v === 'function') el.addEventListener(k.slice(2), v);
-        else if (v === true) el.setAttribute(k, '');
-        else el.setAttribute(k, String(v));
-      });
-    }
-    for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
-    return el;
-  }
-
-  function append(el, child) {
-    if (child === null || child === undefined || child === false) return;
-    if (Array.isArray(child)) { child.forEach(function (c) { append(el, c); }); return; }
-    if (typeof child === 'string' || typeof child === 'number') {
-      el.appendChild(document.createTextNode(String(child)));
-      return;
-    }
-    el.appendChild(child);
-  }
-
-  // Node.replaceChildren() would turn null into the text "null"; skip empties.
-  function replaceKids(el, kids) {
-    el.replaceChildren();
-    append(el, kids);
-  }
-
-  function setMsg(el, text, kind) {
-    if (!el) return;
-    el.textContent = text || '';
-    el.className = 'msg' + (kind ? ' msg--' + kind : '');
-  }
-
-  function isBlank(v) { return v === null || v === undefined || v === ''; }
-
-  function dash(v) { return isBlank(v) ? '—' : String(v); }
 
   // ---------------------------------------------------------------------
   // Time (always Asia/Shanghai)
   // ---------------------------------------------------------------------
 
-  var tzFormatter = new Intl.DateTimeFormat('zh-CN', {
-    timeZone: 'Asia/Shanghai',
-    year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
-    hourCycle: 'h23'
-  });
-
-  // Accepts ISO strings, epoch milliseconds, or epoch seconds.
-  function toDate(v) {
-    if (isBlank(v)) return null;
-    if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) v = Number(v);
-    var d;
-    if (typeof v === 'number') d = new Date(v < 1e11 ? v * 1000 : v);
-    else d = new Date(v);
-    return isNaN(d.getTime()) ? null : d;
-  }
-
-  function toMs(v) {
-    var d = toDate(v);
-    return d ? d.getTime() : 0;
-  }
-
-  function tzParts(d) {
-    var o = {};
-    tzFormatter.formatToParts(d).forEach(function (p) { o[p.type] = p.value; });
-    if (o.hour === '24') o.hour = '00';
-    return o;
-  }
-
-  function fmtCompact(v) {
-    var d = toDate(v);
-    if (!d) return '—';
-    var p = tzParts(d);
-    return p.month + '-' + p.day + ' ' + p.hour + ':' + p.minute;
-  }
-
-  function fmtFull(v) {
-    var d = toDate(v);
-    if (!d) return '';
-    var p = tzParts(d);
-    return p.year + '-' + p.month + '-' + p.day + ' ' + p.hour + ':' + p.minute + ':' + p.second + '（北京时间）';
-  }
-
-  // <time> with compact text and the full time on hover.
-  function timeEl(v, cls) {
-    var d = toDate(v);
-    if (!d) return h('span', { class: cls || null }, '—');
-    return h('time', { class: cls || null, datetime: d.toISOString(), title: fmtFull(v) }, fmtCompact(v));
-  }
+  // Compact text (11-23 09:05), the full time on hover.
+  function timeEl(v, cls) { return Staff.timeEl(v, cls, 'short'); }
 
   // A due-time element that keeps its overdue / due-soon class up to date.
   function dueEl(dueAt, status, prefix) {
@@ -291,11 +184,6 @@
   function channelLabel(c) { return CHANNEL_LABELS[c] || (c ? String(c) : '—'); }
   function kindLabel(k, fallback) { return KIND_LABELS[k] || fallback || (k ? String(k) : '待分类'); }
   function statusLabel(s, fallback) { return STATUS_LABELS[s] || fallback || (s ? String(s) : '—'); }
-  function rolesLabel(roles) {
-    // Roles the desk does not know are internal: leave them out rather than show a code.
-    return ROLE_ORDER.filter(function (r) { return (roles || []).indexOf(r) !== -1; })
-      .map(function (r) { return ROLE_LABELS[r]; }).join('、');
-  }
   function hopLabel(hop) { return HOP_LABELS[hop] || null; }
   function targetLabel(t) { return TARGET_LABELS[t] || null; }
 
@@ -345,9 +233,7 @@
     }
     return p;
   }
-  function isSupervisor() {
-    return !!(state.user && Array.isArray(state.user.roles) && state.user.roles.indexOf('supervisor') !== -1);
-  }
+  function isSupervisor() { return Staff.hasRole('supervisor'); }
 
   function channelChip(c) { return h('span', { class: 'chip chip--channel c-' + (c || 'none') }, channelLabel(c)); }
   function kindChip(k, label) { return h('span', { class: 'chip chip--kind k-' + (k || 'none') }, kindLabel(k, label)); }
@@ -358,124 +244,23 @@
   }
 
   // ---------------------------------------------------------------------
-  // API
-  // ---------------------------------------------------------------------
-
-  function ApiError(status, body, fallback) {
-    var msg = (body && body.message) || fallback || defaultMessage(status);
-    if (body && Array.isArray(body.fields) && body.fields.length) {
-      msg += '：' + body.fields.map(function (f) { return f.message || f.field; }).join('；');
-    }
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = body && body.error;
-    this.body = body;
-    this.message = msg;
-  }
-  ApiError.prototype = Object.create(Error.prototype);
-  ApiError.prototype.constructor = ApiError;
-
-  function defaultMessage(status) {
-    if (status === 0) return '网络连接失败，请检查网络后重试';
-    if (status === 401) return '登录已失效，请重新登录';
-    if (status === 403) return '没有权限执行此操作';
-    if (status === 404) return '未找到该记录';
-    if (status === 409) return '操作冲突，请刷新后重试';
-    if (status === 413) return '提交内容过大';
-    if (status === 422) return '提交的信息有误';
-    if (status === 429) return '操作过于频繁，请稍后再试';
-    if (status >= 500) return '服务器暂时无法处理，请稍后重试';
-    return '请求失败（' + status + '）';
-  }
-
-  // opts.allow401: do not treat 401 as "session expired" (login, /me at boot).
-  function api(method, path, body, opts) {
-    opts = opts || {};
-    var headers = { 'Accept': 'application/json' };
-    var init = { method: method, headers: headers, credentials: 'same-origin', cache: 'no-store' };
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    if (method !== 'GET' && method !== 'HEAD' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
-
-    return fetch(API + path, init).then(function (res) {
-      return res.text().then(function (text) {
-        var data = null;
-        if (text) { try { data = JSON.parse(text); } catch (e) { data = null; } }
-
-        if (res.status === 401 && !opts.allow401) {
-          sessionExpired();
-          throw new ApiError(401, data);
-        }
-        // A stale CSRF token: refresh it from /me and retry once.
-        if (res.status === 403 && data && /csrf/i.test(String(data.error || '')) && !opts.retried && method !== 'GET') {
-          return api('GET', '/auth/me').then(function (me) {
-            if (me && me.csrf_token) state.csrf = me.csrf_token;
-            return api(method, path, body, Object.assign({}, opts, { retried: true }));
-          });
-        }
-        if (!res.ok) throw new ApiError(res.status, data);
-        return data === null ? {} : data;
-      });
-    }, function () {
-      throw new ApiError(0, null);
-    });
-  }
-
-  function withBusy(btn, fn) {
-    if (btn) { btn.disabled = true; btn.setAttribute('aria-busy', 'true'); }
-    return Promise.resolve().then(fn).finally(function () {
-      if (btn) { btn.disabled = false; btn.removeAttribute('aria-busy'); }
-    });
-  }
-
-  // ---------------------------------------------------------------------
-  // Views: boot / login / desk
+  // Views: login (Staff.start) / desk
   // ---------------------------------------------------------------------
 
   function boot() {
     bindEvents();
-    api('GET', '/auth/me', undefined, { allow401: true }).then(function (me) {
-      enterDesk(me);
-    }, function (e) {
-      // 401 is the normal "not logged in" answer; only report real outages.
-      showLogin(e.status === 0 || e.status >= 500 ? '服务器暂时无法访问，请稍后重试' : '');
+    Staff.start({
+      app: 'desk',
+      roleOrder: ROLE_ORDER,
+      enter: enterDesk,
+      teardown: teardownDesk,
+      messages: { 422: '提交的信息有误' },
+      fieldsInMessage: true
     });
   }
 
-  function showLogin(message) {
-    teardownDesk();
-    state.user = null;
-    state.csrf = null;
-    $('boot').hidden = true;
-    $('desk').hidden = true;
-    $('login-view').hidden = false;
-    $('login-password').value = '';
-    setMsg($('login-error'), message || '', message ? 'error' : null);
-    var u = $('login-username');
-    (u.value ? $('login-password') : u).focus();
-  }
-
-  function sessionExpired() {
-    if (!state.user || state.expiring) return;
-    state.expiring = true;
-    try { showLogin('登录已失效，请重新登录'); } finally { state.expiring = false; }
-  }
-
-  function enterDesk(me) {
-    state.user = (me && me.user) || null;
-    state.csrf = (me && me.csrf_token) || null;
-    if (!state.user) { showLogin(''); return; }
-
-    $('boot').hidden = true;
-    $('login-view').hidden = true;
-    $('desk').hidden = false;
-    setMsg($('login-error'), '');
-
-    $('user-name').textContent = state.user.display_name || state.user.username || '';
-    $('user-roles').textContent = rolesLabel(state.user.roles);
-
+  // Logged in: the top bar is filled; load the list and open the live connection.
+  function enterDesk() {
     resetList();
     closeDetail();
     loadList();
@@ -512,42 +297,7 @@
     $('dead-letters-count').textContent = '';
     $('local-inbox-count').textContent = '';
     setMsg($('supervisor-msg'), '');
-    $('user-name').textContent = '';
-    $('user-roles').textContent = '';
     $('announcer').textContent = '';
-  }
-
-  function onLoginSubmit(ev) {
-    ev.preventDefault();
-    var username = $('login-username').value.trim();
-    var password = $('login-password').value;
-    var err = $('login-error');
-    if (!username || !password) {
-      setMsg(err, '请输入用户名和密码', 'error');
-      (username ? $('login-password') : $('login-username')).focus();
-      return;
-    }
-    var btn = $('login-submit');
-    btn.textContent = '正在登录…';
-    setMsg(err, '');
-    withBusy(btn, function () {
-      return api('POST', '/auth/login', { username: username, password: password }, { allow401: true })
-        .then(function (data) {
-          enterDesk(data);
-        }, function (e) {
-          var msg = e.status === 401 ? ((e.body && e.body.message) || '用户名或密码错误') : e.message;
-          setMsg(err, msg, 'error');
-          $('login-password').value = '';
-          $('login-password').focus();
-        });
-    }).finally(function () { btn.textContent = '登录'; });
-  }
-
-  function onLogout() {
-    var btn = $('logout');
-    withBusy(btn, function () {
-      return api('POST', '/auth/logout', undefined, { allow401: true }).catch(function () { /* ignore */ });
-    }).finally(function () { showLogin(''); });
   }
 
   // ---------------------------------------------------------------------
@@ -1552,8 +1302,7 @@
       if (!state.wsWanted) return;
       if (n < 1) { connectWs(); return; }
       // Repeated failures may mean the session ended: check before retrying.
-      api('GET', '/auth/me').then(function (me) {
-        if (me && me.csrf_token) state.csrf = me.csrf_token;
+      Staff.refreshSession().then(function () {
         if (state.wsWanted) connectWs();
       }, function (e) {
         if (e.status !== 401 && state.wsWanted) connectWs();
@@ -1584,9 +1333,6 @@
   // ---------------------------------------------------------------------
 
   function bindEvents() {
-    $('login-form').addEventListener('submit', onLoginSubmit);
-    $('logout').addEventListener('click', onLogout);
-
     var list = $('ticket-list');
     list.addEventListener('click', onListClick);
     list.addEventListener('keydown', onListKeydown);
