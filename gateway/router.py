@@ -38,17 +38,19 @@ class Router:
         if fields.get("mode") == "chat":
             await self.outbox.redis.xack(keys.INTAKE_STREAM, keys.ROUTER_GROUP, entry_id)
             return
-        ticket = await self.tickets.get(ticket_id)
-        if not any(h.event == "bot_assessed" for h in ticket.history):  # not again after a crash
-            now = clock.now()
-            decision = decide(ticket.content, Conversation(), ticket.channel, self.knowledge.snapshot, now)
-            detail = {k: v for k, v in decision.as_dict().items() if k != "reply"}
+        ticket = await self.tickets.document(ticket_id)
+        now = clock.now()
+        decision = decide(ticket.content, Conversation(), ticket.channel, self.knowledge.snapshot, now)
+        assessment = {k: v for k, v in decision.as_dict().items() if k != "reply"}
+        probe = ticket.model_copy(deep=True)
+        if _fill_in(probe, decision, now):
+            # Only tickets the bot can complete are rewritten; the assessment itself travels in the
+            # routing event below, so most tickets cost no extra write.
             await self.tickets.update(ticket_id, lambda t: _fill_in(t, decision, now),
-                                      HistoryEvent(at=now, actor="bot", event="bot_assessed", detail=detail))
+                                      HistoryEvent(at=now, actor="bot", event="bot_assessed", detail=assessment))
         event = HistoryEvent(at=clock.now(), actor="router", event="routed",
-                             detail={"decision": "forward", "hop": CASE_HOP, "reason": "市民提交的诉求，转派承办单位办理"})
+                             detail={"decision": "forward", "hop": CASE_HOP, "reason": "市民提交的诉求，转派承办单位办理", "bot": assessment})
         await self.outbox.enqueue(ticket_id, CASE_HOP, event, ack=(keys.INTAKE_STREAM, keys.ROUTER_GROUP, entry_id))
-
 
 def _fill_in(ticket: Ticket, decision: Decision, now: Any) -> dict[str, Any]:
     """Fill only what the citizen left open; never overwrite what a person stated."""

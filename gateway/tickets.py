@@ -40,6 +40,13 @@ class Tickets:
         self.redis = redis
         self._update_script = BatchedScript(redis, _UPDATE_LUA)
 
+    async def document(self, ticket_id: str) -> Ticket:
+        """The stored document alone (no history or ledger): one read, for hot paths."""
+        raw = await self.redis.get(keys.ticket(ticket_id))
+        if raw is None:
+            raise TicketNotFound(ticket_id)
+        return Ticket.model_validate_json(raw)
+
     async def get(self, ticket_id: str) -> Ticket:
         return (await self.get_with_doc(ticket_id))[0]
 
