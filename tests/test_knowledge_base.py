@@ -232,3 +232,27 @@ async def test_import_errors_name_the_right_row_in_large_files(app_url: str, peo
     assert job["phase"] == "failed" and [(e["row"], e["field"]) for e in job["errors"]] == [(301, "id")]
     async with session.get(f"{app_url}/api/v1/kb/entries?expiring_days=abc") as r:
         assert r.status == 422
+
+
+async def test_a_chat_handed_over_to_the_form_links_both_tickets(app_url: str, people, http: aiohttp.ClientSession) -> None:
+    reply = await _ask(http, app_url, "楼下饭馆油烟太大，熏得家里没法开窗，一直没人管", "s-handover-0001")
+    assert reply["decision"] == "forward" and reply["prefill"]["kind"] == "complaint"
+    chat_ticket = reply["prefill"]["related_ticket"]
+    assert chat_ticket == reply["ticket_id"]
+    form = {"kind": reply["prefill"]["kind"], "description": reply["prefill"]["description"], "phone": "13700002222",
+            "related_ticket": chat_ticket}
+    async with http.post(f"{app_url}/api/v1/requests", json=form) as r:
+        assert r.status == 201
+        filed = (await r.json())["ticket_id"]
+    agent = people["agent1"]
+    _, filed_ticket = await call(*agent, "GET", f"{app_url}/api/v1/agent/tickets/{filed}")
+    _, chat = await call(*agent, "GET", f"{app_url}/api/v1/agent/tickets/{chat_ticket}")
+    assert filed_ticket["links"]["related"] == [chat_ticket] and chat["links"]["related"] == [filed]
+
+    async with http.post(f"{app_url}/api/v1/requests", json={**form, "related_ticket": "not-a-ticket"}) as r:
+        body = await r.json()
+        assert r.status == 422 and body["fields"][0]["field"] == "related_ticket"
+    async with http.post(f"{app_url}/api/v1/requests", json={**form, "related_ticket": filed}) as r:
+        assert r.status == 201  # a form ticket is not a chat: accepted, and nothing is linked back to it
+    _, filed_again = await call(*agent, "GET", f"{app_url}/api/v1/agent/tickets/{filed}")
+    assert filed_again["links"]["related"] == [chat_ticket]

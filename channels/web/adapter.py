@@ -4,7 +4,7 @@ from __future__ import annotations
 from gateway import clock
 from gateway.deadlines import due_at
 from gateway.geography import district_code
-from gateway.ticket import PENDING_ID, Attachment, Channel, Location, Message, Requester, Source, Ticket, Urgency
+from gateway.ticket import PENDING_ID, Attachment, Channel, Links, Location, Message, Requester, Source, Ticket, Urgency
 
 from channels.web.forms import CitizenRequestIn
 
@@ -34,4 +34,5 @@ def to_ticket(form: CitizenRequestIn, submission_key: str, attachments: list[Att
         attachments=attachments,
         location=location,
         source=Source(channel_id=submission_key),
+        links=Links(related=[form.related_ticket] if form.related_ticket else []),
     )

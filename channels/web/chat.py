@@ -112,6 +112,7 @@ def _reply(decision: Decision, ticket_id: str, conversation) -> dict:  # type: i
             "district": (decision.location or {}).get("district"),
             "address": (decision.location or {}).get("street"),
             "phone": decision.phone,
+            "related_ticket": ticket_id,
         }
     return out
 

@@ -33,6 +33,7 @@ class CitizenRequestIn(BaseModel):
     name: str | None = Field(None, max_length=50)
     confidential: bool = Field(False, description="诉求人要求保密")
     website: str | None = Field(None, description="honeypot: must be left empty")
+    related_ticket: str | None = Field(None, pattern=r"^([A-Z]{2}-\d{8}-\d{6,9})?$", description="the chat ticket this form continues")
     attachments: list[AttachmentIn] = Field(default_factory=list)
 
     @field_validator("description", "address", "name", mode="before")
@@ -40,7 +41,7 @@ class CitizenRequestIn(BaseModel):
     def _no_control_characters(cls, value: Any) -> Any:
         return _CONTROL.sub("", value) if isinstance(value, str) else value
 
-    @field_validator("district", "address", "name", "website", mode="after")
+    @field_validator("district", "address", "name", "website", "related_ticket", mode="after")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -71,6 +72,7 @@ _FIELD_ERRORS: dict[str, tuple[str, str]] = {
     "confidential": ("invalid_confidential", "保密选项格式不正确"),
     "website": ("invalid_website", "提交未通过校验"),
     "attachments": ("invalid_attachments", "附件格式不正确"),
+    "related_ticket": ("invalid_related_ticket", "关联工单号格式不正确，请刷新页面后重试"),
 }
 _REQUIRED_LABELS = {"description": "诉求内容", "phone": "联系电话"}
 

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from gateway.rate_limits import RateLimit
 from gateway.errors import ApiError
 from gateway.media_types import attachment_kind
-from gateway.ticket import KIND_LABELS, STATUS_LABELS, Attachment, Ticket
+from gateway import clock
+from gateway.ticket import KIND_LABELS, STATUS_LABELS, Attachment, HistoryEvent, Ticket
 from gateway.tickets import TicketNotFound
 
 from channels.web.adapter import to_ticket
@@ -96,7 +97,27 @@ async def submit_request(request: web.Request) -> web.Response:
     if result.limited_by is per_phone:
         raise _rate_limited("该号码今日提交次数已达上限，如有急事请拨打12345", result.retry_after)
     app["metrics"].intake.labels(channel="web", outcome="created" if result.created else "duplicate").inc()
+    if result.created and form.related_ticket:
+        await _link_back(app, form.related_ticket, result.ticket_id)
     return _accepted(request, result.ticket_id, duplicate=not result.created)
+
+
+async def _link_back(app: web.Application, chat_ticket: str, form_ticket: str) -> None:
+    """The chat conversation that handed over to the form points to the filed request. Only chat
+    tickets are linked this way; any other id is left alone."""
+    try:
+        chat = await app["tickets"].document(chat_ticket)
+    except TicketNotFound:
+        return
+    if chat.source.extra.get("mode") != "chat":
+        return
+
+    def link(ticket: Ticket) -> dict:
+        if form_ticket not in ticket.links.related:
+            ticket.links.related.append(form_ticket)
+        return {"related": form_ticket}
+
+    await app["tickets"].update(chat_ticket, link, HistoryEvent(at=clock.now(), actor="citizen", event="form_filed"))
 
 
 def _rate_limited(message: str, retry_after: int) -> ApiError:

@@ -514,6 +514,10 @@
         address.value = String(prefill.address).slice(0, 200);
         fire(address, 'change');
       }
+      var related = document.getElementById('related_ticket');
+      if (related) {
+        related.value = prefill.related_ticket || '';
+      }
       var phone = document.getElementById('phone');
       if (prefill.phone && phone) {
         phone.value = displayPhone(prefill.phone);

@@ -759,6 +759,10 @@
       }
 
       form.reset();
+      var related = document.getElementById('related_ticket');
+      if (related) {
+        related.value = ''; // a hidden input keeps its value through reset()
+      }
       renderFiles();
       updateCounter();
       clearErrors();
