@@ -151,10 +151,6 @@ def _kind(text: str) -> str | None:
     return None
 
 
-def _strong_grievance(text: str) -> bool:
-    return bool(re.search(r"(一直|好久|很久|多次|反复|还是|至今|天天|每天|严重|受不了|没人管|不管)", text))
-
-
 def _chosen_option(text: str, conversation: Conversation, kb: KnowledgeSnapshot) -> str | None:
     if not conversation.pending_options:
         return None

@@ -17,6 +17,7 @@ from gateway.json_io import json_response as _json
 from gateway.json_io import read_model as _body
 from gateway.geography import district_code, districts
 from gateway.live_events import DeskConnection
+from gateway.media_types import sniff
 from gateway.outbox import CASE_HOP
 from gateway.rate_limits import RateLimit
 from gateway.ticket import HistoryEvent, Kind, Location, Message, Ticket
@@ -168,7 +169,6 @@ async def blob(request: web.Request) -> web.Response:
     data = request.app["blobs"].get(sha)
     if data is None:
         raise ApiError(404, "blob_not_found", "附件不存在")
-    from gateway.media_types import sniff
     return web.Response(body=data, content_type=sniff(data[:32]) or "application/octet-stream",
                         headers={"Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"})
 

@@ -33,7 +33,6 @@ class Settings:
     instance_id: str = field(default_factory=lambda: f"gw-{secrets.token_hex(3)}")
     ticket_prefix: str = "BJ"
     timezone: str = "Asia/Shanghai"
-    secret_key: str = ""
     cookie_secure: bool = False
     session_ttl_seconds: int = 12 * 3600
     # Core case system
@@ -70,7 +69,6 @@ class Settings:
             redis_url=os.environ.get("REDIS_URL") or None,
             instance_id=_env("HOTLINE_INSTANCE_ID", d.instance_id),
             ticket_prefix=_env("HOTLINE_TICKET_PREFIX", d.ticket_prefix),
-            secret_key=_env("HOTLINE_SECRET_KEY", ""),
             cookie_secure=_env_bool("HOTLINE_COOKIE_SECURE", d.cookie_secure),
             session_ttl_seconds=_env_int("HOTLINE_SESSION_TTL_SECONDS", d.session_ttl_seconds),
             case_system_url=(os.environ.get("CASE_SYSTEM_URL") or None),

@@ -100,9 +100,6 @@ class Tickets:
                 return ticket
             doc = None  # someone else changed it first: start from their version
 
-    async def add_history(self, ticket_id: str, event: HistoryEvent) -> None:
-        await self.redis.rpush(keys.history(ticket_id), event.model_dump_json())
-
     async def recent(self, limit: int = 50, before_ms: int | None = None) -> list[dict[str, Any]]:
         upper = f"({before_ms}" if before_ms else "+inf"
         ids = await self.redis.zrevrangebyscore(keys.RECENT_TICKETS, upper, "-inf", start=0, num=limit)
@@ -110,9 +107,6 @@ class Tickets:
             return []
         docs = await self.redis.mget([keys.ticket(_text(i)) for i in ids])
         return [summary(Ticket.model_validate_json(d)) for d in docs if d is not None]
-
-    async def ids_for_phone(self, e164: str, limit: int = 20) -> list[str]:
-        return [_text(i) for i in await self.redis.zrevrange(keys.by_phone(e164), 0, limit - 1)]
 
 
 def _updated_event(ticket: Ticket) -> str:

@@ -101,10 +101,11 @@ async def list_entries(request: web.Request) -> web.Response:
     except ValueError:
         raise ApiError(422, "validation_failed", "expiring_days 须为天数", [{"field": "expiring_days", "code": "invalid", "message": "请输入天数"}]) from None
     soon = (now + timedelta(days=days)).date()
-    published = {v.entry_id: v for v in await _kb(request).published_versions()}
-    latest = {v.entry_id: v for v in await _kb(request).latest_versions()}
+    states = await _kb(request).list_states()
+    published = {v.entry_id: v for v in await _kb(request).published_versions(states)}
+    latest = {v.entry_id: v for v in await _kb(request).latest_versions(states)}
     items = []
-    for state in await _kb(request).list_states():
+    for state in states:
         version = latest[state.id]
         live = published.get(state.id)
         row = state.public() | {
@@ -127,7 +128,7 @@ async def list_entries(request: web.Request) -> web.Response:
             continue
         items.append(row)
     items.sort(key=lambda r: r["updated_at"], reverse=True)
-    categories = sorted({s.category for s in await _kb(request).list_states()})
+    categories = sorted({s.category for s in states})
     return _json({"items": items, "categories": categories})
 
 
@@ -208,7 +209,7 @@ def _as_text(value: Any) -> str:
 @requires(*REVIEW)
 async def review_queue(request: web.Request) -> web.Response:
     states = [s for s in await _kb(request).list_states() if s.status == EntryStatus.in_review]
-    authors = {v.entry_id: v.author for v in await _kb(request).latest_versions()}
+    authors = {v.entry_id: v.author for v in await _kb(request).latest_versions(states)}
     items = [s.public() | {"author": authors.get(s.id)} for s in sorted(states, key=lambda s: s.updated_at)]
     return _json({"items": items})
 

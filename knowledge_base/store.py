@@ -97,9 +97,9 @@ class KnowledgeBase:
     async def revision(self) -> int:
         return int(await self.redis.get(REVISION) or 0)
 
-    async def published_versions(self) -> list[EntryVersion]:
+    async def published_versions(self, states: list[EntryState] | None = None) -> list[EntryVersion]:
         """Every entry's published version (in force or not: the snapshot filters by time)."""
-        states = [s for s in await self.list_states() if s.published_version]
+        states = [s for s in (await self.list_states() if states is None else states) if s.published_version]
         if not states:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -273,8 +273,9 @@ class KnowledgeBase:
                 pipe.lindex(versions_key(entry_id), state.latest_version - 1)
             return [EntryVersion.model_validate_json(r) for r in await pipe.execute()]
 
-    async def latest_versions(self) -> list[EntryVersion]:
-        return await self._latest_versions([(s.id, s) for s in await self.list_states()])
+    async def latest_versions(self, states: list[EntryState] | None = None) -> list[EntryVersion]:
+        states = await self.list_states() if states is None else states
+        return await self._latest_versions([(s.id, s) for s in states])
 
     async def set_synonyms(self, groups: list[list[str]], actor: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -3,16 +3,16 @@ one ticket (channel web, mode chat) that records every answer with its entry and
 When the bot forwards, the reply carries a pre-filled form for the citizen to confirm."""
 from __future__ import annotations
 
-import json
 import re
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.decision import Decision, decide
 from gateway import clock
 from gateway.deadlines import due_at
 from gateway.errors import ApiError
+from gateway.json_io import json_response, read_model
 from gateway.rate_limits import RateLimit
 from gateway.ticket import (PENDING_ID, Answered, Channel, Diverted, HistoryEvent, Message, Source, Status, Ticket,
                             Urgency)
@@ -30,14 +30,7 @@ class ChatIn(BaseModel):
 
 async def chat(request: web.Request) -> web.Response:
     app = request.app
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "请以 JSON 格式提交")
-    try:
-        body = ChatIn.model_validate_json(await request.read())
-    except ValidationError as exc:
-        fields = [{"field": str(e["loc"][0]) if e["loc"] else "body", "code": e["type"],
-                   "message": "请输入1至2000字的问题" if e["loc"] and e["loc"][0] == "text" else "会话编号无效，请刷新页面"} for e in exc.errors()]
-        raise ApiError(422, "validation_failed", "提交内容有误", fields) from None
+    body = await read_model(request, ChatIn, _field_message)
     settings = app["settings"]
     allowed, retry_after = await app["rate_limiter"].hit(RateLimit(f"chat:{request.remote}", settings.rate_limit_ip_per_hour * 10, 3600))
     if not allowed:
@@ -65,7 +58,11 @@ async def chat(request: web.Request) -> web.Response:
         # That request is settled: the next question is a new request with its own ticket.
         conversation.turns, ticket_id = [], None
     await conversations.save("web", body.session_id, conversation, ticket_id)
-    return web.json_response(reply, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return json_response(reply)
+
+
+def _field_message(error: dict) -> str:
+    return "请输入1至2000字的问题" if error["loc"] and error["loc"][0] == "text" else "会话编号无效，请刷新页面"
 
 
 def _new_ticket(body: ChatIn, now) -> Ticket:  # type: ignore[no-untyped-def]

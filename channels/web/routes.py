@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import re
 import uuid
 from pathlib import Path
@@ -13,6 +12,7 @@ from pydantic import ValidationError
 
 from gateway.rate_limits import RateLimit
 from gateway.errors import ApiError
+from gateway.json_io import json_response
 from gateway.media_types import attachment_kind
 from gateway import clock
 from gateway.ticket import KIND_LABELS, STATUS_LABELS, Attachment, HistoryEvent, Ticket
@@ -134,7 +134,7 @@ def _accepted(request: web.Request, ticket_id: str, duplicate: bool) -> web.Resp
         "duplicate": duplicate,
         "message": f"您的诉求已受理，工单号 {ticket_id}，请妥善保存以便查询办理进度",
     }
-    return web.json_response(body, status=200 if duplicate else 201, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return json_response(body, status=200 if duplicate else 201)
 
 
 async def track(request: web.Request) -> web.Response:
@@ -159,7 +159,7 @@ async def track(request: web.Request) -> web.Response:
     phone = ticket.requester.phone or ""
     if not hmac.compare_digest(phone[-4:].encode(), last4.encode()):
         raise not_found
-    return web.json_response(_public_view(ticket), dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return json_response(_public_view(ticket))
 
 
 def _public_view(ticket: Ticket) -> dict:
