@@ -110,7 +110,7 @@ def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSna
     if _OUT_OF_SCOPE.search(clean):
         return Decision("clarify", "这个问题超出了12345热线的服务范围。请问您有政务咨询、求助、投诉、举报或建议吗？", ["out of scope"])
 
-    kind = _kind(clean)
+    kind = request_kind(clean)
     question = bool(_QUESTION.search(clean))
     if kind is not None and not question:
         return _forward(clean, kind, now, [f"{kind} cue"])  # a grievance told, not a question asked
@@ -144,7 +144,7 @@ def _specific_enough(text: str, kb: KnowledgeSnapshot) -> bool:
     return any(len(w) >= 2 and kb.idf.get(w, 0) >= kb.unseen_idf for w in words)  # one rare, specific term
 
 
-def _kind(text: str) -> str | None:
+def request_kind(text: str) -> str | None:
     for kind in ("report", "complaint", "help", "suggestion"):
         if _KINDS[kind].search(text):
             return kind

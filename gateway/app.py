@@ -10,6 +10,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.conversations import Conversations
+from channels.phone import routes as phone_routes
 from channels.web import chat as chat_routes
 from channels.web import routes as web_routes
 from gateway import desk_routes, ops_routes
@@ -89,14 +90,34 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     app["stop"] = asyncio.Event()
     app["outbox"] = build_outbox(settings, redis, tickets, metrics)
     app["worker_supervisor"] = WorkerSupervisor(worker_env or {}) if settings.workers == "process" else None
+    app["phone"] = _phone_channel(app) if settings.phone else None
     app.cleanup_ctx.append(_background)
 
     web_routes.setup(app)
     chat_routes.setup(app)
     kb_routes.setup(app)
     desk_routes.setup(app)
+    phone_routes.setup(app)
     ops_routes.setup(app)
     return app
+
+
+def _phone_channel(app: web.Application) -> Any:
+    # Imported only when on: the phone channel pulls in Vosk and panoramisk.
+    from channels.phone.config import ami_config
+    from channels.phone.service import PhoneChannel
+    from speech.recognizer import SpeechEngine
+
+    settings: Settings = app["settings"]
+    try:
+        ami_config(settings)
+    except ValueError as exc:
+        # Citizens' web and WeChat requests must not go down with a missing phone secret.
+        log.error("phone channel disabled", extra={"reason": str(exc)})
+        return None
+    speech = SpeechEngine(settings.vosk_model, workers=settings.speech_workers or None,
+                          partial_interval=settings.speech_partial_interval_seconds, lag_threshold=settings.speech_lag_threshold_seconds)
+    return PhoneChannel(settings, app["redis"], app["intake"], app["tickets"], app["knowledge"], app["metrics"], speech)
 
 
 async def _background(app: web.Application):  # type: ignore[no-untyped-def]
@@ -115,9 +136,13 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     elif settings.workers == "process":
         supervisor: WorkerSupervisor = app["worker_supervisor"]
         tasks.append(asyncio.create_task(supervisor.run(stop), name="worker-supervisor"))
+    if app["phone"] is not None:
+        await app["phone"].start()
     log.info("gateway started", extra={"instance": settings.instance_id, "workers": settings.workers})
     yield
     stop.set()
+    if app["phone"] is not None:
+        await app["phone"].stop()
     for ws_conn in list(app["live_hub"].connections):
         await ws_conn.ws.close()
     if app["worker_supervisor"] is not None:

@@ -6,6 +6,8 @@
     hotline users add NAME --role agent [--role supervisor] [--display-name 张三] [--password-stdin]
     hotline users list
     hotline users disable NAME
+    hotline simulate-call WAV [--caller N] [--agent-interface PJSIP/1001] [--fast]
+    hotline models fetch [--name NAME] [--dest DIR]
 """
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ from pathlib import Path
 from aiohttp import web
 from redis.asyncio import Redis
 
+from channels.phone import simulate
 from gateway import log_format
+from speech import fetch
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
 from gateway.users import ROLES, UserError, Users
@@ -183,6 +187,8 @@ def parser() -> argparse.ArgumentParser:
     disable = usub.add_parser("disable")
     disable.add_argument("name")
     users.set_defaults(func=cmd_users)
+    simulate.add_cli(sub)
+    fetch.add_cli(sub)
     return p
 
 

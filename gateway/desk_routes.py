@@ -19,6 +19,7 @@ from gateway.geography import district_code, districts
 from gateway.live_events import DeskConnection
 from gateway.media_types import sniff
 from gateway.outbox import CASE_HOP
+from gateway.phone_numbers import InvalidPhone, mask, to_e164
 from gateway.rate_limits import RateLimit
 from gateway.ticket import HistoryEvent, Kind, Location, Message, Ticket
 from gateway.tickets import TicketNotFound
@@ -49,6 +50,7 @@ class TicketPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Kind | None = None
     location: LocationPatch | None = None
+    callback_phone: str | None = Field(None, max_length=32)
 
 
 class ForwardIn(BaseModel):
@@ -131,10 +133,14 @@ async def patch_ticket(request: web.Request) -> web.Response:
     body: TicketPatch = await _body(request, TicketPatch)
     if body.location and body.location.district and body.location.district not in districts():
         raise ApiError(422, "validation_failed", "请从列表中选择北京市的区", [{"field": "location.district", "code": "invalid_district", "message": "请从列表中选择北京市的区"}])
+    callback = _callback_phone(body.callback_phone)
     await _ticket(request)
 
     def change(ticket: Ticket) -> dict[str, Any]:
         changed: dict[str, Any] = {}
+        if callback is not None and callback != ticket.requester.callback_phone:
+            changed["callback_phone"] = {"from": mask(ticket.requester.callback_phone), "to": mask(callback)}
+            ticket.requester.callback_phone = callback
         if body.kind is not None and body.kind != ticket.kind:
             changed["kind"] = {"from": ticket.kind, "to": body.kind.value}
             ticket.kind = body.kind.value
@@ -151,6 +157,15 @@ async def patch_ticket(request: web.Request) -> web.Response:
         request.match_info["ticket_id"], change, HistoryEvent(at=clock.now(), actor=actor(request), event="corrected")
     )
     return _json((await _ticket(request)).public_json())
+
+
+def _callback_phone(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return to_e164(raw)
+    except InvalidPhone:
+        raise ApiError(422, "validation_failed", "回拨电话号码格式不正确", [{"field": "callback_phone", "code": "invalid_phone", "message": "请填写11位手机号或带区号的固定电话"}]) from None
 
 
 @requires(*DESK)

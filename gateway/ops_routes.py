@@ -28,6 +28,8 @@ async def readyz(request: web.Request) -> web.Response:
         if supervisor is not None:
             checks["delivery_worker"] = "running" if supervisor.running else "restarting"
             checks["delivery_worker_restarts"] = supervisor.restarts
+        if app.get("phone") is not None:
+            checks["phone"] = app["phone"].status()  # informational: web intake works without Asterisk
         if lag > app["settings"].ready_max_outbox_lag:
             ready = False
     except Exception as exc:  # any failure to reach Redis means not ready

@@ -20,6 +20,8 @@ from gateway.ticket import HistoryEvent, Location, Provenance, Ticket
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
 
+# Chats were decided by the bot on the spot, calls are decided by the agent on the line.
+AGENT_DECIDED_MODES = {"chat", "call"}
 _URGENCY_RANK = {"normal": 0, "complex": 0, "utilities": 1, "emergency": 2}
 
 
@@ -35,7 +37,7 @@ class Router:
 
     async def _route(self, entry_id: str, fields: Fields) -> None:
         ticket_id = fields["ticket"]
-        if fields.get("mode") == "chat":
+        if fields.get("mode") in AGENT_DECIDED_MODES:
             await self.outbox.redis.xack(keys.INTAKE_STREAM, keys.ROUTER_GROUP, entry_id)
             return
         ticket = await self.tickets.document(ticket_id)

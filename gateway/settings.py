@@ -58,6 +58,24 @@ class Settings:
     workers: str = "process"
     # Load the sample knowledge base on the first start of an empty one.
     kb_seed: bool = True
+    # Phone channel (Asterisk AMI + AudioSocket); "off" disables it.
+    phone: bool = True
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "hotline"
+    ami_secret: str | None = None  # None: a development secret kept in the data directory
+    ami_auth: str = "md5"  # md5 (challenge) or plain
+    ami_reconnect_max_seconds: float = 10.0
+    audiosocket_listen: str = "127.0.0.1:9092"
+    audiosocket_advertise: str | None = None  # what Asterisk dials; defaults to the listen address
+    audiosocket_allow: str = "127.0.0.1,::1"  # peers allowed to connect (AudioSocket has no auth)
+    audiosocket_slin_rate: int = 8000  # rate of kind 0x10 frames (older Asterisk labels every rate 0x10)
+    phone_agents: str = ""  # interface or extension = desk user, comma separated
+    phone_inbound_contexts: str = "from-pstn,from-trunk"
+    vosk_model: Path | None = None  # None: speech.model.default_model_dir()
+    speech_workers: int = 0  # decoding threads; 0 = one per core
+    speech_lag_threshold_seconds: float = 1.0
+    speech_partial_interval_seconds: float = 0.25
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -88,11 +106,30 @@ class Settings:
             log_level=_env("HOTLINE_LOG_LEVEL", d.log_level),
             workers=_env("HOTLINE_WORKERS", d.workers),
             kb_seed=_env_bool("HOTLINE_KB_SEED", d.kb_seed),
+            phone=_env_bool("HOTLINE_PHONE", d.phone),
+            ami_host=_env("HOTLINE_AMI_HOST", d.ami_host),
+            ami_port=_env_int("HOTLINE_AMI_PORT", d.ami_port),
+            ami_username=_env("HOTLINE_AMI_USERNAME", d.ami_username),
+            ami_secret=os.environ.get("HOTLINE_AMI_SECRET") or None,
+            ami_auth=_env("HOTLINE_AMI_AUTH", d.ami_auth),
+            ami_reconnect_max_seconds=_env_float("HOTLINE_AMI_RECONNECT_MAX_SECONDS", d.ami_reconnect_max_seconds),
+            audiosocket_listen=_env("HOTLINE_AUDIOSOCKET_LISTEN", d.audiosocket_listen),
+            audiosocket_advertise=os.environ.get("HOTLINE_AUDIOSOCKET_ADVERTISE") or None,
+            audiosocket_allow=_env("HOTLINE_AUDIOSOCKET_ALLOW", d.audiosocket_allow),
+            audiosocket_slin_rate=_env_int("HOTLINE_AUDIOSOCKET_SLIN_RATE", d.audiosocket_slin_rate),
+            phone_agents=_env("HOTLINE_PHONE_AGENTS", d.phone_agents),
+            phone_inbound_contexts=_env("HOTLINE_PHONE_INBOUND_CONTEXTS", d.phone_inbound_contexts),
+            vosk_model=Path(os.environ["HOTLINE_VOSK_MODEL"]) if os.environ.get("HOTLINE_VOSK_MODEL") else None,
+            speech_workers=_env_int("HOTLINE_SPEECH_WORKERS", d.speech_workers),
+            speech_lag_threshold_seconds=_env_float("HOTLINE_SPEECH_LAG_THRESHOLD_SECONDS", d.speech_lag_threshold_seconds),
+            speech_partial_interval_seconds=_env_float("HOTLINE_SPEECH_PARTIAL_INTERVAL_SECONDS", d.speech_partial_interval_seconds),
         )
 
     def __post_init__(self) -> None:
         if self.workers not in {"process", "inline", "off"}:
             raise ValueError("HOTLINE_WORKERS must be process, inline or off")
+        if self.ami_auth not in {"md5", "plain"}:
+            raise ValueError("HOTLINE_AMI_AUTH must be md5 or plain")
 
     @property
     def blob_dir(self) -> Path:

@@ -79,13 +79,14 @@ class Requester(Model):
     name: str | None = None
     confidential: bool = Field(False, description="诉求人要求保密")
     consent_share_partner: bool = False
+    callback_phone: str | None = Field(None, description="E.164 number to call back, when it differs from the caller ID")
 
 
 class Message(Model):
     who: Literal["citizen", "agent", "bot", "system", "partner"]
     at: datetime
     text: str
-    source: Literal["typed", "asr", "wechat-recognition", "note", "form"] = "typed"
+    source: Literal["typed", "asr", "wechat-recognition", "note", "form", "kb"] = "typed"
     author: str | None = Field(None, description="agent username for notes")
 
 
@@ -122,6 +123,8 @@ class Provenance(Model):
     by: str
     at: datetime
     detail: str | None = None
+    segment: int | None = Field(None, description="index in `transcript` of the utterance the value came from")
+    confirmed_by: str | None = Field(None, description="agent who confirmed a machine-filled value")
 
 
 class Answered(Model):

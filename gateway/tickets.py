@@ -24,7 +24,7 @@ def _text(raw: bytes | str) -> str:
 _UPDATE_LUA = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('RPUSH', KEYS[2], ARGV[3])
+if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[4]) end
 redis.call('PUBLISH', KEYS[4], ARGV[5])
 if ARGV[7] ~= '' then
@@ -71,14 +71,15 @@ class Tickets:
         self,
         ticket_id: str,
         change: Callable[[Ticket], dict[str, Any] | None],
-        event: HistoryEvent,
+        event: HistoryEvent | None,
         ledger: DeliveryAttempt | None = None,
         ack: tuple[str, str, str] | None = None,
         known_doc: str | None = None,
     ) -> Ticket:
         """Apply `change` to the stored ticket and append `event` (with whatever detail `change`
         returns) to its history, as one compare-and-set step; on a concurrent edit, read again
-        and reapply. `ledger` and `ack` = (stream, group, entry id) land in the same step, so an
+        and reapply. `event` None records no history (a transcript line is not an event worth
+        listing). `ledger` and `ack` = (stream, group, entry id) land in the same step, so an
         outbox entry is acknowledged exactly when its effect is stored."""
         doc = known_doc
         while True:
@@ -90,11 +91,11 @@ class Tickets:
             ticket = Ticket.model_validate_json(doc)
             detail = change(ticket)
             ticket.updated_at = clock.now()
-            recorded = event.model_copy(update={"detail": {**event.detail, **(detail or {})}})
+            recorded = event.model_copy(update={"detail": {**event.detail, **(detail or {})}}) if event else None
             stream, group, entry_id = ack or ("", "", "")
             stored = await self._update_script(
                 [keys.ticket(ticket_id), keys.history(ticket_id), keys.deliveries(ticket_id), keys.EVENTS_CHANNEL, stream or keys.EVENTS_CHANNEL],
-                [doc, ticket.stored_json(), recorded.model_dump_json(), ledger.model_dump_json() if ledger else "", _updated_event(ticket), group, entry_id],
+                [doc, ticket.stored_json(), recorded.model_dump_json() if recorded else "", ledger.model_dump_json() if ledger else "", _updated_event(ticket), group, entry_id],
             )
             if stored:
                 return ticket

@@ -56,7 +56,7 @@ def settings_for(tmp_path: Path, redis_url: str, **overrides: object) -> Setting
     base = Settings(
         data_dir=tmp_path / "data", redis_url=redis_url, instance_id="test-a",
         rate_limit_ip_per_hour=100_000, rate_limit_phone_per_day=100_000, workers="inline",
-        kb_seed=False,
+        kb_seed=False, phone=False,  # phone tests turn it on with their own AMI peer and ports
     )
     return Settings(**{**base.__dict__, **overrides})
 

@@ -86,6 +86,7 @@ class Gateway(Proc):
             "HOTLINE_RATE_LIMIT_PHONE_PER_DAY": "100000",
             "HOTLINE_BOOTSTRAP_ADMIN_PASSWORD": "admin-password-1",
             "HOTLINE_KB_SEED": "0",  # tests that need knowledge create it through the editor API
+            "HOTLINE_PHONE": "0",  # no AMI peer unless a test starts one and says so
             "PYTHONUNBUFFERED": "1",
         }
         full_env.pop("REDIS_URL", None)

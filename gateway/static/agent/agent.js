@@ -126,6 +126,7 @@
     wsTimer: null,
     wsEverOpened: false,
     intervals: [],
+    titlePrefix: '',    // e.g. '【来电】' while the agent's phone rings (calls.js)
     announceQueue: [],
     announceTimer: null
   };
@@ -272,6 +273,7 @@
     if (sup) { loadDeadLetters(); loadLocalInbox(); }
 
     state.intervals.push(setInterval(refreshDueMarks, 30000));
+    callHook('enter');
     if (sup) {
       state.intervals.push(setInterval(function () {
         if (!document.hidden) { loadDeadLetters(true); loadLocalInbox(true); }
@@ -282,6 +284,8 @@
 
   function teardownDesk() {
     disconnectWs();
+    callHook('teardown');
+    state.titlePrefix = '';
     state.intervals.forEach(clearInterval);
     state.intervals = [];
     clearTimeout(state.detailRefreshTimer);
@@ -540,7 +544,7 @@
     var n = state.unseen.size;
     $('new-count-num').textContent = String(n);
     $('new-count').hidden = n === 0;
-    document.title = n ? '(' + n + ') ' + BASE_TITLE : BASE_TITLE;
+    document.title = state.titlePrefix + (n ? '(' + n + ') ' + BASE_TITLE : BASE_TITLE);
   }
 
   function markSeen(id) {
@@ -997,6 +1001,7 @@
     if (opts.resetForm || !state.correctDirty) fillCorrectForm(t);
     updateForwardButton();
     syncRowFromTicket(t);
+    callHook('ticketRendered', t);
   }
 
   function attKind(k) {
@@ -1273,6 +1278,7 @@
       setWsStatus('open');
       // Reload so that nothing sent while we were (re)connecting is missed.
       loadList();
+      callHook('socketOpen', reconnect);
       if (reconnect && state.selectedId) scheduleDetailRefresh();
     };
     ws.onmessage = function (ev) {
@@ -1280,6 +1286,7 @@
       var msg;
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
       if (msg && (msg.type === 'ticket.created' || msg.type === 'ticket.updated')) onTicketEvent(msg.type, msg.ticket);
+      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('call.') === 0) callHook('event', msg);
     };
     ws.onerror = function () { /* a close event follows */ };
     ws.onclose = function () {
@@ -1327,6 +1334,37 @@
     if (ws) { try { ws.close(1000, 'logout'); } catch (e) { /* ignore */ } }
     setWsStatus('connecting');
   }
+
+  // ---------------------------------------------------------------------
+  // The phone call panel (calls.js) plugs in here
+  // ---------------------------------------------------------------------
+
+  // calls.js sets AgentDesk.calls = {enter, teardown, socketOpen(reconnect), event(msg), ticketRendered(t)}.
+  function callHook(name, arg) {
+    var hooks = window.AgentDesk && window.AgentDesk.calls;
+    if (!hooks || typeof hooks[name] !== 'function') return;
+    try { hooks[name](arg); } catch (e) { if (window.console) console.error(e); }
+  }
+
+  window.AgentDesk = {
+    calls: null,
+    KIND_LABELS: KIND_LABELS,
+    openTicket: function (id, opts) { return openTicket(id, opts || { focus: false }); },
+    selectedId: function () { return state.selectedId; },
+    // True while the agent has unsaved corrections in the detail pane (do not switch tickets under them).
+    editing: function () { return !!state.correctDirty; },
+    // Show a ticket just returned by an action, if the detail pane is on it.
+    showTicket: function (t) {
+      if (t && t.id && t.id === state.selectedId) renderDetail(t, { resetForm: false });
+    },
+    setTitlePrefix: function (prefix) { state.titlePrefix = prefix || ''; updateNewCount(); },
+    fmtPhone: fmtPhone,
+    kindLabel: kindLabel,
+    channelLabel: channelLabel,
+    statusLabel: statusLabel,
+    timeEl: timeEl,
+    ticketLink: ticketLink
+  };
 
   // ---------------------------------------------------------------------
   // Wiring

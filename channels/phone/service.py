@@ -1,0 +1,425 @@
+"""The phone channel: AMI call tracking to tickets, screen pops, per-leg transcription, and the
+agent's live assistance.
+
+AMI events are applied strictly in arrival order by one consumer task (the tracker is not
+safe to reorder), and everything slow (originating a spy, waiting for a leg's last words) runs
+beside it. Live state for desks is pushed through the gateway's pub/sub channel with an
+audience (the agents concerned; supervisors see everything) and mirrored in a Redis hash, so a
+desk that reloads mid-call, on any instance, finds the call again.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from redis.asyncio import Redis
+
+from channels.phone import assist
+from channels.phone.agents import AgentDirectory
+from channels.phone.ami import AmiClient, AmiError
+from channels.phone.audiosocket import AudioSocketServer, ExpectedStream
+from channels.phone.calls import Call, CallTracker, CallUpdate
+from channels.phone.config import ami_config, audiosocket_allow
+from channels.phone.legs import LegTranscriber
+from gateway import clock, keys
+from gateway.deadlines import due_at
+from gateway.intake import Intake
+from gateway.metrics import Metrics
+from gateway.phone_numbers import InvalidPhone, mask, to_e164
+from gateway.settings import Settings
+from gateway.summaries import summary
+from gateway.ticket import (
+    PENDING_ID, Abandoned, HistoryEvent, Links, Location, Provenance, Requester, Source, Status, Ticket, TranscriptSegment, Urgency,
+)
+from gateway.tickets import Tickets
+from knowledge_base.live import LiveKnowledge
+from speech.recognizer import Segment, SpeechEngine
+
+log = logging.getLogger(__name__)
+
+LIVE_CALLS = keys.P + "calls:live"
+LEADER_KEY = keys.P + "phone:leader"
+LEADER_TTL_MS = 15_000  # a dead leader's calls are taken over within this
+LEG_DRAIN_TIMEOUT = 30.0  # after hangup, how long the last words may take to arrive and decode
+REPEAT_CALLER_LIMIT = 10
+
+
+@dataclass(eq=False)
+class CallSession:
+    call: Call
+    ticket_id: str
+    started_at: float
+    caller_e164: str | None
+    earlier: list[dict[str, Any]]
+    legs: list[LegTranscriber] = field(default_factory=list)
+    spied: set[str] = field(default_factory=set)  # channels with a spy requested
+    utterances: list[assist.Utterance] = field(default_factory=list)
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
+    prefilled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lag: float = 0.0
+
+    def audience(self) -> list[str]:
+        users = {self.call.agent_user, *self.call.ringing.values()}
+        return sorted(u for u in users if u)
+
+    def leg_closed(self, leg: LegTranscriber) -> None:
+        self.spied.discard(leg.expected.channel)
+
+    def live_view(self) -> dict[str, Any]:
+        call = self.call
+        return {
+            "linkedid": call.linkedid, "ticket_id": self.ticket_id, "state": call.state, "queue": call.queue,
+            "caller": self.caller_e164 or call.caller_number, "caller_masked": mask(self.caller_e164) or "未知号码",
+            "caller_name": call.caller_name, "agent": call.agent_user, "ringing": sorted(u for u in call.ringing.values() if u),
+            "started_at": datetime.fromtimestamp(self.started_at, timezone.utc).isoformat(),
+            "earlier": self.earlier, "suggestions": self.suggestions, "prefill": self.prefilled,
+            "legs": [leg.state() for leg in self.legs if not leg.done.is_set()], "lag": round(self.lag, 1),
+        }
+
+
+class PhoneChannel:
+    def __init__(self, settings: Settings, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge,
+                 metrics: Metrics, speech: SpeechEngine) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.intake = intake
+        self.tickets = tickets
+        self.knowledge = knowledge
+        self.metrics = metrics
+        self.speech = speech
+        self.directory = AgentDirectory.parse(settings.phone_agents)
+        self.tracker = CallTracker(self.directory.lookup, settings.phone_inbound_contexts.split(","))
+        self.ami = AmiClient(ami_config(settings), self._on_ami_event, self._on_ami_ready)
+        self.audio = AudioSocketServer(settings.audiosocket_listen, audiosocket_allow(settings), self._open_stream, settings.audiosocket_slin_rate)
+        self.sessions: dict[str, CallSession] = {}
+        self._queue: asyncio.Queue[tuple[str, Any, float]] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._consumer: asyncio.Task[None] | None = None
+
+    @property
+    def advertised_audiosocket(self) -> str:
+        if self.settings.audiosocket_advertise:
+            return self.settings.audiosocket_advertise
+        host = self.audio.host if self.audio.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        return f"[{host}]:{self.audio.port}" if ":" in host else f"{host}:{self.audio.port}"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.speech.start()
+        await self.audio.start()
+        self._consumer = asyncio.create_task(self._consume(), name="ami-events")
+        self._spawn(self._lead(), "phone-leader")
+        log.info("phone channel started", extra={"ami": f"{self.settings.ami_host}:{self.settings.ami_port}", "audiosocket": self.advertised_audiosocket})
+
+    async def stop(self) -> None:
+        await self.ami.stop()
+        await self.redis.eval(_RELEASE_LUA, 1, LEADER_KEY, self.settings.instance_id)
+        if self._consumer is not None:
+            self._consumer.cancel()
+        await self.audio.stop()  # closes streams: each leg flushes its last words
+        for task in list(self._tasks):
+            task.cancel()
+        await self.speech.close()
+
+    async def _lead(self) -> None:
+        """One instance talks to Asterisk at a time, or every call would pop up once per
+        instance. The others stand by and take over when the leader's lease runs out."""
+        leading = False
+        me = self.settings.instance_id
+        while True:
+            try:
+                if leading:
+                    still = await self.redis.eval(_RENEW_LUA, 1, LEADER_KEY, me, LEADER_TTL_MS)
+                    if not still:
+                        log.warning("phone leadership lost; disconnecting from AMI")
+                        leading = False
+                        await self.ami.stop()
+                elif await self.redis.set(LEADER_KEY, me, nx=True, px=LEADER_TTL_MS):
+                    leading = True
+                    self.ami.start()
+            except (ConnectionError, OSError) as exc:
+                log.warning("phone leadership check failed", extra={"error": str(exc)})
+            await asyncio.sleep(LEADER_TTL_MS / 3000)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("phone task failed", exc_info=task.exception(), extra={"task": task.get_name()})
+
+    # -- AMI events, in order ----------------------------------------------------------------
+
+    def _on_ami_event(self, message: Any) -> None:
+        self._queue.put_nowait(("event", message, time.perf_counter()))
+
+    async def _on_ami_ready(self) -> None:
+        """After every login: reconcile with the channels Asterisk has now."""
+        channels = await self.ami.core_show_channels()
+        self._queue.put_nowait(("resync", channels, time.perf_counter()))
+
+    async def _consume(self) -> None:
+        while True:
+            kind, payload, received = await self._queue.get()
+            try:
+                updates = self.tracker.handle(payload) if kind == "event" else self.tracker.resync(payload)
+                for update in updates:
+                    await self._apply(update, received)
+            except Exception:
+                log.exception("AMI event could not be applied", extra={"event": payload.get("Event", "") if kind == "event" else "resync"})
+
+    async def _apply(self, update: CallUpdate, received: float) -> None:
+        call = update.call
+        if update.kind == "call_started":
+            await self._open_session(call)
+            return
+        session = self.sessions.get(call.linkedid)
+        if session is None:
+            return
+        handler = getattr(self, f"_on_{update.kind}", None)
+        if handler is not None:
+            await handler(session, update, received)
+
+    async def _on_queued(self, session: CallSession, update: CallUpdate, received: float) -> None:
+        self._request_spy(session, "caller", session.call.caller_channel)
+        await self._store_live(session)
+
+    async def _on_agent_ringing(self, session: CallSession, update: CallUpdate, received: float) -> None:
+        user = update.detail.get("user")
+        pop = {"type": "call.ringing", "agent": user, "interface": update.detail.get("interface"), "call": session.live_view()}
+        await self._publish(pop, [user] if user else [])
+        self.metrics.screen_pop.observe(time.perf_counter() - received)
+        await self._store_live(session)
+
+    async def _on_agent_ring_stopped(self, session: CallSession, update: CallUpdate, received: float) -> None:
+        user = update.detail.get("user")
+        if user:
+            await self._publish({"type": "call.ring_stopped", "ticket_id": session.ticket_id, "linkedid": session.call.linkedid}, [str(user)])
+
+    async def _on_agent_connected(self, session: CallSession, update: CallUpdate, received: float) -> None:
+        detail = dict(update.detail)
+        await self.record(session, "call_connected", {"agent": detail.get("user"), "how": detail.get("how")})
+        await self.push(session, {"type": "call.connected", "call": session.live_view()})
+        self._request_spy(session, "caller", session.call.caller_channel)
+        self._request_spy(session, "agent", str(detail.get("channel") or ""))
+        await self._store_live(session)
+
+    async def _on_transferred(self, session: CallSession, update: CallUpdate, received: float) -> None:
+        await self.record(session, "call_transferred", dict(update.detail))
+        await self.push(session, {"type": "call.transferred", "detail": dict(update.detail)})
+
+    async def _on_abandoned(self, session: CallSession, update: CallUpdate, received: float) -> None:
+        await self.record(session, "call_abandoned_in_queue", dict(update.detail))
+
+    async def _on_ended(self, session: CallSession, update: CallUpdate, received: float) -> None:
+        self._spawn(self._finish(session, dict(update.detail)), f"finish-{session.ticket_id}")
+
+    # -- tickets -----------------------------------------------------------------------------
+
+    async def _open_session(self, call: Call) -> None:
+        now = clock.now()
+        try:
+            phone: str | None = to_e164(call.caller_number) if call.caller_number else None
+        except InvalidPhone:
+            phone = None
+        earlier_ids = [i.decode() if isinstance(i, bytes) else i for i in
+                       (await self.redis.zrevrange(keys.by_phone(phone), 0, REPEAT_CALLER_LIMIT) if phone else [])]
+        extra = {"mode": "call", "queue": call.queue, "dialed": call.dialed}
+        if call.caller_number and phone is None:
+            extra["caller_id"] = call.caller_number  # kept as Asterisk gave it: anonymous, foreign, …
+        ticket = Ticket(
+            id=PENDING_ID, channel="phone", received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
+            requester=Requester(phone=phone, name=call.caller_name or None),
+            content="电话来电，通话内容见语音转写。", source=Source(channel_id=call.linkedid, extra={k: v for k, v in extra.items() if v}),
+            links=Links(repeat_caller=earlier_ids[:REPEAT_CALLER_LIMIT]),
+        )
+        result = await self.intake(ticket, actor="phone")
+        if result.ticket_id is None:
+            log.error("call could not be filed", extra={"linkedid": call.linkedid})
+            return
+        self.metrics.intake.labels("phone", "created" if result.created else "duplicate").inc()
+        self.metrics.phone_calls.labels("started" if result.created else "resumed").inc()
+        earlier = await self._summaries([i for i in earlier_ids if i != result.ticket_id][:REPEAT_CALLER_LIMIT])
+        session = CallSession(call=call, ticket_id=result.ticket_id, started_at=call.started_at, caller_e164=phone, earlier=earlier)
+        self.sessions[call.linkedid] = session
+        if call.caller_channel:
+            self._spawn(self._tag_caller(call.caller_channel, result.ticket_id), f"tag-{result.ticket_id}")
+        if call.resynced:
+            await self.record(session, "call_resynced", {"state": call.state})
+            self._request_spy(session, "caller", call.caller_channel)
+        await self._store_live(session)
+
+    async def _summaries(self, ticket_ids: list[str]) -> list[dict[str, Any]]:
+        if not ticket_ids:
+            return []
+        docs = await self.redis.mget([keys.ticket(i) for i in ticket_ids])
+        return [summary(Ticket.model_validate_json(d)) for d in docs if d is not None]
+
+    async def _tag_caller(self, channel: str, ticket_id: str) -> None:
+        """Later events of this call carry the ticket id (`channelvars=HOTLINE_TICKET`)."""
+        try:
+            await self.ami.setvar(channel, "HOTLINE_TICKET", ticket_id)
+        except AmiError as exc:
+            log.info("could not tag the caller's channel", extra={"ticket": ticket_id, "error": str(exc)})
+
+    async def record(self, session: CallSession, event: str, detail: dict[str, Any]) -> None:
+        await self.tickets.update(session.ticket_id, lambda _: None, HistoryEvent(at=clock.now(), actor="phone", event=event, detail=detail))
+
+    async def add_segment(self, session: CallSession, leg: str, segment: Segment, offset: float) -> None:
+        stored = TranscriptSegment(leg=leg, start=round(segment.start + offset, 2), end=round(segment.end + offset, 2),  # type: ignore[arg-type]
+                                   text=segment.text, confidence=round(min(max(segment.confidence, 0.0), 1.0), 3))
+        index: list[int] = []
+
+        def append(ticket: Ticket) -> None:
+            index[:] = [len(ticket.transcript)]
+            ticket.transcript.append(stored)
+
+        await self.tickets.update(session.ticket_id, append, None)
+        await self.push(session, {"type": "call.final", "leg": leg, "index": index[0], "segment": stored.model_dump(mode="json")})
+        if leg == "caller":
+            session.utterances.append(assist.Utterance(index=index[0], text=stored.text, start=stored.start))
+            await self.refresh_suggestions(session)
+            await self._prefill(session)
+
+    async def refresh_suggestions(self, session: CallSession, pending: str = "") -> None:
+        said = "".join(u.text for u in session.utterances) + pending
+        items = assist.suggestions(self.knowledge.snapshot, said, clock.now())
+        if [i["entry_id"] for i in items] == [i["entry_id"] for i in session.suggestions]:
+            return
+        session.suggestions = items
+        await self.push(session, {"type": "call.suggestions", "items": items})
+        await self._store_live(session)
+
+    async def _prefill(self, session: CallSession) -> None:
+        found = {k: v for k, v in assist.prefill(session.utterances).items() if k not in session.prefilled}
+        if not found:
+            return
+        at = clock.now()
+        applied: dict[str, dict[str, Any]] = {}
+
+        def fill(ticket: Ticket) -> dict[str, Any]:
+            applied.clear()
+            for name, item in found.items():
+                if _set_if_empty(ticket, name, item["value"]):
+                    ticket.provenance.append(Provenance(field=name, by="asr", at=at, segment=item["segment"],
+                                                        detail=f"通话转写第{item['segment'] + 1}句：{item['text']}"))
+                    applied[name] = item
+            return {"fields": sorted(applied)} if applied else {}
+
+        await self.tickets.update(session.ticket_id, fill, HistoryEvent(at=at, actor="asr", event="prefilled"))
+        session.prefilled.update(found)  # fields the agent had already filled are not offered again
+        if applied:
+            await self.push(session, {"type": "call.prefill", "fields": applied})
+            await self._store_live(session)
+
+    async def _finish(self, session: CallSession, detail: dict[str, Any]) -> None:
+        """After hangup: let every leg deliver its last words, then close the call's ticket."""
+        pending = [leg.done.wait() for leg in session.legs if not leg.done.is_set()]
+        if pending:
+            await asyncio.wait([asyncio.ensure_future(p) for p in pending], timeout=LEG_DRAIN_TIMEOUT)
+        call = session.call
+        at = clock.now()
+        abandoned = call.connected_at is None
+        waited = round((call.ended_at or time.time()) - call.started_at)
+        caller_words = "".join(u.text for u in session.utterances)
+
+        def close(ticket: Ticket) -> dict[str, Any]:
+            if caller_words:
+                ticket.content = f"来电内容（语音转写）：{caller_words}"
+            if abandoned and ticket.disposition is None:
+                ticket.status = Status.abandoned
+                reason = f"来电在排队等候时挂断（等候约{waited}秒），需回拨" if call.abandoned or call.queue else "来电未接通即挂断"
+                ticket.disposition = Abandoned(at=at, reason=reason)
+            return {"cause": detail.get("cause"), "cause_text": detail.get("cause_text"), "seconds": waited,
+                    "talk_seconds": round((call.ended_at or time.time()) - call.connected_at) if call.connected_at else 0}
+
+        await self.tickets.update(session.ticket_id, close, HistoryEvent(at=at, actor="phone", event="call_ended"))
+        self.metrics.phone_calls.labels("abandoned" if abandoned else "completed").inc()
+        await self.push(session, {"type": "call.ended", "abandoned": abandoned, "cause": detail.get("cause"), "cause_text": detail.get("cause_text")})
+        self.sessions.pop(call.linkedid, None)
+        await self.redis.hdel(LIVE_CALLS, call.linkedid)
+
+    # -- transcription -----------------------------------------------------------------------
+
+    def _request_spy(self, session: CallSession, leg: str, channel: str) -> None:
+        if not channel or channel in session.spied or session.call.state == "ended":
+            return
+        session.spied.add(channel)
+        self._spawn(self._spy(session, leg, channel), f"spy-{session.ticket_id}-{leg}")
+
+    async def _spy(self, session: CallSession, leg: str, channel: str) -> None:
+        stream_id = uuid.uuid4()
+        self.audio.expect(ExpectedStream(stream_id=stream_id, linkedid=session.call.linkedid, leg=leg, channel=channel))  # type: ignore[arg-type]
+        try:
+            await self.ami.originate_spy(self.advertised_audiosocket, str(stream_id), channel)
+        except AmiError as exc:
+            self.audio.forget(stream_id)
+            session.spied.discard(channel)
+            log.warning("no audio for a call leg", extra={"ticket": session.ticket_id, "leg": leg, "error": str(exc)})
+            await self.record(session, "transcription_unavailable", {"leg": leg, "error": str(exc)})
+            await self.push(session, {"type": "call.audio_failed", "leg": leg, "error": str(exc)})
+
+    async def _open_stream(self, expected: ExpectedStream) -> LegTranscriber | None:
+        session = self.sessions.get(expected.linkedid)
+        if session is None:
+            log.warning("audio for a call that is not live", extra={"linkedid": expected.linkedid})
+            return None
+        leg = LegTranscriber(self, session, expected)
+        session.legs.append(leg)
+        return leg
+
+    def observe_lag(self) -> None:
+        worst = 0.0
+        for session in self.sessions.values():
+            session.lag = max((leg.lag for leg in session.legs if not leg.done.is_set()), default=0.0)
+            worst = max(worst, session.lag)
+        self.metrics.speech_lag.set(worst)
+
+    # -- pushes to desks ---------------------------------------------------------------------
+
+    async def push(self, session: CallSession, event: dict[str, Any]) -> None:
+        await self._publish({**event, "ticket_id": session.ticket_id, "linkedid": session.call.linkedid}, session.audience())
+
+    async def _publish(self, event: dict[str, Any], audience: list[str]) -> None:
+        await self.redis.publish(keys.EVENTS_CHANNEL, json.dumps({**event, "audience": audience}, ensure_ascii=False))
+
+    async def _store_live(self, session: CallSession) -> None:
+        await self.redis.hset(LIVE_CALLS, session.call.linkedid, json.dumps(session.live_view(), ensure_ascii=False))
+
+    def status(self) -> dict[str, Any]:
+        return {"ami": self.ami.state, "ami_version": self.ami.version, "ami_error": self.ami.last_error,
+                "live_calls": len(self.sessions), "audiosocket": self.advertised_audiosocket}
+
+
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _set_if_empty(ticket: Ticket, name: str, value: Any) -> bool:
+    """Machine values only fill blanks: what a person entered stays."""
+    if name == "kind" and ticket.kind is None:
+        ticket.kind = value
+        return True
+    if name == "location" and (ticket.location is None or not ticket.location.district):
+        ticket.location = Location(district=value.get("district"), district_code=value.get("district_code"), street=value.get("street"))
+        return True
+    if name == "callback_phone" and ticket.requester.callback_phone is None and value != ticket.requester.phone:
+        ticket.requester.callback_phone = value
+        return True
+    return False

@@ -1,0 +1,90 @@
+"""`hotline simulate-call WAV`: a whole inbound call without an Asterisk.
+
+It plays Asterisk's part byte for byte: it listens where the gateway expects AMI, lets the
+running gateway log in, sends the events of a caller entering the queue, an agent's phone
+ringing and the agent answering, and when the gateway asks for the legs' audio (Originate of an
+AudioSocket spy) it connects to the gateway's AudioSocket port and streams the WAV, resampled
+to telephone 8 kHz, in 20 ms frames at real-time pace. Then the caller hangs up.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from channels.phone.agents import AgentDirectory
+from channels.phone.config import ami_config
+from gateway.settings import Settings
+
+PHONE_RATE = 8000
+LOGIN_WAIT = 60.0
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _agent_interface(settings: Settings, requested: str | None) -> str:
+    if requested:
+        return requested
+    directory = AgentDirectory.parse(settings.phone_agents)
+    for key in directory.by_key:
+        if "/" in key:
+            return key.upper().split("/", 1)[0] + "/" + key.split("/", 1)[1]
+    return "PJSIP/1001"
+
+
+async def simulate_call(settings: Settings, wav: Path, caller: str, agent_interface: str | None, fast: bool, ring_seconds: float) -> int:
+    from channels.phone.fake_asterisk import FakeAsterisk
+    from speech.audio import read_wav, resample
+
+    clip = read_wav(wav)
+    audio = resample(clip.samples, clip.rate, PHONE_RATE)
+    config = ami_config(settings)
+    asterisk = FakeAsterisk(username=config.username, secret=config.secret, host=settings.ami_host, port=settings.ami_port)
+    try:
+        await asterisk.start()
+    except OSError as exc:
+        _say(f"无法在 {settings.ami_host}:{settings.ami_port} 监听 AMI（{exc.strerror}）：是否已有 Asterisk 或另一个模拟器在运行？")
+        return 2
+    interface = _agent_interface(settings, agent_interface)
+    endpoint = interface.split("/", 1)[-1]
+    try:
+        _say(f"模拟 Asterisk 已就绪（AMI {settings.ami_host}:{asterisk.port}），等待网关登录…  请先用 `make run` 启动网关")
+        try:
+            await asterisk.wait_for_clients(timeout=LOGIN_WAIT)
+        except asyncio.TimeoutError:
+            _say(f"{LOGIN_WAIT:.0f} 秒内网关没有登录 AMI：请确认网关正在运行，且 HOTLINE_AMI_PORT、HOTLINE_DATA_DIR 与本命令一致。")
+            return 1
+        _say(f"网关已登录。来电 {caller} 进入队列，坐席 {interface} 振铃…  打开 http://{settings.host}:{settings.port}/agent 查看")
+        call = await asterisk.inbound_call(caller_num=caller)
+        asterisk.set_leg_audio(call.caller_channel, audio, realtime=not fast)
+        await asterisk.ring_agent(call, agent_endpoint=endpoint, interface=interface)
+        await asyncio.sleep(ring_seconds)  # let a person see the screen pop before the answer
+        await asterisk.answer(call)
+        _say(f"坐席已接听，正在播放 {wav.name}（{clip.duration:.1f} 秒）…")
+        await asterisk.wait_audio_done(call.caller_channel, timeout=clip.duration * 3 + 30)
+        await asterisk.hangup(call, by="caller")
+        _say("市民已挂断。通话转写已写入工单。")
+        return 0
+    finally:
+        await asterisk.stop()
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("simulate-call", help="play a WAV as an inbound call (development, no Asterisk needed)")
+    parser.add_argument("wav", type=Path, help="16-bit PCM WAV, e.g. ../shared/audio/BAC009S0764W0121.wav")
+    parser.add_argument("--caller", default="13812345678", help="caller number (default 13812345678)")
+    parser.add_argument("--agent-interface", help="the ringing agent's interface, e.g. PJSIP/1001 (default: first in HOTLINE_PHONE_AGENTS)")
+    parser.add_argument("--fast", action="store_true", help="stream the audio as fast as possible instead of in real time")
+    parser.add_argument("--ring-seconds", type=float, default=2.0, help="how long the agent's phone rings before answering")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if not args.wav.exists():
+        _say(f"找不到音频文件：{args.wav}")
+        return 2
+    return asyncio.run(simulate_call(settings, args.wav, args.caller, args.agent_interface, args.fast, args.ring_seconds))
