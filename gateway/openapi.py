@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from channels.web.forms import CitizenRequestIn
+from channels.phone.routes import KbAnswerIn
 from gateway.desk_routes import ForwardIn, LoginIn, NoteIn, TicketPatch
 from gateway.ticket import Ticket
 from channels.web.chat import ChatIn
@@ -139,7 +140,7 @@ def _kb_paths() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     _, defs = models_json_schema(
-        [(m, "validation") for m in (CitizenRequestIn, LoginIn, NoteIn, TicketPatch, ForwardIn, ChatIn, EntryContent,
+        [(m, "validation") for m in (CitizenRequestIn, LoginIn, NoteIn, TicketPatch, ForwardIn, KbAnswerIn, ChatIn, EntryContent,
                                      NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn)]
         + [(EntryVersion, "serialization")]
         + [(m, "serialization") for m in (Ticket, Error, RequestAccepted, TicketSummary, TicketList, TrackView, CaseReceipt)],
@@ -210,13 +211,29 @@ def openapi_document() -> dict[str, Any]:
             "parameters": [_TICKET_ID, csrf], "requestBody": {**_json_body("ForwardIn"), "required": False},
             "responses": {"202": {"description": "queued in the outbox"}, **_errors(401, 403, 404, 409)},
         }},
+        "/api/v1/agent/tickets/{ticket_id}/kb-answers": {"post": {
+            "tags": ["phone"], "summary": "Insert a knowledge-base answer into the ticket (records entry and version)", "operationId": "insertKbAnswer", **desk,
+            "parameters": [_TICKET_ID, csrf], "requestBody": _json_body("KbAnswerIn"),
+            "responses": {"200": _resp("Ticket"), **_errors(401, 403, 404, 415, 422)},
+        }},
+        "/api/v1/agent/tickets/{ticket_id}/prefill/{field}/confirm": {"post": {
+            "tags": ["phone"], "summary": "Confirm a field pre-filled from the call transcript", "operationId": "confirmPrefill", **desk,
+            "parameters": [_TICKET_ID, {"name": "field", "in": "path", "required": True,
+                                        "schema": {"type": "string", "enum": ["kind", "location", "callback_phone"]}}, csrf],
+            "responses": {"200": _resp("Ticket"), **_errors(401, 403, 404, 409)},
+        }},
+        "/api/v1/agent/calls": {"get": {
+            "tags": ["phone"], "summary": "Live calls of this agent (all calls for supervisors), with caller history, suggestions and pre-filled fields",
+            "operationId": "liveCalls", **desk,
+            "responses": {"200": {"description": "live calls and the AMI connection state"}, **_errors(401, 403)},
+        }},
         "/api/v1/agent/blobs/{sha256}": {"get": {
             "tags": ["desk"], "summary": "An attachment by content hash", "operationId": "getBlob", **desk,
             "parameters": [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
             "responses": {"200": {"description": "the file"}, **_errors(401, 403, 404)},
         }},
         "/api/v1/agent/ws": {"get": {
-            "tags": ["desk"], "summary": "WebSocket of live ticket events (ticket.created, ticket.updated)", "operationId": "deskSocket", **desk,
+            "tags": ["desk"], "summary": "WebSocket of live events: ticket.created, ticket.updated, and for the agents of a call call.ringing, call.connected, call.partial, call.final, call.lag, call.suggestions, call.prefill, call.transferred, call.ended", "operationId": "deskSocket", **desk,
             "responses": {"101": {"description": "switching protocols"}, **_errors(401, 403)},
         }},
         "/api/v1/supervisor/dead-letters": {"get": {
