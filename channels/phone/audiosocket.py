@@ -67,7 +67,8 @@ class AudioSocketServer:
         self.opener = opener
         self.slin_rate = slin_rate
         self.expected: dict[uuid.UUID, ExpectedStream] = {}
-        self.active: set[asyncio.Task[None]] = set()
+        self.active: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._stopping = False
         self.rejected = 0
         self.protocol_errors = 0
         self._server: asyncio.Server | None = None
@@ -81,14 +82,15 @@ class AudioSocketServer:
         self._server = await asyncio.start_server(self._serve, self.host, self.requested_port)
 
     async def stop(self) -> None:
+        """Cut every stream; each leg still decodes and stores what it received (reason
+        `shutdown`) before the server is gone."""
+        self._stopping = True
         if self._server is not None:
             self._server.close()
-        for task in list(self.active):
-            task.cancel()
+        for writer in list(self.active.values()):
+            writer.transport.abort()
         if self.active:
             await asyncio.wait(list(self.active), timeout=10)
-        if self._server is not None:
-            await self._server.wait_closed()
 
     def expect(self, stream: ExpectedStream) -> None:
         now = time.monotonic()
@@ -111,7 +113,7 @@ class AudioSocketServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self.active.add(task)
+        self.active[task] = writer
         peer = (writer.get_extra_info("peername") or ("?",))[0]
         try:
             if not self._allowed(peer):
@@ -125,9 +127,9 @@ class AudioSocketServer:
             if sink is None:
                 return
             reason, detail = await self._pump(reader, sink, expected)
-            await sink.closed(reason, detail)
+            await sink.closed("shutdown" if self._stopping else reason, detail)
         finally:
-            self.active.discard(task)
+            self.active.pop(task, None)
             writer.close()
 
     async def _handshake(self, reader: asyncio.StreamReader, peer: str) -> ExpectedStream | None:

@@ -101,6 +101,7 @@ class PhoneChannel:
         self._queue: asyncio.Queue[tuple[str, Any, float]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consumer: asyncio.Task[None] | None = None
+        self._leader: asyncio.Task[None] | None = None
 
     @property
     def advertised_audiosocket(self) -> str:
@@ -115,10 +116,12 @@ class PhoneChannel:
         await self.speech.start()
         await self.audio.start()
         self._consumer = asyncio.create_task(self._consume(), name="ami-events")
-        self._spawn(self._lead(), "phone-leader")
+        self._leader = asyncio.create_task(self._lead(), name="phone-leader")
         log.info("phone channel started", extra={"ami": f"{self.settings.ami_host}:{self.settings.ami_port}", "audiosocket": self.advertised_audiosocket})
 
     async def stop(self) -> None:
+        if self._leader is not None:
+            self._leader.cancel()
         await self.ami.stop()
         await self.redis.eval(_RELEASE_LUA, 1, LEADER_KEY, self.settings.instance_id)
         if self._consumer is not None:
