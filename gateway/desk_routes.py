@@ -21,7 +21,7 @@ from gateway.media_types import sniff
 from gateway.outbox import CASE_HOP
 from gateway.phone_numbers import InvalidPhone, mask, to_e164
 from gateway.rate_limits import RateLimit
-from gateway.ticket import HistoryEvent, Kind, Location, Message, Ticket
+from gateway.ticket import HistoryEvent, Kind, Location, Message, Provenance, Ticket
 from gateway.tickets import TicketNotFound
 
 STATIC = Path(__file__).with_name("static") / "agent"
@@ -151,6 +151,9 @@ async def patch_ticket(request: web.Request) -> web.Response:
             if new != old:
                 changed["location"] = {"from": old.model_dump(exclude_none=True), "to": new.model_dump(exclude_none=True)}
                 ticket.location = new
+        # A person's correction outranks any machine-filled value: say who set it last.
+        for name in changed:
+            ticket.provenance.append(Provenance(field=name, by=actor(request), at=clock.now(), detail="坐席更正"))
         return changed
 
     await request.app["tickets"].update(

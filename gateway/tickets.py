@@ -26,7 +26,7 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[4]) end
-redis.call('PUBLISH', KEYS[4], ARGV[5])
+if ARGV[5] ~= '' then redis.call('PUBLISH', KEYS[4], ARGV[5]) end
 if ARGV[7] ~= '' then
   redis.call('XACK', KEYS[5], ARGV[6], ARGV[7])
   redis.call('XDEL', KEYS[5], ARGV[7])
@@ -75,11 +75,13 @@ class Tickets:
         ledger: DeliveryAttempt | None = None,
         ack: tuple[str, str, str] | None = None,
         known_doc: str | None = None,
+        publish: bool = True,
     ) -> Ticket:
         """Apply `change` to the stored ticket and append `event` (with whatever detail `change`
         returns) to its history, as one compare-and-set step; on a concurrent edit, read again
         and reapply. `event` None records no history (a transcript line is not an event worth
-        listing). `ledger` and `ack` = (stream, group, entry id) land in the same step, so an
+        listing); `publish` False sends no `ticket.updated` to every desk (the channel pushes
+        its own event to the desks concerned). `ledger` and `ack` = (stream, group, entry id) land in the same step, so an
         outbox entry is acknowledged exactly when its effect is stored."""
         doc = known_doc
         while True:
@@ -95,7 +97,7 @@ class Tickets:
             stream, group, entry_id = ack or ("", "", "")
             stored = await self._update_script(
                 [keys.ticket(ticket_id), keys.history(ticket_id), keys.deliveries(ticket_id), keys.EVENTS_CHANNEL, stream or keys.EVENTS_CHANNEL],
-                [doc, ticket.stored_json(), recorded.model_dump_json() if recorded else "", ledger.model_dump_json() if ledger else "", _updated_event(ticket), group, entry_id],
+                [doc, ticket.stored_json(), recorded.model_dump_json() if recorded else "", ledger.model_dump_json() if ledger else "", _updated_event(ticket) if publish else "", group, entry_id],
             )
             if stored:
                 return ticket

@@ -318,11 +318,14 @@ class CallTracker:
     def _end(self, call: Call, cause: int | None, cause_text: str) -> list[CallUpdate]:
         if call.state == "ended":
             return []
+        # Phones still ringing stop now, not when the ticket is closed after the last words.
+        stopped = [CallUpdate("agent_ring_stopped", call, {"user": u, "channel": c}) for c, u in call.ringing.items()]
+        call.ringing.clear()
         call.state = "ended"
         call.ended_at = time.time()
         call.hangup_cause, call.hangup_cause_text = cause, cause_text
         self.calls.pop(call.linkedid, None)
-        return [CallUpdate("ended", call, {"cause": cause, "cause_text": cause_text})] if call.inbound else []
+        return stopped + [CallUpdate("ended", call, {"cause": cause, "cause_text": cause_text})] if call.inbound else []
 
     # -- after a reconnect -----------------------------------------------------------------
 

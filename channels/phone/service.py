@@ -199,7 +199,8 @@ class PhoneChannel:
 
     async def _on_agent_ringing(self, session: CallSession, update: CallUpdate, received: float) -> None:
         user = update.detail.get("user")
-        pop = {"type": "call.ringing", "agent": user, "interface": update.detail.get("interface"), "call": session.live_view()}
+        pop = {"type": "call.ringing", "ticket_id": session.ticket_id, "linkedid": session.call.linkedid, "agent": user,
+               "interface": update.detail.get("interface"), "call": session.live_view()}
         await self._publish(pop, [user] if user else [])
         self.metrics.screen_pop.observe(time.perf_counter() - received)
         await self._store_live(session)
@@ -212,7 +213,9 @@ class PhoneChannel:
     async def _on_agent_connected(self, session: CallSession, update: CallUpdate, received: float) -> None:
         detail = dict(update.detail)
         await self.record(session, "call_connected", {"agent": detail.get("user"), "how": detail.get("how")})
-        await self.push(session, {"type": "call.connected", "call": session.live_view()})
+        # After a transfer the previous agent hears of it too, so their panel can let go.
+        previous = [str(detail["previous"])] if detail.get("previous") else []
+        await self.push(session, {"type": "call.connected", "call": session.live_view()}, also=previous)
         self._request_spy(session, "caller", session.call.caller_channel)
         self._request_spy(session, "agent", str(detail.get("channel") or ""))
         await self._store_live(session)
@@ -287,7 +290,7 @@ class PhoneChannel:
             index[:] = [len(ticket.transcript)]
             ticket.transcript.append(stored)
 
-        await self.tickets.update(session.ticket_id, append, None)
+        await self.tickets.update(session.ticket_id, append, None, publish=False)
         await self.push(session, {"type": "call.final", "leg": leg, "index": index[0], "segment": stored.model_dump(mode="json")})
         if leg == "caller":
             session.utterances.append(assist.Utterance(index=index[0], text=stored.text, start=stored.start))
@@ -390,8 +393,9 @@ class PhoneChannel:
 
     # -- pushes to desks ---------------------------------------------------------------------
 
-    async def push(self, session: CallSession, event: dict[str, Any]) -> None:
-        await self._publish({**event, "ticket_id": session.ticket_id, "linkedid": session.call.linkedid}, session.audience())
+    async def push(self, session: CallSession, event: dict[str, Any], also: list[str] | None = None) -> None:
+        audience = sorted(set(session.audience()) | set(also or []))
+        await self._publish({**event, "ticket_id": session.ticket_id, "linkedid": session.call.linkedid}, audience)
 
     async def _publish(self, event: dict[str, Any], audience: list[str]) -> None:
         await self.redis.publish(keys.EVENTS_CHANNEL, json.dumps({**event, "audience": audience}, ensure_ascii=False))

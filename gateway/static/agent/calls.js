@@ -92,6 +92,7 @@
       editing: null,         // the prefill field whose editor is open
       fieldMsgs: {},         // field -> {text, kind}
       ticket: null,          // the full ticket, once loaded
+      ticketSig: '',         // what of it the panel shows (applyTicket)
       ticketSeq: 0,
       ticketTimer: null
     };
@@ -272,7 +273,7 @@
         (earlier ? '，该号码近期来电 ' + earlier + ' 次' : ''));
       if (!c.ticket) fetchTicket(c);
     } else {
-      renderIfCurrent(c, 'all');
+      renderIfCurrent(c);
     }
   }
 
@@ -281,8 +282,8 @@
     var c = state.calls.get(msg.linkedid);
     if (!c) return;
     c.ringingMe = false;
-    if (c.live.agent === me() && c.state === 'connected') { renderIfCurrent(c, 'all'); return; }
-    if (c.ended) { renderIfCurrent(c, 'all'); return; }
+    if (c.live.agent === me() && c.state === 'connected') { renderIfCurrent(c); return; }
+    if (c.ended) { renderIfCurrent(c); return; }
     // Taken by another agent, or the caller gave up: close the pop.
     removeCall(c.linkedid);
   }
@@ -310,14 +311,14 @@
       // Transferred on to a colleague: keep what we have, let the agent close it.
       c.transferred = true;
       c.notes.push({ kind: 'warn', text: '通话已转接给' + (agent ? '坐席 ' + agent : '其他坐席') + '，您已不在该通话中' });
-      renderIfCurrent(c, 'all');
+      renderIfCurrent(c);
     } else if (wasRinging) {
       // Answered by someone else: gone from an agent's desk; a supervisor keeps watching it.
       if (!Staff.hasRole('supervisor')) { removeCall(c.linkedid); return; }
       c.mine = false;
       renderAll(false);
     } else {
-      renderIfCurrent(c, 'all');
+      renderIfCurrent(c);
     }
   }
 
@@ -325,7 +326,9 @@
     var c = ensure(msg);
     if (!c || c.ended || !LEG_LABELS[msg.leg]) return;
     c.partials[msg.leg] = isBlank(msg.text) ? null : { text: String(msg.text), audio_time: msg.audio_time };
-    if (c === current()) renderPartial(c, msg.leg);
+    if (c !== current()) return;
+    if ($('call-body').hidden) renderChrome(); // words while it still rings (the caller's leg is heard from the queue on)
+    renderPartial(c, msg.leg);
   }
 
   function onFinal(msg) {
@@ -335,6 +338,7 @@
     c.finals.set(msg.index, msg.segment);
     c.partials[leg] = null;
     if (c === current()) {
+      if ($('call-body').hidden) renderChrome();
       mutateTranscript(function () {
         addFinalEl(msg.index, msg.segment);
         renderPartialEl(c, leg);
@@ -375,7 +379,7 @@
     var how = d.type === 'attended' ? '咨询后转接' : d.type === 'blind' ? '直接转接' : '转接';
     c.transferred = c.transferred || d.type === 'attended' || d.type === 'blind';
     c.notes.push({ kind: 'warn', text: '通话已' + how + (to ? '至 ' + to : '') + '。' });
-    renderIfCurrent(c, 'all');
+    renderIfCurrent(c);
   }
 
   function onAudio(msg) {
@@ -398,11 +402,10 @@
     c.partials = {};
     c.lag = {};
     c.lagFromLive = 0;
-    if (!c.mine && c !== current()) { removeCall(c.linkedid); return; } // someone else's call, not on screen
+    if (!c.mine && (c !== current() || $('call-panel').hidden)) { removeCall(c.linkedid); return; } // someone else's call, not on screen
     if (c.mine) announce(endedHeading(c));
     if (c === current()) renderPartials(c);
-    renderIfCurrent(c, 'all');
-    renderChrome();
+    renderIfCurrent(c);
     fetchTicket(c); // the last words and the closed ticket
   }
 
@@ -440,8 +443,9 @@
         fetchTicket(c);
       });
       pickCurrent();
-      renderAll(true);
+      renderAll(false); // the transcript is rebuilt only if another call is now shown: the agent keeps their place
       var c = current();
+      if (c) renderPartials(c);
       if (isLiveMine(c) && !Desk.selectedId()) Desk.openTicket(c.ticketId, { focus: false });
     }, function () { /* the panel keeps what it has; the next socket open retries */ });
   }
@@ -477,22 +481,34 @@
     (Array.isArray(t.history) ? t.history : []).forEach(function (e) {
       if (e && e.event === 'kb_answer_inserted' && e.detail && e.detail.entry_id) c.inserted.add(e.detail.entry_id);
     });
+    // The detail pane reloads the ticket after every utterance: redraw the lists only when what
+    // they show changed, so a button is not replaced under the agent's pointer.
+    var sig = JSON.stringify([
+      (Array.isArray(t.provenance) ? t.provenance : []).filter(function (p) { return p && p.by === 'asr'; }),
+      PREFILL_FIELDS.map(function (f) { return ticketValue(t, f); }),
+      Array.from(c.inserted)
+    ]);
+    var changed = sig !== c.ticketSig;
+    c.ticketSig = sig;
     if (c !== current()) return;
     if (added.length) {
+      if ($('call-body').hidden) renderChrome();
       mutateTranscript(function () {
         added.forEach(function (i) { addFinalEl(i, c.finals.get(i)); });
       });
     }
     renderBanner(c);
-    renderPrefill(c);
-    renderSuggestions(c);
+    if (changed) {
+      renderPrefill(c);
+      renderSuggestions(c);
+    }
   }
 
   // ---------------------------------------------------------------------
   // Rendering: panel chrome
   // ---------------------------------------------------------------------
 
-  function renderIfCurrent(c, what) {
+  function renderIfCurrent(c) {
     if (c === current()) renderAll(false);
     else renderChrome();
   }
@@ -552,7 +568,7 @@
     panel.setAttribute('data-state', c.ended ? 'ended' : c.state);
     // The pop is about who is calling; the live view needs the room for the transcript.
     var body = $('call-body');
-    var showBody = c.state === 'connected' || !!c.ended || c.transferred || c.finals.size > 0;
+    var showBody = c.state === 'connected' || !!c.ended || c.transferred || c.finals.size > 0 || hasPartial(c);
     if (body.hidden === showBody) {
       body.hidden = !showBody;
       if (showBody) { state.follow = true; transcriptBox().scrollTop = transcriptBox().scrollHeight; }
@@ -565,6 +581,10 @@
     close.textContent = c.ended || c.transferred ? '关闭' : '收起';
     close.setAttribute('aria-label', (c.ended || c.transferred ? '关闭' : '收起') + '通话面板');
     updateElapsed();
+  }
+
+  function hasPartial(c) {
+    return Object.keys(c.partials).some(function (leg) { return !!c.partials[leg]; });
   }
 
   function shortState(c) {
