@@ -1,0 +1,69 @@
+"""Locating and loading the Vosk model: one loaded model per directory for the whole process."""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import vosk
+
+MODEL_NAME = "vosk-model-small-cn-0.22"
+ENV_VAR = "HOTLINE_VOSK_MODEL"
+# Files without which Kaldi fails deep inside the C++ code with an unhelpful message.
+REQUIRED = ("am/final.mdl", "conf/model.conf", "conf/mfcc.conf")
+
+_cache: dict[Path, "vosk.Model"] = {}
+_lock = threading.Lock()
+
+
+class ModelNotFound(RuntimeError):
+    """The Vosk model directory is missing, incomplete or unreadable."""
+
+
+def default_model_dir() -> Path:
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    repo_root = Path(__file__).resolve().parents[1]
+    return repo_root.parent / "shared" / "models" / MODEL_NAME
+
+
+def _not_found(path: Path, problem: str) -> ModelNotFound:
+    return ModelNotFound(
+        f"Vosk model {problem}: {path}\n"
+        f"Set {ENV_VAR} to an unpacked Vosk model directory (e.g. {MODEL_NAME}), or run "
+        f"`hotline models fetch`: it downloads {MODEL_NAME}, checks its sha256 and prints the {ENV_VAR}=... line to use.\n"
+        f"未找到可用的语音识别模型（{path}）：请设置环境变量 {ENV_VAR}，或运行 `hotline models fetch` 下载模型。"
+    )
+
+
+def _check(path: Path) -> None:
+    if not path.is_dir():
+        raise _not_found(path, "directory not found")
+    missing = [name for name in REQUIRED if not (path / name).is_file()]
+    graph = path / "graph"
+    if not ((graph / "HCLG.fst").is_file() or (graph / "HCLr.fst").is_file() or (path / "HCLG.fst").is_file()):
+        missing.append("graph/HCLG.fst (or graph/HCLr.fst + Gr.fst)")
+    if missing:
+        raise _not_found(path, f"directory is incomplete (missing {', '.join(missing)})")
+
+
+def load_model(path: Path | None = None) -> "vosk.Model":
+    """The loaded model for `path` (default: default_model_dir()); loads it only once per process."""
+    resolved = Path(path if path is not None else default_model_dir()).expanduser().resolve()
+    with _lock:  # held during the load, so two legs starting together do not load it twice
+        model = _cache.get(resolved)
+        if model is not None:
+            return model
+        _check(resolved)
+        import vosk  # late: importing vosk loads libvosk, which modules that never decode do not need
+
+        vosk.SetLogLevel(-1)  # Kaldi logs every utterance to stderr otherwise
+        try:
+            model = vosk.Model(str(resolved))
+        except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
+            raise _not_found(resolved, f"could not be loaded ({exc})") from exc
+        _cache[resolved] = model
+        return model
