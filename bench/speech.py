@@ -134,7 +134,8 @@ async def screen_pops(asterisk: FakeAsterisk, desk: Desk, count: int) -> list[fl
     latencies = []
     for _ in range(count):
         call = await asterisk.inbound_call()
-        await desk.wait(lambda e, c=call: e.get("type") == "ticket.created")
+        # As on a real line, the caller has been in the queue (and transcribed) before a phone rings.
+        await asterisk.wait_event("ChanSpyStart", lambda e, c=call: e.get("SpyeeChannel") == c.caller_channel, timeout=30)
         sent = time.time()
         await asterisk.ring_agent(call, agent_endpoint="1001", interface="PJSIP/1001")
         at, _ = await desk.wait(of("call.ringing", call.linkedid))
@@ -146,13 +147,28 @@ async def screen_pops(asterisk: FakeAsterisk, desk: Desk, count: int) -> list[fl
 async def gateway_rtf(asterisk: FakeAsterisk, desk: Desk, seconds: float) -> tuple[float, float]:
     audio = speech_8k(seconds)
     duration = len(audio) / 16000
-    first_sent = time.time()
     call = await connected_call(asterisk, desk, audio, realtime=False)
+    # From the moment the caller's audio starts flowing (the spy is up) to the last word shown.
+    await asterisk.wait_event("ChanSpyStart", lambda e: e.get("SpyeeChannel") == call.caller_channel, timeout=30)
+    first_sent = time.time()
     await asterisk.wait_audio_done(call.caller_channel, timeout=600)
     await asterisk.hangup(call)
     last, _ = await desk.wait(of("call.ended", call.linkedid), timeout=600)
     finals = [at for at, e in desk.events if of("call.final", call.linkedid)(e)]
     return (max(finals + [last]) - first_sent) / duration, duration
+
+
+async def gateway_pop_share(base: str) -> str:
+    """The gateway's own screen-pop histogram: how much of the latency is inside it."""
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as resp:
+        text = await resp.text()
+    buckets = {float(m.group(1)): float(m.group(2)) for m in
+               __import__("re").finditer(r'hotline_screen_pop_seconds_bucket\{le="([0-9.]+)"\} ([0-9.e+]+)', text)}
+    count = max(buckets.values(), default=0.0)
+    if not count:
+        return "no samples"
+    within = ", ".join(f"{share / count:.0%} ≤ {le * 1000:g} ms" for le, share in sorted(buckets.items()) if le in (0.005, 0.01, 0.05))
+    return within
 
 
 def bare_rtf(seconds: float) -> float:
@@ -161,8 +177,10 @@ def bare_rtf(seconds: float) -> float:
     audio = speech_8k(seconds)
     recognizer = vosk.KaldiRecognizer(load_model(), 8000)
     started = time.perf_counter()
+    recognizer.SetWords(True)
     for i in range(0, len(audio), 320 * 25):  # 0.5 s batches, as the gateway's legs catch up
-        recognizer.AcceptWaveform(audio[i:i + 320 * 25])
+        if recognizer.AcceptWaveform(audio[i:i + 320 * 25]):
+            recognizer.Result()  # a transcript needs the utterances, as the gateway's finals
     recognizer.FinalResult()
     return (time.perf_counter() - started) / (len(audio) / 16000)
 
@@ -188,6 +206,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"screen pops ×{args.pops} …", flush=True)
             pops = await screen_pops(asterisk, desk, args.pops)
             print(f"concurrent real-time legs ({args.leg_seconds:.0f} s of continuous speech each) …", flush=True)
+            inside = await gateway_pop_share(gateway.base)
             sustained, _, partials = await capacity(asterisk, desk, args.max_legs, args.leg_seconds)
         finally:
             reader.cancel()
@@ -196,6 +215,7 @@ async def main(args: argparse.Namespace) -> None:
     print()
     print(f"real-time factor, one leg: gateway {through:.3f}, bare Vosk loop {bare:.3f}, overhead ratio {through / bare:.2f} (target ≤ 1.1)")
     print(f"screen pop, AgentCalled → WebSocket: p50 {percentile(pops, 50):.1f} ms, p99 {percentile(pops, 99):.1f} ms (target p99 ≤ 50 ms)")
+    print(f"  inside the gateway (AMI event in → published): {inside}")
     print(f"partial transcript, audio sent → WebSocket: p50 {percentile(partials, 50):.0f} ms, p95 {percentile(partials, 95):.0f} ms "
           f"({len(partials)} partials)")
     print(f"concurrent real-time legs with lag under 1 s: {sustained} (ratio to the single-leg baseline: {sustained}×)")

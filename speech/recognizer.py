@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# A live leg delivers a 20 ms frame at a time; decoding each on its own costs an executor hop and
+# a partial lattice search per frame, about twice the CPU of 0.1 s steps (bench/speech.py).
+MIN_BATCH_SECONDS = 0.1
 BATCH_SECONDS = 0.5  # audio per executor call at most: a leg that fell behind catches up in few hops
 STEP_SECONDS = 0.1  # AcceptWaveform granularity inside a call, so an endpoint is seen where it happens
 LAG_REPEAT_SECONDS = 0.5  # Lag(behind=True) at most this often per leg
@@ -271,6 +274,8 @@ class LegStream:
                             pass
                         await self._flush_partial()
                     continue
+                if await self._gather_more():
+                    continue
                 pcm, newest = self._take_batch()
                 await self._check_lag()
                 try:
@@ -285,6 +290,21 @@ class LegStream:
         except Exception:
             log.exception("speech leg failed; its remaining audio is not decoded")
             raise
+
+    async def _gather_more(self) -> bool:
+        """While keeping up, wait until MIN_BATCH_SECONDS of audio is queued (or the oldest has
+        waited that long): True if it waited and the loop should look again."""
+        if self._closing:
+            return False
+        age = time.monotonic() - self._queue[0][1]
+        if age >= MIN_BATCH_SECONDS or sum(len(p) for p, _ in self._queue) >= MIN_BATCH_SECONDS * self.rate * 2:
+            return False
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), MIN_BATCH_SECONDS - age)
+        except TimeoutError:
+            pass
+        return True
 
     async def _deliver(self, result: _Decoded, newest: float) -> None:
         stats = self._engine.stats
@@ -353,7 +373,9 @@ class LegStream:
             # its Final does not wait for the caller to speak again (and skipping stays between
             # utterances).
             self._add_segment(self._recognizer().FinalResult(), out)
-        elif self._open_utterance:
+        elif self._open_utterance and not self._behind and time.monotonic() - self._last_partial_at >= self._engine.partial_interval:
+            # PartialResult searches the lattice: only when a partial may be shown anyway, and not
+            # while catching up (words older than a second help nobody; finals still come).
             out.partial = join_words(json.loads(self._recognizer().PartialResult())["partial"].split())
         out.audio_time = self._stream_time(self._fed, end=True)
         return out
