@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from pathlib import Path
 
 import aiohttp
 import pytest
 import redis as sync_redis
+from redis.asyncio import Redis
 from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
+from channels.phone.fake_asterisk import FakeAsterisk
+from tests.support.phone import AGENTS, AMI_SECRET, Desk, PhoneRig, StartPhone
 from tests.support.processes import CaseReceiver, Gateway
 
 pytest_plugins = ["tests.support.browser"]  # the `browser` fixture
@@ -102,3 +106,33 @@ def case_receiver(tmp_path: Path) -> Iterator[CaseReceiver]:
     receiver = CaseReceiver(CASE_SECRET, tmp_path).start()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture
+async def start_phone(make_app: Any, redis_url: str) -> AsyncIterator[StartPhone]:
+    peers: list[FakeAsterisk] = []
+    redis = Redis.from_url(redis_url)
+
+    async def start(version: int = 20, secret: str = AMI_SECRET, wait_login: bool = True, **overrides: Any) -> PhoneRig:
+        asterisk = FakeAsterisk(username="hotline", secret=AMI_SECRET, version=version, login_failure_delay=0.05)
+        await asterisk.start()
+        peers.append(asterisk)
+        settings = dict(phone=True, ami_port=asterisk.port, ami_secret=secret, audiosocket_listen="127.0.0.1:0",
+                        phone_agents=AGENTS, ami_reconnect_max_seconds=1.0, ticket_prefix="PH")
+        base = await make_app(**{**settings, **overrides})
+        if wait_login:
+            await asterisk.wait_for_clients(timeout=20)
+        return PhoneRig(base, asterisk, redis, redis_url)
+
+    yield start
+    for peer in peers:
+        await peer.stop()
+    await redis.aclose()
+
+
+@pytest.fixture
+async def desks() -> AsyncIterator[list[Desk]]:
+    opened: list[Desk] = []
+    yield opened
+    for desk in opened:
+        await desk.close()

@@ -5,48 +5,12 @@ the real clip's transcript (decoded by the real Vosk model) to the ticket."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
-from channels.phone.fake_asterisk import FakeAsterisk
-from tests.support.phone import AGENTS, AMI_SECRET, CLIP_TEXT, Desk, PhoneRig, clip_8k, open_desk
+from tests.support.phone import AMI_SECRET, CLIP_TEXT, Desk, StartPhone, clip_8k, open_desk
 from tests.support.waiting import eventually
-
-StartPhone = Callable[..., Awaitable[PhoneRig]]
-
-
-@pytest.fixture
-async def start_phone(make_app: Any, redis_url: str) -> AsyncIterator[StartPhone]:
-    peers: list[FakeAsterisk] = []
-    redis = Redis.from_url(redis_url)
-
-    async def start(version: int = 20, secret: str = AMI_SECRET, wait_login: bool = True, **overrides: Any) -> PhoneRig:
-        asterisk = FakeAsterisk(username="hotline", secret=AMI_SECRET, version=version, login_failure_delay=0.05)
-        await asterisk.start()
-        peers.append(asterisk)
-        settings = dict(phone=True, ami_port=asterisk.port, ami_secret=secret, audiosocket_listen="127.0.0.1:0",
-                        phone_agents=AGENTS, ami_reconnect_max_seconds=1.0, ticket_prefix="PH")
-        base = await make_app(**{**settings, **overrides})
-        if wait_login:
-            await asterisk.wait_for_clients(timeout=20)
-        return PhoneRig(base, asterisk, redis, redis_url)
-
-    yield start
-    for peer in peers:
-        await peer.stop()
-    await redis.aclose()
-
-
-@pytest.fixture
-async def desks() -> AsyncIterator[list[Desk]]:
-    opened: list[Desk] = []
-    yield opened
-    for desk in opened:
-        await desk.close()
-
 
 async def test_inbound_queue_call_pops_up_for_the_ringing_agent_and_is_transcribed(start_phone: StartPhone, desks: list[Desk], http: Any) -> None:
     rig = await start_phone()

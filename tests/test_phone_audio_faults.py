@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 
 from channels.phone.fake_asterisk import encode_frame
-from tests.support.phone import CLIP_TEXT, PhoneRig, clip_8k
-from tests.test_phone import StartPhone, start_phone  # noqa: F401  (fixture)
+from tests.support.phone import CLIP_TEXT, PhoneRig, StartPhone, clip_8k
 from tests.support.waiting import eventually
 
 FRAME = 3 + 320  # one 20 ms slin frame on the wire

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,6 @@ class PhoneRig:
     async def readyz(self) -> dict[str, Any]:
         async with aiohttp.ClientSession() as http, http.get(f"{self.base}/readyz") as resp:
             return await resp.json()
+
+
+StartPhone = Callable[..., Awaitable[PhoneRig]]
