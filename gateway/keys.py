@@ -10,6 +10,7 @@ OUTBOX_RETRY_ZSET = P + "outbox:retry"
 EVENTS_CHANNEL = P + "events"
 RECENT_TICKETS = P + "tickets:recent"
 LOCAL_INBOX = P + "localinbox"
+LIVE_CALLS = P + "calls:live"  # linkedid -> the live view of a call, for desks that (re)load mid-call
 USERS_SET = P + "users"
 
 ROUTER_GROUP = "router"

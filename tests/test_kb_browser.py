@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.support.waiting import eventually
 from tests.support.browser import skip_without_chromium
 from tests.support.desk import PASSWORD, add_user
 from tests.support.processes import Gateway
@@ -72,16 +73,16 @@ async def shot(page: Page, name: str) -> None:
 
 async def wait_until_served(page: Page, version: int) -> None:
     """Poll the bot (POST /api/v1/kb/try, with this page's session) until it answers QUESTION
-    with our entry at `version`: the index is rebuilt in the background after a publish."""
-    await page.wait_for_function(
-        """async ([question, entryId, version]) => {
-            const me = await (await fetch('/api/v1/auth/me')).json();
-            const res = await fetch('/api/v1/kb/try', {method: 'POST', body: JSON.stringify({text: question}),
-                headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token}});
-            const d = await res.json();
-            return d.type === 'answer' && d.entry_id === entryId && d.version === version;
-        }""",
-        arg=[QUESTION, ENTRY_ID, version], polling=200, timeout=15_000)
+    with our entry at `version`: the index is rebuilt in the background after a publish.
+    (Polled from here: `wait_for_function` takes a Promise for a truthy answer.)"""
+    base = page.url.split("/kb")[0]
+
+    async def served() -> dict:
+        token = await csrf(page, base)
+        return await (await page.request.post(f"{base}/api/v1/kb/try", data={"text": QUESTION}, headers={"X-CSRF-Token": token})).json()
+
+    await eventually(served, lambda d: d.get("type") == "answer" and d.get("entry_id") == ENTRY_ID and d.get("version") == version,
+                     timeout=15, interval=0.2)
 
 
 async def ask_chat(citizen: Page, text: str) -> str:

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from channels.phone.service import LIVE_CALLS
 from gateway import clock
+from gateway.keys import LIVE_CALLS
 from gateway.auth import actor, requires
 from gateway.errors import ApiError
 from gateway.json_io import json_response, read_model

@@ -43,7 +43,7 @@ from speech.recognizer import Segment, SpeechEngine
 
 log = logging.getLogger(__name__)
 
-LIVE_CALLS = keys.P + "calls:live"
+LIVE_CALLS = keys.LIVE_CALLS
 LEADER_KEY = keys.P + "phone:leader"
 LEADER_TTL_MS = 15_000  # a dead leader's calls are taken over within this
 LEG_DRAIN_TIMEOUT = 30.0  # after hangup, how long the last words may take to arrive and decode
