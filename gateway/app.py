@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from bot.conversations import Conversations
 from channels.phone import routes as phone_routes
 from channels.web import chat as chat_routes
+from channels.wechat import routes as wechat_routes
 from channels.web import routes as web_routes
 from gateway import desk_routes, ops_routes
 from gateway.auth import Sessions
@@ -98,6 +99,7 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     kb_routes.setup(app)
     desk_routes.setup(app)
     phone_routes.setup(app)
+    wechat_routes.setup(app)
     ops_routes.setup(app)
     return app
 
@@ -150,6 +152,8 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     await asyncio.wait(tasks, timeout=15)
     for task in tasks:
         task.cancel()
+    if "wechat" in app:
+        await app["wechat"].api.close()
     await app["redis"].aclose()
 
 

@@ -137,6 +137,10 @@ def _kb_paths() -> dict[str, Any]:
     }
 
 
+_WX_ACCOUNT = {"name": "account", "in": "path", "required": True, "schema": {"type": "string"}, "description": "configured account name"}
+_WX_SIGNED = [{"name": n, "in": "query", "required": True, "schema": {"type": "string"}} for n in ("signature", "timestamp", "nonce")]
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     _, defs = models_json_schema(
@@ -222,6 +226,19 @@ def openapi_document() -> dict[str, Any]:
                                         "schema": {"type": "string", "enum": ["kind", "location", "callback_phone"]}}, csrf],
             "responses": {"200": _resp("Ticket"), **_errors(401, 403, 404, 409)},
         }},
+        "/wechat/{account}": {
+            "get": {"tags": ["wechat"], "summary": "WeChat server verification: echoes `echostr` when `signature` matches", "operationId": "wechatVerify",
+                    "parameters": [_WX_ACCOUNT, *_WX_SIGNED, {"name": "echostr", "in": "query", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "echostr, as text/plain"}, **_errors(403, 404)}},
+            "post": {"tags": ["wechat"], "summary": "WeChat pushes (messages and events) in plaintext, compatible or safe (AES) mode; "
+                                                    "answers a passive reply (encrypted when the push was) or `success`",
+                     "operationId": "wechatReceive",
+                     "parameters": [_WX_ACCOUNT, *_WX_SIGNED, {"name": "openid", "in": "query", "schema": {"type": "string"}},
+                                    {"name": "encrypt_type", "in": "query", "schema": {"type": "string", "enum": ["aes", "raw"]}},
+                                    {"name": "msg_signature", "in": "query", "schema": {"type": "string"}}],
+                     "requestBody": {"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
+                     "responses": {"200": {"description": "passive reply XML, or the literal `success`"}, **_errors(400, 403, 404, 413)}},
+        },
         "/api/v1/agent/calls": {"get": {
             "tags": ["phone"], "summary": "Live calls of this agent (all calls for supervisors), with caller history, suggestions and pre-filled fields",
             "operationId": "liveCalls", **desk,

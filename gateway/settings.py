@@ -76,6 +76,11 @@ class Settings:
     speech_workers: int = 0  # decoding threads; 0 = one per core
     speech_lag_threshold_seconds: float = 1.0
     speech_partial_interval_seconds: float = 0.25
+    # WeChat official accounts: names; each reads HOTLINE_WECHAT_<NAME>_TOKEN/_APPID/_AES_KEY/_SECRET.
+    wechat_accounts: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_max_body_bytes: int = 64 * 1024
+    wechat_reply_budget_seconds: float = 3.0  # WeChat waits 5 s; past this the answer goes as a 客服消息
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -123,6 +128,10 @@ class Settings:
             speech_workers=_env_int("HOTLINE_SPEECH_WORKERS", d.speech_workers),
             speech_lag_threshold_seconds=_env_float("HOTLINE_SPEECH_LAG_THRESHOLD_SECONDS", d.speech_lag_threshold_seconds),
             speech_partial_interval_seconds=_env_float("HOTLINE_SPEECH_PARTIAL_INTERVAL_SECONDS", d.speech_partial_interval_seconds),
+            wechat_accounts=_env("HOTLINE_WECHAT_ACCOUNTS", d.wechat_accounts),
+            wechat_api_base=_env("HOTLINE_WECHAT_API_BASE", d.wechat_api_base),
+            wechat_max_body_bytes=_env_int("HOTLINE_WECHAT_MAX_BODY_BYTES", d.wechat_max_body_bytes),
+            wechat_reply_budget_seconds=_env_float("HOTLINE_WECHAT_REPLY_BUDGET_SECONDS", d.wechat_reply_budget_seconds),
         )
 
     def __post_init__(self) -> None:

@@ -46,7 +46,7 @@ async def chat(request: web.Request) -> web.Response:
     else:
         await app["tickets"].update(ticket_id, lambda t: _add_citizen_message(t, body.text, now),
                                     HistoryEvent(at=now, actor="citizen", event="message"))
-    await app["tickets"].update(ticket_id, lambda t: _apply(t, decision, now),
+    await app["tickets"].update(ticket_id, lambda t: apply_decision(t, decision, now),
                                 HistoryEvent(at=now, actor="bot", event="bot_decided", detail=decision.as_dict()))
     if decision.type == "answer" and decision.entry_id and decision.version:
         await app["knowledge"].kb.record_answer(decision.entry_id, decision.version, ticket_id)
@@ -77,7 +77,7 @@ def _add_citizen_message(ticket: Ticket, text: str, now) -> None:  # type: ignor
     ticket.messages.append(Message(who="citizen", at=now, text=text, source="typed"))
 
 
-def _apply(ticket: Ticket, decision: Decision, now) -> None:  # type: ignore[no-untyped-def]
+def apply_decision(ticket: Ticket, decision: Decision, now) -> None:  # type: ignore[no-untyped-def]
     ticket.messages.append(Message(who="bot", at=now, text=decision.reply, source="typed"))
     if decision.type == "answer":
         ticket.kind = "consultation"

@@ -1,0 +1,248 @@
+"""What the hotline says back to a WeChat user, one message at a time, with state per OpenID.
+
+- A consultation is answered by the bot, as in the portal chat: one ticket per settled request
+  (mode chat), every answer recorded with its KB entry and version.
+- 我要反映 (menu or words) collects the description, the place (a shared location or words) and
+  a phone number, with any pictures or videos sent meanwhile, then files a ticket that goes to
+  the case system and replies with its id.
+- 查询进度 lists the user's tickets and their state.
+- Menu keys with preset answers point at knowledge-base entries that editors keep.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bot.conversations import Conversations
+from bot.decision import decide
+from bot.gazetteer import find_place
+from channels.phone.assist import spoken_phone
+from channels.web.chat import apply_decision
+from channels.wechat.accounts import WeChatAccount
+from gateway import clock, keys
+from gateway.blobs import BlobStore
+from gateway.deadlines import due_at
+from gateway.intake import Intake
+from gateway.media_types import attachment_kind, sniff
+from gateway.summaries import summary
+from gateway.ticket import (
+    PENDING_ID, Attachment, Channel, HistoryEvent, Location, Message, Requester, Source, Ticket, Urgency,
+)
+from gateway.tickets import Tickets
+from knowledge_base.live import LiveKnowledge
+
+DRAFT_TTL = 30 * 60
+PROGRESS_LIMIT = 5
+
+MENU_CONSULT, MENU_REPORT, MENU_PROGRESS, MENU_WEATHER = "MENU_CONSULT", "MENU_REPORT", "MENU_PROGRESS", "MENU_WEATHER"
+MENU_ENTRIES = {MENU_WEATHER: "kb-menu-flood-001"}  # menu key -> KB entry editors keep current
+
+WELCOME = ("您好，欢迎关注北京12345市民服务热线！\n"
+           "· 点击“我要咨询”或直接发送问题，我们马上为您解答；\n"
+           "· 点击“我要反映”，按提示描述问题、发送位置和电话即可登记诉求；\n"
+           "· 点击“查询进度”查看您提交的诉求；\n"
+           "· “防汛/极端天气专栏”提供最新提示。\n"
+           "紧急情况请直接拨打 110、119、120、122。")
+CONSULT_PROMPT = "请直接发送您想咨询的问题，例如“居住证怎么办理”。"
+REPORT_START = "好的，请用一两句话描述您要反映的问题（可以同时发送图片或视频）。"
+ASK_PLACE = "请告诉我们问题发生的具体位置：可以点击“+”发送位置，也可以直接输入区、街道和小区名称。"
+ASK_PHONE = "请留下您的手机号码，方便承办单位联系您（例如 13812345678）。"
+BAD_PHONE = "这个号码好像不完整，请输入11位手机号或带区号的固定电话。"
+
+_REPORT_WORDS = re.compile(r"^\s*(我要反映|我要投诉|我要举报|反映问题)\s*[。！!]?\s*$")
+_PROGRESS_WORDS = re.compile(r"^\s*(查询进度|查进度|进度查询|我的诉求)\s*[？?]?\s*$")
+_CANCEL_WORDS = re.compile(r"^\s*(取消|算了|不反映了)\s*$")
+
+
+@dataclass
+class Draft:
+    """A 我要反映 request being collected."""
+
+    started: str
+    description: str = ""
+    location: dict[str, Any] | None = None
+    phone: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+    def missing(self) -> str | None:
+        return "description" if not self.description else "location" if not self.location else "phone" if not self.phone else None
+
+
+class Dialogue:
+    def __init__(self, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge, conversations: Conversations,
+                 blobs: BlobStore) -> None:
+        self.redis = redis
+        self.intake = intake
+        self.tickets = tickets
+        self.knowledge = knowledge
+        self.conversations = conversations
+        self.blobs = blobs
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _draft_key(self, account: WeChatAccount, openid: str) -> str:
+        return f"{keys.P}wx:draft:{account.name}:{openid}"
+
+    def _tickets_key(self, account: WeChatAccount, openid: str) -> str:
+        return f"{keys.P}wx:tickets:{account.name}:{openid}"
+
+    async def _draft(self, account: WeChatAccount, openid: str) -> Draft | None:
+        raw = await self.redis.get(self._draft_key(account, openid))
+        return Draft(**json.loads(raw)) if raw else None
+
+    async def _save_draft(self, account: WeChatAccount, openid: str, draft: Draft | None) -> None:
+        if draft is None:
+            await self.redis.delete(self._draft_key(account, openid))
+        else:
+            await self.redis.set(self._draft_key(account, openid), json.dumps(asdict(draft), ensure_ascii=False), ex=DRAFT_TTL)
+
+    # -- entry points (one per kind of push) ---------------------------------------------
+
+    async def text(self, account: WeChatAccount, openid: str, text: str, msg_key: str, source: str = "typed") -> str:
+        draft = await self._draft(account, openid)
+        if _CANCEL_WORDS.match(text) and draft is not None:
+            await self._save_draft(account, openid, None)
+            return "已取消本次反映。如需帮助，随时发送消息给我们。"
+        if _REPORT_WORDS.match(text):
+            return await self.start_report(account, openid)
+        if _PROGRESS_WORDS.match(text):
+            return await self.progress(account, openid)
+        if draft is not None:
+            return await self._fill(account, openid, draft, text, msg_key)
+        return await self._consult(account, openid, text, msg_key, source)
+
+    async def start_report(self, account: WeChatAccount, openid: str) -> str:
+        await self._save_draft(account, openid, Draft(started=clock.now().isoformat()))
+        return REPORT_START
+
+    async def location(self, account: WeChatAccount, openid: str, latitude: float, longitude: float, label: str, msg_key: str) -> str:
+        place = {"text": label or None, "latitude": latitude, "longitude": longitude}
+        if (found := find_place(label or "")) is not None:
+            place.update(district=found.district, district_code=found.district_code, street=found.street)
+        draft = await self._draft(account, openid)
+        if draft is None:
+            # A location on its own most likely starts a report about that place.
+            draft = Draft(started=clock.now().isoformat(), location=place)
+            await self._save_draft(account, openid, draft)
+            return f"已收到您的位置：{label or '（已定位）'}。请描述您要反映的问题。"
+        draft.location = place
+        return await self._advance(account, openid, draft, msg_key)
+
+    async def media(self, account: WeChatAccount, openid: str, data: bytes, declared_kind: str, msg_key: str) -> str:
+        mime = sniff(data[:32]) or {"voice": "audio/amr"}.get(declared_kind, "application/octet-stream")
+        sha = self.blobs.put(data)
+        item = {"kind": attachment_kind(mime) if declared_kind != "voice" else "audio", "sha256": sha, "size": len(data), "mime": mime,
+                "blob": f"blob:sha256:{sha}"}
+        draft = await self._draft(account, openid) or Draft(started=clock.now().isoformat())
+        if all(a["sha256"] != sha for a in draft.attachments):
+            draft.attachments.append(item)
+        await self._save_draft(account, openid, draft)
+        label = {"image": "图片", "video": "视频"}.get(item["kind"], "文件")
+        following = {"description": "请用文字描述您要反映的问题。", "location": ASK_PLACE, "phone": ASK_PHONE}.get(draft.missing() or "", "")
+        return f"已收到{label}。{following}".strip()
+
+    async def menu(self, account: WeChatAccount, openid: str, key: str) -> str:
+        if key == MENU_CONSULT:
+            return CONSULT_PROMPT
+        if key == MENU_REPORT:
+            return await self.start_report(account, openid)
+        if key == MENU_PROGRESS:
+            return await self.progress(account, openid)
+        entry_id = MENU_ENTRIES.get(key)
+        entry = self.knowledge.snapshot.entries.get(entry_id or "")
+        if entry is not None and entry.in_force(clock.now()):
+            return entry.answer
+        return WELCOME
+
+    async def progress(self, account: WeChatAccount, openid: str) -> str:
+        ids = [i.decode() if isinstance(i, bytes) else i for i in await self.redis.zrevrange(self._tickets_key(account, openid), 0, PROGRESS_LIMIT - 1)]
+        docs = await self.redis.mget([keys.ticket(i) for i in ids]) if ids else []
+        rows = [summary(Ticket.model_validate_json(d)) for d in docs if d]
+        if not rows:
+            return "您还没有通过本公众号提交的诉求。点击“我要反映”即可登记。"
+        lines = [f"{r['id']}｜{r['status_label']}｜{r['received_at'][:10]}｜{r['summary'][:20]}" for r in rows]
+        return "您最近的诉求：\n" + "\n".join(lines) + "\n如需了解详情，可拨打12345并提供工单号。"
+
+    # -- consultation --------------------------------------------------------------------
+
+    async def _consult(self, account: WeChatAccount, openid: str, text: str, msg_key: str, source: str) -> str:
+        now = clock.now()
+        conversation, ticket_id = await self.conversations.load("wechat", f"{account.name}:{openid}")
+        decision = decide(text, conversation, "wechat", self.knowledge.snapshot, now)
+        message = Message(who="citizen", at=now, text=text, source=source)  # type: ignore[arg-type]
+        if ticket_id is None:
+            ticket = Ticket(
+                id=PENDING_ID, channel=Channel.wechat, received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
+                content=text, messages=[message], requester=Requester(wechat_openid=openid),
+                source=Source(channel_id=f"{account.name}:{msg_key}", extra={"mode": "chat", "account": account.name}),
+            )
+            ticket_id = (await self.intake(ticket, actor="citizen")).ticket_id
+            assert ticket_id is not None
+            await self.redis.zadd(self._tickets_key(account, openid), {ticket_id: now.timestamp()})
+        else:
+            await self.tickets.update(ticket_id, lambda t: t.messages.append(message), HistoryEvent(at=now, actor="citizen", event="message"))
+        await self.tickets.update(ticket_id, lambda t: apply_decision(t, decision, now),
+                                  HistoryEvent(at=now, actor="bot", event="bot_decided", detail=decision.as_dict()))
+        if decision.type == "answer" and decision.entry_id and decision.version:
+            await self.knowledge.kb.record_answer(decision.entry_id, decision.version, ticket_id)
+        conversation.turns.append({"at": now.isoformat(), "text": text, "decision": decision.type})
+        conversation.pending_options = [o["entry_id"] for o in decision.options]
+        reply = decision.reply
+        if decision.type == "forward":
+            # Not in the knowledge base: offer to register it properly instead of leaving them hanging.
+            reply += "\n如需登记诉求，请回复“我要反映”。"
+        if decision.type in ("answer", "emergency", "legal_channel", "forward", "handoff"):
+            conversation.turns, ticket_id = [], None
+        await self.conversations.save("wechat", f"{account.name}:{openid}", conversation, ticket_id)
+        return reply
+
+    # -- 我要反映 ------------------------------------------------------------------------
+
+    async def _fill(self, account: WeChatAccount, openid: str, draft: Draft, text: str, msg_key: str) -> str:
+        missing = draft.missing()
+        if missing == "description":
+            draft.description = text.strip()[:2000]
+            if draft.location is None and (found := find_place(text)) is not None:
+                draft.location = {"text": None, "district": found.district, "district_code": found.district_code, "street": found.street}
+        elif missing == "location":
+            found = find_place(text)
+            draft.location = {"text": text.strip()[:300], **({"district": found.district, "district_code": found.district_code,
+                                                              "street": found.street} if found else {})}
+        elif missing == "phone":
+            phone = spoken_phone(text)
+            if phone is None:
+                await self._save_draft(account, openid, draft)
+                return BAD_PHONE
+            draft.phone = phone
+        return await self._advance(account, openid, draft, msg_key)
+
+    async def _advance(self, account: WeChatAccount, openid: str, draft: Draft, msg_key: str) -> str:
+        missing = draft.missing()
+        if missing is not None:
+            await self._save_draft(account, openid, draft)
+            return {"description": "请描述您要反映的问题。", "location": ASK_PLACE, "phone": ASK_PHONE}[missing]
+        ticket_id = await self._file(account, openid, draft, msg_key)
+        await self._save_draft(account, openid, None)
+        return (f"您的诉求已登记，工单号 {ticket_id}。我们将转交相关部门办理，办理结果会通过电话或本公众号告知您。"
+                "回复“查询进度”可随时查看。")
+
+    async def _file(self, account: WeChatAccount, openid: str, draft: Draft, msg_key: str) -> str:
+        now = clock.now()
+        location = Location(**{k: v for k, v in (draft.location or {}).items() if k in Location.model_fields})
+        ticket = Ticket(
+            id=PENDING_ID, channel=Channel.wechat, received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
+            content=draft.description, location=location,
+            requester=Requester(wechat_openid=openid, phone=draft.phone),
+            messages=[Message(who="citizen", at=now, text=draft.description, source="typed")],
+            attachments=[Attachment(**a) for a in draft.attachments],
+            # The draft's start identifies the request: a retried last message files it once.
+            source=Source(channel_id=f"{account.name}:report:{openid}:{draft.started}", extra={"account": account.name, "last_message": msg_key}),
+        )
+        result = await self.intake(ticket, actor="citizen")
+        assert result.ticket_id is not None
+        await self.redis.zadd(self._tickets_key(account, openid), {result.ticket_id: now.timestamp()})
+        return result.ticket_id

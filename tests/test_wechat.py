@@ -1,0 +1,200 @@
+"""The WeChat official-account channel against a local peer that signs, encrypts and serves
+media exactly as WeChat does (its crypto is written independently of wechatpy): every mode,
+the message and event types, safe XML, retries and the five-second deadline."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from channels.wechat import peer as wx
+from gateway import keys
+from gateway.tickets import Tickets
+from tests.support.kb import content, publish_new
+from tests.support.desk import add_user, login
+from speech.audio import read_wav
+from speech.offline import encode_amr
+from tests.support.media import png
+from tests.support.phone import CLIP, CLIP_TEXT
+
+OPENID = "oK3x9-ExampleOpenId000000001"
+MODES = ["plain", "compat", "safe"]
+
+
+@pytest.fixture
+async def wechat(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[wx.WeChatPeer, str, Redis]]:
+    account = wx.Account.generate()
+    for part, value in (("TOKEN", account.token), ("APPID", account.appid), ("AES_KEY", account.encoding_aes_key), ("SECRET", account.appsecret)):
+        monkeypatch.setenv(f"HOTLINE_WECHAT_MAIN_{part}", value)
+    peer = wx.WeChatPeer(account, "")
+    await peer.start()
+    base = await make_app(wechat_accounts="main", wechat_api_base=peer.api_base, ticket_prefix="WX")
+    peer.gateway_url = f"{base}/wechat/main"
+    redis = Redis.from_url(redis_url)
+    yield peer, base, redis
+    await peer.stop()
+    await redis.aclose()
+
+
+async def stored(redis: Redis) -> set[bytes]:
+    """What requests have stored (the workers' stream groups appear on their own at start-up)."""
+    return {k for k in await redis.keys("*") if not k.startswith(b"hl:stream:")}
+
+
+async def wechat_tickets(redis: Redis) -> list[Any]:
+    ids = [i.decode() for i in await redis.zrange(keys.RECENT_TICKETS, 0, -1)]
+    return [await Tickets(redis).get(i) for i in ids]
+
+
+async def test_server_verification_echoes_only_with_a_good_signature(wechat) -> None:
+    peer, _, _ = wechat
+    assert await peer.verify("echo-123") == (200, "echo-123")
+    status, _ = await peer.verify("echo-123", bad_signature=True)
+    assert status == 403
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_text_consultation_gets_a_passive_reply_in_every_mode(wechat, mode: str) -> None:
+    peer, base, redis = wechat
+    result = await peer.push(wx.text(OPENID, "请问紧急情况打什么电话？着火了", msg_id=24571000000000001), mode=mode)
+    result.check()
+    assert result.reply is not None and "119" in result.reply["Content"]
+    assert result.encrypted == (mode != "plain")
+    tickets = await wechat_tickets(redis)
+    assert len(tickets) == 1 and tickets[0].channel == "wechat" and tickets[0].requester.wechat_openid == OPENID
+    assert tickets[0].status == "diverted"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_bad_signatures_are_refused_and_nothing_is_stored(wechat, mode: str) -> None:
+    peer, _, redis = wechat
+    before = await stored(redis)
+    result = await peer.push(wx.text(OPENID, "小区路灯不亮", msg_id=1), mode=mode, bad_signature=True)
+    assert result.status == 403
+    if mode != "plain":
+        result = await peer.push(wx.text(OPENID, "小区路灯不亮", msg_id=2), mode=mode, bad_msg_signature=True)
+        assert result.status == 403
+    assert await stored(redis) == before
+
+
+async def test_three_retries_of_one_message_make_one_ticket_and_one_reply(wechat) -> None:
+    peer, _, redis = wechat
+    results = await peer.push_with_retries(wx.text(OPENID, "居住证怎么办理", msg_id=24571000000000009), mode="safe", retries=3)
+    replies = [r for r in results if r.reply is not None]
+    assert len(results) == 4 and len(replies) == 1
+    assert all(r.is_success_literal for r in results if r.reply is None)
+    assert len(await wechat_tickets(redis)) == 1
+
+
+@pytest.mark.parametrize("body, code", [
+    (b"<xml><ToUserName>a</ToUserName>", "malformed_xml"),
+    (b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><Content>&xxe;</Content></xml>', "malformed_xml"),
+    (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+     b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><xml><Content>&lol3;</Content></xml>', "malformed_xml"),
+    ("<xml><Content>小区</Content></xml>".encode("gbk"), "bad_encoding"),
+])
+async def test_malformed_and_hostile_xml_is_refused_with_400(wechat, body: bytes, code: str) -> None:
+    peer, base, redis = wechat
+    before = await stored(redis)
+    status, text = await peer.push_raw(body, peer.signed_query("plain", openid=OPENID))
+    assert status == 400 and code in text
+    assert await stored(redis) == before
+
+
+async def test_an_oversized_body_is_refused_with_413(wechat) -> None:
+    peer, _, redis = wechat
+    before = await stored(redis)
+    big = wx.text(OPENID, "很长" * 40_000, msg_id=3).encode()
+    status, text = await peer.push_raw(big, peer.signed_query("plain", openid=OPENID))
+    assert status == 413 and "payload_too_large" in text
+    assert await stored(redis) == before
+
+
+async def test_report_flow_collects_description_place_phone_and_pictures(wechat) -> None:
+    peer, _, redis = wechat
+    peer.add_media("media-pic-1", png(), "image/png")
+    start = await peer.push(wx.event(OPENID, "CLICK", EventKey="MENU_REPORT"), mode="safe")
+    assert "描述" in start.reply["Content"]
+    pic = await peer.push(wx.image(OPENID, peer.pic_url("nothing-there"), "media-pic-1", msg_id=11), mode="safe")
+    assert "图片" in pic.reply["Content"]
+    ask_place = await peer.push(wx.text(OPENID, "楼下餐馆油烟很大，晚上十点以后还在营业", msg_id=12), mode="safe")
+    assert "位置" in ask_place.reply["Content"]
+    ask_phone = await peer.push(wx.location(OPENID, 39.9042, 116.4074, 15, "东城区东华门街道示例路1号", msg_id=13), mode="safe")
+    assert "手机" in ask_phone.reply["Content"]
+    bad = await peer.push(wx.text(OPENID, "12345", msg_id=14), mode="safe")
+    assert "不完整" in bad.reply["Content"]
+    filed = await peer.push(wx.text(OPENID, "13812345678", msg_id=15), mode="safe")
+    assert "工单号 WX-" in filed.reply["Content"]
+    tickets = [t for t in await wechat_tickets(redis) if t.source.extra.get("mode") != "chat"]
+    assert len(tickets) == 1
+    ticket = tickets[0]
+    assert ticket.content.startswith("楼下餐馆油烟") and ticket.requester.phone == "+8613812345678"
+    assert ticket.location is not None and ticket.location.district == "东城区" and ticket.location.latitude == pytest.approx(39.9042)
+    assert [a.kind for a in ticket.attachments] == ["image"] and ticket.attachments[0].size == len(png())
+    progress = await peer.push(wx.event(OPENID, "CLICK", EventKey="MENU_PROGRESS"), mode="safe")
+    assert ticket.id in progress.reply["Content"]
+
+
+async def test_events_subscribe_weather_menu_and_silent_ones(wechat, redis_url: str) -> None:
+    peer, base, redis = wechat
+    welcome = await peer.push(wx.event(OPENID, "subscribe"), mode="compat")
+    assert "我要反映" in welcome.reply["Content"] and "查询进度" in welcome.reply["Content"]
+    await add_user(redis_url, "ed", "kb_editor")
+    await add_user(redis_url, "rv", "kb_reviewer")
+    editor, reviewer = await login(base, "ed"), await login(base, "rv")
+    await publish_new(editor, reviewer, base, "kb-menu-flood-001", content("防汛与极端天气专栏", ["防汛专栏"], "暴雨预警期间请远离河道和地下空间，测试答复。"))
+    await editor[0].close()
+    await reviewer[0].close()
+    for _ in range(50):
+        weather = await peer.push(wx.event(OPENID, "CLICK", EventKey="MENU_WEATHER", create_time=1718000100 + _), mode="plain")
+        if weather.reply and "测试答复" in weather.reply["Content"]:
+            break
+    assert "测试答复" in weather.reply["Content"]
+    for silent in (wx.event(OPENID, "VIEW", EventKey="https://12345.beijing.gov.cn/"), wx.event(OPENID, "unsubscribe"),
+                   wx.event(OPENID, "LOCATION", Latitude=39.9, Longitude=116.4, Precision=30.0)):
+        result = await peer.push(silent, mode="safe")
+        assert result.status == 200 and result.is_success_literal
+    scan = await peer.push(wx.event(OPENID, "SCAN", EventKey="123", Ticket="T-1"), mode="plain")
+    assert "12345" in scan.reply["Content"]
+
+
+async def test_voice_with_recognition_and_link_messages_reach_the_bot(wechat) -> None:
+    peer, _, redis = wechat
+    voice = await peer.push(wx.voice(OPENID, "media-voice-1", msg_id=21, recognition="着火了快来人"), mode="safe")
+    assert "119" in voice.reply["Content"]
+    link = await peer.push(wx.link(OPENID, "小区门口积水", "下雨后积水很深", "https://example.org/a", msg_id=22), mode="safe")
+    assert link.reply is not None
+    tickets = await wechat_tickets(redis)
+    assert any(m.source == "wechat-recognition" and m.text == "着火了快来人" for t in tickets for m in t.messages)
+
+
+async def test_voice_without_recognition_is_transcribed_from_the_amr_media(wechat) -> None:
+    peer, _, redis = wechat
+    clip = read_wav(CLIP)
+    peer.add_media("media-voice-2", encode_amr(clip.samples, clip.rate), "audio/amr")
+    result = await peer.push(wx.voice(OPENID, "media-voice-2", msg_id=31), mode="safe")
+    assert result.status == 200 and result.error is None
+    if result.reply is None:  # transcription outran the passive-reply budget: the answer came as a 客服消息
+        await peer.wait_sent(lambda m: m["touser"] == OPENID, timeout=30)
+    tickets = await wechat_tickets(redis)
+    heard = [m for t in tickets for m in t.messages if m.source == "asr"]
+    assert [m.text for m in heard] == [CLIP_TEXT]
+
+
+async def test_an_answer_past_the_budget_goes_as_a_customer_service_message(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    account = wx.Account.generate()
+    for part, value in (("TOKEN", account.token), ("APPID", account.appid), ("AES_KEY", account.encoding_aes_key), ("SECRET", account.appsecret)):
+        monkeypatch.setenv(f"HOTLINE_WECHAT_MAIN_{part}", value)
+    async with wx.WeChatPeer(account, "") as peer:
+        base = await make_app(wechat_accounts="main", wechat_api_base=peer.api_base, wechat_reply_budget_seconds=0.0)
+        peer.gateway_url = f"{base}/wechat/main"
+        peer.invalidate_token()  # the first send finds a stale token: refresh once, then deliver
+        result = await peer.push(wx.text(OPENID, "着火了", msg_id=41), mode="safe")
+        assert result.status == 200 and result.is_success_literal and result.reply is None
+        sent = await peer.wait_sent(lambda m: m["touser"] == OPENID)
+        assert sent["msgtype"] == "text" and "119" in sent["text"]["content"]
+        retried = await peer.push_with_retries(wx.text(OPENID, "着火了", msg_id=41), mode="safe", retries=2)
+        assert all(r.is_success_literal for r in retried)
+        assert len([m for m in peer.sent if m["touser"] == OPENID]) == 1  # one reply, whatever WeChat retries
