@@ -26,8 +26,13 @@ def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Me
         target = CaseSystemTarget(settings.case_system_url, settings.case_system_secret, settings.case_system_timeout_seconds)
     else:
         target = LocalInboxTarget(redis)
+    targets: dict[str, DeliveryTarget] = {CASE_HOP: target}
+    if settings.wechat_accounts:
+        from channels.wechat.delivery import REPLY_HOP, WeChatReplyTarget
+
+        targets[REPLY_HOP] = WeChatReplyTarget(redis, settings)
     return Outbox(
-        redis, tickets, {CASE_HOP: target}, metrics, settings.instance_id,
+        redis, tickets, targets, metrics, settings.instance_id,
         retry_horizon=settings.outbox_retry_horizon_seconds, backoff_base=settings.outbox_backoff_base_seconds,
         backoff_cap=settings.outbox_backoff_cap_seconds, claim_idle=settings.outbox_claim_idle_seconds,
         concurrency=settings.outbox_concurrency,
@@ -51,8 +56,9 @@ async def run_delivery(outbox: Outbox, knowledge: LiveKnowledge, settings: Setti
         for task in tasks:
             task.cancel()
         for target in outbox.targets.values():
-            if isinstance(target, CaseSystemTarget):
-                await target.close()
+            close = getattr(target, "close", None)
+            if close is not None:
+                await close()
 
 
 async def _release_retries(outbox: Outbox, stop: asyncio.Event) -> None:

@@ -50,6 +50,11 @@ return #due
 """
 
 
+def hop_family(hop: str) -> str:
+    """`wx-reply:msg:123` -> `wx-reply`: per-message hops share one target and one metric label."""
+    return hop.partition(":")[0]
+
+
 def backoff_seconds(attempt: int, base: float, cap: float) -> float:
     """Full jitter: uniform in [0, min(cap, base·2^(attempt-1))], never below a tenth of base."""
     ceiling = min(cap, base * 2 ** (attempt - 1))
@@ -84,6 +89,9 @@ class Outbox:
             redis, keys.OUTBOX_STREAM, keys.OUTBOX_GROUP, instance_id, self._deliver,
             concurrency=concurrency, claim_idle_seconds=claim_idle,
         )
+
+    def target(self, hop: str) -> DeliveryTarget:
+        return self.targets.get(hop) or self.targets[hop_family(hop)]
 
     async def enqueue(
         self, ticket_id: str, hop: str, event: HistoryEvent, ack: tuple[str, str, str] | None = None
@@ -127,7 +135,7 @@ class Outbox:
     async def _deliver(self, entry_id: str, fields: Fields) -> None:
         ticket_id, hop = fields["ticket"], fields["hop"]
         attempt, first_at = int(fields["attempt"]), int(fields["first_at"])
-        target = self.targets[hop]
+        target = self.target(hop)
         try:
             ticket, doc = await self.tickets.get_with_doc(ticket_id)
         except TicketNotFound:
@@ -137,7 +145,7 @@ class Outbox:
         started = time.perf_counter()
         result = await target.deliver(body, f"{ticket_id}:{hop}")
         duration_ms = (time.perf_counter() - started) * 1000
-        self.metrics.delivery_attempts.labels(hop=hop, outcome=result.outcome).inc()
+        self.metrics.delivery_attempts.labels(hop=hop_family(hop), outcome=result.outcome).inc()
         if result.outcome == "delivered":
             await self._delivered(entry_id, ticket_id, hop, attempt, target.name, result, duration_ms, doc)
         elif result.outcome == "retry" and (clock.now_ms() - first_at) / 1000 < self.retry_horizon:
@@ -194,7 +202,7 @@ class Outbox:
             pipe.rpush(keys.history(ticket_id), event.model_dump_json())
             self._ack(pipe, entry_id)
             await pipe.execute()
-        self.metrics.dead_letters.labels(hop=hop).inc()
+        self.metrics.dead_letters.labels(hop=hop_family(hop)).inc()
         log.warning("delivery dead-lettered", extra={"ticket": ticket_id, "hop": hop, "status": result.status_code, "error": result.error})
 
 

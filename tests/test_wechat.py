@@ -18,6 +18,7 @@ from speech.audio import read_wav
 from speech.offline import encode_amr
 from tests.support.media import png
 from tests.support.phone import CLIP, CLIP_TEXT
+from tests.support.waiting import eventually
 
 OPENID = "oK3x9-ExampleOpenId000000001"
 MODES = ["plain", "compat", "safe"]
@@ -198,3 +199,38 @@ async def test_an_answer_past_the_budget_goes_as_a_customer_service_message(make
         retried = await peer.push_with_retries(wx.text(OPENID, "着火了", msg_id=41), mode="safe", retries=2)
         assert all(r.is_success_literal for r in retried)
         assert len([m for m in peer.sent if m["touser"] == OPENID]) == 1  # one reply, whatever WeChat retries
+        redis = Redis.from_url(redis_url)
+        try:
+            ticket = (await wechat_tickets(redis))[0]
+            assert [(d.hop.split(":")[0], d.outcome) for d in ticket.deliveries] == [("wx-reply", "delivered")]
+        finally:
+            await redis.aclose()
+
+
+async def test_late_answers_wait_out_an_outage_and_stop_at_a_closed_window(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    account = wx.Account.generate()
+    for part, value in (("TOKEN", account.token), ("APPID", account.appid), ("AES_KEY", account.encoding_aes_key), ("SECRET", account.appsecret)):
+        monkeypatch.setenv(f"HOTLINE_WECHAT_MAIN_{part}", value)
+    redis = Redis.from_url(redis_url)
+    async with wx.WeChatPeer(account, "") as peer:
+        base = await make_app(wechat_accounts="main", wechat_api_base=peer.api_base, wechat_reply_budget_seconds=0.0,
+                              outbox_backoff_base_seconds=0.05, outbox_backoff_cap_seconds=0.2)
+        peer.gateway_url = f"{base}/wechat/main"
+        peer.down(True)
+        await peer.push(wx.text(OPENID, "着火了", msg_id=51), mode="safe")
+
+        async def attempts() -> list[Any]:
+            return [d for t in await wechat_tickets(redis) for d in t.deliveries]
+        await eventually(attempts, lambda ds: len(ds) >= 2 and all(d.outcome == "retry" for d in ds))
+        peer.down(False)
+        await peer.wait_sent(lambda m: m["touser"] == OPENID, timeout=20)
+        delivered = await eventually(attempts, lambda ds: any(d.outcome == "delivered" for d in ds))
+        assert [d.outcome for d in delivered][-1] == "delivered"
+
+        other = "oK3x9-ExampleOpenId000000002"
+        await peer.push(wx.text(other, "着火了", msg_id=52), mode="safe")
+        peer.close_window(other)  # the user unfollowed: WeChat answers 45015
+        dead = await eventually(lambda: redis.xrange(keys.DEAD_LETTER_STREAM), lambda rows: len(rows) == 1)
+        assert b"45015" in dead[0][1][b"reason"] or b"window" in dead[0][1][b"reason"]
+        assert [m for m in peer.sent if m["touser"] == other] == []
+    await redis.aclose()

@@ -27,6 +27,14 @@ class WeChatApiError(RuntimeError):
         self.errcode, self.errmsg = errcode, errmsg
 
 
+class WeChatUnavailable(RuntimeError):
+    """WeChat answered 5xx: try again later."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"WeChat API answered HTTP {status}")
+        self.status = status
+
+
 class WeChatApi:
     def __init__(self, redis: Redis, base: str) -> None:
         self.redis = redis
@@ -48,6 +56,8 @@ class WeChatApi:
             return cached.decode() if isinstance(cached, bytes) else str(cached)
         params = {"grant_type": "client_credential", "appid": account.appid, "secret": account.secret}
         async with self._http().get(f"{self.base}/cgi-bin/token", params=params) as resp:
+            if resp.status >= 500:
+                raise WeChatUnavailable(resp.status)
             data = await resp.json(content_type=None)
         if "access_token" not in data:
             raise WeChatApiError(int(data.get("errcode", -1)), str(data.get("errmsg", "no access_token")))
@@ -59,6 +69,9 @@ class WeChatApi:
         for attempt in (0, 1):
             params = {**kwargs.pop("params", {}), "access_token": await self.token(account, refresh=attempt == 1)}
             resp = await self._http().request(method, f"{self.base}{path}", params=params, **kwargs)
+            if resp.status >= 500:
+                resp.release()
+                raise WeChatUnavailable(resp.status)
             if resp.content_type in ("application/json", "text/plain"):
                 data = json.loads(await resp.read() or b"{}")
                 resp.release()

@@ -58,6 +58,12 @@ _PROGRESS_WORDS = re.compile(r"^\s*(查询进度|查进度|进度查询|我的�
 _CANCEL_WORDS = re.compile(r"^\s*(取消|算了|不反映了)\s*$")
 
 
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    ticket_id: str | None = None  # the ticket the exchange belongs to (a late reply is queued on it)
+
+
 @dataclass
 class Draft:
     """A 我要反映 request being collected."""
@@ -102,11 +108,11 @@ class Dialogue:
 
     # -- entry points (one per kind of push) ---------------------------------------------
 
-    async def text(self, account: WeChatAccount, openid: str, text: str, msg_key: str, source: str = "typed") -> str:
+    async def text(self, account: WeChatAccount, openid: str, text: str, msg_key: str, source: str = "typed") -> Reply:
         draft = await self._draft(account, openid)
         if _CANCEL_WORDS.match(text) and draft is not None:
             await self._save_draft(account, openid, None)
-            return "已取消本次反映。如需帮助，随时发送消息给我们。"
+            return Reply("已取消本次反映。如需帮助，随时发送消息给我们。")
         if _REPORT_WORDS.match(text):
             return await self.start_report(account, openid)
         if _PROGRESS_WORDS.match(text):
@@ -115,11 +121,11 @@ class Dialogue:
             return await self._fill(account, openid, draft, text, msg_key)
         return await self._consult(account, openid, text, msg_key, source)
 
-    async def start_report(self, account: WeChatAccount, openid: str) -> str:
+    async def start_report(self, account: WeChatAccount, openid: str) -> Reply:
         await self._save_draft(account, openid, Draft(started=clock.now().isoformat()))
-        return REPORT_START
+        return Reply(REPORT_START)
 
-    async def location(self, account: WeChatAccount, openid: str, latitude: float, longitude: float, label: str, msg_key: str) -> str:
+    async def location(self, account: WeChatAccount, openid: str, latitude: float, longitude: float, label: str, msg_key: str) -> Reply:
         place = {"text": label or None, "latitude": latitude, "longitude": longitude}
         if (found := find_place(label or "")) is not None:
             place.update(district=found.district, district_code=found.district_code, street=found.street)
@@ -128,11 +134,11 @@ class Dialogue:
             # A location on its own most likely starts a report about that place.
             draft = Draft(started=clock.now().isoformat(), location=place)
             await self._save_draft(account, openid, draft)
-            return f"已收到您的位置：{label or '（已定位）'}。请描述您要反映的问题。"
+            return Reply(f"已收到您的位置：{label or '（已定位）'}。请描述您要反映的问题。")
         draft.location = place
         return await self._advance(account, openid, draft, msg_key)
 
-    async def media(self, account: WeChatAccount, openid: str, data: bytes, declared_kind: str, msg_key: str) -> str:
+    async def media(self, account: WeChatAccount, openid: str, data: bytes, declared_kind: str, msg_key: str) -> Reply:
         mime = sniff(data[:32]) or {"voice": "audio/amr"}.get(declared_kind, "application/octet-stream")
         sha = self.blobs.put(data)
         item = {"kind": attachment_kind(mime) if declared_kind != "voice" else "audio", "sha256": sha, "size": len(data), "mime": mime,
@@ -143,11 +149,11 @@ class Dialogue:
         await self._save_draft(account, openid, draft)
         label = {"image": "图片", "video": "视频"}.get(item["kind"], "文件")
         following = {"description": "请用文字描述您要反映的问题。", "location": ASK_PLACE, "phone": ASK_PHONE}.get(draft.missing() or "", "")
-        return f"已收到{label}。{following}".strip()
+        return Reply(f"已收到{label}。{following}".strip())
 
-    async def menu(self, account: WeChatAccount, openid: str, key: str) -> str:
+    async def menu(self, account: WeChatAccount, openid: str, key: str) -> Reply:
         if key == MENU_CONSULT:
-            return CONSULT_PROMPT
+            return Reply(CONSULT_PROMPT)
         if key == MENU_REPORT:
             return await self.start_report(account, openid)
         if key == MENU_PROGRESS:
@@ -155,21 +161,21 @@ class Dialogue:
         entry_id = MENU_ENTRIES.get(key)
         entry = self.knowledge.snapshot.entries.get(entry_id or "")
         if entry is not None and entry.in_force(clock.now()):
-            return entry.answer
-        return WELCOME
+            return Reply(entry.answer)
+        return Reply(WELCOME)
 
-    async def progress(self, account: WeChatAccount, openid: str) -> str:
+    async def progress(self, account: WeChatAccount, openid: str) -> Reply:
         ids = [i.decode() if isinstance(i, bytes) else i for i in await self.redis.zrevrange(self._tickets_key(account, openid), 0, PROGRESS_LIMIT - 1)]
         docs = await self.redis.mget([keys.ticket(i) for i in ids]) if ids else []
         rows = [summary(Ticket.model_validate_json(d)) for d in docs if d]
         if not rows:
-            return "您还没有通过本公众号提交的诉求。点击“我要反映”即可登记。"
+            return Reply("您还没有通过本公众号提交的诉求。点击“我要反映”即可登记。")
         lines = [f"{r['id']}｜{r['status_label']}｜{r['received_at'][:10]}｜{r['summary'][:20]}" for r in rows]
-        return "您最近的诉求：\n" + "\n".join(lines) + "\n如需了解详情，可拨打12345并提供工单号。"
+        return Reply("您最近的诉求：\n" + "\n".join(lines) + "\n如需了解详情，可拨打12345并提供工单号。")
 
     # -- consultation --------------------------------------------------------------------
 
-    async def _consult(self, account: WeChatAccount, openid: str, text: str, msg_key: str, source: str) -> str:
+    async def _consult(self, account: WeChatAccount, openid: str, text: str, msg_key: str, source: str) -> Reply:
         now = clock.now()
         conversation, ticket_id = await self.conversations.load("wechat", f"{account.name}:{openid}")
         decision = decide(text, conversation, "wechat", self.knowledge.snapshot, now)
@@ -195,14 +201,15 @@ class Dialogue:
         if decision.type == "forward":
             # Not in the knowledge base: offer to register it properly instead of leaving them hanging.
             reply += "\n如需登记诉求，请回复“我要反映”。"
+        answered_on = ticket_id
         if decision.type in ("answer", "emergency", "legal_channel", "forward", "handoff"):
             conversation.turns, ticket_id = [], None
         await self.conversations.save("wechat", f"{account.name}:{openid}", conversation, ticket_id)
-        return reply
+        return Reply(reply, answered_on)
 
     # -- 我要反映 ------------------------------------------------------------------------
 
-    async def _fill(self, account: WeChatAccount, openid: str, draft: Draft, text: str, msg_key: str) -> str:
+    async def _fill(self, account: WeChatAccount, openid: str, draft: Draft, text: str, msg_key: str) -> Reply:
         missing = draft.missing()
         if missing == "description":
             draft.description = text.strip()[:2000]
@@ -216,19 +223,19 @@ class Dialogue:
             phone = spoken_phone(text)
             if phone is None:
                 await self._save_draft(account, openid, draft)
-                return BAD_PHONE
+                return Reply(BAD_PHONE)
             draft.phone = phone
         return await self._advance(account, openid, draft, msg_key)
 
-    async def _advance(self, account: WeChatAccount, openid: str, draft: Draft, msg_key: str) -> str:
+    async def _advance(self, account: WeChatAccount, openid: str, draft: Draft, msg_key: str) -> Reply:
         missing = draft.missing()
         if missing is not None:
             await self._save_draft(account, openid, draft)
-            return {"description": "请描述您要反映的问题。", "location": ASK_PLACE, "phone": ASK_PHONE}[missing]
+            return Reply({"description": "请描述您要反映的问题。", "location": ASK_PLACE, "phone": ASK_PHONE}[missing])
         ticket_id = await self._file(account, openid, draft, msg_key)
         await self._save_draft(account, openid, None)
-        return (f"您的诉求已登记，工单号 {ticket_id}。我们将转交相关部门办理，办理结果会通过电话或本公众号告知您。"
-                "回复“查询进度”可随时查看。")
+        return Reply(f"您的诉求已登记，工单号 {ticket_id}。我们将转交相关部门办理，办理结果会通过电话或本公众号告知您。"
+                     "回复“查询进度”可随时查看。", ticket_id)
 
     async def _file(self, account: WeChatAccount, openid: str, draft: Draft, msg_key: str) -> str:
         now = clock.now()

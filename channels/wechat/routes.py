@@ -18,7 +18,8 @@ from wechatpy.replies import TextReply
 
 from channels.wechat.accounts import WeChatAccount, load_accounts
 from channels.wechat.api import WeChatApi, WeChatApiError
-from channels.wechat.dialogue import Dialogue
+from channels.wechat.delivery import note_user_activity, queue_reply
+from channels.wechat.dialogue import Dialogue, Reply
 from channels.wechat.envelope import Push, PushRefused, check_query_signature, open_push, seal_reply
 from gateway import keys
 from gateway.errors import ApiError
@@ -38,6 +39,7 @@ class WeChatChannel:
         self.redis = app["redis"]
         self.api = WeChatApi(app["redis"], settings.wechat_api_base)
         self.dialogue = Dialogue(app["redis"], app["intake"], app["tickets"], app["knowledge"], app["conversations"], app["blobs"])
+        self.outbox = app["outbox"]
         self.pending: set[asyncio.Task[Any]] = set()
 
     def account(self, request: web.Request) -> WeChatAccount:
@@ -46,7 +48,7 @@ class WeChatChannel:
             raise ApiError(404, "unknown_account", "公众号未配置")
         return account
 
-    async def answer(self, account: WeChatAccount, push: Push) -> str | None:
+    async def answer(self, account: WeChatAccount, push: Push) -> Reply | None:
         """The reply text for one push (None: nothing to say)."""
         m = push.message
         openid, key = m.source, _dedupe_key(m)
@@ -55,7 +57,7 @@ class WeChatChannel:
             return await self.dialogue.text(account, openid, m.content, key)
         if kind == "voice":
             text, source = await self._voice_text(account, m)
-            return await self.dialogue.text(account, openid, text, key, source=source) if text else "抱歉，没有听清您的语音，请再说一遍或改用文字。"
+            return await self.dialogue.text(account, openid, text, key, source=source) if text else Reply("抱歉，没有听清您的语音，请再说一遍或改用文字。")
         if kind == "location":
             return await self.dialogue.location(account, openid, float(m.location_x), float(m.location_y), m.label or "", key)
         if kind in ("image", "video", "shortvideo"):
@@ -65,9 +67,9 @@ class WeChatChannel:
             return await self.dialogue.text(account, openid, f"{m.title} {m.description} {m.url}".strip(), key)
         if kind == "event":
             return await self._event(account, m)
-        return "暂不支持这种消息，请发送文字、语音、图片或位置。"
+        return Reply("暂不支持这种消息，请发送文字、语音、图片或位置。")
 
-    async def _event(self, account: WeChatAccount, m: Any) -> str | None:
+    async def _event(self, account: WeChatAccount, m: Any) -> Reply | None:
         event = m.event
         if event in ("subscribe", "subscribe_scan", "scan"):
             return await self.dialogue.menu(account, m.source, "WELCOME")
@@ -99,17 +101,22 @@ class WeChatChannel:
                 pass  # the media API has the same picture
         return (await self.api.media(account, m.media_id))[0]
 
-    async def send_later(self, account: WeChatAccount, openid: str, task: asyncio.Task[str | None]) -> None:
-        """The bot missed the passive-reply budget: its answer goes as a customer-service message."""
+    async def send_later(self, account: WeChatAccount, push: Push, task: asyncio.Task[Reply | None]) -> None:
+        """The bot missed the passive-reply budget: its answer goes as a customer-service message,
+        through the outbox (retries, ledger, dead letters) when it belongs to a ticket."""
+        openid = push.message.source
         try:
             reply = await task
         except Exception:
             log.exception("wechat push could not be answered", extra={"account": account.name})
             return
-        if not reply:
+        if reply is None or not reply.text:
             return
-        try:
-            await self.api.send_text(account, openid, reply)
+        if reply.ticket_id is not None:
+            await queue_reply(self.redis, self.outbox, account, openid, reply.ticket_id, _dedupe_key(push.message), reply.text)
+            return
+        try:  # menu texts and the like: no ticket to hang a delivery on, one direct attempt
+            await self.api.send_text(account, openid, reply.text)
         except WeChatApiError as exc:
             log.warning("customer-service message not sent", extra={"errcode": exc.errcode, "account": account.name})
 
@@ -147,10 +154,11 @@ async def receive(request: web.Request) -> web.Response:
     seen = f"{keys.P}wx:seen:{account.name}:{_dedupe_key(push.message)}"
     if not await channel.redis.set(seen, str(time.time()), nx=True, ex=SEEN_TTL):
         return web.Response(text=SUCCESS, content_type="text/plain")  # a retry of a push we took
+    await note_user_activity(channel.redis, account, push.message)
     task = asyncio.ensure_future(channel.answer(account, push))
     done, _ = await asyncio.wait({task}, timeout=channel.budget)
     if not done:
-        later = asyncio.ensure_future(channel.send_later(account, push.message.source, task))
+        later = asyncio.ensure_future(channel.send_later(account, push, task))
         channel.pending.add(later)
         later.add_done_callback(channel.pending.discard)
         return web.Response(text=SUCCESS, content_type="text/plain")
@@ -158,10 +166,10 @@ async def receive(request: web.Request) -> web.Response:
         reply = task.result()
     except Exception:
         log.exception("wechat push could not be answered", extra={"account": account.name, "type": push.message.type})
-        reply = "抱歉，系统繁忙，您的消息已收到，请稍后再试或拨打12345。"
-    if not reply:
+        reply = Reply("抱歉，系统繁忙，您的消息已收到，请稍后再试或拨打12345。")
+    if reply is None or not reply.text:
         return web.Response(text=SUCCESS, content_type="text/plain")
-    xml = TextReply(content=reply, message=push.message).render()
+    xml = TextReply(content=reply.text, message=push.message).render()
     return web.Response(text=seal_reply(account, push, xml), content_type="application/xml")
 
 

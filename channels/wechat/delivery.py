@@ -1,0 +1,87 @@
+"""Late WeChat answers as customer-service messages, through the outbox: one hop per message
+(`wx-reply:<message key>`), so a retry of the delivery never sends twice, every attempt is in
+the ticket's ledger, and an answer WeChat will not take is a dead letter staff can see.
+
+WeChat accepts customer-service messages only inside a window opened by the user: 48 hours
+after they send a message, a minute after a menu tap, follow or scan. Outside it (or on 45015 /
+45047) the answer stays on the ticket for an agent instead of being retried."""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+from redis.asyncio import Redis
+
+from channels.wechat.accounts import WeChatAccount, load_accounts
+from channels.wechat.api import OUT_OF_WINDOW, WeChatApi, WeChatApiError, WeChatUnavailable
+from gateway import clock, keys
+from gateway.delivery_targets import DeliveryResult
+from gateway.outbox import Outbox
+from gateway.settings import Settings
+from gateway.ticket import HistoryEvent
+
+REPLY_HOP = "wx-reply"
+MESSAGE_WINDOW = 48 * 3600
+EVENT_WINDOW = 60
+REPLY_TTL = 7 * 24 * 3600
+
+
+def _window_key(account: str, openid: str) -> str:
+    return f"{keys.P}wx:window:{account}:{openid}"
+
+
+def _reply_key(ticket_id: str, hop: str) -> str:
+    return f"{keys.P}wx:reply:{ticket_id}:{hop}"
+
+
+async def note_user_activity(redis: Redis, account: WeChatAccount, message: Any) -> None:
+    """Open (or extend) the user's customer-service window."""
+    if getattr(message, "id", 0):
+        await redis.set(_window_key(account.name, message.source), "message", ex=MESSAGE_WINDOW)
+    elif getattr(message, "event", "") in ("click", "subscribe", "subscribe_scan", "scan"):
+        # A tap opens a short window; it must not shorten a 48-hour one.
+        await redis.set(_window_key(account.name, message.source), "event", ex=EVENT_WINDOW, nx=True)
+
+
+async def queue_reply(redis: Redis, outbox: Outbox, account: WeChatAccount, openid: str, ticket_id: str, message_key: str, text: str) -> None:
+    hop = f"{REPLY_HOP}:{message_key}"
+    await redis.set(_reply_key(ticket_id, hop), json.dumps({"account": account.name, "openid": openid, "text": text}, ensure_ascii=False),
+                    ex=REPLY_TTL)
+    await outbox.enqueue(ticket_id, hop, HistoryEvent(at=clock.now(), actor="wechat", event="reply_queued",
+                                                      detail={"hop": hop, "reason": "超过被动回复时限，改用客服消息发送"}))
+
+
+class WeChatReplyTarget:
+    name = "wechat-customer-service"
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.accounts = load_accounts(settings.wechat_accounts)
+        self.api = WeChatApi(redis, settings.wechat_api_base)
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def deliver(self, body: bytes, idempotency_key: str) -> DeliveryResult:
+        ticket_id, _, hop = idempotency_key.partition(":")
+        raw = await self.redis.get(_reply_key(ticket_id, hop))
+        if raw is None:
+            return DeliveryResult("reject", error="reply text no longer stored")
+        reply = json.loads(raw)
+        account = self.accounts.get(reply["account"])
+        if account is None:
+            return DeliveryResult("reject", error=f"account {reply['account']} not configured")
+        if not await self.redis.exists(_window_key(account.name, reply["openid"])):
+            return DeliveryResult("reject", error="outside the customer-service window (48 h after the user's last message)")
+        try:
+            await self.api.send_text(account, reply["openid"], reply["text"])
+        except WeChatUnavailable as exc:
+            return DeliveryResult("retry", exc.status, error=str(exc))
+        except WeChatApiError as exc:
+            final = exc.errcode in OUT_OF_WINDOW or exc.errcode > 0
+            return DeliveryResult("reject" if final else "retry", error=f"WeChat {exc.errcode}: {exc.errmsg}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return DeliveryResult("retry", error=type(exc).__name__)
+        return DeliveryResult("delivered", 200)
