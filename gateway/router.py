@@ -20,8 +20,9 @@ from gateway.ticket import HistoryEvent, Location, Provenance, Ticket
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
 
-# Chats were decided by the bot on the spot, calls are decided by the agent on the line.
-AGENT_DECIDED_MODES = {"chat", "call"}
+# Chats were decided by the bot on the spot, calls are decided by the agent on the line, and a
+# request still being collected (WeChat 我要反映) is sent on by its channel once complete.
+AGENT_DECIDED_MODES = {"chat", "call", "collecting"}
 _URGENCY_RANK = {"normal": 0, "complex": 0, "utilities": 1, "emergency": 2}
 
 

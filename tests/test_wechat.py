@@ -136,6 +136,10 @@ async def test_report_flow_collects_description_place_phone_and_pictures(wechat)
     assert [a.kind for a in ticket.attachments] == ["image"] and ticket.attachments[0].size == len(png())
     progress = await peer.push(wx.event(OPENID, "CLICK", EventKey="MENU_PROGRESS"), mode="safe")
     assert ticket.id in progress.reply["Content"]
+    # Filed means sent on: the case hop is delivered (to the local inbox here), once.
+    delivered = await eventually(lambda: Tickets(redis).get(ticket.id), lambda t: any(d.outcome == "delivered" for d in t.deliveries))
+    assert [d.hop for d in delivered.deliveries] == ["case"]
+    assert [m.text for m in delivered.messages] == ["楼下餐馆油烟很大，晚上十点以后还在营业", "12345", "13812345678"]
 
 
 async def test_events_subscribe_weather_menu_and_silent_ones(wechat, redis_url: str) -> None:
@@ -234,3 +238,43 @@ async def test_late_answers_wait_out_an_outage_and_stop_at_a_closed_window(make_
         assert b"45015" in dead[0][1][b"reason"] or b"window" in dead[0][1][b"reason"]
         assert [m for m in peer.sent if m["touser"] == other] == []
     await redis.aclose()
+
+
+def _every_type(peer: wx.WeChatPeer, n: int) -> list[tuple[str, str, bool]]:
+    """(label, xml, expects a passive reply) for every message and event type."""
+    peer.add_media(f"img-{n}", png(), "image/png")
+    peer.add_media(f"vid-{n}", b"\x00\x00\x00\x18ftypmp42" + bytes(64), "video/mp4")
+    base = 61_000_000 + n * 100
+    return [
+        ("text", wx.text(OPENID, "居住证怎么办理", msg_id=base + 1), True),
+        ("image", wx.image(OPENID, peer.add_picture(f"pic-{n}", png(), "image/png"), f"img-{n}", msg_id=base + 2), True),
+        ("voice", wx.voice(OPENID, "voice-x", msg_id=base + 3, recognition="小区门口路灯坏了"), True),
+        ("video", wx.video(OPENID, f"vid-{n}", f"img-{n}", msg_id=base + 4), True),
+        ("shortvideo", wx.shortvideo(OPENID, f"vid-{n}", f"img-{n}", msg_id=base + 5), True),
+        ("location", wx.location(OPENID, 39.95, 116.30, 15, "海淀区中关村街道", msg_id=base + 6), True),
+        ("link", wx.link(OPENID, "积水", "小区门口积水", "https://example.org/x", msg_id=base + 7), True),
+        ("subscribe", wx.event(OPENID, "subscribe", create_time=1718000000 + n), True),
+        ("SCAN", wx.event(OPENID, "SCAN", create_time=1718000001 + n, EventKey="7", Ticket="T"), True),
+        ("CLICK", wx.event(OPENID, "CLICK", create_time=1718000002 + n, EventKey="MENU_CONSULT"), True),
+        ("VIEW", wx.event(OPENID, "VIEW", create_time=1718000003 + n, EventKey="https://12345.beijing.gov.cn/"), False),
+        ("LOCATION", wx.event(OPENID, "LOCATION", create_time=1718000004 + n, Latitude=39.9, Longitude=116.4, Precision=20.0), False),
+        ("unsubscribe", wx.event(OPENID, "unsubscribe", create_time=1718000005 + n), False),
+    ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_every_message_and_event_type_in_every_mode(wechat, mode: str) -> None:
+    peer, _, redis = wechat
+    for label, xml, replies in _every_type(peer, MODES.index(mode)):
+        result = await peer.push(xml, mode=mode)
+        result.check()  # a well-formed passive reply (encrypted and signed outside plaintext mode) or success
+        assert (result.reply is not None) == replies, (label, result.body[:200])
+        assert result.encrypted == (replies and mode != "plain"), label
+    tickets = await wechat_tickets(redis)
+    assert any(m.source == "wechat-recognition" and m.text == "小区门口路灯坏了" for t in tickets for m in t.messages)
+    # The picture, the videos and the place went into one request being collected, kept on its ticket.
+    collecting = [t for t in tickets if t.source.extra.get("mode") == "collecting"]
+    assert len(collecting) == 1
+    assert sorted(a.kind for a in collecting[0].attachments) == ["image", "video"]  # the video and the short video are one file
+    assert collecting[0].location.district == "海淀区" and collecting[0].location.latitude == pytest.approx(39.95)
+    assert "小区门口路灯坏了" in [m.text for m in collecting[0].messages]

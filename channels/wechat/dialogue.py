@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
 from bot.conversations import Conversations
-from bot.decision import decide
+from bot.decision import decide, request_kind
 from bot.gazetteer import find_place
 from channels.phone.assist import spoken_phone
 from channels.web.chat import apply_decision
@@ -27,10 +27,11 @@ from gateway import clock, keys
 from gateway.blobs import BlobStore
 from gateway.deadlines import due_at
 from gateway.intake import Intake
+from gateway.outbox import CASE_HOP, Outbox
 from gateway.media_types import attachment_kind, sniff
 from gateway.summaries import summary
 from gateway.ticket import (
-    PENDING_ID, Attachment, Channel, HistoryEvent, Location, Message, Requester, Source, Ticket, Urgency,
+    PENDING_ID, Abandoned, Attachment, Channel, HistoryEvent, Location, Message, Requester, Source, Status, Ticket, Urgency,
 )
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
@@ -69,10 +70,10 @@ class Draft:
     """A 我要反映 request being collected."""
 
     started: str
+    ticket_id: str | None = None
     description: str = ""
     location: dict[str, Any] | None = None
     phone: str | None = None
-    attachments: list[dict[str, Any]] = field(default_factory=list)
 
     def missing(self) -> str | None:
         return "description" if not self.description else "location" if not self.location else "phone" if not self.phone else None
@@ -80,13 +81,14 @@ class Draft:
 
 class Dialogue:
     def __init__(self, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge, conversations: Conversations,
-                 blobs: BlobStore) -> None:
+                 blobs: BlobStore, outbox: Outbox) -> None:
         self.redis = redis
         self.intake = intake
         self.tickets = tickets
         self.knowledge = knowledge
         self.conversations = conversations
         self.blobs = blobs
+        self.outbox = outbox
 
     # -- state ---------------------------------------------------------------------------
 
@@ -111,18 +113,19 @@ class Dialogue:
     async def text(self, account: WeChatAccount, openid: str, text: str, msg_key: str, source: str = "typed") -> Reply:
         draft = await self._draft(account, openid)
         if _CANCEL_WORDS.match(text) and draft is not None:
-            await self._save_draft(account, openid, None)
+            await self._cancel(account, openid, draft)
             return Reply("已取消本次反映。如需帮助，随时发送消息给我们。")
         if _REPORT_WORDS.match(text):
             return await self.start_report(account, openid)
         if _PROGRESS_WORDS.match(text):
             return await self.progress(account, openid)
         if draft is not None:
-            return await self._fill(account, openid, draft, text, msg_key)
+            return await self._fill(account, openid, draft, text, msg_key, source)
         return await self._consult(account, openid, text, msg_key, source)
 
     async def start_report(self, account: WeChatAccount, openid: str) -> Reply:
-        await self._save_draft(account, openid, Draft(started=clock.now().isoformat()))
+        if await self._draft(account, openid) is None:
+            await self._save_draft(account, openid, Draft(started=clock.now().isoformat()))
         return Reply(REPORT_START)
 
     async def location(self, account: WeChatAccount, openid: str, latitude: float, longitude: float, label: str, msg_key: str) -> Reply:
@@ -130,26 +133,32 @@ class Dialogue:
         if (found := find_place(label or "")) is not None:
             place.update(district=found.district, district_code=found.district_code, street=found.street)
         draft = await self._draft(account, openid)
-        if draft is None:
-            # A location on its own most likely starts a report about that place.
-            draft = Draft(started=clock.now().isoformat(), location=place)
-            await self._save_draft(account, openid, draft)
-            return Reply(f"已收到您的位置：{label or '（已定位）'}。请描述您要反映的问题。")
+        fresh = draft is None
+        draft = draft or Draft(started=clock.now().isoformat())  # a location on its own most likely starts a report
         draft.location = place
-        return await self._advance(account, openid, draft, msg_key)
+        ticket_id = await self._report_ticket(account, openid, draft)
+        await self._change(ticket_id, lambda t: setattr(t, "location", _location(place)), "location_shared")
+        if fresh:
+            await self._save_draft(account, openid, draft)
+            return Reply(f"已收到您的位置：{label or '（已定位）'}。请描述您要反映的问题。", ticket_id)
+        return await self._advance(account, openid, draft)
 
     async def media(self, account: WeChatAccount, openid: str, data: bytes, declared_kind: str, msg_key: str) -> Reply:
-        mime = sniff(data[:32]) or {"voice": "audio/amr"}.get(declared_kind, "application/octet-stream")
+        mime = sniff(data[:32]) or "application/octet-stream"
         sha = self.blobs.put(data)
-        item = {"kind": attachment_kind(mime) if declared_kind != "voice" else "audio", "sha256": sha, "size": len(data), "mime": mime,
-                "blob": f"blob:sha256:{sha}"}
+        attachment = Attachment(kind=attachment_kind(mime), sha256=sha, size=len(data), mime=mime, blob=f"blob:sha256:{sha}")  # type: ignore[arg-type]
         draft = await self._draft(account, openid) or Draft(started=clock.now().isoformat())
-        if all(a["sha256"] != sha for a in draft.attachments):
-            draft.attachments.append(item)
+        ticket_id = await self._report_ticket(account, openid, draft)
+
+        def attach(ticket: Ticket) -> None:
+            if all(a.sha256 != sha for a in ticket.attachments):
+                ticket.attachments.append(attachment)
+
+        await self._change(ticket_id, attach, "attachment_added")
         await self._save_draft(account, openid, draft)
-        label = {"image": "图片", "video": "视频"}.get(item["kind"], "文件")
+        label = {"image": "图片", "video": "视频"}.get(attachment.kind, "文件")
         following = {"description": "请用文字描述您要反映的问题。", "location": ASK_PLACE, "phone": ASK_PHONE}.get(draft.missing() or "", "")
-        return Reply(f"已收到{label}。{following}".strip())
+        return Reply(f"已收到{label}。{following}".strip(), ticket_id)
 
     async def menu(self, account: WeChatAccount, openid: str, key: str) -> Reply:
         if key == MENU_CONSULT:
@@ -209,7 +218,31 @@ class Dialogue:
 
     # -- 我要反映 ------------------------------------------------------------------------
 
-    async def _fill(self, account: WeChatAccount, openid: str, draft: Draft, text: str, msg_key: str) -> Reply:
+    async def _report_ticket(self, account: WeChatAccount, openid: str, draft: Draft) -> str:
+        """The request's ticket, opened with the first thing the citizen sends for it: nothing they
+        say lives only in a draft that could expire. The router leaves it alone until it is filed."""
+        if draft.ticket_id:
+            return draft.ticket_id
+        now = clock.now()
+        ticket = Ticket(
+            id=PENDING_ID, channel=Channel.wechat, received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
+            content="（市民正在通过公众号登记诉求）", requester=Requester(wechat_openid=openid),
+            # The draft's start identifies the request: a retried message opens it once.
+            source=Source(channel_id=f"{account.name}:report:{openid}:{draft.started}", extra={"mode": "collecting", "account": account.name}),
+        )
+        result = await self.intake(ticket, actor="citizen")
+        assert result.ticket_id is not None
+        draft.ticket_id = result.ticket_id
+        await self.redis.zadd(self._tickets_key(account, openid), {result.ticket_id: now.timestamp()})
+        return result.ticket_id
+
+    async def _change(self, ticket_id: str, change: Any, event: str, detail: dict[str, Any] | None = None) -> None:
+        await self.tickets.update(ticket_id, lambda t: change(t) and None, HistoryEvent(at=clock.now(), actor="citizen", event=event, detail=detail or {}))
+
+    async def _fill(self, account: WeChatAccount, openid: str, draft: Draft, text: str, msg_key: str, source: str) -> Reply:
+        ticket_id = await self._report_ticket(account, openid, draft)
+        said = Message(who="citizen", at=clock.now(), text=text, source=source)  # type: ignore[arg-type]
+        await self._change(ticket_id, lambda t: t.messages.append(said), "message")
         missing = draft.missing()
         if missing == "description":
             draft.description = text.strip()[:2000]
@@ -223,33 +256,43 @@ class Dialogue:
             phone = spoken_phone(text)
             if phone is None:
                 await self._save_draft(account, openid, draft)
-                return Reply(BAD_PHONE)
+                return Reply(BAD_PHONE, ticket_id)
             draft.phone = phone
-        return await self._advance(account, openid, draft, msg_key)
+        return await self._advance(account, openid, draft)
 
-    async def _advance(self, account: WeChatAccount, openid: str, draft: Draft, msg_key: str) -> Reply:
+    async def _advance(self, account: WeChatAccount, openid: str, draft: Draft) -> Reply:
         missing = draft.missing()
         if missing is not None:
             await self._save_draft(account, openid, draft)
-            return Reply({"description": "请描述您要反映的问题。", "location": ASK_PLACE, "phone": ASK_PHONE}[missing])
-        ticket_id = await self._file(account, openid, draft, msg_key)
+            return Reply({"description": "请描述您要反映的问题。", "location": ASK_PLACE, "phone": ASK_PHONE}[missing], draft.ticket_id)
+        ticket_id = await self._file(account, openid, draft)
         await self._save_draft(account, openid, None)
         return Reply(f"您的诉求已登记，工单号 {ticket_id}。我们将转交相关部门办理，办理结果会通过电话或本公众号告知您。"
                      "回复“查询进度”可随时查看。", ticket_id)
 
-    async def _file(self, account: WeChatAccount, openid: str, draft: Draft, msg_key: str) -> str:
-        now = clock.now()
-        location = Location(**{k: v for k, v in (draft.location or {}).items() if k in Location.model_fields})
-        ticket = Ticket(
-            id=PENDING_ID, channel=Channel.wechat, received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
-            content=draft.description, location=location,
-            requester=Requester(wechat_openid=openid, phone=draft.phone),
-            messages=[Message(who="citizen", at=now, text=draft.description, source="typed")],
-            attachments=[Attachment(**a) for a in draft.attachments],
-            # The draft's start identifies the request: a retried last message files it once.
-            source=Source(channel_id=f"{account.name}:report:{openid}:{draft.started}", extra={"account": account.name, "last_message": msg_key}),
-        )
-        result = await self.intake(ticket, actor="citizen")
-        assert result.ticket_id is not None
-        await self.redis.zadd(self._tickets_key(account, openid), {result.ticket_id: now.timestamp()})
-        return result.ticket_id
+    async def _file(self, account: WeChatAccount, openid: str, draft: Draft) -> str:
+        """Complete the ticket and send it to the case system (once, even if this step is retried)."""
+        ticket_id = await self._report_ticket(account, openid, draft)
+
+        def complete(ticket: Ticket) -> None:
+            ticket.content = draft.description
+            ticket.location = _location(draft.location or {})
+            ticket.requester.phone = draft.phone
+            ticket.kind = ticket.kind or request_kind(draft.description)
+
+        await self._change(ticket_id, complete, "filed")
+        await self.outbox.enqueue(ticket_id, CASE_HOP, HistoryEvent(at=clock.now(), actor="citizen", event="routed",
+                                                                     detail={"hop": CASE_HOP, "reason": "市民通过公众号登记的诉求，转派承办单位办理"}))
+        return ticket_id
+
+    async def _cancel(self, account: WeChatAccount, openid: str, draft: Draft) -> None:
+        await self._save_draft(account, openid, None)
+        if draft.ticket_id:
+            def close(ticket: Ticket) -> None:
+                ticket.status = Status.abandoned
+                ticket.disposition = Abandoned(at=clock.now(), reason="市民在公众号中取消了登记")
+            await self._change(draft.ticket_id, close, "cancelled")
+
+
+def _location(place: dict[str, Any]) -> Location:
+    return Location(**{k: v for k, v in place.items() if k in Location.model_fields})

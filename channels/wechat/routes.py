@@ -38,7 +38,7 @@ class WeChatChannel:
         self.budget = settings.wechat_reply_budget_seconds
         self.redis = app["redis"]
         self.api = WeChatApi(app["redis"], settings.wechat_api_base)
-        self.dialogue = Dialogue(app["redis"], app["intake"], app["tickets"], app["knowledge"], app["conversations"], app["blobs"])
+        self.dialogue = Dialogue(app["redis"], app["intake"], app["tickets"], app["knowledge"], app["conversations"], app["blobs"], app["outbox"])
         self.outbox = app["outbox"]
         self.pending: set[asyncio.Task[Any]] = set()
 
