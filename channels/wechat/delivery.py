@@ -40,6 +40,8 @@ async def note_user_activity(redis: Redis, account: WeChatAccount, message: Any)
     """Open (or extend) the user's customer-service window."""
     if getattr(message, "id", 0):
         await redis.set(_window_key(account.name, message.source), "message", ex=MESSAGE_WINDOW)
+    elif getattr(message, "event", "") == "unsubscribe":
+        await redis.delete(_window_key(account.name, message.source))  # nothing may be sent to them any more
     elif getattr(message, "event", "") in ("click", "subscribe", "subscribe_scan", "scan"):
         # A tap opens a short window; it must not shorten a 48-hour one.
         await redis.set(_window_key(account.name, message.source), "event", ex=EVENT_WINDOW, nx=True)
