@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.stats import percentile  # noqa: E402
 from bot.decision import Conversation, decide  # noqa: E402
 from bot.evaluation import DEFAULT_SET, load_items, starter_snapshot  # noqa: E402
 from gateway import clock  # noqa: E402
@@ -57,11 +58,6 @@ def latencies(kb: KnowledgeSnapshot, queries: list[str]) -> list[float]:
         decide(text, Conversation(), "web", kb, now)
         out.append((time.perf_counter() - started) * 1000)
     return out
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(len(ordered) * p), len(ordered) - 1)]
 
 
 def main() -> None:
@@ -106,8 +102,8 @@ def main() -> None:
           f"({len(large.doc_entry)} phrasings)")
     print(f"{'':22}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
     for name, values in ((f"{len(base.entries)} entries (baseline)", small), (f"{len(large.entries)} entries", big)):
-        print(f"{name:22}{pct(values, 0.5):>9.3f}{pct(values, 0.99):>9.3f}{statistics.mean(values):>9.3f}")
-    print(f"ratio p99 large/baseline: {pct(big, 0.99) / pct(small, 0.99):.2f}   target p99 <= 5 ms: {'met' if pct(big, 0.99) <= 5 else 'NOT met'}")
+        print(f"{name:22}{percentile(values, 50):>9.3f}{percentile(values, 99):>9.3f}{statistics.mean(values):>9.3f}")
+    print(f"ratio p99 large/baseline: {percentile(big, 99) / percentile(small, 99):.2f}   target p99 <= 5 ms: {'met' if percentile(big, 99) <= 5 else 'NOT met'}")
     print(f"index build from scratch: {build_seconds:.2f} s for {len(large.entries)} entries (baseline {len(base.entries)} entries: "
           f"{base_build_seconds:.3f} s, ratio {build_seconds / max(base_build_seconds, 1e-9):.1f})")
     print(f"rebuild after one publish (tokens cached): {publish_seconds:.2f} s; peak Python memory of a cold build {peak / 2**20:.1f} MiB")

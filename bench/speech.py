@@ -36,6 +36,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
 from channels.phone.fake_asterisk import FakeAsterisk  # noqa: E402
 from speech.audio import read_wav, resample  # noqa: E402
 from speech.model import load_model  # noqa: E402
@@ -44,11 +45,6 @@ from tests.support.processes import Gateway, free_port  # noqa: E402
 SECRET = "bench-ami-secret"
 CLIP = ROOT.parent / "shared" / "audio" / "BAC009S0764W0121.wav"
 PASSWORD = "bench-password-1"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 def speech_8k(seconds: float) -> bytes:

@@ -112,14 +112,14 @@ def _phone_channel(app: web.Application) -> Any:
 
     settings: Settings = app["settings"]
     try:
-        ami_config(settings)
+        ami = ami_config(settings)
     except ValueError as exc:
         # Citizens' web and WeChat requests must not go down with a missing phone secret.
         log.error("phone channel disabled", extra={"reason": str(exc)})
         return None
     speech = SpeechEngine(settings.vosk_model, workers=settings.speech_workers or None,
                           partial_interval=settings.speech_partial_interval_seconds, lag_threshold=settings.speech_lag_threshold_seconds)
-    return PhoneChannel(settings, app["redis"], app["intake"], app["tickets"], app["knowledge"], app["metrics"], speech)
+    return PhoneChannel(settings, ami, app["redis"], app["intake"], app["tickets"], app["knowledge"], app["metrics"], speech)
 
 
 async def _background(app: web.Application):  # type: ignore[no-untyped-def]

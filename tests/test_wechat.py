@@ -24,11 +24,17 @@ OPENID = "oK3x9-ExampleOpenId000000001"
 MODES = ["plain", "compat", "safe"]
 
 
-@pytest.fixture
-async def wechat(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[wx.WeChatPeer, str, Redis]]:
+def configure_account(monkeypatch: pytest.MonkeyPatch) -> wx.Account:
+    """A fresh account `main`, its secrets in the environment where the gateway reads them."""
     account = wx.Account.generate()
     for part, value in (("TOKEN", account.token), ("APPID", account.appid), ("AES_KEY", account.encoding_aes_key), ("SECRET", account.appsecret)):
         monkeypatch.setenv(f"HOTLINE_WECHAT_MAIN_{part}", value)
+    return account
+
+
+@pytest.fixture
+async def wechat(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[wx.WeChatPeer, str, Redis]]:
+    account = configure_account(monkeypatch)
     peer = wx.WeChatPeer(account, "")
     await peer.start()
     base = await make_app(wechat_accounts="main", wechat_api_base=peer.api_base, ticket_prefix="WX")
@@ -189,9 +195,7 @@ async def test_voice_without_recognition_is_transcribed_from_the_amr_media(wecha
 
 
 async def test_an_answer_past_the_budget_goes_as_a_customer_service_message(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    account = wx.Account.generate()
-    for part, value in (("TOKEN", account.token), ("APPID", account.appid), ("AES_KEY", account.encoding_aes_key), ("SECRET", account.appsecret)):
-        monkeypatch.setenv(f"HOTLINE_WECHAT_MAIN_{part}", value)
+    account = configure_account(monkeypatch)
     async with wx.WeChatPeer(account, "") as peer:
         base = await make_app(wechat_accounts="main", wechat_api_base=peer.api_base, wechat_reply_budget_seconds=0.0)
         peer.gateway_url = f"{base}/wechat/main"
@@ -212,9 +216,7 @@ async def test_an_answer_past_the_budget_goes_as_a_customer_service_message(make
 
 
 async def test_late_answers_wait_out_an_outage_and_stop_at_a_closed_window(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    account = wx.Account.generate()
-    for part, value in (("TOKEN", account.token), ("APPID", account.appid), ("AES_KEY", account.encoding_aes_key), ("SECRET", account.appsecret)):
-        monkeypatch.setenv(f"HOTLINE_WECHAT_MAIN_{part}", value)
+    account = configure_account(monkeypatch)
     redis = Redis.from_url(redis_url)
     async with wx.WeChatPeer(account, "") as peer:
         base = await make_app(wechat_accounts="main", wechat_api_base=peer.api_base, wechat_reply_budget_seconds=0.0,

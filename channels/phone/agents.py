@@ -16,6 +16,7 @@ _EXTENSION = re.compile(r"^[A-Za-z]+/([^@/;-]+)")
 class AgentDirectory:
     def __init__(self, mapping: dict[str, str]) -> None:
         self.by_key = {k.strip().lower(): v.strip() for k, v in mapping.items() if k.strip() and v.strip()}
+        self.interfaces = [k.strip() for k, v in mapping.items() if "/" in k and v.strip()]  # as written, e.g. PJSIP/1001
 
     @classmethod
     def parse(cls, spec: str) -> "AgentDirectory":
@@ -42,6 +43,3 @@ class AgentDirectory:
             if user:
                 return user
         return None
-
-    def interfaces_of(self, user: str) -> list[str]:
-        return [k for k, v in self.by_key.items() if v == user]

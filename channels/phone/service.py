@@ -22,10 +22,10 @@ from redis.asyncio import Redis
 
 from channels.phone import assist
 from channels.phone.agents import AgentDirectory
-from channels.phone.ami import AmiClient, AmiError
+from channels.phone.ami import AmiClient, AmiConfig, AmiError
 from channels.phone.audiosocket import AudioSocketServer, ExpectedStream
 from channels.phone.calls import Call, CallTracker, CallUpdate
-from channels.phone.config import ami_config, audiosocket_allow
+from channels.phone.config import audiosocket_allow
 from channels.phone.legs import LegTranscriber
 from gateway import clock, keys
 from gateway.deadlines import due_at
@@ -84,7 +84,7 @@ class CallSession:
 
 
 class PhoneChannel:
-    def __init__(self, settings: Settings, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge,
+    def __init__(self, settings: Settings, ami: AmiConfig, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge,
                  metrics: Metrics, speech: SpeechEngine) -> None:
         self.settings = settings
         self.redis = redis
@@ -95,7 +95,7 @@ class PhoneChannel:
         self.speech = speech
         self.directory = AgentDirectory.parse(settings.phone_agents)
         self.tracker = CallTracker(self.directory.lookup, settings.phone_inbound_contexts.split(","))
-        self.ami = AmiClient(ami_config(settings), self._on_ami_event, self._on_ami_ready)
+        self.ami = AmiClient(ami, self._on_ami_event, self._on_ami_ready)
         self.audio = AudioSocketServer(settings.audiosocket_listen, audiosocket_allow(settings), self._open_stream, settings.audiosocket_slin_rate)
         self.sessions: dict[str, CallSession] = {}
         self._queue: asyncio.Queue[tuple[str, Any, float]] = asyncio.Queue()

@@ -28,11 +28,8 @@ def _say(text: str) -> None:
 def _agent_interface(settings: Settings, requested: str | None) -> str:
     if requested:
         return requested
-    directory = AgentDirectory.parse(settings.phone_agents)
-    for key in directory.by_key:
-        if "/" in key:
-            return key.upper().split("/", 1)[0] + "/" + key.split("/", 1)[1]
-    return "PJSIP/1001"
+    interfaces = AgentDirectory.parse(settings.phone_agents).interfaces
+    return interfaces[0] if interfaces else "PJSIP/1001"
 
 
 async def simulate_call(settings: Settings, wav: Path, caller: str, agent_interface: str | None, fast: bool, ring_seconds: float) -> int:

@@ -65,24 +65,26 @@ class WeChatApi:
         await self.redis.set(key, data["access_token"], ex=max(60, int(data.get("expires_in", 7200)) - 300))
         return str(data["access_token"])
 
-    async def _call(self, account: WeChatAccount, method: str, path: str, **kwargs: Any) -> aiohttp.ClientResponse | dict[str, Any]:
-        for attempt in (0, 1):
-            params = {**kwargs.pop("params", {}), "access_token": await self.token(account, refresh=attempt == 1)}
-            resp = await self._http().request(method, f"{self.base}{path}", params=params, **kwargs)
+    async def _call(self, account: WeChatAccount, method: str, path: str, params: dict[str, str] | None = None,
+                    **kwargs: Any) -> aiohttp.ClientResponse | dict[str, Any]:
+        """One API call; a stale token is refreshed once. JSON answers come back parsed (errcode
+        raised), anything else (a media file) as the open response."""
+        for refresh in (False, True):
+            query = {**(params or {}), "access_token": await self.token(account, refresh=refresh)}
+            resp = await self._http().request(method, f"{self.base}{path}", params=query, **kwargs)
             if resp.status >= 500:
                 resp.release()
                 raise WeChatUnavailable(resp.status)
-            if resp.content_type in ("application/json", "text/plain"):
-                data = json.loads(await resp.read() or b"{}")
-                resp.release()
-                code = int(data.get("errcode", 0))
-                if code in STALE_TOKEN and attempt == 0:
-                    kwargs["params"] = {k: v for k, v in params.items() if k != "access_token"}
-                    continue
-                if code:
-                    raise WeChatApiError(code, str(data.get("errmsg", "")))
-                return data
-            return resp
+            if resp.content_type not in ("application/json", "text/plain"):
+                return resp
+            data = json.loads(await resp.read() or b"{}")
+            resp.release()
+            code = int(data.get("errcode", 0))
+            if code in STALE_TOKEN and not refresh:
+                continue
+            if code:
+                raise WeChatApiError(code, str(data.get("errmsg", "")))
+            return data
         raise WeChatApiError(42001, "access token refresh did not help")
 
     async def media(self, account: WeChatAccount, media_id: str) -> tuple[bytes, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -236,8 +237,8 @@ class Dialogue:
         await self.redis.zadd(self._tickets_key(account, openid), {result.ticket_id: now.timestamp()})
         return result.ticket_id
 
-    async def _change(self, ticket_id: str, change: Any, event: str, detail: dict[str, Any] | None = None) -> None:
-        await self.tickets.update(ticket_id, lambda t: change(t) and None, HistoryEvent(at=clock.now(), actor="citizen", event=event, detail=detail or {}))
+    async def _change(self, ticket_id: str, change: Callable[[Ticket], None], event: str) -> None:
+        await self.tickets.update(ticket_id, change, HistoryEvent(at=clock.now(), actor="citizen", event=event))
 
     async def _fill(self, account: WeChatAccount, openid: str, draft: Draft, text: str, msg_key: str, source: str) -> Reply:
         ticket_id = await self._report_ticket(account, openid, draft)

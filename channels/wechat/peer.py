@@ -671,12 +671,17 @@ class WeChatPeer:
             return PushResult(0, "", loop.time() - t0, None, False,
                               error=f"connection failed: {exc!r}", query=query, request_body=body)
         elapsed = loop.time() - t0
-        text_body = raw.decode("utf-8", errors="replace")
-        result = PushResult(status, text_body, elapsed, None, text_body in ("", "success"),
-                            query=query, request_body=body)
-        self._judge(result, raw, mode, query.get("openid"))
+        result = self.judge(status, raw, mode, query, elapsed=elapsed, request_body=body)
         if result.error is None and elapsed > DEADLINE:
             result.error = f"answered after {elapsed:.2f} s (> {DEADLINE:g} s)"
+        return result
+
+    def judge(self, status: int, raw: bytes, mode: Mode, query: dict[str, str], *, elapsed: float = 0.0,
+              request_body: bytes = b"") -> PushResult:
+        """The gateway's answer to a push, read as WeChat reads it (decrypted, signature checked)."""
+        text_body = raw.decode("utf-8", errors="replace")
+        result = PushResult(status, text_body, elapsed, None, text_body in ("", "success"), query=query, request_body=request_body)
+        self._judge(result, raw, mode, query.get("openid"))
         return result
 
     def _judge(self, r: PushResult, raw: bytes, mode: Mode, openid: str | None) -> None:

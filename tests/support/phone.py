@@ -80,6 +80,12 @@ class PhoneRig:
     redis: Redis
     redis_url: str
 
+    async def ringing_call(self, caller_num: str = "13812345678") -> Any:
+        """A caller in the queue and agent1's phone (PJSIP/1001) ringing."""
+        call = await self.asterisk.inbound_call(caller_num=caller_num)
+        await self.asterisk.ring_agent(call, agent_endpoint="1001", interface="PJSIP/1001")
+        return call
+
     async def ticket_of(self, linkedid: str, timeout: float = 20.0) -> Ticket:
         """The ticket filed for a call (looked up by the call's idempotency key)."""
         async def probe() -> bytes | None:
