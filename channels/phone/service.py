@@ -48,6 +48,7 @@ LEADER_KEY = keys.P + "phone:leader"
 LEADER_TTL_MS = 15_000  # a dead leader's calls are taken over within this
 LEG_DRAIN_TIMEOUT = 30.0  # after hangup, how long the last words may take to arrive and decode
 REPEAT_CALLER_LIMIT = 10
+TRANSFER_CONTEXT = "transfer"  # deploy/asterisk/extensions.conf [transfer]
 
 
 @dataclass(eq=False)
@@ -229,6 +230,20 @@ class PhoneChannel:
 
     async def _on_ended(self, session: CallSession, update: CallUpdate, received: float) -> None:
         self._spawn(self._finish(session, dict(update.detail)), f"finish-{session.ticket_id}")
+
+    # -- transfers out -----------------------------------------------------------------------
+
+    def connected_call(self, linkedid: str) -> bool:
+        """The call is live on this instance, with an agent on the line."""
+        session = self.sessions.get(linkedid)
+        return session is not None and session.call.state == "connected" and bool(session.call.agent_channel)
+
+    async def transfer_call(self, linkedid: str, route: str) -> None:
+        """Put the caller through to `route` in the dialplan context `transfer` (a partner
+        hotline): a BlindTransfer of the agent's channel, so the caller is the one moved."""
+        session = self.sessions[linkedid]
+        await self.ami.action({"Action": "BlindTransfer", "Channel": session.call.agent_channel, "Context": TRANSFER_CONTEXT, "Exten": route})
+        await self.record(session, "call_transfer_requested", {"route": route, "channel": session.call.agent_channel})
 
     # -- tickets -----------------------------------------------------------------------------
 
