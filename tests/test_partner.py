@@ -5,18 +5,16 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from channels.partner.signing import signature, signed_headers
 from gateway import keys
 from tests.support.media import png
-from tests.support.partners import CITIZEN, KEY_ID, SECRET, Hotline, edit_partner, signed_post, start_hotline
+from tests.support.partners import CITIZEN, KEY_ID, KEYS, SECRET, Hotline, edit_partner, pair, signed_post, start_hotline, write_directory  # noqa: F401 (fixture)
 from tests.support.phone import open_desk
 from tests.support.processes import free_port
 
@@ -25,16 +23,6 @@ TRANSFERS = "/partners/v1/transfers"
 
 def _transferred(ticket: Any) -> bool:
     return ticket.disposition is not None and ticket.disposition.type == "transferred" and ticket.disposition.receipt.startswith("TJ-")
-
-
-@pytest.fixture
-async def pair(make_app: Any, redis_url: str, second_redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Hotline, Hotline]]:
-    ports = {"beijing": free_port(), "tianjin": free_port()}
-    beijing = await start_hotline(make_app, "beijing", redis_url, tmp_path / "bj", ports)
-    tianjin = await start_hotline(make_app, "tianjin", second_redis_url, tmp_path / "tj", ports)
-    yield beijing, tianjin
-    await beijing.close()
-    await tianjin.close()
 
 
 def envelope(transfer_id: str = "BJ-20261203-000042.tianjin", **changes: Any) -> dict[str, Any]:
@@ -230,3 +218,34 @@ async def test_roles_on_partner_routes(pair: tuple[Hotline, Hotline]) -> None:
     async with aiohttp.ClientSession() as anonymous:
         async with anonymous.post(f"{beijing.base}/api/v1/agent/tickets/{ticket_id}/transfer", json={"partner": "tianjin", "reason": "属地"}) as resp:
             assert resp.status == 401
+
+
+async def test_a_live_call_is_put_through_by_ami_while_its_case_is_sent(start_phone: Any, make_app: Any, second_redis_url: str, tmp_path: Path,
+                                                                       desks: list[Any]) -> None:
+    ports = {"beijing": free_port(), "tianjin": free_port()}
+    seed = write_directory(tmp_path / "beijing-partners.yaml", {pid: f"http://127.0.0.1:{port}" for pid, port in ports.items()})
+    rig = await start_phone(port=ports["beijing"], partner_self="beijing", partner_keys=KEYS, partner_directory_seed=seed)
+    tianjin = await start_hotline(make_app, "tianjin", second_redis_url, tmp_path / "tj", ports)
+    agent1 = await open_desk(rig.base, rig.redis_url, "agent1", "agent")
+    desks.append(agent1)
+    try:
+        call = await rig.ringing_call(caller_num="13812345678")
+        await rig.asterisk.answer(call)
+        await agent1.wait("call.connected", call.linkedid)
+        ticket = await rig.ticket_of(call.linkedid)
+
+        async with agent1.session.post(f"{rig.base}/api/v1/agent/tickets/{ticket.id}/transfer", headers={"X-CSRF-Token": agent1.csrf},
+                                       json={"partner": "tianjin", "reason": "来电人反映天津市的问题", "verbal_consent": True}) as resp:
+            assert resp.status == 202, await resp.text()
+            assert (await resp.json())["live_call"] is True
+        action = await rig.asterisk.wait_action("BlindTransfer")
+        assert (action.first("Channel"), action.first("Context"), action.first("Exten")) == (call.agent_channel, "transfer", "tianjin")
+
+        sent = await rig.ticket_until(call.linkedid, lambda t: _transferred(t) and any(h.event == "call_transferred" for h in t.history))
+        received = await tianjin.ticket(sent.disposition.receipt)
+        assert received.source.extra["live_call"] == "1"
+        assert received.requester.phone == "+8613812345678"  # the citizen agreed on the phone
+        requested = next(h for h in sent.history if h.event == "transfer_requested")
+        assert requested.detail["live_call"] is True and requested.detail["route"] == "tianjin"
+    finally:
+        await tianjin.close()

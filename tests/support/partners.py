@@ -4,12 +4,13 @@ as HOTLINE_PARTNER_DIRECTORY does) and share one HMAC key."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import yaml
 from redis.asyncio import Redis
 
@@ -18,6 +19,7 @@ from channels.partner.signing import signed_headers
 from gateway.ticket import Ticket
 from gateway.tickets import Tickets
 from tests.support.desk import add_user, login
+from tests.support.processes import free_port
 from tests.support.waiting import eventually
 
 KEY_ID = "jjj-bj-tj-test"
@@ -111,3 +113,14 @@ async def signed_post(http: aiohttp.ClientSession, base: str, path: str, payload
     sent = {**signed_headers(sender, KEY_ID, secret, "POST", path, body), "Content-Type": "application/json", **(headers or {})}
     async with http.post(f"{base}{path}", data=body, headers=sent) as resp:
         return resp.status, await resp.json()
+
+
+@pytest.fixture
+async def pair(make_app: StartApp, redis_url: str, second_redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Hotline, Hotline]]:
+    """Beijing and Tianjin, up and introduced."""
+    ports = {"beijing": free_port(), "tianjin": free_port()}
+    beijing = await start_hotline(make_app, "beijing", redis_url, tmp_path / "bj", ports)
+    tianjin = await start_hotline(make_app, "tianjin", second_redis_url, tmp_path / "tj", ports)
+    yield beijing, tianjin
+    await beijing.close()
+    await tianjin.close()
