@@ -189,6 +189,10 @@ def _partner_paths(desk: dict[str, Any], csrf: dict[str, Any]) -> dict[str, Any]
                           "502": _resp("Error", "the AMI transfer failed; nothing was sent"), "503": _resp("Error", "the call is live on an instance without AMI"),
                           **_errors(401, 403, 404, 409, 415, 422)},
         }},
+        "/api/v1/agent/partner-transfers": {"get": {
+            "tags": ["partner"], "summary": "Transfers from partner hotlines that no agent has accepted yet (the pop-ups of a desk that reloads)",
+            "operationId": "pendingPartnerTransfers", **desk, "responses": {"200": {"description": "transfers: partner.transfer_in events"}, **_errors(401, 403)},
+        }},
         "/api/v1/agent/tickets/{ticket_id}/partner-status": {"post": {
             "tags": ["partner"], "summary": "Report on a transfer we received (受理 / 办理中 / 办结回告) to the hotline that sent it",
             "operationId": "reportPartnerStatus", **desk, "parameters": [_TICKET_ID, csrf], "requestBody": _json_body("PartnerStatusIn"),

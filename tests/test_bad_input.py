@@ -255,7 +255,7 @@ FUZZ_CONFIG = schemathesis.Config.from_dict({
 FUZZ_SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 PUBLIC_OPERATIONS = ["submitRequest", "trackTicket", "login", "partnerReceiveTransfer", "partnerReceiveStatus", "partnerBlob"]
 DESK_OPERATIONS = ["me", "listTickets", "getTicket", "patchTicket", "addNote", "forwardTicket", "getBlob",
-                   "deskSocket", "deadLetters", "redrive", "localInbox", "listPartners", "transferToPartner", "reportPartnerStatus",
+                   "deskSocket", "deadLetters", "redrive", "localInbox", "listPartners", "pendingPartnerTransfers", "transferToPartner", "reportPartnerStatus",
                    "adminPartners", "adminPutPartner"]
 FUZZ_USER = "fuzzdesk"
 

@@ -191,9 +191,12 @@ async def test_an_inbound_transfer_pops_up_on_the_agents_desks(pair: tuple[Hotli
         pop = await desk.wait("partner.transfer_in")
         assert pop["origin"] == {"id": "beijing", "name": "北京市12345市民服务热线"}
         assert pop["ticket"]["channel"] == "partner" and pop["reason"].startswith("诉求发生地")
+        status, waiting = await tianjin.api("GET", "/api/v1/agent/partner-transfers")  # what a desk that reloads shows
+        assert status == 200 and [t["ticket"]["id"] for t in waiting["transfers"]] == [pop["ticket"]["id"]]
         await tianjin.api("POST", f"/api/v1/agent/tickets/{pop['ticket']['id']}/partner-status", {"status": "accepted"})
         claimed = await desk.wait("partner.transfer_claimed")
         assert claimed["ticket_id"] == pop["ticket"]["id"] and claimed["by"] == "agent-tianjin"
+        assert (await tianjin.api("GET", "/api/v1/agent/partner-transfers"))[1]["transfers"] == []
     finally:
         await desk.close()
 

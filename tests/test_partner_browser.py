@@ -47,6 +47,8 @@ async def test_one_click_transfer_and_the_partners_acceptance(browser: Browser, 
     pop = tianjin_desk.locator("#partner-pops li.partner-pop")
     await expect(pop).to_contain_text("北京市12345市民服务热线 转来", timeout=20_000)
     await expect(pop).to_contain_text("诉求发生地在天津市河西区")
+    await tianjin_desk.reload()  # a desk that reloads still shows the transfers waiting for an agent
+    await expect(pop).to_contain_text("北京市12345市民服务热线 转来", timeout=20_000)
     await pop.locator("[data-pop-accept]").click()
     await expect(tianjin_desk.locator("#partner-pops")).to_be_hidden()
     await expect(tianjin_desk.locator("#partner-status-current")).to_contain_text("已受理", timeout=10_000)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from channels.partner.delivery import queue_status, queue_transfer, transfer_id_for
 from channels.partner.directory import PERSONAL_FIELDS, Partner, PartnerDirectory, PartnerEdit, audit_line
 from channels.partner.envelope import STATUS_LABELS
+from channels.partner.routes import PENDING_TRANSFERS
 from gateway import clock, keys
 from gateway.auth import actor, requires
 from gateway.errors import ApiError
@@ -121,6 +122,14 @@ async def _transfer_live_call(request: web.Request, ticket: Ticket, partner: Par
 
 
 @requires(*DESK)
+async def pending_transfers(request: web.Request) -> web.Response:
+    """Transfers from partners that no agent has accepted yet, oldest first."""
+    raw = await request.app["redis"].hvals(PENDING_TRANSFERS)
+    pending = sorted((json.loads(r) for r in raw), key=lambda e: e["ticket"]["received_at"])
+    return json_response({"transfers": pending})
+
+
+@requires(*DESK)
 async def report_status(request: web.Request) -> web.Response:
     body: PartnerStatusIn = await read_model(request, PartnerStatusIn)
     ticket = await _ticket(request)
@@ -135,7 +144,7 @@ async def report_status(request: web.Request) -> web.Response:
     event = HistoryEvent(at=clock.now(), actor=actor(request), event="partner_status_set",
                          detail={"status": body.status, "result": body.result, "origin": ticket.source.extra.get("origin")})
     await queue_status(request.app["outbox"], ticket.id, body.status, event)
-    if body.status == "accepted":
+    if await request.app["redis"].hdel(PENDING_TRANSFERS, ticket.id):
         claimed = {"type": "partner.transfer_claimed", "ticket_id": ticket.id, "by": request["session"]["user"],
                    "by_name": request["session"].get("display_name")}
         await request.app["redis"].publish(keys.EVENTS_CHANNEL, json.dumps(claimed, ensure_ascii=False))
@@ -167,5 +176,6 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/v1/agent/partners", list_partners, name="list_partners")
     r.add_post("/api/v1/agent/tickets/{ticket_id}/transfer", transfer, name="transfer_to_partner")
     r.add_post("/api/v1/agent/tickets/{ticket_id}/partner-status", report_status, name="report_partner_status")
+    r.add_get("/api/v1/agent/partner-transfers", pending_transfers, name="pending_partner_transfers")
     r.add_get("/api/v1/admin/partners", admin_partners, name="admin_partners")
     r.add_put("/api/v1/admin/partners/{partner_id}", admin_put_partner, name="admin_put_partner")

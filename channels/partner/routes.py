@@ -33,6 +33,8 @@ from gateway.tickets import TicketNotFound
 
 log = logging.getLogger(__name__)
 
+PENDING_TRANSFERS = keys.P + "partner:pending"  # ticket id -> its pop-up, until an agent accepts it
+
 
 def _refused(exc: SignatureError) -> ApiError:
     return ApiError(401, exc.code, exc.message)
@@ -105,11 +107,15 @@ def _receipt(envelope: TransferEnvelope, ticket: Ticket, duplicate: bool) -> web
 
 
 async def _pop_up(request: web.Request, ticket: Ticket, partner: Partner, envelope: TransferEnvelope) -> None:
-    """Every agent desk hears of an inbound transfer; the first to accept it takes it."""
-    event = {"type": "partner.transfer_in", "ticket": summary(ticket), "origin": {"id": partner.id, "name": partner.name},
-             "reason": envelope.reason, "live_call": bool(envelope.call and envelope.call.live),
-             "origin_agent": envelope.agent.display_name or envelope.agent.username}
-    await request.app["redis"].publish(keys.EVENTS_CHANNEL, json.dumps(event, ensure_ascii=False))
+    """Every agent desk hears of an inbound transfer and keeps it on screen (a desk that
+    reloads gets the waiting ones again) until an agent accepts it."""
+    event = json.dumps({"type": "partner.transfer_in", "ticket": summary(ticket), "origin": {"id": partner.id, "name": partner.name},
+                        "reason": envelope.reason, "live_call": bool(envelope.call and envelope.call.live),
+                        "origin_agent": envelope.agent.display_name or envelope.agent.username}, ensure_ascii=False)
+    async with request.app["redis"].pipeline(transaction=True) as pipe:
+        pipe.hset(PENDING_TRANSFERS, ticket.id, event)
+        pipe.publish(keys.EVENTS_CHANNEL, event)
+        await pipe.execute()
 
 
 async def receive_status(request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@
  * Backend: channels/partner/desk.py (routes), routes.py (partner API), delivery.py (outbox).
  *
  * Loaded after agent.js, which calls the hooks set on window.AgentDesk.partners:
- *   enter(), teardown(), event(msg), ticketRendered(ticket).
+ *   enter(), teardown(), socketOpen(), event(msg), ticketRendered(ticket).
  * All untrusted text is inserted with textContent via h(); innerHTML is never used.
  */
 (function () {
@@ -202,6 +202,15 @@
     }));
   }
 
+  // The waiting transfers, e.g. after a reload or a lost connection (live pops may have been missed).
+  function loadPending() {
+    return api('GET', '/agent/partner-transfers').then(function (data) {
+      state.pops.clear();
+      ((data && data.transfers) || []).forEach(function (msg) { if (msg.ticket && msg.ticket.id) state.pops.set(msg.ticket.id, msg); });
+      renderPops();
+    }, function () { /* the live pops still arrive */ });
+  }
+
   function removePop(id) {
     if (state.pops.delete(id)) renderPops();
   }
@@ -248,8 +257,9 @@
         $('partner-status-form').addEventListener('click', onStatusClick);
         $('partner-pops').addEventListener('click', onPopClick);
       }
-      loadPartners();
+      loadPartners();  // the waiting transfers are loaded once the socket is open (socketOpen)
     },
+    socketOpen: loadPending,
     teardown: function () {
       state.active = false;
       state.pops.clear();
