@@ -17,6 +17,7 @@ from tests.support.media import png
 from tests.support.partners import CITIZEN, KEY_ID, KEYS, SECRET, Hotline, edit_partner, pair, signed_post, start_hotline, write_directory  # noqa: F401 (fixture)
 from tests.support.phone import open_desk
 from tests.support.processes import free_port
+from tests.support.waiting import eventually
 
 TRANSFERS = "/partners/v1/transfers"
 
@@ -236,13 +237,14 @@ async def test_a_live_call_is_put_through_by_ami_while_its_case_is_sent(start_ph
         await rig.asterisk.answer(call)
         await agent1.wait("call.connected", call.linkedid)
         ticket = await rig.ticket_of(call.linkedid)
+        agent_channel = call.agent_channel  # the peer's model of the call moves on once transferred
 
         async with agent1.session.post(f"{rig.base}/api/v1/agent/tickets/{ticket.id}/transfer", headers={"X-CSRF-Token": agent1.csrf},
                                        json={"partner": "tianjin", "reason": "来电人反映天津市的问题", "verbal_consent": True}) as resp:
             assert resp.status == 202, await resp.text()
             assert (await resp.json())["live_call"] is True
         action = await rig.asterisk.wait_action("BlindTransfer")
-        assert (action.first("Channel"), action.first("Context"), action.first("Exten")) == (call.agent_channel, "transfer", "tianjin")
+        assert (action.first("Channel"), action.first("Context"), action.first("Exten")) == (agent_channel, "transfer", "tianjin")
 
         sent = await rig.ticket_until(call.linkedid, lambda t: _transferred(t) and any(h.event == "call_transferred" for h in t.history))
         received = await tianjin.ticket(sent.disposition.receipt)
@@ -250,5 +252,32 @@ async def test_a_live_call_is_put_through_by_ami_while_its_case_is_sent(start_ph
         assert received.requester.phone == "+8613812345678"  # the citizen agreed on the phone
         requested = next(h for h in sent.history if h.event == "transfer_requested")
         assert requested.detail["live_call"] is True and requested.detail["route"] == "tianjin"
+    finally:
+        await tianjin.close()
+
+
+async def test_a_live_call_is_put_through_from_an_instance_without_the_ami_session(start_phone: Any, make_app: Any, second_redis_url: str,
+                                                                                   tmp_path: Path, desks: list[Any]) -> None:
+    ports = {"beijing": free_port(), "tianjin": free_port()}
+    seed = write_directory(tmp_path / "beijing-partners.yaml", {pid: f"http://127.0.0.1:{port}" for pid, port in ports.items()})
+    partner_settings = dict(partner_self="beijing", partner_keys=KEYS, partner_directory_seed=seed)
+    rig = await start_phone(port=ports["beijing"], **partner_settings)
+    other = await make_app(instance_id="test-b", **partner_settings)  # same Redis, no phone channel of its own
+    tianjin = await start_hotline(make_app, "tianjin", second_redis_url, tmp_path / "tj", ports)
+    agent1 = await open_desk(other, rig.redis_url, "agent1", "agent")
+    desks.append(agent1)
+    try:
+        call = await rig.ringing_call(caller_num="13812345678")
+        await rig.asterisk.answer(call)
+        ticket = await rig.ticket_of(call.linkedid)
+        await eventually(lambda: rig.redis.hget(keys.LIVE_CALLS, call.linkedid), lambda v: v is not None and b'"connected"' in v)
+        agent_channel = call.agent_channel  # the peer's model of the call moves on once transferred
+
+        async with agent1.session.post(f"{other}/api/v1/agent/tickets/{ticket.id}/transfer", headers={"X-CSRF-Token": agent1.csrf},
+                                       json={"partner": "tianjin", "reason": "来电人反映天津市的问题"}) as resp:
+            assert resp.status == 202, await resp.text()
+        action = await rig.asterisk.wait_action("BlindTransfer")
+        assert (action.first("Channel"), action.first("Exten")) == (agent_channel, "tianjin")
+        await rig.ticket_until(call.linkedid, _transferred)
     finally:
         await tianjin.close()

@@ -13,6 +13,8 @@ from channels.partner.delivery import queue_status, queue_transfer, transfer_id_
 from channels.partner.directory import PERSONAL_FIELDS, Partner, PartnerDirectory, PartnerEdit, audit_line
 from channels.partner.envelope import STATUS_LABELS
 from channels.partner.routes import PENDING_TRANSFERS
+from channels.phone.ami import AmiError
+from channels.phone.commands import CommandFailed, send_command
 from gateway import clock, keys
 from gateway.auth import actor, requires
 from gateway.errors import ApiError
@@ -21,6 +23,7 @@ from gateway.ticket import PARTNER_STATUS_RANK, HistoryEvent, Provenance, Ticket
 from gateway.tickets import TicketNotFound
 
 DESK = ("agent", "supervisor")
+LIVE_CALL_TIMEOUT = 12.0  # the AMI action itself may take up to 10 s
 AUDIT_KEY = keys.P + "partners:audit"
 
 
@@ -102,23 +105,27 @@ async def _record_consent(request: web.Request, ticket_id: str, partner: Partner
 
 async def _transfer_live_call(request: web.Request, ticket: Ticket, partner: Partner) -> str | None:
     """For a call still on the line: put the caller through to the partner's route (AMI
-    BlindTransfer of the agent's channel). None when there is no live call to move."""
+    BlindTransfer of the agent's channel), from whichever instance talks to Asterisk. None when
+    there is no live call to move."""
     if ticket.channel != "phone":
         return None
     linkedid = ticket.source.channel_id
     phone = request.app.get("phone")
-    if phone is not None and phone.connected_call(linkedid):
-        from channels.phone.ami import AmiError  # the phone stack is optional
-
-        try:
+    local = phone is not None and phone.connected_call(linkedid)
+    if not local:
+        live = await request.app["redis"].hget(keys.LIVE_CALLS, linkedid)
+        if live is None or json.loads(live).get("state") != "connected":
+            return None
+    try:
+        if local:
             await phone.transfer_call(linkedid, partner.route)
-        except AmiError as exc:
-            raise ApiError(502, "call_transfer_failed", f"电话转接失败（{exc}），工单未转出，请稍后重试或改为仅转工单") from None
-        return partner.route
-    live = await request.app["redis"].hget(keys.LIVE_CALLS, linkedid)
-    if live is not None and json.loads(live).get("state") == "connected":
-        raise ApiError(503, "phone_unavailable", "本服务器当前未连接电话系统，无法转接通话，请稍后重试")
-    return None
+        else:
+            await send_command(request.app["redis"], {"action": "transfer", "linkedid": linkedid, "route": partner.route}, LIVE_CALL_TIMEOUT)
+    except TimeoutError:
+        raise ApiError(503, "phone_unavailable", "电话系统暂时无法连接，通话未转接、工单未转出，请稍后重试") from None
+    except (AmiError, CommandFailed) as exc:  # from this instance's AMI session, or from the leader's
+        raise ApiError(502, "call_transfer_failed", f"电话转接失败（{exc}），工单未转出，请稍后重试或改为仅转工单") from None
+    return partner.route
 
 
 @requires(*DESK)

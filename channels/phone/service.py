@@ -25,6 +25,7 @@ from channels.phone.agents import AgentDirectory
 from channels.phone.ami import AmiClient, AmiConfig, AmiError
 from channels.phone.audiosocket import AudioSocketServer, ExpectedStream
 from channels.phone.calls import Call, CallTracker, CallUpdate
+from channels.phone.commands import serve_commands
 from channels.phone.config import audiosocket_allow
 from channels.phone.legs import LegTranscriber
 from gateway import clock, keys
@@ -103,6 +104,8 @@ class PhoneChannel:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consumer: asyncio.Task[None] | None = None
         self._leader: asyncio.Task[None] | None = None
+        self._commands: asyncio.Task[None] | None = None
+        self.leading = asyncio.Event()
 
     @property
     def advertised_audiosocket(self) -> str:
@@ -118,11 +121,13 @@ class PhoneChannel:
         await self.audio.start()
         self._consumer = asyncio.create_task(self._consume(), name="ami-events")
         self._leader = asyncio.create_task(self._lead(), name="phone-leader")
+        self._commands = asyncio.create_task(serve_commands(self.redis, self.leading, self._run_command), name="phone-commands")
         log.info("phone channel started", extra={"ami": f"{self.settings.ami_host}:{self.settings.ami_port}", "audiosocket": self.advertised_audiosocket})
 
     async def stop(self) -> None:
-        if self._leader is not None:
-            self._leader.cancel()
+        for task in (self._leader, self._commands):
+            if task is not None:
+                task.cancel()
         await self.ami.stop()
         await self.redis.eval(_RELEASE_LUA, 1, LEADER_KEY, self.settings.instance_id)
         if self._consumer is not None:
@@ -144,9 +149,11 @@ class PhoneChannel:
                     if not still:
                         log.warning("phone leadership lost; disconnecting from AMI")
                         leading = False
+                        self.leading.clear()
                         await self.ami.stop()
                 elif await self.redis.set(LEADER_KEY, me, nx=True, px=LEADER_TTL_MS):
                     leading = True
+                    self.leading.set()
                     self.ami.start()
             except (ConnectionError, OSError) as exc:
                 log.warning("phone leadership check failed", extra={"error": str(exc)})
@@ -241,9 +248,17 @@ class PhoneChannel:
     async def transfer_call(self, linkedid: str, route: str) -> None:
         """Put the caller through to `route` in the dialplan context `transfer` (a partner
         hotline): a BlindTransfer of the agent's channel, so the caller is the one moved."""
+        if not self.connected_call(linkedid):
+            raise AmiError("该通话已结束或尚未接通")
         session = self.sessions[linkedid]
         await self.ami.action({"Action": "BlindTransfer", "Channel": session.call.agent_channel, "Context": TRANSFER_CONTEXT, "Exten": route})
         await self.record(session, "call_transfer_requested", {"route": route, "channel": session.call.agent_channel})
+
+    async def _run_command(self, command: dict[str, Any]) -> None:
+        """A desk action sent by another instance (channels/phone/commands.py)."""
+        if command.get("action") != "transfer":
+            raise ValueError(f"unknown command {command.get('action')!r}")
+        await self.transfer_call(str(command["linkedid"]), str(command["route"]))
 
     # -- tickets -----------------------------------------------------------------------------
 
