@@ -81,6 +81,13 @@ class Settings:
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_max_body_bytes: int = 64 * 1024
     wechat_reply_budget_seconds: float = 3.0  # WeChat waits 5 s; past this the answer goes as a 客服消息
+    # Which engine decides: "embedded" (bot/decision.py) or "rasa" (a Rasa server, whose custom
+    # actions call back to /rasa/actions; the embedded engine decides when Rasa is slow or down).
+    nlu: str = "embedded"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 1.5
+    rasa_retry_seconds: float = 5.0  # after a failure, skip Rasa this long instead of waiting on it per message
+    rasa_action_token: str | None = None  # None: the action endpoint accepts loopback peers only
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -132,6 +139,11 @@ class Settings:
             wechat_api_base=_env("HOTLINE_WECHAT_API_BASE", d.wechat_api_base),
             wechat_max_body_bytes=_env_int("HOTLINE_WECHAT_MAX_BODY_BYTES", d.wechat_max_body_bytes),
             wechat_reply_budget_seconds=_env_float("HOTLINE_WECHAT_REPLY_BUDGET_SECONDS", d.wechat_reply_budget_seconds),
+            nlu=_env("HOTLINE_NLU", d.nlu),
+            rasa_url=_env("HOTLINE_RASA_URL", d.rasa_url),
+            rasa_timeout_seconds=_env_float("HOTLINE_RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
+            rasa_retry_seconds=_env_float("HOTLINE_RASA_RETRY_SECONDS", d.rasa_retry_seconds),
+            rasa_action_token=os.environ.get("HOTLINE_RASA_ACTION_TOKEN") or None,
         )
 
     def __post_init__(self) -> None:
@@ -139,6 +151,8 @@ class Settings:
             raise ValueError("HOTLINE_WORKERS must be process, inline or off")
         if self.ami_auth not in {"md5", "plain"}:
             raise ValueError("HOTLINE_AMI_AUTH must be md5 or plain")
+        if self.nlu not in {"embedded", "rasa"}:
+            raise ValueError("HOTLINE_NLU must be embedded or rasa")
 
     @property
     def blob_dir(self) -> Path:
