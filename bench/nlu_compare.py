@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiohttp import web  # noqa: E402
 
 from bench.stats import percentile  # noqa: E402
-from bot import rasa_actions, rasa_model, rasa_venv  # noqa: E402
+from bot import emergency_guard, rasa_actions, rasa_model, rasa_venv  # noqa: E402
 from bot.decision import Conversation, Decision, decide  # noqa: E402
 from bot.evaluation import DECISIONS, DEFAULT_SET, Report, load_items, starter_snapshot  # noqa: E402
 from bot.rasa_client import RasaClient, RasaUnavailable  # noqa: E402
@@ -79,7 +79,7 @@ def pct(value: float | None) -> str:
     return "    -" if value is None else f"{value * 100:5.1f}%"
 
 
-def render(embedded: Report, rasa: Report, emb_ms: list[float], rasa_ms: list[float], failures: int) -> str:
+def render(embedded: Report, rasa: Report, guarded: Report, emb_ms: list[float], rasa_ms: list[float], failures: int) -> str:
     lines = [f"bot evaluation set: {embedded.total} utterances", "",
              f"{'decision':15}{'support':>8}   {'embedded P':>10}{'R':>8}   {'rasa P':>8}{'R':>8}"]
     for d in DECISIONS:
@@ -96,6 +96,8 @@ def render(embedded: Report, rasa: Report, emb_ms: list[float], rasa_ms: list[fl
               f"   rasa {rasa.emergency_right_line}/{rasa.emergency_items}",
               f"forward kind right      embedded {embedded.forward_right_kind}/{embedded.forward_items}"
               f"   rasa {rasa.forward_right_kind}/{rasa.forward_items}",
+              f"rasa + emergency guard (the gateway's default): decision accuracy {pct(accuracy(guarded))}, "
+              f"emergency recall {pct(guarded.recall('emergency'))}, top-1 answer {pct(guarded.top1_accuracy)}",
               ""]
     e50, e99, r50, r99 = (percentile(emb_ms, 50), percentile(emb_ms, 99), percentile(rasa_ms, 50), percentile(rasa_ms, 99))
     lines += [f"latency embedded (in-process decide)        p50 {e50:7.2f} ms   p99 {e99:7.2f} ms   ({len(emb_ms)} decisions)",
@@ -146,7 +148,9 @@ async def main(path: Path, rounds: int) -> int:
         await client.close()
         await asyncio.to_thread(server.stop)
         await runner.cleanup()
-    print(render(score(items, emb_decisions), score(items, rasa_decisions), emb_ms, rasa_ms, failures))
+    # What the gateway does with HOTLINE_RASA_EMERGENCY_GUARD=1: the lexicon's emergency cues first.
+    guarded = [emergency_guard.emergency(str(item["text"]), now) or d for item, d in zip(items, rasa_decisions)]
+    print(render(score(items, emb_decisions), score(items, rasa_decisions), score(items, guarded), emb_ms, rasa_ms, failures))
     return 0
 
 

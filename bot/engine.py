@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import emergency_guard
 from bot.decision import Conversation, Decision, decide
 from bot.rasa_client import RasaClient, RasaUnavailable
 from gateway.settings import Settings
@@ -25,33 +26,40 @@ class Outcome:
     engine: str  # "embedded" or "rasa": who decided
     fallback: str | None = None  # why Rasa did not (rasa_timeout, rasa_down, …)
     rasa_ms: float | None = None
+    guard: str | None = None  # "emergency": the lexicon's emergency check decided before Rasa
 
     def record(self) -> dict[str, Any]:
         """What goes on the ticket next to the decision."""
         out: dict[str, Any] = {"engine": self.engine}
         if self.fallback:
             out["fallback"] = self.fallback
+        if self.guard:
+            out["guard"] = self.guard
         if self.rasa_ms is not None:
             out["rasa_ms"] = round(self.rasa_ms, 1)
         return out
 
 
 class BotEngine:
-    def __init__(self, nlu: str, rasa: RasaClient | None = None, retry_seconds: float = 5.0) -> None:
+    def __init__(self, nlu: str, rasa: RasaClient | None = None, retry_seconds: float = 5.0,
+                 emergency_guard: bool = True) -> None:
         self.nlu = nlu
         self.rasa = rasa
         self.retry_seconds = retry_seconds
+        self.guard_emergencies = emergency_guard
         self._skip_until = 0.0  # after a failure, don't make every citizen wait for the timeout
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "BotEngine":
         client = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds) if settings.nlu == "rasa" else None
-        return cls(settings.nlu, client, settings.rasa_retry_seconds)
+        return cls(settings.nlu, client, settings.rasa_retry_seconds, settings.rasa_emergency_guard)
 
     async def decide(self, text: str, conversation: Conversation, channel: str, sender: str,
                      kb: KnowledgeSnapshot, now: datetime) -> Outcome:
         if self.rasa is None:
             return Outcome(decide(text, conversation, channel, kb, now), "embedded")
+        if self.guard_emergencies and (urgent := emergency_guard.emergency(text, now)) is not None:
+            return Outcome(urgent, "embedded", guard="emergency")
         if time.monotonic() < self._skip_until:
             return self._fallback(text, conversation, channel, kb, now, "rasa_unavailable", "skipped after a recent failure")
         started = time.perf_counter()

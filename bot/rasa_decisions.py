@@ -28,7 +28,7 @@ _LABELS = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "r
 _UTILITIES = lexicon.compile_all(lexicon.UTILITIES_CUES)
 _CHOICE = re.compile(r"([1-5一二三四五])")
 _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
-CLARIFY_GAP = 0.1  # two KB intents closer than this in confidence: ask which one is meant
+CLARIFY_GAP = 0.03  # two KB intents closer than this in confidence: ask which one is meant
 
 
 def _intent(tracker: Tracker) -> tuple[str, float]:

@@ -40,6 +40,8 @@ def model_path(project: Path = PROJECT, home: Path | None = None) -> Path:
 def rasa_env() -> dict[str, str]:
     env = dict(os.environ)
     env["RASA_TELEMETRY_ENABLED"] = "false"
+    # Rasa's component cache defaults to .rasa/ in the working directory (the checkout).
+    env.setdefault("RASA_CACHE_DIRECTORY", str(rasa_venv.rasa_home() / "train-cache"))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Two cores shared with others: TensorFlow must not spawn a thread per core per op.
     env.setdefault("TF_NUM_INTRAOP_THREADS", "2")

@@ -88,6 +88,7 @@ class Settings:
     rasa_timeout_seconds: float = 1.5
     rasa_retry_seconds: float = 5.0  # after a failure, skip Rasa this long instead of waiting on it per message
     rasa_action_token: str | None = None  # None: the action endpoint accepts loopback peers only
+    rasa_emergency_guard: bool = True  # the lexicon's emergency cues decide before Rasa is asked
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -144,6 +145,7 @@ class Settings:
             rasa_timeout_seconds=_env_float("HOTLINE_RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
             rasa_retry_seconds=_env_float("HOTLINE_RASA_RETRY_SECONDS", d.rasa_retry_seconds),
             rasa_action_token=os.environ.get("HOTLINE_RASA_ACTION_TOKEN") or None,
+            rasa_emergency_guard=_env_bool("HOTLINE_RASA_EMERGENCY_GUARD", d.rasa_emergency_guard),
         )
 
     def __post_init__(self) -> None:

@@ -38,8 +38,9 @@ def shared_rasa(rasa_model_path: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture
 async def rasa_gateway(shared_rasa: tuple[RasaServer, int], tmp_path: Path, redis_url: str) -> AsyncIterator[str]:
     rasa, port = shared_rasa
+    # No emergency guard: Rasa's own emergency intents and action are under test here.
     settings = settings_for(tmp_path, redis_url, nlu="rasa", rasa_url=rasa.url, rasa_action_token=ACTION_TOKEN,
-                            rasa_timeout_seconds=10.0, rasa_retry_seconds=0.0, kb_seed=True)
+                            rasa_timeout_seconds=10.0, rasa_retry_seconds=0.0, kb_seed=True, rasa_emergency_guard=False)
     server = await gateway_on(port, settings)
     yield f"http://127.0.0.1:{port}"
     await server.close()
@@ -83,12 +84,14 @@ async def test_complaint_is_forwarded_with_rasa_entities(rasa_gateway: str, redi
     assert decided[-1]["engine"] == "rasa"
 
 
-async def test_emergency_and_greeting_through_rasa(rasa_gateway: str) -> None:
+async def test_emergency_and_greeting_through_rasa(rasa_gateway: str, redis_url: str) -> None:
     async with aiohttp.ClientSession() as http:
         greeting = await _chat(http, rasa_gateway, "您好", "rasa-mixed-0001")
         fire = await _chat(http, rasa_gateway, "楼下饭馆起火了，烟很大", "rasa-mixed-0001")
     assert greeting["decision"] == "clarify" and "12345" in greeting["reply"]  # utter_greet from Rasa's domain
     assert fire["decision"] == "emergency" and fire["line"] == "119"
+    decided, _ = await _decided(redis_url, fire["ticket_id"])
+    assert decided[-1]["engine"] == "rasa" and "guard" not in decided[-1]
 
 
 @pytest.fixture

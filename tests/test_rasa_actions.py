@@ -133,6 +133,26 @@ async def test_rasa_unreachable_means_the_embedded_engine_decides(make_app, redi
     assert reply["decision"] == "answer" and reply["entry"]["id"] == "kb-juzhu-001"
 
 
+async def test_emergency_guard_decides_before_rasa_is_asked(make_app, redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    from gateway.tickets import Tickets
+
+    # Rasa is unreachable, yet this is no fallback: the guard decided before asking it.
+    base = await make_app(nlu="rasa", kb_seed=True, rasa_url="http://127.0.0.1:9", rasa_timeout_seconds=1.0)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/api/v1/chat", json={"session_id": "guard-000001", "text": "厨房着火了，火苗很大"}) as r:
+            reply = await r.json()
+    assert reply["decision"] == "emergency" and reply["line"] == "119"
+    redis = Redis.from_url(redis_url)
+    try:
+        ticket = await Tickets(redis).get(reply["ticket_id"])
+    finally:
+        await redis.aclose()
+    decided = [h.detail for h in ticket.history if h.event == "bot_decided"][-1]
+    assert decided["engine"] == "embedded" and decided["guard"] == "emergency" and "fallback" not in decided
+
+
 def test_reply_without_a_decision_payload() -> None:
     assert to_decision([{"recipient_id": "x", "text": "您好"}]).type == "clarify"
     with pytest.raises(RasaUnavailable) as err:
