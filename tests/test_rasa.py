@@ -18,7 +18,8 @@ from gateway.tickets import Tickets
 from tests.conftest import settings_for
 from tests.support.rasa import ACTION_TOKEN, free_port, gateway_on, start_rasa, trained_model
 
-pytestmark = pytest.mark.slow
+# The first test may train the model (about 1.5–4 min on two busy cores) before Rasa starts.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="session")
