@@ -181,3 +181,34 @@ def test_committed_training_data_matches_the_sample_kb() -> None:
     files = {**rasa_export.kb_files(list(starter_snapshot().entries.values()), SEED_SOURCE), **rasa_export.place_files()}
     for rel, content in files.items():
         assert (rasa_export.PROJECT / rel).read_text(encoding="utf-8") == content, rel
+
+
+def test_venv_marker_holds_the_recipe_hash(tmp_path) -> None:
+    """`hotline rasa setup` skips a venv built from this recipe and rebuilds any other."""
+    import sys
+
+    from bot import rasa_venv
+
+    home = tmp_path / "rasa-home"
+    (home / "venv" / "bin").mkdir(parents=True)
+    (home / "venv" / "bin" / "rasa").write_text("#!/bin/sh\n")
+    assert not rasa_venv.is_complete(home, sys.executable)  # no marker: half-built
+    (home / "venv" / rasa_venv.MARKER).write_text("0" * 64 + "\n")
+    assert not rasa_venv.is_complete(home, sys.executable)  # another recipe
+    (home / "venv" / rasa_venv.MARKER).write_text(rasa_venv.recipe_hash(sys.executable) + "\n")
+    assert rasa_venv.is_complete(home, sys.executable)
+    assert rasa_venv.setup(home, sys.executable) == home / "venv"  # complete: nothing to do, no pip
+
+
+def test_model_name_follows_the_training_data(tmp_path) -> None:
+    import shutil
+
+    from bot import rasa_model
+
+    project = tmp_path / "project"
+    shutil.copytree(rasa_export.PROJECT, project, ignore=shutil.ignore_patterns(".rasa", "models"))
+    before = rasa_model.model_path(project, tmp_path)
+    assert before == rasa_model.model_path(project, tmp_path)  # stable
+    nlu = project / "data" / "nlu.yml"
+    nlu.write_text(nlu.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert rasa_model.model_path(project, tmp_path) != before

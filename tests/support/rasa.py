@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -43,19 +42,10 @@ def start_rasa(model: Path, gateway_port: int, log: Path) -> RasaServer:
         raise
 
 
-GatewayStarter = Callable[..., Awaitable[str]]
-
-
 async def gateway_on(port: int, settings: object) -> TestServer:
     server = TestServer(create_app(settings, settings.redis_url), host="127.0.0.1", port=port)  # type: ignore[attr-defined]
     await server.start_server()
     return server
-
-
-async def serve_gateways(started: list[TestServer]) -> AsyncIterator[None]:
-    yield
-    for server in started:
-        await server.close()
 
 
 def trained_model() -> Path:
