@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot import engine as bot_engine
 from bot.conversations import Conversations
 from channels.partner import desk as partner_desk
 from channels.partner import routes as partner_routes
@@ -97,6 +98,7 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     app["worker_supervisor"] = WorkerSupervisor(worker_env or {}) if settings.workers == "process" else None
     app["phone"] = _phone_channel(app) if settings.phone else None
     app.cleanup_ctx.append(_background)
+    bot_engine.setup(app)  # HOTLINE_NLU: embedded or Rasa (with its action endpoint)
 
     web_routes.setup(app)
     chat_routes.setup(app)

@@ -8,6 +8,7 @@
     hotline users disable NAME
     hotline simulate-call WAV [--caller N] [--agent-interface PJSIP/1001] [--fast]
     hotline models fetch [--name NAME] [--dest DIR]
+    hotline rasa setup|export|train|serve
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot import rasa_cli
 from channels.phone import simulate
 from gateway import log_format
 from speech import fetch
@@ -189,6 +191,7 @@ def parser() -> argparse.ArgumentParser:
     users.set_defaults(func=cmd_users)
     simulate.add_cli(sub)
     fetch.add_cli(sub)
+    rasa_cli.add_cli(sub)
     return p
 
 

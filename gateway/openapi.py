@@ -343,6 +343,17 @@ def openapi_document() -> dict[str, Any]:
                                                  "entry {id, version} for answers, options for clarify, prefill for forward"},
                           **_errors(415, 422, 429)},
         }},
+        "/rasa/actions": {"post": {
+            "tags": ["rasa"], "summary": "Rasa's custom-action server (rasa_sdk protocol); mounted only with HOTLINE_NLU=rasa",
+            "description": "Body {next_action, sender_id, tracker, domain, version} as Rasa 3.6 sends it; reply {events, responses}, each response "
+                           "with the reply text and custom.hotline = the decision (entry_id and version for KB answers). Header "
+                           "X-Hotline-Action-Token = HOTLINE_RASA_ACTION_TOKEN when set; without a token only loopback peers may call. "
+                           "Errors: {error, message (中文), action_name}.",
+            "operationId": "rasaActions",
+            "parameters": [{"name": "X-Hotline-Action-Token", "in": "header", "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["next_action", "tracker"]}}}},
+            "responses": {"200": {"description": "events and responses"}, **_errors(400, 401, 403, 404, 413, 415)},
+        }},
         **_kb_paths(),
         **_partner_paths(desk, csrf),
         "/healthz": {"get": {"tags": ["ops"], "summary": "Liveness", "operationId": "healthz", "responses": {"200": {"description": "alive"}}}},

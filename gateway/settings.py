@@ -89,6 +89,14 @@ class Settings:
     partner_timeout_seconds: float = 10.0
     partner_max_body_bytes: int = 2 * 1024 * 1024
     partner_link_ttl_seconds: int = 7 * 24 * 3600  # attachment links in an envelope expire after this
+    # Which engine decides: "embedded" (bot/decision.py) or "rasa" (a Rasa server, whose custom
+    # actions call back to /rasa/actions; the embedded engine decides when Rasa is slow or down).
+    nlu: str = "embedded"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 1.5
+    rasa_retry_seconds: float = 5.0  # after a failure, skip Rasa this long instead of waiting on it per message
+    rasa_action_token: str | None = None  # None: the action endpoint accepts loopback peers only
+    rasa_emergency_guard: bool = True  # the lexicon's emergency cues decide before Rasa is asked
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -146,6 +154,12 @@ class Settings:
             partner_timeout_seconds=_env_float("HOTLINE_PARTNER_TIMEOUT_SECONDS", d.partner_timeout_seconds),
             partner_max_body_bytes=_env_int("HOTLINE_PARTNER_MAX_BODY_BYTES", d.partner_max_body_bytes),
             partner_link_ttl_seconds=_env_int("HOTLINE_PARTNER_LINK_TTL_SECONDS", d.partner_link_ttl_seconds),
+            nlu=_env("HOTLINE_NLU", d.nlu),
+            rasa_url=_env("HOTLINE_RASA_URL", d.rasa_url),
+            rasa_timeout_seconds=_env_float("HOTLINE_RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
+            rasa_retry_seconds=_env_float("HOTLINE_RASA_RETRY_SECONDS", d.rasa_retry_seconds),
+            rasa_action_token=os.environ.get("HOTLINE_RASA_ACTION_TOKEN") or None,
+            rasa_emergency_guard=_env_bool("HOTLINE_RASA_EMERGENCY_GUARD", d.rasa_emergency_guard),
         )
 
     def __post_init__(self) -> None:
@@ -153,6 +167,8 @@ class Settings:
             raise ValueError("HOTLINE_WORKERS must be process, inline or off")
         if self.ami_auth not in {"md5", "plain"}:
             raise ValueError("HOTLINE_AMI_AUTH must be md5 or plain")
+        if self.nlu not in {"embedded", "rasa"}:
+            raise ValueError("HOTLINE_NLU must be embedded or rasa")
 
     @property
     def blob_dir(self) -> Path:

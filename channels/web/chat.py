@@ -8,7 +8,7 @@ import re
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.decision import Decision, decide
+from bot.decision import Decision
 from gateway import clock
 from gateway.deadlines import due_at
 from gateway.errors import ApiError
@@ -39,7 +39,8 @@ async def chat(request: web.Request) -> web.Response:
     now = clock.now()
     conversations = app["conversations"]
     conversation, ticket_id = await conversations.load("web", body.session_id)
-    decision = decide(body.text, conversation, "web", app["knowledge"].snapshot, now)
+    outcome = await app["bot_engine"].decide(body.text, conversation, "web", f"web:{body.session_id}", app["knowledge"].snapshot, now)
+    decision = outcome.decision
 
     if ticket_id is None:
         ticket_id = (await app["intake"](_new_ticket(body, now), actor="citizen")).ticket_id
@@ -47,7 +48,7 @@ async def chat(request: web.Request) -> web.Response:
         await app["tickets"].update(ticket_id, lambda t: _add_citizen_message(t, body.text, now),
                                     HistoryEvent(at=now, actor="citizen", event="message"))
     await app["tickets"].update(ticket_id, lambda t: apply_decision(t, decision, now),
-                                HistoryEvent(at=now, actor="bot", event="bot_decided", detail=decision.as_dict()))
+                                HistoryEvent(at=now, actor="bot", event="bot_decided", detail={**decision.as_dict(), **outcome.record()}))
     if decision.type == "answer" and decision.entry_id and decision.version:
         await app["knowledge"].kb.record_answer(decision.entry_id, decision.version, ticket_id)
 

@@ -19,7 +19,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bot.conversations import Conversations
-from bot.decision import decide, request_kind
+from bot.engine import BotEngine
+from bot.decision import request_kind
 from bot.gazetteer import find_place
 from channels.phone.assist import spoken_phone
 from channels.web.chat import apply_decision
@@ -82,8 +83,9 @@ class Draft:
 
 class Dialogue:
     def __init__(self, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge, conversations: Conversations,
-                 blobs: BlobStore, outbox: Outbox) -> None:
+                 blobs: BlobStore, outbox: Outbox, engine: BotEngine | None = None) -> None:
         self.redis = redis
+        self.engine = engine or BotEngine("embedded")  # HOTLINE_NLU: embedded, or Rasa with embedded fallback
         self.intake = intake
         self.tickets = tickets
         self.knowledge = knowledge
@@ -188,7 +190,8 @@ class Dialogue:
     async def _consult(self, account: WeChatAccount, openid: str, text: str, msg_key: str, source: str) -> Reply:
         now = clock.now()
         conversation, ticket_id = await self.conversations.load("wechat", f"{account.name}:{openid}")
-        decision = decide(text, conversation, "wechat", self.knowledge.snapshot, now)
+        outcome = await self.engine.decide(text, conversation, "wechat", f"wechat:{account.name}:{openid}", self.knowledge.snapshot, now)
+        decision = outcome.decision
         message = Message(who="citizen", at=now, text=text, source=source)  # type: ignore[arg-type]
         if ticket_id is None:
             ticket = Ticket(
@@ -202,7 +205,7 @@ class Dialogue:
         else:
             await self.tickets.update(ticket_id, lambda t: t.messages.append(message), HistoryEvent(at=now, actor="citizen", event="message"))
         await self.tickets.update(ticket_id, lambda t: apply_decision(t, decision, now),
-                                  HistoryEvent(at=now, actor="bot", event="bot_decided", detail=decision.as_dict()))
+                                  HistoryEvent(at=now, actor="bot", event="bot_decided", detail={**decision.as_dict(), **outcome.record()}))
         if decision.type == "answer" and decision.entry_id and decision.version:
             await self.knowledge.kb.record_answer(decision.entry_id, decision.version, ticket_id)
         conversation.turns.append({"at": now.isoformat(), "text": text, "decision": decision.type})

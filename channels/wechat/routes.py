@@ -38,7 +38,8 @@ class WeChatChannel:
         self.budget = settings.wechat_reply_budget_seconds
         self.redis = app["redis"]
         self.api = WeChatApi(app["redis"], settings.wechat_api_base)
-        self.dialogue = Dialogue(app["redis"], app["intake"], app["tickets"], app["knowledge"], app["conversations"], app["blobs"], app["outbox"])
+        self.dialogue = Dialogue(app["redis"], app["intake"], app["tickets"], app["knowledge"], app["conversations"], app["blobs"], app["outbox"],
+                                 engine=app.get("bot_engine"))
         self.outbox = app["outbox"]
         self.pending: set[asyncio.Task[Any]] = set()
 
