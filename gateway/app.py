@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from bot.conversations import Conversations
 from channels.phone import routes as phone_routes
+from channels.video import routes as video_routes
 from channels.web import chat as chat_routes
 from channels.wechat import routes as wechat_routes
 from channels.web import routes as web_routes
@@ -92,6 +93,7 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     app["outbox"] = build_outbox(settings, redis, tickets, metrics)
     app["worker_supervisor"] = WorkerSupervisor(worker_env or {}) if settings.workers == "process" else None
     app["phone"] = _phone_channel(app) if settings.phone else None
+    app["video"] = _video_channel(app) if settings.video else None
     app.cleanup_ctx.append(_background)
 
     web_routes.setup(app)
@@ -100,6 +102,7 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     desk_routes.setup(app)
     phone_routes.setup(app)
     wechat_routes.setup(app)
+    video_routes.setup(app)
     ops_routes.setup(app)
     return app
 
@@ -122,6 +125,13 @@ def _phone_channel(app: web.Application) -> Any:
     return PhoneChannel(settings, ami, app["redis"], app["intake"], app["tickets"], app["knowledge"], app["metrics"], speech)
 
 
+def _video_channel(app: web.Application) -> Any:
+    # Imported only when on: the video channel pulls in aiortc.
+    from channels.video.service import VideoChannel
+
+    return VideoChannel(app["settings"], app["redis"], app["intake"], app["tickets"], app["blobs"], app["users"])
+
+
 async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     settings: Settings = app["settings"]
     stop: asyncio.Event = app["stop"]
@@ -140,9 +150,13 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
         tasks.append(asyncio.create_task(supervisor.run(stop), name="worker-supervisor"))
     if app["phone"] is not None:
         await app["phone"].start()
+    if app["video"] is not None:
+        await app["video"].start()
     log.info("gateway started", extra={"instance": settings.instance_id, "workers": settings.workers})
     yield
     stop.set()
+    if app["video"] is not None:
+        await app["video"].stop()
     if app["phone"] is not None:
         await app["phone"].stop()
     for ws_conn in list(app["live_hub"].connections):
