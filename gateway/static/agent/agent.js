@@ -1287,6 +1287,7 @@
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
       if (msg && (msg.type === 'ticket.created' || msg.type === 'ticket.updated')) onTicketEvent(msg.type, msg.ticket);
       else if (msg && typeof msg.type === 'string' && msg.type.indexOf('call.') === 0) callHook('event', msg);
+      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('video.') === 0) videoHook('event', msg);
     };
     ws.onerror = function () { /* a close event follows */ };
     ws.onclose = function () {
@@ -1341,13 +1342,22 @@
 
   // calls.js sets AgentDesk.calls = {enter, teardown, socketOpen(reconnect), event(msg), ticketRendered(t)}.
   function callHook(name, arg) {
-    var hooks = window.AgentDesk && window.AgentDesk.calls;
+    panelHook('calls', name, arg);
+    // The video panel (video.js) has the same lifecycle hooks; its events come apart (video.*).
+    if (name !== 'event') panelHook('video', name, arg);
+  }
+
+  function videoHook(name, arg) { panelHook('video', name, arg); }
+
+  function panelHook(panel, name, arg) {
+    var hooks = window.AgentDesk && window.AgentDesk[panel];
     if (!hooks || typeof hooks[name] !== 'function') return;
     try { hooks[name](arg); } catch (e) { if (window.console) console.error(e); }
   }
 
   window.AgentDesk = {
     calls: null,
+    video: null,
     KIND_LABELS: KIND_LABELS,
     openTicket: function (id, opts) { return openTicket(id, opts || { focus: false }); },
     selectedId: function () { return state.selectedId; },
