@@ -32,7 +32,7 @@ def _phone(raw: str | None) -> str | None:
         raise ValueError("invalid phone") from None
 
 
-class OfferIn(BaseModel):
+class VideoOfferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sdp: str = Field(min_length=10, max_length=SDP_MAX_CHARS)
     type: Literal["offer"] = "offer"
@@ -41,25 +41,25 @@ class OfferIn(BaseModel):
     _check_phone = field_validator("phone")(classmethod(lambda cls, v: _phone(v)))
 
 
-class AgentOfferIn(BaseModel):
+class VideoAgentOfferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sdp: str = Field(min_length=10, max_length=SDP_MAX_CHARS)
     type: Literal["offer"] = "offer"
 
 
-class ChatIn(BaseModel):
+class VideoChatIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     text: str = Field(min_length=1, max_length=CHAT_MAX_CHARS)
 
 
-class CallbackIn(BaseModel):
+class VideoCallbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     phone: str = Field(min_length=1, max_length=32)
 
     _check_phone = field_validator("phone")(classmethod(lambda cls, v: _phone(v)))
 
 
-class FileIn(BaseModel):
+class VideoFileIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     content: str = Field(min_length=1, max_length=2000)
     kind: Kind | None = None

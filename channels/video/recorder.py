@@ -157,6 +157,10 @@ class _Writer:
         if self.video is None:
             return
         out = frame.reformat(width=self.video.width, height=self.video.height, format="yuv420p")
+        if out is frame:
+            # PyAV hands back the frame itself when nothing changes; it is shared with the relay
+            # to the agent, so its timestamps must not be touched: stamp a copy.
+            out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
         pts = int(at_ms)
         if pts <= self.last_video_ms:
             pts = int(self.last_video_ms) + 1
@@ -170,6 +174,8 @@ class _Writer:
         if self.audio is None:
             return
         pts = max(int(at_ms * 48), self.audio_pts + 1)
+        shared, frame = frame, av.AudioFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name, layout=frame.layout.name)
+        frame.sample_rate = shared.sample_rate  # a copy: the original goes on to the agent untouched
         frame.pts, frame.time_base = pts, Fraction(1, 48000)
         self.audio_pts = pts + frame.samples - 1
         for packet in self.audio.encode(frame):

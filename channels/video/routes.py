@@ -68,7 +68,7 @@ async def video_config(request: web.Request) -> web.Response:
 
 async def start_session(request: web.Request) -> web.Response:
     channel = _channel(request)
-    body: forms.OfferIn = await forms.read(request, forms.OfferIn)  # type: ignore[assignment]
+    body: forms.VideoOfferIn = await forms.read(request, forms.VideoOfferIn)  # type: ignore[assignment]
     try:
         started = await channel.start_session(body.sdp, body.phone, request.remote)
     except VideoError as exc:
@@ -88,7 +88,7 @@ async def citizen_view(request: web.Request) -> web.Response:
 
 async def citizen_message(request: web.Request) -> web.Response:
     session = await _citizen_session(request)
-    body: forms.ChatIn = await forms.read(request, forms.ChatIn)  # type: ignore[assignment]
+    body: forms.VideoChatIn = await forms.read(request, forms.VideoChatIn)  # type: ignore[assignment]
     try:
         line = await _channel(request).chat(session, "citizen", body.text, None)
     except VideoError as exc:
@@ -98,7 +98,7 @@ async def citizen_message(request: web.Request) -> web.Response:
 
 async def citizen_callback(request: web.Request) -> web.Response:
     session = await _citizen_session(request)
-    body: forms.CallbackIn = await forms.read(request, forms.CallbackIn)  # type: ignore[assignment]
+    body: forms.VideoCallbackIn = await forms.read(request, forms.VideoCallbackIn)  # type: ignore[assignment]
     if session.status not in ("queued", "starting"):
         raise ApiError(409, "video_session_not_queued", "只有在排队等待时可以预约回访")
     await _channel(request).request_callback(session, body.phone)
@@ -213,7 +213,7 @@ async def agent_session(request: web.Request) -> web.Response:
 @requires("agent")
 async def agent_accept(request: web.Request) -> web.Response:
     username = await _sign_language(request)
-    body: forms.AgentOfferIn = await forms.read(request, forms.AgentOfferIn)  # type: ignore[assignment]
+    body: forms.VideoAgentOfferIn = await forms.read(request, forms.VideoAgentOfferIn)  # type: ignore[assignment]
     try:
         answer = await _channel(request).accept(request.match_info["session_id"], username,
                                                 request["session"].get("display_name") or username, body.sdp)
@@ -233,7 +233,7 @@ async def agent_decline(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def agent_message(request: web.Request) -> web.Response:
     session = await _agent_session(request)
-    body: forms.ChatIn = await forms.read(request, forms.ChatIn)  # type: ignore[assignment]
+    body: forms.VideoChatIn = await forms.read(request, forms.VideoChatIn)  # type: ignore[assignment]
     try:
         line = await _channel(request).chat(session, "agent", body.text, request["session"]["user"])
     except VideoError as exc:
@@ -244,7 +244,7 @@ async def agent_message(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def agent_file(request: web.Request) -> web.Response:
     session = await _agent_session(request)
-    body: forms.FileIn = await forms.read(request, forms.FileIn)  # type: ignore[assignment]
+    body: forms.VideoFileIn = await forms.read(request, forms.VideoFileIn)  # type: ignore[assignment]
     ticket = await _channel(request).file(session, request["session"]["user"], body.content, body.kind)
     return json_response(ticket.public_json())
 
