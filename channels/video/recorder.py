@@ -137,6 +137,7 @@ class _Writer:
             stream.time_base = _MS
             stream.codec_context.time_base = _MS
             stream.codec_context.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+            stream.codec_context.thread_count = 1  # one thread per recording: sessions are the parallelism
             self.video = stream
         else:
             audio = self.container.add_stream("libopus", rate=48000)
