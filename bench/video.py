@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.desk import PASSWORD  # noqa: E402
 from tests.support.processes import Gateway, free_port, wait_http  # noqa: E402
-from tests.support.video import Picture, offer  # noqa: E402
+from channels.video.peer import Picture, offer  # noqa: E402
 
 
 @dataclass

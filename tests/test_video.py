@@ -284,3 +284,39 @@ async def test_sign_language_capability_is_granted_and_revoked(redis_url: str) -
         await redis.aclose()
     with pytest.raises(SystemExit):  # argparse refuses an unknown capability before touching Redis
         main(["users", "grant", "wang", "flying"])
+
+
+async def test_the_page_is_chinese_and_keeps_the_csp(video_app, http: aiohttp.ClientSession) -> None:
+    import re
+
+    base = await video_app()
+    async with http.get(f"{base}/video") as r:
+        html = await r.text()
+        csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert '<html lang="zh-CN">' in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html), "inline script"
+    assert " style=" not in html and "<style" not in html
+    labelled = set(re.findall(r'<label for="([^"]+)"', html))
+    inputs = set(re.findall(r'<(?:input|textarea)[^>]*\bid="([^"]+)"', html))
+    assert inputs <= labelled, inputs - labelled
+    for asset in ("/static/video/video.js", "/static/video/video.css"):
+        async with http.get(base + asset) as r:
+            assert r.status == 200
+
+
+async def test_a_citizen_leaving_the_queue_abandons_the_ticket(video_app, http: aiohttp.ClientSession, peers: list) -> None:
+    base = await video_app()
+    pc, s = await start_citizen(http, base)
+    peers.append(pc)
+    async with http.post(f"{base}/api/v1/video/sessions/{s['session_id']}/end", json={}, headers={"X-Video-Token": s["token"]}) as r:
+        assert r.status == 200
+    agent, _ = await login(base, "signer")
+    try:
+        async with agent.get(f"{base}/api/v1/agent/tickets/{s['ticket_id']}") as r:
+            ticket = await r.json()
+        assert ticket["status"] == "abandoned" and ticket["disposition"]["reason"] == "市民在排队中离开"
+        ended = next(e for e in ticket["history"] if e["event"] == "video_ended")
+        assert ended["actor"] == "citizen" and ended["detail"]["reason"] == "citizen"
+    finally:
+        await agent.close()

@@ -3,22 +3,18 @@ sign_language capability, an aiortc "citizen" or "agent" that sends a synthetic 
 PyAV check of a recording."""
 from __future__ import annotations
 
-import asyncio
-import fractions
 import os
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import av
-import numpy as np
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamTrack
 from playwright.async_api import Browser, async_playwright
 from redis.asyncio import Redis
 
+from channels.video.peer import offer
 from gateway.users import Users
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.desk import PASSWORD
@@ -49,38 +45,6 @@ async def add_desk_user(redis_url: str, username: str, *roles: str, sign_languag
                                capabilities=["sign_language"] if sign_language else [])
     finally:
         await redis.aclose()
-
-
-class Picture(MediaStreamTrack):
-    """A moving synthetic picture at a fixed rate, as a camera would send it."""
-
-    kind = "video"
-
-    def __init__(self, width: int = 320, height: int = 240, fps: int = 15) -> None:
-        super().__init__()
-        self.width, self.height, self.fps = width, height, fps
-        self._n = 0
-        self._start = time.monotonic()
-
-    async def recv(self) -> av.VideoFrame:
-        self._n += 1
-        wait = self._start + self._n / self.fps - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        img = np.zeros((self.height, self.width, 3), dtype=np.uint8)
-        img[:, (self._n * 4) % self.width] = 255
-        frame = av.VideoFrame.from_ndarray(img, format="bgr24")
-        frame.pts = self._n * (90000 // self.fps)
-        frame.time_base = fractions.Fraction(1, 90000)
-        return frame
-
-
-async def offer(pc: RTCPeerConnection, track: MediaStreamTrack | None = None) -> str:
-    """An offer sending `track` (a Picture by default) and receiving video and audio."""
-    pc.addTrack(track or Picture())
-    pc.addTransceiver("audio", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    return pc.localDescription.sdp
 
 
 async def start_citizen(http: aiohttp.ClientSession, base: str, phone: str | None = None) -> tuple[RTCPeerConnection, dict]:
