@@ -57,17 +57,19 @@ class Frames:
 
     def __init__(self) -> None:
         self.count = 0
+        self.widest = 0
         self.tasks: list[asyncio.Task[None]] = []
 
     def watch(self, track: MediaStreamTrack) -> None:
         async def pump() -> None:
             while True:
                 try:
-                    await track.recv()
+                    frame = await track.recv()
                 except MediaStreamError:
                     return
                 if track.kind == "video":
                     self.count += 1
+                    self.widest = max(self.widest, frame.width)
         self.tasks.append(asyncio.create_task(pump()))
 
 
@@ -320,3 +322,48 @@ async def test_a_citizen_leaving_the_queue_abandons_the_ticket(video_app, http: 
         assert ended["actor"] == "citizen" and ended["detail"]["reason"] == "citizen"
     finally:
         await agent.close()
+
+
+def test_answers_bound_the_bitrate_and_advertise_only_the_configured_addresses(tmp_path) -> None:
+    from channels.video.media import rtc_configuration, shape_answer
+    from tests.conftest import settings_for
+
+    sdp = ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+           "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=candidate:1 1 udp 1 192.0.2.2 5000 typ host\r\n"
+           "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\nb=AS:5000\r\n"
+           "a=candidate:1 1 udp 1 192.0.2.2 5002 typ host\r\na=candidate:2 1 udp 1 10.9.9.9 5004 typ host\r\n")
+    settings = settings_for(tmp_path, "redis://unused", video_max_bitrate_kbps=600, video_ice_addresses="192.0.2.2",
+                            video_ice_servers="stun:stun.example.cn:3478,turn:turn.example.cn:3478", video_ice_username="u", video_ice_credential="p")
+    shaped = shape_answer(sdp, settings).split("\r\n")
+    video = shaped[shaped.index("m=video 9 UDP/TLS/RTP/SAVPF 96"):]
+    assert "b=AS:600" in video and "b=TIAS:600000" in video and "b=AS:5000" not in shaped
+    assert not any("b=" in line for line in shaped[:shaped.index("m=video 9 UDP/TLS/RTP/SAVPF 96")])
+    assert [line for line in shaped if "candidate" in line] == ["a=candidate:1 1 udp 1 192.0.2.2 5000 typ host", "a=candidate:1 1 udp 1 192.0.2.2 5002 typ host"]
+    servers = rtc_configuration(settings).iceServers
+    assert [s.urls for s in servers] == ["stun:stun.example.cn:3478", "turn:turn.example.cn:3478"] and servers[1].credential == "p"
+
+
+async def test_oversized_video_is_scaled_down_on_the_server(video_app, http: aiohttp.ClientSession, peers: list, tmp_path) -> None:
+    from channels.video.peer import Picture
+    from tests.support.video import decoded_video_frames
+
+    base = await video_app(video_max_width=320, video_max_height=240)
+    pc = RTCPeerConnection()
+    peers.append(pc)
+    sdp = await offer(pc, Picture(1280, 720, 15))  # more than the page would ever ask for
+    async with http.post(f"{base}/api/v1/video/sessions", json={"type": "offer", "sdp": sdp}) as r:
+        s = await r.json()
+    await pc.setRemoteDescription(RTCSessionDescription(s["answer"]["sdp"], "answer"))
+    agent, csrf, frames, _ = await accept_as(base, s["session_id"], "signer", peers)
+    await eventually(lambda: asyncio.sleep(0, frames.count >= 10))
+    assert frames.widest <= 320  # the agent gets the bounded picture too
+    async with agent.post(f"{base}/api/v1/agent/video/sessions/{s['session_id']}/end", json={}, headers={"X-CSRF-Token": csrf}) as r:
+        assert r.status == 200
+    async with agent.get(f"{base}/api/v1/agent/tickets/{s['ticket_id']}") as r:
+        ticket = await r.json()
+    video = next(a for a in ticket["attachments"] if a["kind"] == "video")
+    async with agent.get(f"{base}/api/v1/agent/blobs/{video['sha256']}") as r:
+        (tmp_path / "r.webm").write_bytes(await r.read())
+    await agent.close()
+    count, width, height = decoded_video_frames(tmp_path / "r.webm")
+    assert count >= 5 and width <= 320 and height <= 240, (count, width, height)
