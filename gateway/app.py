@@ -10,6 +10,9 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.conversations import Conversations
+from channels.partner import desk as partner_desk
+from channels.partner import routes as partner_routes
+from channels.partner.directory import partner_directory
 from channels.phone import routes as phone_routes
 from channels.video import routes as video_routes
 from channels.web import chat as chat_routes
@@ -90,7 +93,8 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     app["knowledge"] = LiveKnowledge(redis)
     app["conversations"] = Conversations(redis)
     app["stop"] = asyncio.Event()
-    app["outbox"] = build_outbox(settings, redis, tickets, metrics)
+    app["partners"] = partner_directory(settings, redis)
+    app["outbox"] = build_outbox(settings, redis, tickets, metrics, app["partners"])
     app["worker_supervisor"] = WorkerSupervisor(worker_env or {}) if settings.workers == "process" else None
     app["phone"] = _phone_channel(app) if settings.phone else None
     app["video"] = _video_channel(app) if settings.video else None
@@ -102,6 +106,8 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     desk_routes.setup(app)
     phone_routes.setup(app)
     wechat_routes.setup(app)
+    partner_routes.setup(app)
+    partner_desk.setup(app)
     video_routes.setup(app)
     ops_routes.setup(app)
     return app
@@ -138,6 +144,7 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     await _warn_without_aof(app["redis"])
     if settings.kb_seed:
         await seed_if_empty(app["redis"])
+    await app["partners"].seed_if_empty()
     await app["knowledge"].refresh()
     tasks = [
         asyncio.create_task(app["live_hub"].run(stop), name="live-hub"),

@@ -31,3 +31,8 @@ def beijing_date(at: datetime) -> str:
 
 def from_ms(ms: float) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone(BEIJING)
+
+
+def beijing_time_text(at: datetime) -> str:
+    """`2026-12-03 18:05` in Beijing time, for text people read."""
+    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")

@@ -9,6 +9,8 @@ import logging
 
 from redis.asyncio import Redis
 
+from channels.partner.delivery import STATUS_HOP, TRANSFER_HOP, PartnerStatusTarget, PartnerTransferTarget
+from channels.partner.directory import PartnerDirectory, partner_directory
 from gateway.delivery_targets import CaseSystemTarget, DeliveryTarget, LocalInboxTarget
 from gateway.metrics import Metrics
 from gateway.outbox import CASE_HOP, Outbox
@@ -20,13 +22,16 @@ from knowledge_base.live import LiveKnowledge
 log = logging.getLogger(__name__)
 
 
-def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Metrics) -> Outbox:
+def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Metrics, partners: PartnerDirectory | None = None) -> Outbox:
     target: DeliveryTarget
     if settings.case_system_url:
         target = CaseSystemTarget(settings.case_system_url, settings.case_system_secret, settings.case_system_timeout_seconds)
     else:
         target = LocalInboxTarget(redis)
     targets: dict[str, DeliveryTarget] = {CASE_HOP: target}
+    directory = partners or partner_directory(settings, redis)
+    targets[TRANSFER_HOP] = PartnerTransferTarget(redis, directory, settings.partner_timeout_seconds, settings.partner_link_ttl_seconds)
+    targets[STATUS_HOP] = PartnerStatusTarget(redis, directory, settings.partner_timeout_seconds)
     if settings.wechat_accounts:
         from channels.wechat.delivery import REPLY_HOP, WeChatReplyTarget
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 import aiohttp
@@ -35,14 +36,13 @@ class DeliveryTarget(Protocol):
     async def deliver(self, body: bytes, idempotency_key: str) -> DeliveryResult: ...
 
 
-class CaseSystemTarget:
-    """`POST {CASE_SYSTEM_URL}/tickets`, signed, with an Idempotency-Key."""
+class HttpTarget:
+    """A target reached over HTTP: one lazily created client session, and transport failures
+    (timeout, refused connection, reset) mapped to retries."""
 
-    name = "case-system"
+    name = "http"
 
-    def __init__(self, base_url: str, secret: str, timeout: float) -> None:
-        self.url = base_url.rstrip("/") + "/tickets"
-        self.secret = secret
+    def __init__(self, timeout: float) -> None:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -57,33 +57,47 @@ class CaseSystemTarget:
         if self._session is not None:
             await self._session.close()
 
-    async def deliver(self, body: bytes, idempotency_key: str) -> DeliveryResult:
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "Idempotency-Key": idempotency_key,
-            "X-Hotline-Timestamp": timestamp,
-            "X-Hotline-Signature": sign(self.secret, timestamp, body),
-        }
+    async def post(self, url: str, body: bytes, headers: dict[str, str], classify: Callable[[int, str], DeliveryResult]) -> DeliveryResult:
         try:
-            async with self.session.post(self.url, data=body, headers=headers, timeout=self.timeout) as resp:
-                text = await resp.text(errors="replace")
-                return _classify(resp.status, text)
+            async with self.session.post(url, data=body, headers={"Content-Type": "application/json", **headers}, timeout=self.timeout) as resp:
+                return classify(resp.status, await resp.text(errors="replace"))
         except asyncio.TimeoutError:
             return DeliveryResult("retry", error="timeout")
         except aiohttp.ClientError as exc:
             return DeliveryResult("retry", error=f"{type(exc).__name__}: {exc}"[:300])
 
 
-def _classify(status: int, text: str) -> DeliveryResult:
+class CaseSystemTarget(HttpTarget):
+    """`POST {CASE_SYSTEM_URL}/tickets`, signed, with an Idempotency-Key."""
+
+    name = "case-system"
+
+    def __init__(self, base_url: str, secret: str, timeout: float) -> None:
+        super().__init__(timeout)
+        self.url = base_url.rstrip("/") + "/tickets"
+        self.secret = secret
+
+    async def deliver(self, body: bytes, idempotency_key: str) -> DeliveryResult:
+        timestamp = str(int(time.time()))
+        headers = {
+            "Idempotency-Key": idempotency_key,
+            "X-Hotline-Timestamp": timestamp,
+            "X-Hotline-Signature": sign(self.secret, timestamp, body),
+        }
+        return await self.post(self.url, body, headers, classify_receipt)
+
+
+def classify_receipt(status: int, text: str, id_field: str = "case_id") -> DeliveryResult:
+    """2xx carrying the receiver's id in `id_field` = delivered; 5xx and the retryable 4xx =
+    retry; any other answer = reject."""
     if 200 <= status < 300:
         try:
-            case_id = json.loads(text).get("case_id")
+            receipt_id = json.loads(text).get(id_field)
         except (ValueError, AttributeError):
-            case_id = None
-        if isinstance(case_id, str) and case_id:
-            return DeliveryResult("delivered", status, case_id=case_id)
-        return DeliveryResult("reject", status, error="2xx without case_id")
+            receipt_id = None
+        if isinstance(receipt_id, str) and receipt_id:
+            return DeliveryResult("delivered", status, case_id=receipt_id)
+        return DeliveryResult("reject", status, error=f"2xx without {id_field}")
     if status >= 500 or status in RETRYABLE_4XX:
         return DeliveryResult("retry", status, error=text[:300])
     return DeliveryResult("reject", status, error=text[:300] or f"HTTP {status}")

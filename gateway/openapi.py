@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from channels.web.forms import CitizenRequestIn
+from channels.partner.desk import PartnerStatusIn, TransferIn
+from channels.partner.directory import PartnerEdit
+from channels.partner.envelope import StatusUpdate, TransferEnvelope, TransferReceipt
 from channels.phone.routes import KbAnswerIn
 from gateway.desk_routes import ForwardIn, LoginIn, NoteIn, TicketPatch
 from gateway.ticket import Ticket
@@ -142,13 +145,80 @@ _WX_ACCOUNT = {"name": "account", "in": "path", "required": True, "schema": {"ty
 _WX_SIGNED = [{"name": n, "in": "query", "required": True, "schema": {"type": "string"}} for n in ("signature", "timestamp", "nonce")]
 
 
+_PARTNER_SIGNED = [
+    {"name": "X-Partner-Id", "in": "header", "required": True, "schema": {"type": "string"}, "description": "the sender's id in the partner directory"},
+    {"name": "X-Partner-Key-Id", "in": "header", "required": True, "schema": {"type": "string"}},
+    {"name": "X-Partner-Timestamp", "in": "header", "required": True, "schema": {"type": "string", "pattern": "^\\d+$"}, "description": "unix seconds, within ±300 s"},
+    {"name": "X-Partner-Nonce", "in": "header", "required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}, "description": "never repeated"},
+    {"name": "X-Partner-Signature", "in": "header", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+     "description": "hex HMAC-SHA256(secret, METHOD + '\\n' + PATH + '\\n' + TIMESTAMP + '\\n' + NONCE + '\\n' + hex sha256(body))"},
+]
+
+
+def _partner_paths(desk: dict[str, Any], csrf: dict[str, Any]) -> dict[str, Any]:
+    """The partner API (both directions, machine to machine) and its desk and admin routes."""
+    signed = {"tags": ["partner"], "parameters": _PARTNER_SIGNED}
+    refused = {"401": _resp("Error", "signature_missing, stale_timestamp, unknown_partner, invalid_signature or replayed_nonce; nothing stored")}
+    partner_id = {"name": "partner_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/partners/v1/transfers": {"post": {
+            **signed, "summary": "Receive a transfer (京津冀一键互转): the envelope becomes a ticket (channel partner) and pops up for agents",
+            "operationId": "partnerReceiveTransfer", "requestBody": _json_body("TransferEnvelope"),
+            "responses": {"201": _resp("TransferReceipt", "received"), "200": _resp("TransferReceipt", "the same transfer id again: the first receipt"),
+                          **refused, **_errors(413, 422)},
+        }},
+        "/partners/v1/transfers/{transfer_id}/status": {"post": {
+            **signed, "summary": "Status of a transfer we sent (accepted, in_progress, resolved with result), shown on the original ticket",
+            "operationId": "partnerReceiveStatus", "parameters": [*_PARTNER_SIGNED, {"name": "transfer_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": _json_body("StatusUpdate"),
+            "responses": {"200": {"description": "applied (a status never moves backwards)"}, **refused, **_errors(404, 413, 422)},
+        }},
+        "/partners/v1/blobs/{sha256}": {"get": {
+            "tags": ["partner"], "summary": "An attachment of a transfer, behind the signed, expiring link in the envelope", "operationId": "partnerBlob",
+            "parameters": [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}},
+                           *({"name": n, "in": "query", "required": True, "schema": {"type": "string"}} for n in ("kid", "exp", "sig"))],
+            "responses": {"200": {"description": "the file"}, "401": _resp("Error", "invalid_link or link_expired"), **_errors(404)},
+        }},
+        "/api/v1/agent/partners": {"get": {
+            "tags": ["partner"], "summary": "Partner hotlines an agent can transfer to", "operationId": "listPartners", **desk,
+            "responses": {"200": {"description": "self and partners {id, name, region, route, personal_fields}"}, **_errors(401, 403)},
+        }},
+        "/api/v1/agent/tickets/{ticket_id}/transfer": {"post": {
+            "tags": ["partner"], "summary": "One-click transfer to a partner hotline (a live call is put through by AMI at the same time)",
+            "operationId": "transferToPartner", **desk, "parameters": [_TICKET_ID, csrf], "requestBody": _json_body("TransferIn"),
+            "responses": {"202": {"description": "queued in the outbox: transfer_id, live_call, withheld (requester fields the partner will not get)"},
+                          "502": _resp("Error", "the AMI transfer failed; nothing was sent"), "503": _resp("Error", "the call is live on an instance without AMI"),
+                          **_errors(401, 403, 404, 409, 415, 422)},
+        }},
+        "/api/v1/agent/partner-transfers": {"get": {
+            "tags": ["partner"], "summary": "Transfers from partner hotlines that no agent has accepted yet (the pop-ups of a desk that reloads)",
+            "operationId": "pendingPartnerTransfers", **desk, "responses": {"200": {"description": "transfers: partner.transfer_in events"}, **_errors(401, 403)},
+        }},
+        "/api/v1/agent/tickets/{ticket_id}/partner-status": {"post": {
+            "tags": ["partner"], "summary": "Report on a transfer we received (受理 / 办理中 / 办结回告) to the hotline that sent it",
+            "operationId": "reportPartnerStatus", **desk, "parameters": [_TICKET_ID, csrf], "requestBody": _json_body("PartnerStatusIn"),
+            "responses": {"202": {"description": "queued in the outbox"}, **_errors(401, 403, 404, 409, 415, 422)},
+        }},
+        "/api/v1/admin/partners": {"get": {
+            "tags": ["admin"], "summary": "The partner directory (17 hotlines), with whether each key is configured", "operationId": "adminPartners", **desk,
+            "responses": {"200": {"description": "directory"}, **_errors(401, 403)},
+        }},
+        "/api/v1/admin/partners/{partner_id}": {"put": {
+            "tags": ["admin"], "summary": "Create or change a directory entry (audited)", "operationId": "adminPutPartner", **desk,
+            "parameters": [partner_id, csrf], "requestBody": _json_body("PartnerEdit"),
+            "responses": {"200": {"description": "changed"}, "201": {"description": "created"}, **_errors(401, 403, 415, 422)},
+        }},
+    }
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(m, "validation") for m in (CitizenRequestIn, LoginIn, NoteIn, TicketPatch, ForwardIn, KbAnswerIn, ChatIn, EntryContent,
-                                     NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, *video_openapi.MODELS)]
+                                     NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, TransferIn, PartnerStatusIn,
+                                     PartnerEdit, TransferEnvelope, StatusUpdate, *video_openapi.MODELS)]
         + [(EntryVersion, "serialization")]
-        + [(m, "serialization") for m in (Ticket, Error, RequestAccepted, TicketSummary, TicketList, TrackView, CaseReceipt)],
+        + [(m, "serialization") for m in (Ticket, Error, RequestAccepted, TicketSummary, TicketList, TrackView, CaseReceipt, TransferReceipt)],
         ref_template=REF,
     )
     schemas = defs["$defs"]
@@ -275,6 +345,7 @@ def openapi_document() -> dict[str, Any]:
                           **_errors(415, 422, 429)},
         }},
         **_kb_paths(),
+        **_partner_paths(desk, csrf),
         **video_openapi.video_paths(REF, _errors, desk, csrf),
         "/healthz": {"get": {"tags": ["ops"], "summary": "Liveness", "operationId": "healthz", "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"tags": ["ops"], "summary": "Readiness: Redis reachable, outbox lag under the limit", "operationId": "readyz",

@@ -1,4 +1,4 @@
-"""The outbox: at-least-once delivery of tickets to the case system (and later partners).
+"""The outbox: at-least-once delivery of tickets to the case system, partner hotlines and WeChat.
 
 One stream entry per (ticket, hop). The idempotency key sent downstream is `<ticket id>:<hop>`,
 so a redelivery after a crash is recognised by the receiver. Each attempt is written to the
@@ -169,10 +169,14 @@ class Outbox:
     async def _delivered(self, entry_id: str, ticket_id: str, hop: str, attempt: int, target: str, result: DeliveryResult, duration_ms: float, doc: str) -> None:
         record = self._attempt(hop, attempt, target, "delivered", result, duration_ms)
 
+        recorder = getattr(self.target(hop), "record_delivery", None)
+
         def change(ticket: Ticket) -> None:
             if hop == CASE_HOP:
                 ticket.disposition = Forwarded(at=record.at, target=target, case_id=result.case_id or "")
                 ticket.status = Status.forwarded
+            elif recorder is not None:  # e.g. a partner transfer's receipt becomes the disposition
+                recorder(ticket, hop, record)
             return None
 
         event = HistoryEvent(at=record.at, actor="outbox", event="delivered", detail={"hop": hop, "target": target, "case_id": result.case_id})

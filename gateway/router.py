@@ -1,9 +1,10 @@
 """The router reads every new ticket from the intake stream, lets the bot assess it and sends
 it on.
 
-Form and partner tickets were filed deliberately, so they are always forwarded to the core case
-system; the bot's assessment (kind, urgency and deadline, place) fills what the citizen left
-open, with provenance, and is recorded with its reasons. Chat tickets were decided on the spot
+Form tickets were filed deliberately, so they are always forwarded to the core case system
+(a partner hotline's transfer waits for one of our agents to accept it); the bot's assessment
+(kind, urgency and deadline, place) fills what the citizen left open, with provenance, and is
+recorded with its reasons. Chat tickets were decided on the spot
 by the chat itself. Enqueuing the outbox hop and acknowledging the intake entry are one Redis
 step, so a crash never loses or doubles a hop.
 """
@@ -22,7 +23,7 @@ from knowledge_base.live import LiveKnowledge
 
 # Chats were decided by the bot on the spot, calls are decided by the agent on the line, and a
 # request still being collected (WeChat 我要反映) is sent on by its channel once complete.
-AGENT_DECIDED_MODES = {"chat", "call", "collecting"}
+AGENT_DECIDED_MODES = {"chat", "call", "collecting", "partner"}
 _URGENCY_RANK = {"normal": 0, "complex": 0, "utilities": 1, "emergency": 2}
 
 

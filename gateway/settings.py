@@ -95,6 +95,14 @@ class Settings:
     video_ice_username: str = ""
     video_ice_credential: str = ""
     video_ice_addresses: str = ""  # only advertise these local addresses in SDP answers (empty: all)
+    # Jing-Jin-Ji partner hotlines: this hotline's id in the directory, and the shared HMAC keys
+    # as `key_id=secret,...` (never in the directory itself).
+    partner_self: str = "beijing"
+    partner_keys: str = ""
+    partner_directory_seed: Path | None = None  # None: channels/partner/data/partners.yaml
+    partner_timeout_seconds: float = 10.0
+    partner_max_body_bytes: int = 2 * 1024 * 1024
+    partner_link_ttl_seconds: int = 7 * 24 * 3600  # attachment links in an envelope expire after this
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -159,6 +167,12 @@ class Settings:
             video_ice_username=_env("HOTLINE_VIDEO_ICE_USERNAME", d.video_ice_username),
             video_ice_credential=_env("HOTLINE_VIDEO_ICE_CREDENTIAL", d.video_ice_credential),
             video_ice_addresses=_env("HOTLINE_VIDEO_ICE_ADDRESSES", d.video_ice_addresses),
+            partner_self=_env("HOTLINE_PARTNER_SELF", d.partner_self),
+            partner_keys=_env("HOTLINE_PARTNER_KEYS", d.partner_keys),
+            partner_directory_seed=Path(os.environ["HOTLINE_PARTNER_DIRECTORY"]) if os.environ.get("HOTLINE_PARTNER_DIRECTORY") else None,
+            partner_timeout_seconds=_env_float("HOTLINE_PARTNER_TIMEOUT_SECONDS", d.partner_timeout_seconds),
+            partner_max_body_bytes=_env_int("HOTLINE_PARTNER_MAX_BODY_BYTES", d.partner_max_body_bytes),
+            partner_link_ttl_seconds=_env_int("HOTLINE_PARTNER_LINK_TTL_SECONDS", d.partner_link_ttl_seconds),
         )
 
     def __post_init__(self) -> None:

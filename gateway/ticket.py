@@ -141,11 +141,19 @@ class Forwarded(Model):
     case_id: str
 
 
+PartnerStatus = Literal["received", "accepted", "in_progress", "resolved"]
+PARTNER_STATUS_RANK: dict[str, int] = {"received": 0, "accepted": 1, "in_progress": 2, "resolved": 3}
+
+
 class Transferred(Model):
     type: Literal["transferred"] = "transferred"
     at: datetime
     partner: str
-    receipt: str
+    receipt: str = Field(description="the partner hotline's ticket id for the transfer")
+    transfer_id: str | None = None
+    partner_status: PartnerStatus = Field("received", description="the latest status the partner reported back")
+    status_at: datetime | None = None
+    result: str | None = Field(None, description="the partner's result, with `resolved`")
 
 
 class Diverted(Model):

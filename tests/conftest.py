@@ -65,14 +65,32 @@ def settings_for(tmp_path: Path, redis_url: str, **overrides: object) -> Setting
     return Settings(**{**base.__dict__, **overrides})
 
 
+def other_database(url: str, db: int) -> str:
+    """The same Redis server, another database (a second hotline keeps its own state)."""
+    if url.startswith("unix://"):
+        return f"{url.split('?')[0]}?db={db}"
+    return url.rsplit("/", 1)[0] + f"/{db}"
+
+
+@pytest.fixture
+def second_redis_url(redis_server: str) -> str:
+    """A clean second database for each test, for a second hotline."""
+    db = int(os.environ.get("HOTLINE_TEST_REDIS_DB", "13")) + 1
+    url = other_database(redis_server, db)
+    sync_redis.Redis.from_url(url).flushdb()
+    return url
+
+
 @pytest.fixture
 async def make_app(tmp_path: Path, redis_url: str) -> AsyncIterator:
-    """Start the real app in-process on a real loopback socket; returns its base URL."""
+    """Start the real app in-process on a real loopback socket; returns its base URL.
+    `redis=` puts it on another database, `port=` on a chosen port."""
     servers: list[TestServer] = []
 
-    async def start(**overrides: object) -> str:
-        settings = settings_for(tmp_path, redis_url, **overrides)
-        server = TestServer(create_app(settings, redis_url), host="127.0.0.1")
+    async def start(redis: str | None = None, port: int | None = None, **overrides: object) -> str:
+        url = redis or redis_url
+        settings = settings_for(tmp_path, url, **overrides)
+        server = TestServer(create_app(settings, url), host="127.0.0.1", port=port)
         await server.start_server()
         servers.append(server)
         return str(server.make_url("")).rstrip("/")

@@ -253,9 +253,10 @@ FUZZ_CONFIG = schemathesis.Config.from_dict({
     "generation": {"mode": "all", "max-examples": 50},
 })
 FUZZ_SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-PUBLIC_OPERATIONS = ["submitRequest", "trackTicket", "login"]
+PUBLIC_OPERATIONS = ["submitRequest", "trackTicket", "login", "partnerReceiveTransfer", "partnerReceiveStatus", "partnerBlob"]
 DESK_OPERATIONS = ["me", "listTickets", "getTicket", "patchTicket", "addNote", "forwardTicket", "getBlob",
-                   "deskSocket", "deadLetters", "redrive", "localInbox"]
+                   "deskSocket", "deadLetters", "redrive", "localInbox", "listPartners", "pendingPartnerTransfers", "transferToPartner", "reportPartnerStatus",
+                   "adminPartners", "adminPutPartner"]
 FUZZ_USER = "fuzzdesk"
 
 
@@ -274,7 +275,7 @@ def fuzz_gateway(redis_server: str, tmp_path_factory: pytest.TempPathFactory) ->
 def desk(fuzz_gateway: Gateway) -> dict[str, str]:
     """A logged-in agent+supervisor (cookie and CSRF token) and a real ticket with an attachment,
     so generated desk requests get past authentication and sometimes hit a real ticket."""
-    asyncio.run(add_user(fuzz_gateway.env["REDIS_URL"], FUZZ_USER, "agent", "supervisor"))
+    asyncio.run(add_user(fuzz_gateway.env["REDIS_URL"], FUZZ_USER, "agent", "supervisor", "admin"))
     http = requests.Session()
     resp = http.post(f"{fuzz_gateway.base}/api/v1/auth/login", json={"username": FUZZ_USER, "password": PASSWORD}, timeout=10)
     assert resp.status_code == 200, resp.text

@@ -25,6 +25,7 @@ from channels.phone.agents import AgentDirectory
 from channels.phone.ami import AmiClient, AmiConfig, AmiError
 from channels.phone.audiosocket import AudioSocketServer, ExpectedStream
 from channels.phone.calls import Call, CallTracker, CallUpdate
+from channels.phone.commands import serve_commands
 from channels.phone.config import audiosocket_allow
 from channels.phone.legs import LegTranscriber
 from gateway import clock, keys
@@ -48,6 +49,7 @@ LEADER_KEY = keys.P + "phone:leader"
 LEADER_TTL_MS = 15_000  # a dead leader's calls are taken over within this
 LEG_DRAIN_TIMEOUT = 30.0  # after hangup, how long the last words may take to arrive and decode
 REPEAT_CALLER_LIMIT = 10
+TRANSFER_CONTEXT = "transfer"  # deploy/asterisk/extensions.conf [transfer]
 
 
 @dataclass(eq=False)
@@ -102,6 +104,8 @@ class PhoneChannel:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consumer: asyncio.Task[None] | None = None
         self._leader: asyncio.Task[None] | None = None
+        self._commands: asyncio.Task[None] | None = None
+        self.leading = asyncio.Event()
 
     @property
     def advertised_audiosocket(self) -> str:
@@ -117,11 +121,13 @@ class PhoneChannel:
         await self.audio.start()
         self._consumer = asyncio.create_task(self._consume(), name="ami-events")
         self._leader = asyncio.create_task(self._lead(), name="phone-leader")
+        self._commands = asyncio.create_task(serve_commands(self.redis, self.leading, self._run_command), name="phone-commands")
         log.info("phone channel started", extra={"ami": f"{self.settings.ami_host}:{self.settings.ami_port}", "audiosocket": self.advertised_audiosocket})
 
     async def stop(self) -> None:
-        if self._leader is not None:
-            self._leader.cancel()
+        for task in (self._leader, self._commands):
+            if task is not None:
+                task.cancel()
         await self.ami.stop()
         await self.redis.eval(_RELEASE_LUA, 1, LEADER_KEY, self.settings.instance_id)
         if self._consumer is not None:
@@ -143,9 +149,11 @@ class PhoneChannel:
                     if not still:
                         log.warning("phone leadership lost; disconnecting from AMI")
                         leading = False
+                        self.leading.clear()
                         await self.ami.stop()
                 elif await self.redis.set(LEADER_KEY, me, nx=True, px=LEADER_TTL_MS):
                     leading = True
+                    self.leading.set()
                     self.ami.start()
             except (ConnectionError, OSError) as exc:
                 log.warning("phone leadership check failed", extra={"error": str(exc)})
@@ -229,6 +237,28 @@ class PhoneChannel:
 
     async def _on_ended(self, session: CallSession, update: CallUpdate, received: float) -> None:
         self._spawn(self._finish(session, dict(update.detail)), f"finish-{session.ticket_id}")
+
+    # -- transfers out -----------------------------------------------------------------------
+
+    def connected_call(self, linkedid: str) -> bool:
+        """The call is live on this instance, with an agent on the line."""
+        session = self.sessions.get(linkedid)
+        return session is not None and session.call.state == "connected" and bool(session.call.agent_channel)
+
+    async def transfer_call(self, linkedid: str, route: str) -> None:
+        """Put the caller through to `route` in the dialplan context `transfer` (a partner
+        hotline): a BlindTransfer of the agent's channel, so the caller is the one moved."""
+        if not self.connected_call(linkedid):
+            raise AmiError("该通话已结束或尚未接通")
+        session = self.sessions[linkedid]
+        await self.ami.action({"Action": "BlindTransfer", "Channel": session.call.agent_channel, "Context": TRANSFER_CONTEXT, "Exten": route})
+        await self.record(session, "call_transfer_requested", {"route": route, "channel": session.call.agent_channel})
+
+    async def _run_command(self, command: dict[str, Any]) -> None:
+        """A desk action sent by another instance (channels/phone/commands.py)."""
+        if command.get("action") != "transfer":
+            raise ValueError(f"unknown command {command.get('action')!r}")
+        await self.transfer_call(str(command["linkedid"]), str(command["route"]))
 
     # -- tickets -----------------------------------------------------------------------------
 

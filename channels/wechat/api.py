@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from channels.wechat.accounts import WeChatAccount
 from gateway import keys
+from gateway.bodies import TooLarge, read_limited
 
 STALE_TOKEN = {40001, 40014, 42001}
 OUT_OF_WINDOW = {45015, 45047}
@@ -106,11 +107,7 @@ class WeChatApi:
 
 
 async def _limited(resp: aiohttp.ClientResponse) -> bytes:
-    if resp.content_length is not None and resp.content_length > MAX_MEDIA_BYTES:
-        raise WeChatApiError(-2, "media too large")
-    data = bytearray()
-    async for chunk in resp.content.iter_chunked(65536):
-        data += chunk
-        if len(data) > MAX_MEDIA_BYTES:
-            raise WeChatApiError(-2, "media too large")
-    return bytes(data)
+    try:
+        return await read_limited(resp.content, resp.content_length, MAX_MEDIA_BYTES)
+    except TooLarge:
+        raise WeChatApiError(-2, "media too large") from None

@@ -21,6 +21,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
 from channels.wechat.accounts import WeChatAccount
+from gateway.bodies import TooLarge, read_limited
 
 
 class PushRefused(Exception):
@@ -51,14 +52,10 @@ def check_query_signature(account: WeChatAccount, query: Any) -> tuple[str, str]
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise PushRefused(413, "payload_too_large", "消息体过大")
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(8192):
-        body += chunk
-        if len(body) > limit:
-            raise PushRefused(413, "payload_too_large", "消息体过大")
-    return bytes(body)
+    try:
+        return await read_limited(request.content, request.content_length, limit, chunk=8192)
+    except TooLarge:
+        raise PushRefused(413, "payload_too_large", "消息体过大") from None
 
 
 def safe_xml(raw: bytes | str) -> str:

@@ -59,7 +59,9 @@
   // History (HistoryEvent.event / actor / detail)
   var EVENT_LABELS = {
     received: '受理', routed: '分派决定', delivered: '投递成功', dead_lettered: '投递失败（死信）',
-    redriven: '重新投递', forward_requested: '坐席转派', note_added: '添加备注', corrected: '更正信息'
+    redriven: '重新投递', forward_requested: '坐席转派', note_added: '添加备注', corrected: '更正信息',
+    transfer_requested: '转外省市', partner_status: '对方回告', partner_status_set: '向转出方回告',
+    consent_recorded: '记录市民口头同意', call_transfer_requested: '电话转接外省市'
   };
   var ACTOR_LABELS = {
     system: '系统', citizen: '市民', router: '自动分派', outbox: '投递服务', bot: '智能助手'
@@ -80,17 +82,20 @@
 
   // Outbox hops and delivery targets
   var HOP_LABELS = { case: '派单系统' };
-  var TARGET_LABELS = { 'case-system': '12345派单系统', 'local-inbox': '本地收件箱' };
+  var TARGET_LABELS = { 'case-system': '12345派单系统', 'local-inbox': '本地收件箱', 'partner-hotline': '外省市热线', 'partner-status': '外省市热线' };
+  var PARTNER_STATUS_LABELS = { received: '对方已接收', accepted: '对方已受理', in_progress: '对方办理中', resolved: '对方已办结' };
 
   // Disposition
   var DISPOSITION_LABELS = {
     answered: '已答复', forwarded: '已转派承办单位', transferred: '已转外省市',
     diverted: '已分流', abandoned: '已撤回'
   };
-  var DISPOSITION_FIELDS = ['at', 'target', 'case_id', 'kb_entry_id', 'kb_version', 'partner', 'receipt', 'to', 'reason'];
+  var DISPOSITION_FIELDS = ['at', 'target', 'case_id', 'kb_entry_id', 'kb_version', 'partner', 'receipt', 'partner_status', 'result',
+    'status_at', 'transfer_id', 'to', 'reason'];
   var DISPOSITION_FIELD_LABELS = {
     at: '时间', target: '接收方', case_id: '案件编号', kb_entry_id: '知识条目', kb_version: '版本',
-    partner: '对方热线', receipt: '回执号', to: '分流去向', reason: '原因'
+    partner: '对方热线', receipt: '对方工单号', to: '分流去向', reason: '原因',
+    partner_status: '对方办理状态', result: '办理结果', status_at: '状态更新', transfer_id: '转办编号'
   };
   var DIVERT_LABELS = { '110': '110 报警服务台', '119': '119 火警', '120': '120 急救', '122': '122 交通事故报警' };
 
@@ -185,7 +190,16 @@
   function channelLabel(c) { return CHANNEL_LABELS[c] || (c ? String(c) : '—'); }
   function kindLabel(k, fallback) { return KIND_LABELS[k] || fallback || (k ? String(k) : '待分类'); }
   function statusLabel(s, fallback) { return STATUS_LABELS[s] || fallback || (s ? String(s) : '—'); }
-  function hopLabel(hop) { return HOP_LABELS[hop] || null; }
+  function hopLabel(hop) {
+    if (HOP_LABELS[hop]) return HOP_LABELS[hop];
+    var m = /^partner:(.+)$/.exec(hop || '');
+    if (m) return '转外省市：' + partnerName(m[1]);
+    m = /^partner-status:(.+)$/.exec(hop || '');
+    if (m) return '回告转出方：' + (PARTNER_STATUS_LABELS[m[1]] || m[1]).replace('对方', '');
+    return null;
+  }
+  // Directory names, filled by partners.js once the partner list is loaded.
+  function partnerName(id) { return (window.AgentDesk && window.AgentDesk.partnerNames[id]) || String(id); }
   function targetLabel(t) { return TARGET_LABELS[t] || null; }
 
   // A translated value, or the raw machine value in a muted style when there is no translation.
@@ -200,6 +214,7 @@
     a = String(a);
     if (ACTOR_LABELS[a]) return ACTOR_LABELS[a];
     if (a.indexOf('agent:') === 0 && a.length > 6) return '坐席 ' + a.slice(6);
+    if (a.indexOf('partner:') === 0 && a.length > 8) return partnerName(a.slice(8));
     return null;
   }
 
@@ -1039,6 +1054,10 @@
       else if (k === 'case_id' || k === 'receipt' || k === 'kb_entry_id') val = h('span', { class: 'mono' }, String(v));
       else if (k === 'kb_version') val = '第 ' + v + ' 版';
       else if (k === 'to') val = DIVERT_LABELS[String(v)] || String(v);
+      else if (k === 'partner') val = partnerName(v);
+      else if (k === 'partner_status') val = labelled(PARTNER_STATUS_LABELS[v], v);
+      else if (k === 'status_at') val = timeEl(v);
+      else if (k === 'transfer_id') val = h('span', { class: 'mono' }, String(v));
       else val = fmtValue(v);
       var label = DISPOSITION_FIELD_LABELS[k];
       pairs.push([label ? label : h('span', { class: 'raw' }, k), val]);
@@ -1286,8 +1305,9 @@
       var msg;
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
       if (msg && (msg.type === 'ticket.created' || msg.type === 'ticket.updated')) onTicketEvent(msg.type, msg.ticket);
-      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('call.') === 0) callHook('event', msg);
-      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('video.') === 0) videoHook('event', msg);
+      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('call.') === 0) callHook('event', msg, 'calls');
+      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('partner.') === 0) callHook('event', msg, 'partners');
+      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('video.') === 0) callHook('event', msg, 'video');
     };
     ws.onerror = function () { /* a close event follows */ };
     ws.onclose = function () {
@@ -1340,24 +1360,25 @@
   // The phone call panel (calls.js) plugs in here
   // ---------------------------------------------------------------------
 
-  // calls.js sets AgentDesk.calls = {enter, teardown, socketOpen(reconnect), event(msg), ticketRendered(t)}.
-  function callHook(name, arg) {
-    panelHook('calls', name, arg);
-    // The video panel (video.js) has the same lifecycle hooks; its events come apart (video.*).
-    if (name !== 'event') panelHook('video', name, arg);
-  }
-
-  function videoHook(name, arg) { panelHook('video', name, arg); }
-
-  function panelHook(panel, name, arg) {
-    var hooks = window.AgentDesk && window.AgentDesk[panel];
-    if (!hooks || typeof hooks[name] !== 'function') return;
-    try { hooks[name](arg); } catch (e) { if (window.console) console.error(e); }
+  // calls.js sets AgentDesk.calls, partners.js AgentDesk.partners and video.js AgentDesk.video, each
+  // {enter, teardown, socketOpen(reconnect), event(msg), ticketRendered(t)}; events go to the
+  // panel whose prefix they carry (call.*, partner.*, video.*).
+  function callHook(name, arg, only) {
+    ['calls', 'partners', 'video'].forEach(function (panel) {
+      var hooks = window.AgentDesk && window.AgentDesk[panel];
+      if (only && only !== panel) return;
+      if (!hooks || typeof hooks[name] !== 'function') return;
+      try { hooks[name](arg); } catch (e) { if (window.console) console.error(e); }
+    });
   }
 
   window.AgentDesk = {
     calls: null,
     video: null,
+    partners: null,
+    partnerNames: {},
+    actionMsg: function (text, kind) { actionMsg(text, kind); },
+    reloadDetail: function () { if (state.selectedId) loadDetail(state.selectedId, { resetForm: false }); },
     KIND_LABELS: KIND_LABELS,
     openTicket: function (id, opts) { return openTicket(id, opts || { focus: false }); },
     selectedId: function () { return state.selectedId; },

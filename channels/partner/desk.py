@@ -1,0 +1,188 @@
+"""Agent and admin routes of the partner channel: the one-click transfer (with the consent gate
+and, for a live call, the AMI transfer), status reports on transfers we received, and the
+partner directory for admins."""
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from channels.partner.delivery import queue_status, queue_transfer, transfer_id_for
+from channels.partner.directory import PERSONAL_FIELDS, Partner, PartnerDirectory, PartnerEdit, audit_line
+from channels.partner.envelope import STATUS_LABELS
+from channels.partner.routes import PENDING_TRANSFERS
+from channels.phone.ami import AmiError
+from channels.phone.commands import CommandFailed, send_command
+from gateway import clock, keys
+from gateway.auth import actor, requires
+from gateway.errors import ApiError
+from gateway.json_io import json_response, read_model
+from gateway.ticket import PARTNER_STATUS_RANK, HistoryEvent, Provenance, Ticket, Transferred
+from gateway.tickets import TicketNotFound
+
+DESK = ("agent", "supervisor")
+LIVE_CALL_TIMEOUT = 12.0  # the AMI action itself may take up to 10 s
+AUDIT_KEY = keys.P + "partners:audit"
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    partner: str = Field(min_length=2, max_length=32)
+    reason: str = Field(min_length=2, max_length=500)
+    verbal_consent: bool = Field(False, description="the citizen agreed on the phone to share name and number with the partner")
+
+
+class PartnerStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    status: Literal["accepted", "in_progress", "resolved"]
+    result: str | None = Field(None, max_length=2000)
+
+
+def _public(partner: Partner) -> dict[str, Any]:
+    return {"id": partner.id, "name": partner.name, "region": partner.region, "route": partner.route,
+            "personal_fields": [f for f in partner.fields if f in PERSONAL_FIELDS]}
+
+
+@requires(*DESK)
+async def list_partners(request: web.Request) -> web.Response:
+    directory: PartnerDirectory = request.app["partners"]
+    return json_response({"self": directory.self_id, "partners": [_public(p) for p in await directory.peers()]})
+
+
+async def _ticket(request: web.Request) -> Ticket:
+    try:
+        return await request.app["tickets"].get(request.match_info["ticket_id"])
+    except TicketNotFound:
+        raise ApiError(404, "ticket_not_found", "工单不存在") from None
+
+
+@requires(*DESK)
+async def transfer(request: web.Request) -> web.Response:
+    body: TransferIn = await read_model(request, TransferIn)
+    directory: PartnerDirectory = request.app["partners"]
+    partner = next((p for p in await directory.peers() if p.id == body.partner), None)
+    if partner is None:
+        raise ApiError(422, "unknown_partner", "请从列表中选择对方热线", [{"field": "partner", "code": "unknown_partner", "message": "不在合作热线名录中或尚未配置密钥"}])
+    ticket = await _ticket(request)
+    if isinstance(ticket.disposition, Transferred) or any(e.event == "transfer_requested" for e in ticket.history):
+        raise ApiError(409, "already_transferred", "该工单已转出，无需重复操作")
+    session = request["session"]
+    if body.verbal_consent and not ticket.requester.consent_share_partner:
+        await _record_consent(request, ticket.id, partner)
+        ticket.requester.consent_share_partner = True
+    live_route = await _transfer_live_call(request, ticket, partner)
+    event = HistoryEvent(at=clock.now(), actor=actor(request), event="transfer_requested", detail={
+        "partner": partner.id, "partner_name": partner.name, "reason": body.reason, "agent_name": session.get("display_name"),
+        "live_call": live_route is not None, "route": live_route,
+    })
+    if not await queue_transfer(request.app["outbox"], ticket.id, partner.id, event):
+        raise ApiError(409, "already_transferred", "该工单已转出，无需重复操作")
+    return json_response({"queued": True, "transfer_id": transfer_id_for(ticket.id, partner.id), "live_call": live_route is not None,
+                          "withheld": _withheld(ticket, partner)}, status=202)
+
+
+def _withheld(ticket: Ticket, partner: Partner) -> list[str]:
+    """The requester's fields the partner will not get (no consent, or not on its allow-list)."""
+    present = [f"requester.{n}" for n in ("name", "phone", "callback_phone") if getattr(ticket.requester, n)]
+    if not ticket.requester.consent_share_partner:
+        return present
+    return [f for f in present if f not in partner.fields]
+
+
+async def _record_consent(request: web.Request, ticket_id: str, partner: Partner) -> None:
+    at = clock.now()
+
+    def consent(ticket: Ticket) -> dict[str, Any]:
+        ticket.requester.consent_share_partner = True
+        ticket.provenance.append(Provenance(field="requester.consent_share_partner", by=actor(request), at=at,
+                                            detail=f"市民口头同意向{partner.name}提供个人信息"))
+        return {"partner": partner.id}
+
+    await request.app["tickets"].update(ticket_id, consent, HistoryEvent(at=at, actor=actor(request), event="consent_recorded"))
+
+
+async def _transfer_live_call(request: web.Request, ticket: Ticket, partner: Partner) -> str | None:
+    """For a call still on the line: put the caller through to the partner's route (AMI
+    BlindTransfer of the agent's channel), from whichever instance talks to Asterisk. None when
+    there is no live call to move."""
+    if ticket.channel != "phone":
+        return None
+    linkedid = ticket.source.channel_id
+    phone = request.app.get("phone")
+    local = phone is not None and phone.connected_call(linkedid)
+    if not local:
+        live = await request.app["redis"].hget(keys.LIVE_CALLS, linkedid)
+        if live is None or json.loads(live).get("state") != "connected":
+            return None
+    try:
+        if local:
+            await phone.transfer_call(linkedid, partner.route)
+        else:
+            await send_command(request.app["redis"], {"action": "transfer", "linkedid": linkedid, "route": partner.route}, LIVE_CALL_TIMEOUT)
+    except TimeoutError:
+        raise ApiError(503, "phone_unavailable", "电话系统暂时无法连接，通话未转接、工单未转出，请稍后重试") from None
+    except (AmiError, CommandFailed) as exc:  # from this instance's AMI session, or from the leader's
+        raise ApiError(502, "call_transfer_failed", f"电话转接失败（{exc}），工单未转出，请稍后重试或改为仅转工单") from None
+    return partner.route
+
+
+@requires(*DESK)
+async def pending_transfers(request: web.Request) -> web.Response:
+    """Transfers from partners that no agent has accepted yet, oldest first."""
+    raw = await request.app["redis"].hvals(PENDING_TRANSFERS)
+    pending = sorted((json.loads(r) for r in raw), key=lambda e: e["ticket"]["received_at"])
+    return json_response({"transfers": pending})
+
+
+@requires(*DESK)
+async def report_status(request: web.Request) -> web.Response:
+    body: PartnerStatusIn = await read_model(request, PartnerStatusIn)
+    ticket = await _ticket(request)
+    if ticket.channel != "partner" or not ticket.source.extra.get("transfer_id"):
+        raise ApiError(409, "not_a_transfer", "该工单不是外省市转入的工单")
+    if body.status == "resolved" and not body.result:
+        raise ApiError(422, "validation_failed", "请填写办理结果", [{"field": "result", "code": "missing", "message": "办结回告须填写办理结果"}])
+    reported = [e.detail.get("status") for e in ticket.history if e.event == "partner_status_set"]
+    current = reported[-1] if reported else "received"
+    if PARTNER_STATUS_RANK[body.status] <= PARTNER_STATUS_RANK[str(current)]:
+        raise ApiError(409, "status_not_forward", f"已回告“{STATUS_LABELS[str(current)]}”，不能重复或倒退")
+    event = HistoryEvent(at=clock.now(), actor=actor(request), event="partner_status_set",
+                         detail={"status": body.status, "result": body.result, "origin": ticket.source.extra.get("origin")})
+    await queue_status(request.app["outbox"], ticket.id, body.status, event)
+    if await request.app["redis"].hdel(PENDING_TRANSFERS, ticket.id):
+        claimed = {"type": "partner.transfer_claimed", "ticket_id": ticket.id, "by": request["session"]["user"],
+                   "by_name": request["session"].get("display_name")}
+        await request.app["redis"].publish(keys.EVENTS_CHANNEL, json.dumps(claimed, ensure_ascii=False))
+    return json_response({"queued": True, "status": body.status}, status=202)
+
+
+@requires("admin")
+async def admin_partners(request: web.Request) -> web.Response:
+    directory: PartnerDirectory = request.app["partners"]
+    partners = [{**p.model_dump(), "key_configured": p.key_id in directory.secrets} for p in await directory.all()]
+    return json_response({"self": directory.self_id, "partners": partners})
+
+
+@requires("admin")
+async def admin_put_partner(request: web.Request) -> web.Response:
+    edit: PartnerEdit = await read_model(request, PartnerEdit)
+    partner_id = request.match_info["partner_id"]
+    try:
+        partner = Partner(id=partner_id, **edit.model_dump())
+    except ValueError:
+        raise ApiError(422, "validation_failed", "热线编号格式不正确", [{"field": "id", "code": "invalid", "message": "小写字母、数字和连字符"}]) from None
+    previous = await request.app["partners"].put(partner)
+    await request.app["redis"].rpush(AUDIT_KEY, audit_line(actor(request), previous, partner))
+    return json_response(partner.model_dump(), status=200 if previous else 201)
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/v1/agent/partners", list_partners, name="list_partners")
+    r.add_post("/api/v1/agent/tickets/{ticket_id}/transfer", transfer, name="transfer_to_partner")
+    r.add_post("/api/v1/agent/tickets/{ticket_id}/partner-status", report_status, name="report_partner_status")
+    r.add_get("/api/v1/agent/partner-transfers", pending_transfers, name="pending_partner_transfers")
+    r.add_get("/api/v1/admin/partners", admin_partners, name="admin_partners")
+    r.add_put("/api/v1/admin/partners/{partner_id}", admin_put_partner, name="admin_put_partner")
