@@ -367,3 +367,29 @@ async def test_oversized_video_is_scaled_down_on_the_server(video_app, http: aio
     await agent.close()
     count, width, height = decoded_video_frames(tmp_path / "r.webm")
     assert count >= 5 and width <= 320 and height <= 240, (count, width, height)
+
+
+async def test_only_the_agent_on_the_session_or_a_supervisor_may_act_on_it(video_app, http: aiohttp.ClientSession, peers: list, redis_url: str) -> None:
+    base = await video_app()
+    await add_desk_user(redis_url, "boss", "supervisor")
+    pc, s = await start_citizen(http, base)
+    peers.append(pc)
+    agent, _, _, _ = await accept_as(base, s["session_id"], "signer", peers)
+    other, other_csrf = await login(base, "plain")
+    boss, boss_csrf = await login(base, "boss")
+    try:
+        url = f"{base}/api/v1/agent/video/sessions/{s['session_id']}"
+        async with other.post(f"{url}/messages", json={"text": "你好"}, headers={"X-CSRF-Token": other_csrf}) as r:
+            assert r.status == 403 and (await r.json())["error"] == "not_your_video_session"
+        async with boss.get(f"{base}/api/v1/agent/video/sessions") as r:
+            assert [c["session_id"] for c in (await r.json())["connected"]] == [s["session_id"]]
+        async with boss.post(f"{url}/end", json={}, headers={"X-CSRF-Token": boss_csrf}) as r:
+            assert r.status == 200
+        async with boss.get(url) as r:
+            assert (await r.json())["status"] == "ended"
+        async with boss.get(f"{base}/api/v1/agent/tickets/{s['ticket_id']}") as r:
+            ended = next(e for e in (await r.json())["history"] if e["event"] == "video_ended")
+        assert ended["actor"] == "agent:boss"
+    finally:
+        for session in (agent, other, boss):
+            await session.close()

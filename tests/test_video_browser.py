@@ -215,3 +215,15 @@ async def test_a_full_service_says_so_to_the_citizen(video_app, video_browser: B
     await page.click("#start-video")
     await expect(page.locator("#video-error")).to_contain_text("当前视频手语服务已满")
     await expect(page.locator("#start-video")).to_be_enabled()
+
+
+async def test_an_agent_page_reloading_mid_session_ends_and_files_it(video_app, video_browser: Browser, tmp_path: Path) -> None:
+    base = await video_app()
+    agent = await desk(video_browser, base)
+    person = await citizen(video_browser, base)
+    ticket_id = await connect(agent, person)
+    await agent.reload()  # the agent's peer connection closes with the page
+    await expect(person.locator("#ended-message")).to_contain_text("坐席的视频连接已中断", timeout=30_000)
+    ticket = await ended_ticket(agent, base, ticket_id)
+    assert next(e for e in ticket["history"] if e["event"] == "video_ended")["detail"]["reason"] == "agent_disconnected"
+    assert await recording_frames(agent, base, ticket, tmp_path) >= 5

@@ -253,7 +253,7 @@ async def agent_file(request: web.Request) -> web.Response:
 async def agent_end(request: web.Request) -> web.Response:
     session = await _agent_session(request)
     try:
-        await _channel(request).end(session, "agent", "agent")
+        await _channel(request).end(session, "agent", "agent:" + request["session"]["user"])  # a supervisor may end it too
     except VideoError as exc:
         raise _api_error(exc) from None
     return json_response({"ok": True, "ticket_id": session.ticket_id})

@@ -244,8 +244,7 @@ class VideoChannel:
                 ticket.disposition = Abandoned(at=at, reason="市民在排队中离开" if by == "citizen" else END_MESSAGES.get(reason, reason))
             return {"reason": reason, "seconds": seconds, "recording": recording is not None, "chat_messages": len(lines)}
 
-        actor = f"agent:{session.agent}" if by == "agent" else by
-        await self.tickets.update(session.ticket_id, settle, HistoryEvent(at=at, actor=actor, event="video_ended"))
+        await self.tickets.update(session.ticket_id, settle, HistoryEvent(at=at, actor=by, event="video_ended"))
         log.info("video session ended", extra={"session": session_id, "ticket": session.ticket_id, "reason": reason,
                                                  "seconds": seconds, "recorded": recording is not None})
         message = END_MESSAGES.get(reason, "本次视频通话已结束。")

@@ -31,19 +31,32 @@
     return api('GET', '/agent/video/sessions').then(function (data) {
       if (seq !== state.loadSeq || !state.active) return;
       state.capable = !!data.sign_language;
-      var visible = state.capable || Staff.hasRole('supervisor') || !!state.current;
+      // Sign-language agents always; supervisors while there is something to watch.
+      var busy = data.waiting.length > 0 || data.connected.length > 0;
+      var visible = state.capable || (Staff.hasRole('supervisor') && busy) || !!state.current;
       $('video-panel').hidden = !visible;
       $('workspace').classList.toggle('has-video', visible);
       $('video-count').textContent = data.waiting.length ? '（等待 ' + data.waiting.length + '）' : '';
       $('video-capacity').textContent = '进行中 ' + data.active + ' / ' + data.max_sessions;
-      renderWaiting(data.waiting);
+      renderWaiting(data.waiting, state.current ? [] : data.connected);
     }, function (e) {
       if (e.status !== 401 && e.status !== 503) msg('视频请求加载失败：' + e.message, 'error');
     });
   }
 
-  function renderWaiting(list) {
+  function renderWaiting(list, connected) {
     var ul = $('video-waiting');
+    // Connected sessions this desk does not hold the media of (a reload, or a supervisor's view):
+    // they can still be ended, so the ticket gets its recording at once.
+    var others = connected.map(function (s) {
+      return h('li', { class: 'video-request video-request--connected', 'data-session-id': s.session_id },
+        h('span', { class: 'video-pos' }, '通话中'),
+        h('span', { class: 'mono' }, s.ticket_id || ''),
+        h('span', { class: 'muted' }, s.agent_name || s.agent || ''),
+        h('span', { class: 'spacer' }),
+        h('button', { type: 'button', class: 'btn btn--small video-end-other', 'data-session-id': s.session_id }, '结束通话'));
+    });
+    if (!list.length && others.length) { ul.replaceChildren.apply(ul, others); return; }
     if (!list.length) {
       ul.replaceChildren(h('li', { class: 'empty' }, state.capable ? '暂无等待接听的视频请求' : '暂无等待的视频请求'));
       return;
@@ -60,7 +73,17 @@
         h('span', { class: 'muted' }, '已等待 ' + waited + ' 秒'),
         h('span', { class: 'spacer' }),
         actions);
-    }));
+    }).concat(others));
+  }
+
+  function endOther(btn) {
+    var id = btn.getAttribute('data-session-id');
+    withBusy(btn, function () {
+      return api('POST', '/agent/video/sessions/' + encodeURIComponent(id) + '/end', {}).then(function () {
+        msg('已结束该视频通话，录像已归档到工单', 'ok');
+        return load();
+      }, function (e) { msg('结束失败：' + e.message, 'error'); });
+    });
   }
 
   function gathered(pc) {
@@ -211,7 +234,9 @@
       var a = ev.target.closest('button.video-accept');
       if (a) { accept(a); return; }
       var d = ev.target.closest('button.video-decline');
-      if (d) decline(d);
+      if (d) { decline(d); return; }
+      var o = ev.target.closest('button.video-end-other');
+      if (o) endOther(o);
     });
     $('video-chat-form').addEventListener('submit', sendChat);
     $('video-file-form').addEventListener('submit', fileTicket);
