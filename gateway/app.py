@@ -15,6 +15,7 @@ from channels.partner import desk as partner_desk
 from channels.partner import routes as partner_routes
 from channels.partner.directory import partner_directory
 from channels.phone import routes as phone_routes
+from channels.video import routes as video_routes
 from channels.web import chat as chat_routes
 from channels.wechat import routes as wechat_routes
 from channels.web import routes as web_routes
@@ -97,6 +98,7 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     app["outbox"] = build_outbox(settings, redis, tickets, metrics, app["partners"])
     app["worker_supervisor"] = WorkerSupervisor(worker_env or {}) if settings.workers == "process" else None
     app["phone"] = _phone_channel(app) if settings.phone else None
+    app["video"] = _video_channel(app) if settings.video else None
     app.cleanup_ctx.append(_background)
     bot_engine.setup(app)  # HOTLINE_NLU: embedded or Rasa (with its action endpoint)
 
@@ -108,6 +110,7 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     wechat_routes.setup(app)
     partner_routes.setup(app)
     partner_desk.setup(app)
+    video_routes.setup(app)
     ops_routes.setup(app)
     return app
 
@@ -130,6 +133,13 @@ def _phone_channel(app: web.Application) -> Any:
     return PhoneChannel(settings, ami, app["redis"], app["intake"], app["tickets"], app["knowledge"], app["metrics"], speech)
 
 
+def _video_channel(app: web.Application) -> Any:
+    # Imported only when on: the video channel pulls in aiortc.
+    from channels.video.service import VideoChannel
+
+    return VideoChannel(app["settings"], app["redis"], app["intake"], app["tickets"], app["blobs"], app["users"])
+
+
 async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     settings: Settings = app["settings"]
     stop: asyncio.Event = app["stop"]
@@ -149,9 +159,13 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
         tasks.append(asyncio.create_task(supervisor.run(stop), name="worker-supervisor"))
     if app["phone"] is not None:
         await app["phone"].start()
+    if app["video"] is not None:
+        await app["video"].start()
     log.info("gateway started", extra={"instance": settings.instance_id, "workers": settings.workers})
     yield
     stop.set()
+    if app["video"] is not None:
+        await app["video"].stop()
     if app["phone"] is not None:
         await app["phone"].stop()
     for ws_conn in list(app["live_hub"].connections):

@@ -33,6 +33,24 @@ class BlobStore:
             raise
         return digest
 
+    def put_file(self, source: Path) -> tuple[str, int]:
+        """Move a finished file (e.g. a recording) into the store without reading it into
+        memory; returns its sha256 and size. `source` must be on the same filesystem."""
+        digest = hashlib.sha256()
+        size = 0
+        with open(source, "rb") as fh:
+            while chunk := fh.read(1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+            os.fsync(fh.fileno())
+        target = self.path(digest.hexdigest())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            source.unlink()
+        else:
+            os.replace(source, target)
+        return digest.hexdigest(), size
+
     def get(self, sha256: str) -> bytes | None:
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
             return None

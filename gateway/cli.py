@@ -3,7 +3,8 @@
     hotline run [--host H] [--port P]
     hotline worker
     hotline bot eval [--file F] [--verbose]
-    hotline users add NAME --role agent [--role supervisor] [--display-name 张三] [--password-stdin]
+    hotline users add NAME --role agent [--role supervisor] [--display-name 张三] [--capability sign_language] [--password-stdin]
+    hotline users grant|revoke NAME sign_language
     hotline users list
     hotline users disable NAME
     hotline simulate-call WAV [--caller N] [--agent-interface PJSIP/1001] [--fast]
@@ -31,7 +32,7 @@ from gateway import log_format
 from speech import fetch
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
-from gateway.users import ROLES, UserError, Users
+from gateway.users import CAPABILITIES, ROLES, UserError, Users
 
 
 @contextlib.contextmanager
@@ -132,15 +133,20 @@ async def _users(args: argparse.Namespace, url: str) -> int:
             else:
                 password = os.environ.get("HOTLINE_NEW_PASSWORD") or getpass.getpass("Password: ")
             try:
-                user = await users.add(args.name, password, args.role, args.display_name)
+                user = await users.add(args.name, password, args.role, args.display_name, args.capability)
             except UserError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-            print(f"added {user.username} ({', '.join(sorted(user.roles))})")
+            print(f"added {user.username} ({', '.join(sorted(user.roles | user.capabilities))})")
+        elif args.users_cmd in ("grant", "revoke"):
+            if not await users.set_capability(args.name, args.capability, args.users_cmd == "grant"):
+                print(f"error: no user {args.name}", file=sys.stderr)
+                return 2
+            print(f"{'granted' if args.users_cmd == 'grant' else 'revoked'} {args.capability} for {args.name}")
         elif args.users_cmd == "list":
             for user in await users.list():
                 state = "disabled" if user.disabled else "active"
-                print(f"{user.username}\t{user.display_name}\t{','.join(sorted(user.roles))}\t{state}")
+                print(f"{user.username}\t{user.display_name}\t{','.join(sorted(user.roles | user.capabilities))}\t{state}")
         elif args.users_cmd == "disable":
             if not await users.disable(args.name):
                 print(f"error: no user {args.name}", file=sys.stderr)
@@ -185,6 +191,11 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--role", action="append", required=True, choices=ROLES)
     add.add_argument("--display-name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--capability", action="append", default=[], choices=CAPABILITIES, help="e.g. sign_language: takes video sessions")
+    for verb in ("grant", "revoke"):
+        change = usub.add_parser(verb, help=f"{verb} a capability (sign_language)")
+        change.add_argument("name")
+        change.add_argument("capability", choices=CAPABILITIES)
     usub.add_parser("list")
     disable = usub.add_parser("disable")
     disable.add_argument("name")

@@ -49,6 +49,10 @@ def user(username: str) -> str:
     return f"{P}user:{username}"
 
 
+def capable_users(capability: str) -> str:
+    return f"{P}users:cap:{capability}"
+
+
 def session(token: str) -> str:
     return f"{P}session:{token}"
 

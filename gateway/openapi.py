@@ -18,6 +18,7 @@ from channels.phone.routes import KbAnswerIn
 from gateway.desk_routes import ForwardIn, LoginIn, NoteIn, TicketPatch
 from gateway.ticket import Ticket
 from channels.web.chat import ChatIn
+from channels.video import openapi_paths as video_openapi
 from knowledge_base.models import EntryContent, EntryVersion
 from knowledge_base.routes import NewEntryIn, PublishIn, RejectIn, RollbackIn, SaveIn, SynonymsIn, TryIn
 
@@ -215,7 +216,7 @@ def openapi_document() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(m, "validation") for m in (CitizenRequestIn, LoginIn, NoteIn, TicketPatch, ForwardIn, KbAnswerIn, ChatIn, EntryContent,
                                      NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, TransferIn, PartnerStatusIn,
-                                     PartnerEdit, TransferEnvelope, StatusUpdate)]
+                                     PartnerEdit, TransferEnvelope, StatusUpdate, *video_openapi.MODELS)]
         + [(EntryVersion, "serialization")]
         + [(m, "serialization") for m in (Ticket, Error, RequestAccepted, TicketSummary, TicketList, TrackView, CaseReceipt, TransferReceipt)],
         ref_template=REF,
@@ -356,6 +357,7 @@ def openapi_document() -> dict[str, Any]:
         }},
         **_kb_paths(),
         **_partner_paths(desk, csrf),
+        **video_openapi.video_paths(REF, _errors, desk, csrf),
         "/healthz": {"get": {"tags": ["ops"], "summary": "Liveness", "operationId": "healthz", "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"tags": ["ops"], "summary": "Readiness: Redis reachable, outbox lag under the limit", "operationId": "readyz",
                             "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},

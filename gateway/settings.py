@@ -81,6 +81,20 @@ class Settings:
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_max_body_bytes: int = 64 * 1024
     wechat_reply_budget_seconds: float = 3.0  # WeChat waits 5 s; past this the answer goes as a 客服消息
+    # Video (sign-language) channel: WebRTC media through aiortc in this instance.
+    video: bool = True
+    video_max_sessions: int = 8  # concurrent sessions, queued or connected, across all instances
+    video_max_session_seconds: float = 1800.0  # from the agent's answer to the forced end
+    video_queue_timeout_seconds: float = 120.0  # then the page offers text chat, a callback or staying
+    video_media_timeout_seconds: float = 10.0  # no media from the citizen this long = disconnected
+    video_max_width: int = 640
+    video_max_height: int = 480
+    video_max_framerate: int = 15
+    video_max_bitrate_kbps: int = 800  # per direction; also the recording's video bitrate
+    video_ice_servers: str = ""  # STUN/TURN URLs, comma separated (empty: host candidates only)
+    video_ice_username: str = ""
+    video_ice_credential: str = ""
+    video_ice_addresses: str = ""  # only advertise these local addresses in SDP answers (empty: all)
     # Jing-Jin-Ji partner hotlines: this hotline's id in the directory, and the shared HMAC keys
     # as `key_id=secret,...` (never in the directory itself).
     partner_self: str = "beijing"
@@ -148,6 +162,19 @@ class Settings:
             wechat_api_base=_env("HOTLINE_WECHAT_API_BASE", d.wechat_api_base),
             wechat_max_body_bytes=_env_int("HOTLINE_WECHAT_MAX_BODY_BYTES", d.wechat_max_body_bytes),
             wechat_reply_budget_seconds=_env_float("HOTLINE_WECHAT_REPLY_BUDGET_SECONDS", d.wechat_reply_budget_seconds),
+            video=_env_bool("HOTLINE_VIDEO", d.video),
+            video_max_sessions=_env_int("HOTLINE_VIDEO_MAX_SESSIONS", d.video_max_sessions),
+            video_max_session_seconds=_env_float("HOTLINE_VIDEO_MAX_SESSION_SECONDS", d.video_max_session_seconds),
+            video_queue_timeout_seconds=_env_float("HOTLINE_VIDEO_QUEUE_TIMEOUT_SECONDS", d.video_queue_timeout_seconds),
+            video_media_timeout_seconds=_env_float("HOTLINE_VIDEO_MEDIA_TIMEOUT_SECONDS", d.video_media_timeout_seconds),
+            video_max_width=_env_int("HOTLINE_VIDEO_MAX_WIDTH", d.video_max_width),
+            video_max_height=_env_int("HOTLINE_VIDEO_MAX_HEIGHT", d.video_max_height),
+            video_max_framerate=_env_int("HOTLINE_VIDEO_MAX_FRAMERATE", d.video_max_framerate),
+            video_max_bitrate_kbps=_env_int("HOTLINE_VIDEO_MAX_BITRATE_KBPS", d.video_max_bitrate_kbps),
+            video_ice_servers=_env("HOTLINE_VIDEO_ICE_SERVERS", d.video_ice_servers),
+            video_ice_username=_env("HOTLINE_VIDEO_ICE_USERNAME", d.video_ice_username),
+            video_ice_credential=_env("HOTLINE_VIDEO_ICE_CREDENTIAL", d.video_ice_credential),
+            video_ice_addresses=_env("HOTLINE_VIDEO_ICE_ADDRESSES", d.video_ice_addresses),
             partner_self=_env("HOTLINE_PARTNER_SELF", d.partner_self),
             partner_keys=_env("HOTLINE_PARTNER_KEYS", d.partner_keys),
             partner_directory_seed=Path(os.environ["HOTLINE_PARTNER_DIRECTORY"]) if os.environ.get("HOTLINE_PARTNER_DIRECTORY") else None,
@@ -173,3 +200,8 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def video_recording_dir(self) -> Path:
+        """Recordings in progress; each moves into the blob store when its session ends."""
+        return self.data_dir / "video-recordings"

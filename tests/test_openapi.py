@@ -6,7 +6,7 @@ import aiohttp
 from gateway.app import create_app
 from gateway.settings import Settings
 
-PAGES = {"/", "/track", "/agent", "/kb"}
+PAGES = {"/", "/track", "/agent", "/kb", "/video"}
 
 
 async def test_openapi_lists_every_registered_route(app_url: str, http: aiohttp.ClientSession, tmp_path) -> None:

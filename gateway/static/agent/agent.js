@@ -1307,6 +1307,7 @@
       if (msg && (msg.type === 'ticket.created' || msg.type === 'ticket.updated')) onTicketEvent(msg.type, msg.ticket);
       else if (msg && typeof msg.type === 'string' && msg.type.indexOf('call.') === 0) callHook('event', msg, 'calls');
       else if (msg && typeof msg.type === 'string' && msg.type.indexOf('partner.') === 0) callHook('event', msg, 'partners');
+      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('video.') === 0) callHook('event', msg, 'video');
     };
     ws.onerror = function () { /* a close event follows */ };
     ws.onclose = function () {
@@ -1359,11 +1360,11 @@
   // The phone call panel (calls.js) plugs in here
   // ---------------------------------------------------------------------
 
-  // calls.js sets AgentDesk.calls and partners.js AgentDesk.partners, each
+  // calls.js sets AgentDesk.calls, partners.js AgentDesk.partners and video.js AgentDesk.video, each
   // {enter, teardown, socketOpen(reconnect), event(msg), ticketRendered(t)}; events go to the
-  // panel whose prefix they carry (call.*, partner.*).
+  // panel whose prefix they carry (call.*, partner.*, video.*).
   function callHook(name, arg, only) {
-    ['calls', 'partners'].forEach(function (panel) {
+    ['calls', 'partners', 'video'].forEach(function (panel) {
       var hooks = window.AgentDesk && window.AgentDesk[panel];
       if (only && only !== panel) return;
       if (!hooks || typeof hooks[name] !== 'function') return;
@@ -1373,6 +1374,7 @@
 
   window.AgentDesk = {
     calls: null,
+    video: null,
     partners: null,
     partnerNames: {},
     actionMsg: function (text, kind) { actionMsg(text, kind); },
