@@ -101,7 +101,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     return _json({"tickets": await request.app["tickets"].recent(limit, before)})
 
 
-async def _ticket(request: web.Request) -> Ticket:
+async def ticket_or_404(request: web.Request) -> Ticket:
+    """The ticket named by the route's `ticket_id`, or 404 `ticket_not_found`."""
     try:
         return await request.app["tickets"].get(request.match_info["ticket_id"])
     except TicketNotFound:
@@ -110,13 +111,13 @@ async def _ticket(request: web.Request) -> Ticket:
 
 @requires(*DESK)
 async def get_ticket(request: web.Request) -> web.Response:
-    return _json((await _ticket(request)).public_json())
+    return _json((await ticket_or_404(request)).public_json())
 
 
 @requires(*DESK)
 async def add_note(request: web.Request) -> web.Response:
     body: NoteIn = await _body(request, NoteIn)
-    await _ticket(request)
+    await ticket_or_404(request)
     user = request["session"]["user"]
     at = clock.now()
 
@@ -125,7 +126,7 @@ async def add_note(request: web.Request) -> web.Response:
         return None
 
     await request.app["tickets"].update(request.match_info["ticket_id"], change, HistoryEvent(at=at, actor=actor(request), event="note_added"))
-    return _json((await _ticket(request)).public_json())
+    return _json((await ticket_or_404(request)).public_json())
 
 
 @requires(*DESK)
@@ -134,7 +135,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
     if body.location and body.location.district and body.location.district not in districts():
         raise ApiError(422, "validation_failed", "请从列表中选择北京市的区", [{"field": "location.district", "code": "invalid_district", "message": "请从列表中选择北京市的区"}])
     callback = _callback_phone(body.callback_phone)
-    await _ticket(request)
+    await ticket_or_404(request)
 
     def change(ticket: Ticket) -> dict[str, Any]:
         changed: dict[str, Any] = {}
@@ -159,7 +160,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
     await request.app["tickets"].update(
         request.match_info["ticket_id"], change, HistoryEvent(at=clock.now(), actor=actor(request), event="corrected")
     )
-    return _json((await _ticket(request)).public_json())
+    return _json((await ticket_or_404(request)).public_json())
 
 
 def _callback_phone(raw: str | None) -> str | None:
@@ -174,7 +175,7 @@ def _callback_phone(raw: str | None) -> str | None:
 @requires(*DESK)
 async def forward(request: web.Request) -> web.Response:
     body: ForwardIn = await _body(request, ForwardIn) if request.can_read_body else ForwardIn()
-    ticket = await _ticket(request)
+    ticket = await ticket_or_404(request)
     event = HistoryEvent(at=clock.now(), actor=actor(request), event="forward_requested", detail={"hop": CASE_HOP, "reason": body.reason})
     if not await request.app["outbox"].enqueue(ticket.id, CASE_HOP, event):
         raise ApiError(409, "already_forwarded", "该工单已转派，无需重复操作")

@@ -4,32 +4,20 @@ the Beijing agent sees Tianjin's acceptance on the original ticket."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.support.browser import skip_without_chromium
-from tests.support.desk import PASSWORD
+from tests.support.browser import desk_page, skip_without_chromium
 from tests.support.partners import Hotline, pair  # noqa: F401 (fixture)
 
 skip_without_chromium()
 pytestmark = pytest.mark.browser
 
 
-async def desk(browser: Browser, base: str, username: str) -> Page:
-    context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1440, "height": 1000})
-    page = await context.new_page()
-    await page.goto(f"{base}/agent")
-    await page.fill("#login-username", username)
-    await page.fill("#login-password", PASSWORD)
-    await page.click("#login-submit")
-    await expect(page.locator("#ws-status")).to_have_attribute("data-state", "open", timeout=15_000)
-    return page
-
-
 async def test_one_click_transfer_and_the_partners_acceptance(browser: Browser, pair: tuple[Hotline, Hotline]) -> None:
     beijing, tianjin = pair
     ticket_id = await beijing.submit()
-    tianjin_desk = await desk(browser, tianjin.base, "agent-tianjin")
-    beijing_desk = await desk(browser, beijing.base, "agent-beijing")
+    tianjin_desk = await desk_page(browser, tianjin.base, "agent-tianjin")
+    beijing_desk = await desk_page(browser, beijing.base, "agent-beijing")
 
     await beijing_desk.click(f"li.ticket-row[data-ticket-id='{ticket_id}']")
     form = beijing_desk.locator("#transfer-form")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.desk import PASSWORD
+from tests.support.browser import desk_page
 from tests.support.video import add_desk_user, decoded_video_frames, video_browser  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,13 +45,7 @@ async def video_app(make_app, redis_url: str) -> Callable[..., Awaitable[str]]:
 
 
 async def desk(browser: Browser, base: str, username: str = "signer") -> Page:
-    context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1440, "height": 1000})
-    page = await context.new_page()
-    await page.goto(f"{base}/agent")
-    await page.fill("#login-username", username)
-    await page.fill("#login-password", PASSWORD)
-    await page.click("#login-submit")
-    await expect(page.locator("#ws-status")).to_have_attribute("data-state", "open")
+    page = await desk_page(browser, base, username)
     await expect(page.locator("#video-panel")).to_be_visible()
     return page
 

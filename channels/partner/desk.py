@@ -17,10 +17,10 @@ from channels.phone.ami import AmiError
 from channels.phone.commands import CommandFailed, send_command
 from gateway import clock, keys
 from gateway.auth import actor, requires
+from gateway.desk_routes import ticket_or_404
 from gateway.errors import ApiError
 from gateway.json_io import json_response, read_model
 from gateway.ticket import PARTNER_STATUS_RANK, HistoryEvent, Provenance, Ticket, Transferred
-from gateway.tickets import TicketNotFound
 
 DESK = ("agent", "supervisor")
 LIVE_CALL_TIMEOUT = 12.0  # the AMI action itself may take up to 10 s
@@ -51,13 +51,6 @@ async def list_partners(request: web.Request) -> web.Response:
     return json_response({"self": directory.self_id, "partners": [_public(p) for p in await directory.peers()]})
 
 
-async def _ticket(request: web.Request) -> Ticket:
-    try:
-        return await request.app["tickets"].get(request.match_info["ticket_id"])
-    except TicketNotFound:
-        raise ApiError(404, "ticket_not_found", "工单不存在") from None
-
-
 @requires(*DESK)
 async def transfer(request: web.Request) -> web.Response:
     body: TransferIn = await read_model(request, TransferIn)
@@ -65,7 +58,7 @@ async def transfer(request: web.Request) -> web.Response:
     partner = next((p for p in await directory.peers() if p.id == body.partner), None)
     if partner is None:
         raise ApiError(422, "unknown_partner", "请从列表中选择对方热线", [{"field": "partner", "code": "unknown_partner", "message": "不在合作热线名录中或尚未配置密钥"}])
-    ticket = await _ticket(request)
+    ticket = await ticket_or_404(request)
     if isinstance(ticket.disposition, Transferred) or any(e.event == "transfer_requested" for e in ticket.history):
         raise ApiError(409, "already_transferred", "该工单已转出，无需重复操作")
     session = request["session"]
@@ -139,7 +132,7 @@ async def pending_transfers(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def report_status(request: web.Request) -> web.Response:
     body: PartnerStatusIn = await read_model(request, PartnerStatusIn)
-    ticket = await _ticket(request)
+    ticket = await ticket_or_404(request)
     if ticket.channel != "partner" or not ticket.source.extra.get("transfer_id"):
         raise ApiError(409, "not_a_transfer", "该工单不是外省市转入的工单")
     if body.status == "resolved" and not body.result:

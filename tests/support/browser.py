@@ -5,7 +5,9 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.support.desk import PASSWORD
 
 CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
 # Background networking off: this machine has no internet and Chromium would keep trying.
@@ -26,3 +28,15 @@ async def browser() -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+async def desk_page(browser: Browser, base: str, username: str, password: str = PASSWORD) -> Page:
+    """A desk user logged in at /agent, with the live connection open."""
+    context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1440, "height": 1000})
+    page = await context.new_page()
+    await page.goto(f"{base}/agent")
+    await page.fill("#login-username", username)
+    await page.fill("#login-password", password)
+    await page.click("#login-submit")
+    await expect(page.locator("#ws-status")).to_have_attribute("data-state", "open", timeout=15_000)
+    return page
