@@ -54,6 +54,13 @@ class Session:
                     self.received[side] += 1
         self.tasks.append(asyncio.create_task(pump()))
 
+    async def peer(self, side: str, args: argparse.Namespace) -> tuple[RTCPeerConnection, str]:
+        """A new peer for `side` sending the moving picture, counting what it receives; returns it and its offer."""
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        pc.on("track", lambda t: self.count(side, t))
+        return pc, await offer(pc, Picture(args.width, args.height, args.fps))
+
     async def close(self) -> None:
         for pc in self.pcs:
             await pc.close()
@@ -93,18 +100,12 @@ class GatewayTarget(Target):
 
     async def open(self, http: aiohttp.ClientSession, args: argparse.Namespace) -> Session:
         s = Session()
-        citizen = RTCPeerConnection()
-        s.pcs.append(citizen)
-        citizen.on("track", lambda t: s.count("citizen", t))
-        sdp = await offer(citizen, Picture(args.width, args.height, args.fps))
+        citizen, sdp = await s.peer("citizen", args)
         async with http.post(f"{self.base}/api/v1/video/sessions", json={"type": "offer", "sdp": sdp}) as r:
             started = await r.json()
             assert r.status == 201, started
         await citizen.setRemoteDescription(RTCSessionDescription(started["answer"]["sdp"], "answer"))
-        agent = RTCPeerConnection()
-        s.pcs.append(agent)
-        agent.on("track", lambda t: s.count("agent", t))
-        sdp = await offer(agent, Picture(args.width, args.height, args.fps))
+        agent, sdp = await s.peer("agent", args)
         async with self.agent_http.post(f"{self.base}/api/v1/agent/video/sessions/{started['session_id']}/accept",
                                         json={"type": "offer", "sdp": sdp}, headers={"X-CSRF-Token": self.csrf}) as r:
             answer = await r.json()
@@ -120,16 +121,12 @@ class BareTarget(Target):
 
     async def open(self, http: aiohttp.ClientSession, args: argparse.Namespace) -> Session:
         s = Session()
-        citizen = RTCPeerConnection()
-        s.pcs.append(citizen)
-        citizen.on("track", lambda t: s.count("citizen", t))
-        async with http.post(f"{self.base}/citizen", json={"sdp": await offer(citizen, Picture(args.width, args.height, args.fps))}) as r:
+        citizen, sdp = await s.peer("citizen", args)
+        async with http.post(f"{self.base}/citizen", json={"sdp": sdp}) as r:
             started = await r.json()
         await citizen.setRemoteDescription(RTCSessionDescription(started["sdp"], "answer"))
-        agent = RTCPeerConnection()
-        s.pcs.append(agent)
-        agent.on("track", lambda t: s.count("agent", t))
-        async with http.post(f"{self.base}/agent/{started['session_id']}", json={"sdp": await offer(agent, Picture(args.width, args.height, args.fps))}) as r:
+        agent, sdp = await s.peer("agent", args)
+        async with http.post(f"{self.base}/agent/{started['session_id']}", json={"sdp": sdp}) as r:
             answer = await r.json()
         await agent.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         return s

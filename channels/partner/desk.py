@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.partner.delivery import queue_status, queue_transfer, transfer_id_for
 from channels.partner.directory import PERSONAL_FIELDS, Partner, PartnerDirectory, PartnerEdit, audit_line
-from channels.partner.envelope import STATUS_LABELS
+from channels.partner.envelope import STATUS_LABELS, withheld_requester_fields
 from channels.partner.routes import PENDING_TRANSFERS
 from channels.phone.ami import AmiError
 from channels.phone.commands import CommandFailed, send_command
@@ -73,15 +73,7 @@ async def transfer(request: web.Request) -> web.Response:
     if not await queue_transfer(request.app["outbox"], ticket.id, partner.id, event):
         raise ApiError(409, "already_transferred", "该工单已转出，无需重复操作")
     return json_response({"queued": True, "transfer_id": transfer_id_for(ticket.id, partner.id), "live_call": live_route is not None,
-                          "withheld": _withheld(ticket, partner)}, status=202)
-
-
-def _withheld(ticket: Ticket, partner: Partner) -> list[str]:
-    """The requester's fields the partner will not get (no consent, or not on its allow-list)."""
-    present = [f"requester.{n}" for n in ("name", "phone", "callback_phone") if getattr(ticket.requester, n)]
-    if not ticket.requester.consent_share_partner:
-        return present
-    return [f for f in present if f not in partner.fields]
+                          "withheld": withheld_requester_fields(ticket.requester, partner)}, status=202)
 
 
 async def _record_consent(request: web.Request, ticket_id: str, partner: Partner) -> None:

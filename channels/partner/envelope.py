@@ -97,22 +97,25 @@ STATUS_LABELS = {"received": "对方已接收", "accepted": "对方已受理", "
 LinkMaker = Callable[[Attachment], tuple[str, datetime]]
 
 
+def withheld_requester_fields(requester: Requester, partner: Partner) -> list[str]:
+    """The requester's fields `partner` will not get: all without the citizen's consent, and
+    those off the partner's allow-list with it."""
+    present = [f"requester.{name}" for name in ("name", "phone", "callback_phone") if getattr(requester, name)]
+    if not requester.consent_share_partner:
+        return present
+    return [f for f in present if f not in partner.fields]
+
+
 def build_envelope(ticket: Ticket, *, origin: str, partner: Partner, transfer_id: str, request: HistoryEvent,
                    sent_at: datetime, link: LinkMaker) -> TransferEnvelope:
     """The envelope for `partner`: the requester's personal fields only with the citizen's
     consent (recorded on the ticket) and only those on the partner's allow-list."""
     allowed = set(partner.fields)
-    consent = ticket.requester.consent_share_partner
-    requester = EnvelopeRequester(confidential=ticket.requester.confidential, consent_share_partner=consent)
-    withheld: list[str] = []
+    requester = EnvelopeRequester(confidential=ticket.requester.confidential, consent_share_partner=ticket.requester.consent_share_partner)
+    withheld = withheld_requester_fields(ticket.requester, partner)
     for name in ("name", "phone", "callback_phone"):
-        value = getattr(ticket.requester, name)
-        if value is None:
-            continue
-        if consent and f"requester.{name}" in allowed:
-            setattr(requester, name, value)
-        else:
-            withheld.append(f"requester.{name}")
+        if f"requester.{name}" not in withheld:
+            setattr(requester, name, getattr(ticket.requester, name))
     withheld += [name for name in ("location", "messages", "transcript", "attachments")
                  if name not in allowed and getattr(ticket, name)]
     attachments = []
