@@ -2,6 +2,12 @@
 #   docker build -t hotline-gateway .
 #   docker run --rm -p 127.0.0.1:8080:8080 -e REDIS_URL=redis://host:6379/0 hotline-gateway
 # (or `docker compose up -d --build`, which also starts Redis)
+#
+# Speech model: the build downloads vosk-model-small-cn-0.22 (`hotline models fetch`, sha256
+# checked; the build fails on a mismatch) into /opt/models. A build host without internet:
+#   docker build --build-arg VOSK_MODEL=none -t hotline-gateway .
+# and mount an unpacked model instead (the gateway runs with live transcription off without one):
+#   docker run ... -v /srv/models/vosk-model-small-cn-0.22:/opt/models/vosk-model-small-cn-0.22:ro hotline-gateway
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,9 +25,14 @@ COPY . /app
 RUN pip install . \
  && rm -rf /app/build /app/*.egg-info
 
+ARG VOSK_MODEL=vosk-model-small-cn-0.22
+RUN if [ "$VOSK_MODEL" != "none" ]; then hotline models fetch --name "$VOSK_MODEL" --dest /opt/models; \
+    else mkdir -p /opt/models; fi
+
 ENV HOTLINE_HOST=0.0.0.0 \
     HOTLINE_PORT=8080 \
-    HOTLINE_DATA_DIR=/data
+    HOTLINE_DATA_DIR=/data \
+    HOTLINE_VOSK_MODEL=/opt/models/vosk-model-small-cn-0.22
 
 USER hotline
 VOLUME ["/data"]

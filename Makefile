@@ -1,7 +1,8 @@
 # Beijing 12345 hotline intake gateway — developer entry points.
 #
-#   make run        start the gateway (README command #1)
-#   make test       run the test suite (README command #2)
+#   make run        start the gateway (README command #1); fetches the speech model first if it can
+#   make test       set up what the tests need (tools/test-setup.sh), run the suite (README command #2)
+#   make model      download the Vosk speech model into var/models/ (sha256 checked)
 #   make bench      intake benchmark
 #   make compose-check   validate docker-compose.yml
 #   make clean      remove .venv and var/
@@ -12,15 +13,19 @@ VPY         := $(VENV)/bin/python
 PIP         := $(VPY) -m pip --disable-pip-version-check
 PYTEST_ARGS ?=
 HOTLINE_ARGS ?=
+MODEL_FETCH_ARGS ?=
 
 # Browser tests drive Debian's chromium (not a Playwright download).
 HOTLINE_CHROMIUM ?= /usr/bin/chromium
 export HOTLINE_CHROMIUM
 # Set CHECK_CHROMIUM=0 to run without chromium, e.g.
 #   make test CHECK_CHROMIUM=0 PYTEST_ARGS='-m "not browser"'
+# TEST_SETUP=0 skips tools/test-setup.sh (Debian packages, compose check, Rasa venv).
 CHECK_CHROMIUM ?= 1
+TEST_SETUP ?= 1
+export CHECK_CHROMIUM PYTHON
 
-.PHONY: all venv venv-run run test bench compose-check compose-shim check-chromium clean
+.PHONY: all venv venv-run run model model-auto test test-setup bench compose-check compose-shim check-chromium clean
 
 all: test
 
@@ -45,8 +50,23 @@ venv-run: $(VENV)/.installed-run
 
 # --- entry points -----------------------------------------------------------
 
-run: venv-run
+run: venv-run model-auto
 	$(VENV)/bin/hotline run $(HOTLINE_ARGS)
+
+# The Vosk model for live call transcription. `make run` tries once (skipped when the gateway
+# already finds a model; gives up within seconds when offline and then waits a day before trying
+# again); without it the gateway runs with transcription off. `make model` always tries.
+# MODEL_FETCH_ARGS: e.g. --url <mirror of the zip> (the sha256 is still the official one).
+model: venv-run
+	$(VENV)/bin/hotline models fetch $(MODEL_FETCH_ARGS)
+
+model-auto: venv-run
+	-@$(VENV)/bin/hotline models fetch --auto $(MODEL_FETCH_ARGS)
+
+# Debian packages (installed when root or passwordless sudo, else one message with the command),
+# docker-compose.yml check, Rasa's virtualenv: everything `make test` needs on a fresh machine.
+test-setup:
+	@if [ "$(TEST_SETUP)" != "0" ]; then bash tools/test-setup.sh; fi
 
 check-chromium:
 	@if [ "$(CHECK_CHROMIUM)" != "0" ] && [ ! -x "$(HOTLINE_CHROMIUM)" ]; then \
@@ -59,7 +79,8 @@ check-chromium:
 
 # If PYTEST_EXITCODE_FILE is set (by .ci/run), pytest's own exit code is
 # written there, since make itself only ever exits 0 or 2.
-test: venv check-chromium
+# test-setup comes first: it installs python3-venv, which the venv needs.
+test: test-setup venv check-chromium
 	@echo "$(VPY) -m pytest $(PYTEST_ARGS)"
 	@rc=0; $(VPY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ -n "$${PYTEST_EXITCODE_FILE:-}" ]; then echo $$rc > "$$PYTEST_EXITCODE_FILE"; fi; \

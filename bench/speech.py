@@ -62,7 +62,12 @@ class Desk:
     async def run(self, base: str) -> None:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             async with http.post(f"{base}/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}) as r:
-                csrf = (await r.json())["csrf_token"]
+                answer = await r.json()
+                csrf = answer["csrf_token"]
+            if answer["user"].get("must_change_password"):  # the bootstrap admin's first login
+                async with http.post(f"{base}/api/v1/auth/password", headers={"X-CSRF-Token": csrf},
+                                     json={"current_password": PASSWORD, "new_password": PASSWORD + "-changed"}) as r:
+                    csrf = (await r.json())["csrf_token"]
             async with http.ws_connect(f"{base}/api/v1/agent/ws", headers={"X-CSRF-Token": csrf}) as ws:
                 async for msg in ws:
                     self.events.append((time.time(), json.loads(msg.data)))

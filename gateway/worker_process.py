@@ -1,14 +1,23 @@
 """The delivery worker as its own process: `hotline worker`, started and supervised by
-`hotline run` (or run on its own to scale deliveries out)."""
+`hotline run` as `python -m gateway.worker_process` (or run on its own to scale deliveries out)."""
 from __future__ import annotations
+
+import os
+import signal
+
+PARENT_ENV = "HOTLINE_PARENT_PID"
+if __name__ == "__main__" and os.environ.get(PARENT_ENV):
+    # Supervised: a Ctrl-C in the terminal reaches the whole process group, but the gateway
+    # stops this worker itself (SIGTERM) after its own clean shutdown. Ignored before anything
+    # else is imported, so no KeyboardInterrupt traceback even during start-up.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 import asyncio
 import ctypes
 import logging
-import os
-import signal
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 
 from redis.asyncio import Redis
 
@@ -20,7 +29,6 @@ from knowledge_base.live import LiveKnowledge
 
 log = logging.getLogger(__name__)
 
-PARENT_ENV = "HOTLINE_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -43,11 +51,13 @@ async def run_worker(settings: Settings, redis_url: str) -> None:
     outbox = build_outbox(settings, redis, Tickets(redis), Metrics())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    supervised = bool(os.environ.get(PARENT_ENV))
+    for sig in (signal.SIGTERM,) if supervised else (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     knowledge = LiveKnowledge(redis)
-    await knowledge.refresh()
-    knowledge_task = asyncio.create_task(knowledge.run(stop))
+    # Deliveries start at once; the knowledge index (seconds to build) loads beside them. The
+    # router waits for it only for the entries the bot has to assess (Router._route).
+    knowledge_task = asyncio.create_task(_keep_knowledge(knowledge, stop), name="knowledge")
     try:
         await run_delivery(outbox, knowledge, settings, stop)
     finally:
@@ -55,24 +65,50 @@ async def run_worker(settings: Settings, redis_url: str) -> None:
         await redis.aclose()
 
 
+async def _keep_knowledge(knowledge: LiveKnowledge, stop: asyncio.Event) -> None:
+    """First load (retried while Redis is unreachable), then follow publications."""
+    while not stop.is_set():
+        try:
+            await knowledge.refresh()
+            break
+        except Exception as exc:
+            log.warning("knowledge index not loaded yet; retrying", extra={"error": str(exc)})
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1)
+            except asyncio.TimeoutError:
+                pass
+    await knowledge.run(stop)
+
+
+WORKER_COMMAND = (sys.executable, "-m", "gateway.worker_process")
+
+
 class WorkerSupervisor:
     """Keeps one delivery worker process alive beside the web process; restarts it with
-    backoff if it dies, stops it on shutdown."""
+    backoff if it dies (0.5 s doubling to 30 s, back to 0.5 s once a worker has run for
+    `healthy_after` seconds), stops it on shutdown."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], command: Sequence[str] | None = None, healthy_after: float = 60.0,
+                 backoff_initial: float = 0.5, backoff_max: float = 30.0) -> None:
         self.env = {**env, PARENT_ENV: str(os.getpid())}
+        self.command = list(command or WORKER_COMMAND)
+        self.healthy_after = healthy_after
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
+        self.delays: list[float] = []  # the last 100 restart delays (for operators and tests)
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.5
+        backoff = self.backoff_initial
         while not stop.is_set():
+            started = time.monotonic()
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gateway.cli", "worker", env=self.env, stdin=asyncio.subprocess.DEVNULL,
+                *self.command, env=self.env, stdin=asyncio.subprocess.DEVNULL,
             )
             waiter = asyncio.ensure_future(self.process.wait())
             stopper = asyncio.ensure_future(stop.wait())
@@ -83,9 +119,18 @@ class WorkerSupervisor:
                 break
             _forget_metrics_of(self.process.pid)
             self.restarts += 1
-            log.error("delivery worker exited; restarting", extra={"returncode": self.process.returncode, "delay_s": backoff})
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
+            ran = time.monotonic() - started
+            if ran >= self.healthy_after:
+                backoff = self.backoff_initial  # it was healthy: this is a new failure, not a crash loop
+            self.delays.append(backoff)
+            del self.delays[:-100]
+            log.error("delivery worker exited; restarting", extra={
+                "returncode": self.process.returncode, "ran_s": round(ran, 1), "delay_s": backoff})
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
+            except asyncio.TimeoutError:
+                pass
+            backoff = min(backoff * 2, self.backoff_max)
 
     async def shutdown(self) -> None:
         if not self.running:
@@ -111,3 +156,9 @@ def main(settings: Settings, redis_url: str) -> int:
     die_with_parent()
     asyncio.run(run_worker(settings, redis_url))
     return 0
+
+
+if __name__ == "__main__":
+    from gateway.cli import main as _cli_main
+
+    sys.exit(_cli_main(["worker"]))

@@ -20,7 +20,10 @@ import socket
 import stat
 import sys
 import tempfile
+import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable
@@ -36,6 +39,8 @@ DEFAULT_DEST = Path("var/models")
 MARKER = "am/final.mdl"
 CHUNK = 1 << 16
 DEFAULT_TIMEOUT = 60.0  # seconds without progress on the socket before giving up
+CONNECT_TIMEOUT = 10.0  # seconds to resolve the host and open the connection (offline machines fail fast)
+AUTO_CONNECT_TIMEOUT = 5.0  # the same for `models fetch --auto` (`make run`)
 MAX_UNPACKED = 10 * 1024**3  # refuse archives claiming more than this (zip bombs)
 
 Progress = Callable[[int, "int | None"], None]  # (bytes so far, total bytes if known)
@@ -98,6 +103,33 @@ def _resolve_source(name: str, url: str | None, sha256: str | None) -> ModelSour
     expected = sha256 or official.sha256
     # A mirror of the official zip (same checksum) has the official size too.
     return ModelSource(url or official.url, expected, official.size if expected == official.sha256 else None)
+
+
+def _probe(url: str, timeout: float) -> None:
+    """Fail within `timeout` seconds when the server (or the configured proxy) cannot be reached:
+    name resolution has no timeout of its own, so it runs in a thread we stop waiting for."""
+    parsed = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parsed.scheme)
+    if proxy and not urllib.request.proxy_bypass(parsed.hostname or ""):
+        parsed = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    host = parsed.hostname or ""
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=connect, name="model-fetch-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise DownloadError(f"{url}: no connection to {host}:{port} within {timeout:g} s (offline?)")
+    if outcome[0] is not None:
+        raise DownloadError(f"{url}: cannot connect to {host}:{port}: {outcome[0]}")
 
 
 def _download(source: ModelSource, into: Path, timeout: float, progress: Progress | None) -> str:
@@ -180,6 +212,7 @@ def fetch_model(
     *,
     progress: Progress | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    connect_timeout: float | None = CONNECT_TIMEOUT,
 ) -> Path:
     """Download, verify and unpack model `name` into `dest_dir/name`; returns that path.
 
@@ -206,6 +239,8 @@ def fetch_model(
     unpack_dir: Path | None = None
     try:
         log.info("downloading %s from %s", name, source.url)
+        if connect_timeout is not None:
+            _probe(source.url, connect_timeout)
         actual = _download(source, archive, timeout, progress)
         if actual != source.sha256:
             raise ChecksumMismatch(source.url, source.sha256, actual)
@@ -234,9 +269,68 @@ def fetch_model(
 # --- CLI ------------------------------------------------------------------------------------------
 
 def default_dest() -> Path:
-    """The directory that holds $HOTLINE_VOSK_MODEL if that is set, else var/models."""
+    """The directory that holds $HOTLINE_VOSK_MODEL if that is set, else $HOTLINE_DATA_DIR/models
+    (var/models), where the gateway looks by default."""
     env = os.environ.get(ENV_VAR)
-    return Path(env).expanduser().parent if env else DEFAULT_DEST
+    if env:
+        return Path(env).expanduser().parent
+    data_dir = os.environ.get("HOTLINE_DATA_DIR")
+    return Path(data_dir) / "models" if data_dir else DEFAULT_DEST
+
+
+FAILED_STAMP_MAX_AGE = 86400.0  # `--auto` tries again a day after a failed attempt
+
+
+def _failed_stamp(dest: Path, name: str) -> Path:
+    return dest / f".{name}.fetch-failed"
+
+
+def cmd_models_auto(args: argparse.Namespace) -> int:
+    """`models fetch --auto` (what `make run` does first): get the model unless the gateway already
+    finds one; never fails. A failed attempt (offline: it gives up after a few seconds) is noted
+    in <dest>/.<name>.fetch-failed and not repeated for a day; `make model` retries at once."""
+    from speech.model import default_model_dir, model_problem
+
+    if args.name == DEFAULT_MODEL and args.dest is None and model_problem(default_model_dir()) is None:
+        print(f"语音模型 / speech model: {default_model_dir().resolve()}", file=sys.stderr)
+        return 0
+    dest = (args.dest if args.dest is not None else default_dest()).expanduser()
+    target = dest / args.name
+    if is_complete(target):
+        print(f"语音模型 / speech model: {target.resolve()}", file=sys.stderr)
+        return 0
+    stamp = _failed_stamp(dest, args.name)
+    try:
+        age = time.time() - stamp.stat().st_mtime
+    except OSError:
+        age = None
+    if age is not None and age < FAILED_STAMP_MAX_AGE:
+        reason = stamp.read_text(errors="replace").strip()
+        print(f"语音模型未安装（上次下载失败），通话实时转写将关闭；联网后运行 make model 重试\n"
+              f"  (speech model not installed: the last download failed ({reason}); live transcription stays off; "
+              f"`make model` retries)", file=sys.stderr)
+        return 0
+    print(f"正在下载语音模型 {args.name} / downloading speech model {args.name} -> {dest}", file=sys.stderr, flush=True)
+    progress = _terminal_progress if sys.stderr.isatty() else None
+    try:
+        target = fetch_model(args.name, dest, args.url, args.sha256, progress=progress, connect_timeout=AUTO_CONNECT_TIMEOUT)
+    except (FetchError, OSError) as exc:
+        if progress:
+            print(file=sys.stderr)
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(f"{exc}\n")
+        except OSError:
+            pass
+        print(f"语音模型下载失败，网关将在没有通话实时转写的情况下运行；联网后运行 make model\n"
+              f"  (could not download the speech model: {exc}; the gateway runs without live transcription; "
+              f"run `make model` when online)", file=sys.stderr)
+        return 0
+    if progress:
+        print(file=sys.stderr)
+    stamp.unlink(missing_ok=True)
+    print(f"语音模型已就绪 / speech model ready: {target.resolve()}", file=sys.stderr)
+    return 0
 
 
 def _terminal_progress(done: int, total: int | None) -> None:
@@ -247,6 +341,8 @@ def _terminal_progress(done: int, total: int | None) -> None:
 
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
+    if args.auto:
+        return cmd_models_auto(args)
     dest = (args.dest if args.dest is not None else default_dest()).expanduser()
     target = dest / args.name
     if is_complete(target):
@@ -269,6 +365,7 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
             return 1
         if progress:
             print(file=sys.stderr)
+        _failed_stamp(dest, args.name).unlink(missing_ok=True)
         print(f"模型已就绪 / model ready: {target.resolve()}")
     print("在环境中设置 / set in the environment:")
     print(f"{ENV_VAR}={target.resolve()}")
@@ -281,8 +378,11 @@ def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     msub = models.add_subparsers(dest="models_cmd", required=True)
     fetch = msub.add_parser("fetch", help="download, verify (sha256) and unpack a Vosk model")
     fetch.add_argument("--name", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL}; known: {', '.join(OFFICIAL_MODELS)})")
-    fetch.add_argument("--dest", type=Path, help=f"directory to unpack into (default: parent of ${ENV_VAR} if set, else {DEFAULT_DEST})")
+    fetch.add_argument("--dest", type=Path, help=f"directory to unpack into (default: parent of ${ENV_VAR} if set, else $HOTLINE_DATA_DIR/models, i.e. {DEFAULT_DEST})")
     fetch.add_argument("--url", help="download from this URL instead (a mirror)")
     fetch.add_argument("--sha256", help="expected sha256 of the zip (required for models not built in)")
+    fetch.add_argument("--auto", action="store_true",
+                       help="what `make run` does: skip if the gateway finds a model, give up fast when offline, "
+                            "do not retry for a day after a failure, always exit 0")
     fetch.set_defaults(func=cmd_models_fetch)
     return models

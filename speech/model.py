@@ -22,20 +22,46 @@ class ModelNotFound(RuntimeError):
     """The Vosk model directory is missing, incomplete or unreadable."""
 
 
+def shared_model_dir() -> Path:
+    """The model beside the checkout (`../shared/models/...`), where developers keep it."""
+    repo_root = Path(__file__).resolve().parents[1]
+    return repo_root.parent / "shared" / "models" / MODEL_NAME
+
+
+def fetched_model_dir() -> Path:
+    """Where `hotline models fetch` (and `make model`) put the model: `$HOTLINE_DATA_DIR/models/`."""
+    return Path(os.environ.get("HOTLINE_DATA_DIR") or "var") / "models" / MODEL_NAME
+
+
 def default_model_dir() -> Path:
+    """$HOTLINE_VOSK_MODEL if set; else ../shared/models/<name> if it is there; else
+    $HOTLINE_DATA_DIR/models/<name> (var/models/..., what `make model` downloads), present or not."""
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    repo_root = Path(__file__).resolve().parents[1]
-    return repo_root.parent / "shared" / "models" / MODEL_NAME
+    shared = shared_model_dir()
+    if shared.is_dir():
+        return shared
+    return fetched_model_dir()
+
+
+def model_problem(path: Path | None = None) -> str | None:
+    """None if `path` (default: default_model_dir()) looks like a loadable model, else a short
+    English reason such as "model not found" (cheap: only checks files, loads nothing)."""
+    resolved = Path(path if path is not None else default_model_dir()).expanduser()
+    try:
+        _check(resolved)
+    except ModelNotFound as exc:
+        return "model incomplete" if "incomplete" in str(exc).splitlines()[0] else "model not found"
+    return None
 
 
 def _not_found(path: Path, problem: str) -> ModelNotFound:
     return ModelNotFound(
         f"Vosk model {problem}: {path}\n"
         f"Set {ENV_VAR} to an unpacked Vosk model directory (e.g. {MODEL_NAME}), or run "
-        f"`hotline models fetch`: it downloads {MODEL_NAME}, checks its sha256 and prints the {ENV_VAR}=... line to use.\n"
-        f"未找到可用的语音识别模型（{path}）：请设置环境变量 {ENV_VAR}，或运行 `hotline models fetch` 下载模型。"
+        f"`make model` (`hotline models fetch`): it downloads {MODEL_NAME} into var/models/, checks its sha256 and prints the {ENV_VAR}=... line to use.\n"
+        f"未找到可用的语音识别模型（{path}）：请设置环境变量 {ENV_VAR}，或运行 `make model`（`hotline models fetch`）下载模型。"
     )
 
 

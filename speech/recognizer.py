@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from speech.audio import Resampler
-from speech.model import load_model
+from speech.model import ModelNotFound, load_model, model_problem
 from speech.vad import SilenceGate
 
 if TYPE_CHECKING:
@@ -98,6 +98,9 @@ class SpeechEngine:
         self.model: vosk.Model | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._legs: set[LegStream] = set()
+        # Why there is no transcription (e.g. "off: model not found (run: make model)"); None while
+        # the model is loaded or not yet tried. Calls still work without it: legs then discard audio.
+        self.unavailable: str | None = None
         self.stats: dict[str, float] = {
             "legs_open": 0, "seconds_received": 0.0, "seconds_decoded": 0.0, "seconds_skipped": 0.0,
         }
@@ -110,10 +113,29 @@ class SpeechEngine:
             self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="vosk")
         if self.model is None:
             loop = asyncio.get_running_loop()
-            self.model = await loop.run_in_executor(self._executor, load_model, self.model_dir)
+            try:
+                self.model = await loop.run_in_executor(self._executor, load_model, self.model_dir)
+            except ModelNotFound as exc:
+                # A missing model turns transcription off; it must not take the phone channel
+                # (screen pops, call tickets) or the gateway down with it.
+                reason = model_problem(self.model_dir) or "model could not be loaded"
+                self.unavailable = f"off: {reason} (run: make model)"
+                log.warning("live transcription off: no usable Vosk model", extra={"reason": str(exc).splitlines()[0]})
+            else:
+                self.unavailable = None
 
-    def open_leg(self, sample_rate: int, sink: Sink) -> LegStream:
-        """A new stream; call from the event loop after start()."""
+    @property
+    def transcription(self) -> str:
+        """"on", "off: <reason> (run: make model)", or "not started"."""
+        if self.model is not None:
+            return "on"
+        return self.unavailable or "not started"
+
+    def open_leg(self, sample_rate: int, sink: Sink) -> "LegStream | DiscardingLeg":
+        """A new stream; call from the event loop after start(). Without a model (transcription
+        off) the stream takes the audio and discards it."""
+        if self.unavailable is not None and self.model is None:
+            return DiscardingLeg()
         if self.model is None or self._executor is None:
             raise RuntimeError("SpeechEngine.open_leg() before `await engine.start()`")
         leg = LegStream(self, sample_rate, sink)
@@ -132,6 +154,24 @@ class SpeechEngine:
         if leg in self._legs:
             self._legs.discard(leg)
             self.stats["legs_open"] -= 1
+
+
+class DiscardingLeg:
+    """The stream of a leg while transcription is off: same calls as LegStream, no words."""
+
+    lag_seconds = 0.0
+
+    def __init__(self) -> None:
+        self.segments: list[Segment] = []
+
+    def feed(self, pcm: bytes, sample_rate: int | None = None) -> None:
+        pass
+
+    async def drain(self) -> None:
+        pass
+
+    async def close(self) -> list[Segment]:
+        return []
 
 
 @dataclass

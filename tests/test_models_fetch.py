@@ -256,10 +256,82 @@ def test_cli_fails_on_network_error(dest: Path, capsys: pytest.CaptureFixture[st
 
 def test_cli_default_destination(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("HOTLINE_VOSK_MODEL", raising=False)
+    monkeypatch.delenv("HOTLINE_DATA_DIR", raising=False)
     assert default_dest() == Path("var/models")
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "data"))
+    assert default_dest() == tmp_path / "data" / "models"  # where the gateway looks by default
     monkeypatch.setenv("HOTLINE_VOSK_MODEL", str(tmp_path / "models" / "vosk-model-small-cn-0.22"))
     assert default_dest() == tmp_path / "models"
     parser = argparse.ArgumentParser(prog="hotline")
     add_cli(parser.add_subparsers(dest="cmd", required=True))
     args = parser.parse_args(["models", "fetch"])
     assert args.name == "vosk-model-small-cn-0.22" and args.dest is None and args.url is None
+
+
+def test_auto_fetch_offline_gives_up_fast_and_waits_before_trying_again(server: Server, dest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`make run` runs `models fetch --auto`: offline it must not hold the start up, must not fail,
+    and must not try again at every start; `make model` (plain fetch) still tries and clears that."""
+    import time
+
+    data = make_zip(MODEL_FILES)
+    url = server.put("tiny-model.zip", data)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/tiny-model.zip"
+    auto = ["models", "fetch", "--auto", "--name", "tiny-model", "--dest", str(dest), "--sha256", sha(data)]
+    started = time.monotonic()
+    assert run_cli([*auto, "--url", dead]) == 0
+    assert time.monotonic() - started < 10
+    assert "runs without live transcription" in capsys.readouterr().err
+    assert (dest / ".tiny-model.fetch-failed").is_file() and not (dest / "tiny-model").exists()
+
+    assert run_cli([*auto, "--url", url]) == 0  # the next start: no new attempt
+    assert "make model" in capsys.readouterr().err and server.requests == []
+
+    assert run_cli(["models", "fetch", "--name", "tiny-model", "--dest", str(dest), "--url", url, "--sha256", sha(data)]) == 0
+    assert (dest / "tiny-model" / "am" / "final.mdl").is_file() and not (dest / ".tiny-model.fetch-failed").exists()
+    capsys.readouterr()
+    assert run_cli([*auto, "--url", url]) == 0
+    assert "speech model" in capsys.readouterr().err and len(server.requests) == 1
+
+
+def test_connection_that_never_opens_fails_within_the_connect_timeout(dest: Path) -> None:
+    """A server that never completes the handshake (a full accept queue; offline networks that drop
+    packets look the same) fails the fetch after connect_timeout, not the 60 s read timeout."""
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):  # fill the accept queue: later handshakes are not answered
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            fillers.append(c)
+        time.sleep(0.2)
+        started = time.monotonic()
+        with pytest.raises(DownloadError):
+            fetch_model("tiny-model", dest, f"http://127.0.0.1:{port}/m.zip", "3" * 64, connect_timeout=0.5)
+        assert time.monotonic() - started < 5
+    finally:
+        for c in fillers:
+            c.close()
+        listener.close()
+
+
+def test_default_model_is_found_beside_the_checkout_else_under_the_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from speech import model
+
+    monkeypatch.delenv("HOTLINE_VOSK_MODEL", raising=False)
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
+    shared = tmp_path / "shared" / "models" / model.MODEL_NAME
+    monkeypatch.setattr(model, "shared_model_dir", lambda: shared)
+    assert model.default_model_dir() == tmp_path / "var" / "models" / model.MODEL_NAME  # a fresh clone: what `make model` fills
+    assert model.model_problem() == "model not found"
+    shared.mkdir(parents=True)
+    assert model.default_model_dir() == shared
+    monkeypatch.setenv("HOTLINE_VOSK_MODEL", str(tmp_path / "elsewhere"))
+    assert model.default_model_dir() == tmp_path / "elsewhere"

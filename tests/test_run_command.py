@@ -120,7 +120,7 @@ def _wait(condition, timeout: float = 30.0):  # type: ignore[no-untyped-def]
 
 
 def _worker_pid(gateway_pid: int) -> int | None:
-    out = subprocess.run(["pgrep", "-P", str(gateway_pid), "-f", "gateway.cli worker"], capture_output=True, text=True).stdout.split()
+    out = subprocess.run(["pgrep", "-P", str(gateway_pid), "-f", "gateway.worker_process"], capture_output=True, text=True).stdout.split()
     return int(out[0]) if out else None
 
 
@@ -143,3 +143,101 @@ def test_delivery_worker_process_is_supervised_and_its_metrics_are_served(tmp_pa
     finally:
         gw.stop()
     assert _worker_pid(gw.proc.pid) is None
+
+
+# A worker that dies at once three times, then runs "healthily" (longer than healthy_after) and
+# dies, then dies at once again: each run appends a line to the file named in argv[1].
+_FLAKY_WORKER = """
+import sys, time
+runs = open(sys.argv[1], "a+")
+runs.seek(0)
+n = len(runs.read().splitlines())
+runs.write("run\\n")
+runs.close()
+if n == 3:
+    time.sleep(1.5)
+sys.exit(1)
+"""
+
+
+async def test_worker_restart_delay_resets_after_a_healthy_run(tmp_path) -> None:
+    import asyncio
+
+    from gateway.worker_process import WorkerSupervisor
+
+    runs = tmp_path / "runs"
+    supervisor = WorkerSupervisor(os.environ, command=[sys.executable, "-c", _FLAKY_WORKER, str(runs)],
+                                  healthy_after=1.0, backoff_initial=0.05, backoff_max=5.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(supervisor.run(stop))
+    try:
+        await asyncio.wait_for(_until(lambda: len(supervisor.delays) >= 6), timeout=30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        await supervisor.shutdown()
+    # 3 quick deaths double the delay; the 4th run was healthy, so its death starts over at 0.05 s.
+    assert supervisor.delays[:6] == [0.05, 0.1, 0.2, 0.05, 0.1, 0.2], supervisor.delays
+
+
+async def _until(condition) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    while not condition():
+        await asyncio.sleep(0.02)
+
+
+async def test_worker_delivers_at_once_and_routes_once_the_knowledge_index_is_loaded(tmp_path, redis_url: str, make_app, monkeypatch) -> None:
+    """A (re)started worker does not wait for the knowledge index before delivering: outbox entries
+    go out at once, entries the bot must assess wait for the index."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from gateway import keys, worker_process
+    from gateway.ticket import HistoryEvent
+    from gateway.clock import now
+    from knowledge_base.live import LiveKnowledge
+    from tests.conftest import settings_for
+
+    base = await make_app(workers="off")  # the web process only: intake, no router or outbox here
+    req = urllib.request.Request(f"{base}/api/v1/requests", data=json.dumps({"description": "小区门口的路灯坏了", "phone": "13612341111"}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    ticket_id = json.loads(await asyncio.to_thread(lambda: urllib.request.urlopen(req, timeout=10).read()))["ticket_id"]
+    redis = Redis.from_url(redis_url)
+    settings = settings_for(tmp_path, redis_url, instance_id="test-w")
+    await worker_process.build_outbox(settings, redis, worker_process.Tickets(redis), worker_process.Metrics()).enqueue(
+        ticket_id, "case", HistoryEvent(at=now(), actor="test", event="routed", detail={}))
+
+    index_may_load = asyncio.Event()
+    real_refresh = LiveKnowledge.refresh
+
+    async def slow_refresh(self: LiveKnowledge) -> None:
+        await index_may_load.wait()  # an index that takes long to build
+        await real_refresh(self)
+
+    monkeypatch.setattr(LiveKnowledge, "refresh", slow_refresh)
+    worker = asyncio.create_task(worker_process.run_worker(settings, redis_url))
+    try:
+        async def delivered() -> None:
+            while not await redis.hexists(keys.LOCAL_INBOX, f"{ticket_id}:case"):
+                await asyncio.sleep(0.05)
+
+        async def unrouted() -> int:  # read but not acknowledged, or not read yet
+            [group] = [g for g in await redis.xinfo_groups(keys.INTAKE_STREAM) if g["name"] in (keys.ROUTER_GROUP, keys.ROUTER_GROUP.encode())]
+            return int(group["pending"]) + int(group.get("lag") or 0)
+
+        await asyncio.wait_for(delivered(), timeout=10)  # before the index exists
+        await asyncio.sleep(0.5)
+        assert await unrouted() == 1, "the form's router entry must wait for the knowledge index"
+        index_may_load.set()
+
+        async def routed() -> None:
+            while await unrouted():
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(routed(), timeout=20)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        await redis.aclose()
