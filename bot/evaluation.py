@@ -2,9 +2,12 @@
 and recall per decision, top-1 answer accuracy and emergency line accuracy.
 
     hotline bot eval [--file tests/data/bot_eval.yaml] [--verbose]
+
+It exits 1 when the figures fall under a floor (FLOORS, the same the tests assert), naming each.
 """
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,6 +93,37 @@ def evaluate(items: list[dict[str, Any]], kb: KnowledgeSnapshot, now: datetime |
     return report
 
 
+# What the engine must never fall under (tests/test_bot_quality.py asserts the same on the default
+# set); the targets printed by render() are higher. A figure the set cannot measure (no item of
+# that decision) is not checked.
+FLOORS: tuple[tuple[str, float], ...] = (
+    ("emergency recall", 1.0),
+    ("emergency line right", 1.0),
+    ("top-1 answer accuracy", 0.90),
+    ("forward precision", 0.85),
+    ("legal_channel recall", 0.90),
+    ("handoff recall", 0.90),
+)
+
+
+def figures(report: Report) -> dict[str, float | None]:
+    return {
+        "emergency recall": report.recall("emergency"),
+        "emergency line right": report.emergency_right_line / report.emergency_items if report.emergency_items else None,
+        "top-1 answer accuracy": report.top1_accuracy,
+        "forward precision": report.precision("forward"),
+        "legal_channel recall": report.recall("legal_channel"),
+        "handoff recall": report.recall("handoff"),
+    }
+
+
+def missed_floors(report: Report) -> list[str]:
+    """One line per floor the report falls under, e.g. "top-1 answer accuracy 50.0% < floor 90.0%"."""
+    got = figures(report)
+    return [f"{name} {value * 100:.1f}% < floor {floor * 100:.1f}%" for name, floor in FLOORS
+            if (value := got[name]) is not None and value < floor]
+
+
 def load_items(path: Path = DEFAULT_SET) -> list[dict[str, Any]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -117,4 +151,11 @@ def main(path: Path | None, verbose: bool) -> int:
     if verbose:
         for miss in report.misses:
             print(f"  miss: {miss['text']!r} expected {miss['expected']} {miss['entry'] or ''} got {miss['got']} {miss['got_entry'] or ''} {miss['reasons']}")
+    missed = missed_floors(report)
+    if missed:
+        print(f"FAILED: {len(missed)} floor(s) missed:", file=sys.stderr)
+        for line in missed:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print("all floors met")
     return 0

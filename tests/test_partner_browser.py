@@ -28,6 +28,10 @@ async def test_one_click_transfer_and_the_partners_acceptance(browser: Browser, 
     await beijing_desk.check("#transfer-consent")
     await expect(beijing_desk.locator("#transfer-note")).to_contain_text("姓名和电话将随工单转出")
     await beijing_desk.click("#transfer-submit")
+    confirm = beijing_desk.locator("#desk-confirm")  # it cannot be undone: the desk asks first
+    await expect(confirm).to_contain_text("确定将此诉求转派至 天津市12345政务服务便民热线？将共享：")
+    await expect(confirm).to_contain_text("市民的姓名、电话（市民已同意）")
+    await beijing_desk.click("#desk-confirm-ok")
     await expect(beijing_desk.locator("#action-msg")).to_contain_text("已提交转至天津市12345政务服务便民热线")
     await expect(beijing_desk.locator("#detail-content")).to_contain_text("已转外省市", timeout=20_000)
     await expect(form).to_be_hidden()

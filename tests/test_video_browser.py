@@ -120,6 +120,8 @@ async def test_video_session_from_request_to_filed_ticket(video_app, video_brows
     await expect(agent.locator("#video-file-msg")).to_contain_text(f"已提交工单 {ticket_id}")
 
     await agent.click("#video-end")
+    await expect(agent.locator("#desk-confirm")).to_contain_text("确定结束与市民的视频通话")
+    await agent.click("#desk-confirm-ok")
     await expect(person.locator("#ended")).to_be_visible(timeout=20_000)
     await expect(person.locator("#ended-message")).to_contain_text("坐席已结束本次视频通话")
     await expect(person.locator("#ended-ticket-id")).to_have_text(ticket_id)

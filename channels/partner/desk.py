@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from channels.partner.delivery import queue_status, queue_transfer, transfer_id_for
-from channels.partner.directory import PERSONAL_FIELDS, Partner, PartnerDirectory, PartnerEdit, audit_line
+from channels.partner.directory import CASE_FIELDS, PERSONAL_FIELDS, Partner, PartnerDirectory, PartnerPut, audit_line
 from channels.partner.envelope import STATUS_LABELS, withheld_requester_fields
 from channels.partner.routes import PENDING_TRANSFERS
 from channels.phone.ami import AmiError
@@ -42,7 +42,8 @@ class PartnerStatusIn(BaseModel):
 
 def _public(partner: Partner) -> dict[str, Any]:
     return {"id": partner.id, "name": partner.name, "region": partner.region, "route": partner.route,
-            "personal_fields": [f for f in partner.fields if f in PERSONAL_FIELDS]}
+            "personal_fields": [f for f in partner.fields if f in PERSONAL_FIELDS],
+            "case_fields": [f for f in partner.fields if f in CASE_FIELDS]}
 
 
 @requires(*DESK)
@@ -143,24 +144,42 @@ async def report_status(request: web.Request) -> web.Response:
     return json_response({"queued": True, "status": body.status}, status=202)
 
 
+def _admin_view(directory: PartnerDirectory, partner: Partner) -> dict[str, Any]:
+    """An entry as admins read it; PUT takes the same body back (PartnerPut)."""
+    return {**partner.model_dump(), "key_configured": partner.key_id in directory.secrets}
+
+
 @requires("admin")
 async def admin_partners(request: web.Request) -> web.Response:
     directory: PartnerDirectory = request.app["partners"]
-    partners = [{**p.model_dump(), "key_configured": p.key_id in directory.secrets} for p in await directory.all()]
+    partners = [_admin_view(directory, p) for p in await directory.all()]
     return json_response({"self": directory.self_id, "partners": partners})
 
 
 @requires("admin")
+async def admin_get_partner(request: web.Request) -> web.Response:
+    directory: PartnerDirectory = request.app["partners"]
+    partner = await directory.get(request.match_info["partner_id"])
+    if partner is None:
+        raise ApiError(404, "partner_not_found", "合作热线名录中没有该热线")
+    return json_response(_admin_view(directory, partner))
+
+
+@requires("admin")
 async def admin_put_partner(request: web.Request) -> web.Response:
-    edit: PartnerEdit = await read_model(request, PartnerEdit)
+    edit: PartnerPut = await read_model(request, PartnerPut)
     partner_id = request.match_info["partner_id"]
+    if edit.id is not None and edit.id != partner_id:
+        raise ApiError(422, "validation_failed", "热线编号与地址中的不一致",
+                       [{"field": "id", "code": "id_mismatch", "message": f"地址中的热线编号是 {partner_id}，请求中的是 {edit.id}"}])
     try:
-        partner = Partner(id=partner_id, **edit.model_dump())
+        partner = Partner(id=partner_id, **edit.editable())
     except ValueError:
         raise ApiError(422, "validation_failed", "热线编号格式不正确", [{"field": "id", "code": "invalid", "message": "小写字母、数字和连字符"}]) from None
-    previous = await request.app["partners"].put(partner)
+    directory: PartnerDirectory = request.app["partners"]
+    previous = await directory.put(partner)
     await request.app["redis"].rpush(AUDIT_KEY, audit_line(actor(request), previous, partner))
-    return json_response(partner.model_dump(), status=200 if previous else 201)
+    return json_response(_admin_view(directory, partner), status=200 if previous else 201)
 
 
 def setup(app: web.Application) -> None:
@@ -170,4 +189,5 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/v1/agent/tickets/{ticket_id}/partner-status", report_status, name="report_partner_status")
     r.add_get("/api/v1/agent/partner-transfers", pending_transfers, name="pending_partner_transfers")
     r.add_get("/api/v1/admin/partners", admin_partners, name="admin_partners")
+    r.add_get("/api/v1/admin/partners/{partner_id}", admin_get_partner, name="admin_get_partner")
     r.add_put("/api/v1/admin/partners/{partner_id}", admin_put_partner, name="admin_put_partner")

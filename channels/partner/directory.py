@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -45,6 +45,19 @@ class PartnerEdit(BaseModel):
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(unknown)}")
         return sorted(set(value), key=ALL_FIELDS.index)
+
+
+class PartnerPut(PartnerEdit):
+    """The body of `PUT /api/v1/admin/partners/{id}`: an entry exactly as GET returns it is accepted
+    back. The read-only fields GET adds are not stored: `id` must match the path when given,
+    `key_configured` (whether `HOTLINE_PARTNER_KEYS` holds the entry's key) is derived and ignored."""
+
+    id: str | None = Field(None, description="read-only: the path's id; when given it must be the same")
+    key_configured: bool | None = Field(None, description="read-only, derived from HOTLINE_PARTNER_KEYS; ignored")
+    READ_ONLY: ClassVar[frozenset[str]] = frozenset({"id", "key_configured"})
+
+    def editable(self) -> dict[str, object]:
+        return self.model_dump(exclude=set(self.READ_ONLY))
 
 
 class Partner(PartnerEdit):
