@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.rasa_decisions import ACTIONS
 from gateway import clock
+from gateway.client_address import client_address
 from knowledge_base.snapshot import KnowledgeSnapshot
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def handler(snapshot: Callable[[], KnowledgeSnapshot], token: str | None) -> Cal
             given = request.headers.get(TOKEN_HEADER, "")
             if not hmac.compare_digest(given.encode(), token.encode()):
                 return _error(401, "action_token_invalid", "动作接口令牌缺失或无效")
-        elif request.remote not in _LOOPBACK:
+        elif client_address(request) not in _LOOPBACK:  # behind a trusted proxy: the forwarded address
             return _error(403, "action_endpoint_local_only", "未配置动作接口令牌时只接受本机调用（请设置 HOTLINE_RASA_ACTION_TOKEN）")
         if request.content_type != "application/json":
             return _error(415, "unsupported_media_type", "请以 JSON 格式提交")

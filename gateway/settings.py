@@ -49,6 +49,13 @@ class Settings:
     # Citizen portal limits
     rate_limit_ip_per_hour: int = 30
     rate_limit_phone_per_day: int = 10
+    # Reverse proxies whose X-Forwarded-For is believed (IPs/CIDRs, comma separated; empty: none).
+    trusted_proxies: str = ""
+    # Desk login lock-outs (failures only): per user name from any address, per client address
+    # across user names; either locks for login_lockout_seconds after the failure that reaches it.
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 30
+    login_lockout_seconds: int = 15 * 60
     attachment_max_bytes: int = 20 * 1024 * 1024
     attachments_max_total_bytes: int = 50 * 1024 * 1024
     attachments_max_count: int = 5
@@ -135,6 +142,10 @@ class Settings:
             ready_max_outbox_lag=_env_int("HOTLINE_READY_MAX_OUTBOX_LAG", d.ready_max_outbox_lag),
             rate_limit_ip_per_hour=_env_int("HOTLINE_RATE_LIMIT_IP_PER_HOUR", d.rate_limit_ip_per_hour),
             rate_limit_phone_per_day=_env_int("HOTLINE_RATE_LIMIT_PHONE_PER_DAY", d.rate_limit_phone_per_day),
+            trusted_proxies=_env("HOTLINE_TRUSTED_PROXIES", d.trusted_proxies),
+            login_failures_per_user=_env_int("HOTLINE_LOGIN_FAILURES_PER_USER", d.login_failures_per_user),
+            login_failures_per_address=_env_int("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", d.login_failures_per_address),
+            login_lockout_seconds=_env_int("HOTLINE_LOGIN_LOCKOUT_SECONDS", d.login_lockout_seconds),
             attachment_max_bytes=_env_int("HOTLINE_ATTACHMENT_MAX_BYTES", d.attachment_max_bytes),
             attachments_max_total_bytes=_env_int("HOTLINE_ATTACHMENTS_MAX_TOTAL_BYTES", d.attachments_max_total_bytes),
             attachments_max_count=_env_int("HOTLINE_ATTACHMENTS_MAX_COUNT", d.attachments_max_count),
@@ -196,6 +207,11 @@ class Settings:
             raise ValueError("HOTLINE_AMI_AUTH must be md5 or plain")
         if self.nlu not in {"embedded", "rasa"}:
             raise ValueError("HOTLINE_NLU must be embedded or rasa")
+        try:
+            from gateway.client_address import parse_networks
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise ValueError(f"HOTLINE_TRUSTED_PROXIES must be IP addresses or CIDR networks, comma separated: {exc}") from None
 
     @property
     def blob_dir(self) -> Path:

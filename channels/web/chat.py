@@ -13,6 +13,7 @@ from gateway import clock
 from gateway.deadlines import due_at
 from gateway.errors import ApiError
 from gateway.json_io import json_response, read_model
+from gateway.client_address import client_address
 from gateway.rate_limits import RateLimit
 from gateway.ticket import (PENDING_ID, Answered, Channel, Diverted, HistoryEvent, Message, Source, Status, Ticket,
                             Urgency)
@@ -32,7 +33,7 @@ async def chat(request: web.Request) -> web.Response:
     app = request.app
     body = await read_model(request, ChatIn, _field_message)
     settings = app["settings"]
-    allowed, retry_after = await app["rate_limiter"].hit(RateLimit(f"chat:{request.remote}", settings.rate_limit_ip_per_hour * 10, 3600))
+    allowed, retry_after = await app["rate_limiter"].hit(RateLimit(f"chat:{client_address(request)}", settings.rate_limit_ip_per_hour * 10, 3600))
     if not allowed:
         raise ApiError(429, "rate_limited", "提问过于频繁，请稍后再试；紧急情况请拨打 110、119、120、122", headers={"Retry-After": str(retry_after)})
 

@@ -221,6 +221,10 @@
           sessionExpired();
           throw new ApiError(401, data);
         }
+        // A password that must be changed first (bootstrap admin, temporary password).
+        if (res.status === 403 && data && data.error === 'password_change_required' && session.user) {
+          passwordRequired();
+        }
         // A stale CSRF token: refresh it from /me and retry once.
         if (res.status === 403 && data && /csrf/i.test(String(data.error || '')) && !opts.retried && method !== 'GET') {
           return refreshSession().then(function () {
@@ -271,6 +275,7 @@
     page = cfg;
     $('login-form').addEventListener('submit', onLoginSubmit);
     $('logout').addEventListener('click', onLogout);
+    addPasswordButton();
     me().then(enter, function (e) {
       // 401 is the normal "not logged in" answer; only report real outages.
       showLogin(e.status === 0 || e.status >= 500 ? '服务器暂时无法访问，请稍后重试' : '');
@@ -285,6 +290,7 @@
     session.csrf = null;
     $('boot').hidden = true;
     $(page.app).hidden = true;
+    hidePasswordView();
     $('login-view').hidden = false;
     $('login-password').value = '';
     setMsg($('login-error'), message || '', message ? 'error' : null);
@@ -311,8 +317,14 @@
       return;
     }
 
+    if (session.user.must_change_password) {
+      showPasswordView(true);
+      return;
+    }
+
     $('boot').hidden = true;
     $('login-view').hidden = true;
+    hidePasswordView();
     $(page.app).hidden = false;
     setMsg($('login-error'), '');
 
@@ -354,6 +366,137 @@
 
   function endSession() {
     withBusy($('logout'), logout).finally(function () { showLogin(''); });
+  }
+
+  // ---------------------------------------------------------------------
+  // Password: the forced change at the first login (bootstrap admin, temporary passwords) and
+  // 修改密码 from the top bar at any time. POST /api/v1/auth/password (gateway/auth.py) ends the
+  // user's other sessions and answers with a fresh session and CSRF token. The rules are the
+  // server's (gateway/users.py check_password_rules); the page checks only length and repetition.
+  // ---------------------------------------------------------------------
+
+  var PASSWORD_MIN = 10;
+  var password = { forced: false, doneTimer: null };
+
+  function addPasswordButton() {
+    if ($('change-password')) return;
+    var btn = h('button', { id: 'change-password', type: 'button', class: 'btn btn--ghost' }, '修改密码');
+    btn.addEventListener('click', function () { showPasswordView(false); });
+    $('logout').parentNode.insertBefore(btn, $('logout'));
+    var done = h('span', { id: 'password-done', class: 'msg', role: 'status', 'aria-live': 'polite' });
+    $('logout').parentNode.insertBefore(done, btn);
+  }
+
+  function passwordField(id, label, autocomplete) {
+    return h('div', { class: 'field' },
+      h('label', { for: id }, label),
+      h('input', { id: id, name: id, type: 'password', autocomplete: autocomplete, maxlength: 256, required: true,
+                   'aria-describedby': 'password-error' }));
+  }
+
+  // Built on first use, so every staff page (desk, knowledge base) has it without markup of its own.
+  function passwordView() {
+    var view = $('password-view');
+    if (view) return view;
+    view = h('main', { id: 'password-view', class: 'login-view', hidden: true },
+      h('form', { id: 'password-form', class: 'login-card', novalidate: true, 'aria-labelledby': 'password-title' },
+        h('h1', { id: 'password-title', class: 'login-title' }, '修改密码'),
+        h('p', { id: 'password-intro', class: 'login-subtitle' }),
+        passwordField('password-current', '当前密码', 'current-password'),
+        passwordField('password-new', '新密码', 'new-password'),
+        passwordField('password-repeat', '再次输入新密码', 'new-password'),
+        h('p', { id: 'password-rules', class: 'hint' },
+          '至少 ' + PASSWORD_MIN + ' 个字符，至少 4 个不同的字符；不能包含用户名，不能是常见密码。'),
+        h('p', { id: 'password-error', class: 'msg', role: 'alert', 'aria-live': 'assertive' }),
+        h('button', { id: 'password-submit', type: 'submit', class: 'btn btn--primary btn--block' }, '确认修改'),
+        h('button', { id: 'password-cancel', type: 'button', class: 'btn btn--block' }, '返回')));
+    var login = $('login-view');
+    login.parentNode.insertBefore(view, login.nextSibling);
+    $('password-form').addEventListener('submit', onPasswordSubmit);
+    $('password-cancel').addEventListener('click', onPasswordCancel);
+    return view;
+  }
+
+  // forced: nothing else works until it is changed (the way out is logging out).
+  function showPasswordView(forced) {
+    var view = passwordView();
+    password.forced = !!forced;
+    $('boot').hidden = true;
+    $('login-view').hidden = true;
+    $(page.app).hidden = true;
+    view.hidden = false;
+    ['password-current', 'password-new', 'password-repeat'].forEach(function (id) {
+      $(id).value = '';
+      $(id).removeAttribute('aria-invalid');
+    });
+    $('password-intro').textContent = forced
+      ? '首次登录须修改初始密码，修改后才能使用工作台。'
+      : '修改后，您在其他电脑或浏览器上的登录会全部退出。';
+    $('password-cancel').textContent = forced ? '退出登录' : '返回';
+    setMsg($('password-error'), '');
+    $('password-current').focus();
+  }
+
+  function hidePasswordView() {
+    var view = $('password-view');
+    if (view) view.hidden = true;
+    password.forced = false;
+  }
+
+  function passwordRequired() {
+    if (password.forced && !$('password-view').hidden) return;
+    page.teardown();
+    showPasswordView(true);
+  }
+
+  function onPasswordCancel() {
+    if (password.forced) { endSession(); return; }
+    hidePasswordView();
+    $(page.app).hidden = false;
+    $('change-password').focus();
+  }
+
+  function passwordError(text, fieldId) {
+    setMsg($('password-error'), text, 'error');
+    ['password-current', 'password-new', 'password-repeat'].forEach(function (id) {
+      if (id === fieldId) $(id).setAttribute('aria-invalid', 'true'); else $(id).removeAttribute('aria-invalid');
+    });
+    if (fieldId) { $(fieldId).focus(); if ($(fieldId).select) $(fieldId).select(); }
+  }
+
+  function onPasswordSubmit(ev) {
+    ev.preventDefault();
+    var current = $('password-current').value;
+    var next = $('password-new').value;
+    var repeat = $('password-repeat').value;
+    if (!current) return passwordError('请输入当前密码', 'password-current');
+    if (!next) return passwordError('请输入新密码', 'password-new');
+    if (next.length < PASSWORD_MIN) return passwordError('新密码至少需要 ' + PASSWORD_MIN + ' 个字符', 'password-new');
+    if (next !== repeat) return passwordError('两次输入的新密码不一致', 'password-repeat');
+    if (next === current) return passwordError('新密码不能与当前密码相同', 'password-new');
+    setMsg($('password-error'), '');
+    var btn = $('password-submit');
+    btn.textContent = '正在修改…';
+    var wasForced = password.forced;
+    return withBusy(btn, function () {
+      return api('POST', '/auth/password', { current_password: current, new_password: next }).then(function (who) {
+        if (wasForced) { enter(who); return; }
+        session.csrf = who.csrf_token || session.csrf;
+        hidePasswordView();
+        $(page.app).hidden = false;
+        var done = $('password-done');
+        setMsg(done, '密码已修改', 'ok');
+        clearTimeout(password.doneTimer);
+        password.doneTimer = setTimeout(function () { setMsg(done, ''); }, 8000);
+        $('change-password').focus();
+      }, function (e) {
+        if (e.status === 401) return;  // the login view has taken over
+        var field = (e.body && e.body.fields && e.body.fields[0] && e.body.fields[0].field) || '';
+        var text = (e.body && e.body.message) || e.message;
+        passwordError(text, field === 'current_password' ? 'password-current' : field === 'new_password' ? 'password-new' : null);
+        $('password-current').value = field === 'current_password' ? '' : $('password-current').value;
+      });
+    }).finally(function () { btn.textContent = '确认修改'; });
   }
 
   window.Staff = {
