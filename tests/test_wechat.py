@@ -24,17 +24,23 @@ OPENID = "oK3x9-ExampleOpenId000000001"
 MODES = ["plain", "compat", "safe"]
 
 
-def configure_account(monkeypatch: pytest.MonkeyPatch) -> wx.Account:
-    """A fresh account `main`, its secrets in the environment where the gateway reads them."""
+def configure_account(monkeypatch: pytest.MonkeyPatch, mode: str | None = None) -> wx.Account:
+    """A fresh account `main`, its secrets in the environment where the gateway reads them;
+    `mode` is HOTLINE_WECHAT_MAIN_MODE (plaintext/compatible/safe; unset: the default, safe)."""
     account = wx.Account.generate()
-    for part, value in (("TOKEN", account.token), ("APPID", account.appid), ("AES_KEY", account.encoding_aes_key), ("SECRET", account.appsecret)):
-        monkeypatch.setenv(f"HOTLINE_WECHAT_MAIN_{part}", value)
+    for key, value in account.env("main", mode or "safe").items():
+        monkeypatch.setenv(key, value)
+    if mode is None:
+        monkeypatch.delenv("HOTLINE_WECHAT_MAIN_MODE")
     return account
 
 
 @pytest.fixture
-async def wechat(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[wx.WeChatPeer, str, Redis]]:
-    account = configure_account(monkeypatch)
+async def wechat(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> AsyncIterator[tuple[wx.WeChatPeer, str, Redis]]:
+    # A test parametrized by push mode gets the account configured in that mode; the others mix
+    # modes, which only a compatible-mode account takes.
+    mode = getattr(request, "param", None) or getattr(getattr(request.node, "callspec", None), "params", {}).get("mode")
+    account = configure_account(monkeypatch, wx.ACCOUNT_MODES[mode] if mode else "compatible")
     peer = wx.WeChatPeer(account, "")
     await peer.start()
     base = await make_app(wechat_accounts="main", wechat_api_base=peer.api_base, ticket_prefix="WX")

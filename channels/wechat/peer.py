@@ -47,7 +47,7 @@ from defusedxml import ElementTree as SafeET
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_ORIGINAL_ID", "DEADLINE", "ERRMSG", "Mode",
+    "DEFAULT_ORIGINAL_ID", "DEADLINE", "ERRMSG", "Mode", "ACCOUNT_MODES", "PUSH_MODES",
     "Account", "ApiCall", "PushResult", "ReplyError", "WeChatPeer",
     "signature", "msg_signature", "aes_key", "pkcs7_pad", "pkcs7_unpad", "encrypt", "decrypt",
     "safe_envelope", "compat_body", "reply_envelope", "parse_xml",
@@ -55,6 +55,9 @@ __all__ = [
 ]
 
 Mode = Literal["plain", "compat", "safe"]
+# the gateway's HOTLINE_WECHAT_<NAME>_MODE for each push mode, and the push mode WeChat uses for each
+ACCOUNT_MODES: dict[str, str] = {"plain": "plaintext", "compat": "compatible", "safe": "safe"}
+PUSH_MODES: dict[str, Mode] = {"plaintext": "plain", "compatible": "compat", "safe": "safe"}
 DEFAULT_ORIGINAL_ID = "gh_0a1b2c3d4e5f"
 DEADLINE = 5.0  # seconds WeChat waits for the answer to a push (§4, §5)
 BLOCK = 32      # PKCS#7 block size of the WeChat scheme (§2), not AES's 16
@@ -110,6 +113,29 @@ class Account:
     @property
     def aes_key(self) -> bytes:
         return aes_key(self.encoding_aes_key)
+
+    def env(self, name: str = "main", mode: str = "safe") -> dict[str, str]:
+        """The gateway's environment for this account as `name`, in `mode` (plaintext/compatible/safe)."""
+        prefix = f"HOTLINE_WECHAT_{name.upper().replace('-', '_')}_"
+        return {prefix + "TOKEN": self.token, prefix + "APPID": self.appid, prefix + "AES_KEY": self.encoding_aes_key,
+                prefix + "SECRET": self.appsecret, prefix + "MODE": mode}
+
+    @classmethod
+    def from_env(cls, name: str = "main", environ: Mapping[str, str] = os.environ,
+                 original_id: str = DEFAULT_ORIGINAL_ID) -> "tuple[Account, Mode]":
+        """The account the gateway reads from HOTLINE_WECHAT_<NAME>_*, and the push mode its
+        _MODE asks for (safe when unset)."""
+        prefix = f"HOTLINE_WECHAT_{name.upper().replace('-', '_')}_"
+        missing = [prefix + k for k in ("TOKEN", "APPID", "AES_KEY") if not environ.get(prefix + k)]
+        if missing:
+            raise ValueError(f"set {', '.join(missing)}")
+        mode = (environ.get(prefix + "MODE") or "safe").strip().lower()
+        if mode not in PUSH_MODES:
+            raise ValueError(f"{prefix}MODE must be plaintext, compatible or safe, not {mode!r}")
+        account = cls(token=environ[prefix + "TOKEN"], appid=environ[prefix + "APPID"],
+                      encoding_aes_key=environ[prefix + "AES_KEY"], appsecret=environ.get(prefix + "SECRET", ""),
+                      original_id=original_id)
+        return account, PUSH_MODES[mode]
 
     @classmethod
     def generate(cls, original_id: str = DEFAULT_ORIGINAL_ID) -> "Account":

@@ -5,7 +5,8 @@ A push is answered within WeChat's five seconds: the passive reply when the bot 
 within the budget (it takes milliseconds), otherwise `success` at once and the answer follows as
 a customer-service message. WeChat re-sends a push it got no answer to (three retries); the
 first delivery claims the message id in Redis, so retries get `success` and never a second
-ticket or a second reply."""
+ticket or a second reply. Replays of a captured signature are refused before that, in
+`envelope.py` (timestamp window, nonce memory, the account's encryption mode)."""
 from __future__ import annotations
 
 import asyncio
@@ -16,11 +17,11 @@ from typing import Any
 from aiohttp import web
 from wechatpy.replies import TextReply
 
-from channels.wechat.accounts import WeChatAccount, load_accounts
+from channels.wechat.accounts import WeChatAccount, load_accounts, load_window
 from channels.wechat.api import WeChatApi, WeChatApiError
 from channels.wechat.delivery import note_user_activity, queue_reply
 from channels.wechat.dialogue import Dialogue, Reply
-from channels.wechat.envelope import Push, PushRefused, check_query_signature, open_push, seal_reply
+from channels.wechat.envelope import Push, PushRefused, ReplayGuard, check_query_signature, open_push, seal_reply
 from gateway import keys
 from gateway.errors import ApiError
 
@@ -37,6 +38,7 @@ class WeChatChannel:
         self.limit = settings.wechat_max_body_bytes
         self.budget = settings.wechat_reply_budget_seconds
         self.redis = app["redis"]
+        self.guard = ReplayGuard(app["redis"], load_window())
         self.api = WeChatApi(app["redis"], settings.wechat_api_base)
         self.dialogue = Dialogue(app["redis"], app["intake"], app["tickets"], app["knowledge"], app["conversations"], app["blobs"], app["outbox"],
                                  engine=app.get("bot_engine"))
@@ -138,7 +140,8 @@ async def verify(request: web.Request) -> web.Response:
     channel = _channel(request)
     account = channel.account(request)
     try:
-        check_query_signature(account, request.query)
+        timestamp, _ = check_query_signature(account, request.query)
+        channel.guard.check_time(timestamp)  # every mode verifies the same way: signature + echostr
     except PushRefused as refused:
         raise ApiError(refused.status, refused.code, refused.message) from None
     return web.Response(text=request.query.get("echostr", ""), content_type="text/plain")
@@ -148,7 +151,7 @@ async def receive(request: web.Request) -> web.Response:
     channel = _channel(request)
     account = channel.account(request)
     try:
-        push = await open_push(request, account, channel.limit)
+        push = await open_push(request, account, channel.limit, channel.guard)
     except PushRefused as refused:
         log.warning("wechat push refused", extra={"account": account.name, "code": refused.code})
         raise ApiError(refused.status, refused.code, refused.message) from None
