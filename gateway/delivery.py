@@ -14,6 +14,7 @@ from channels.partner.directory import PartnerDirectory, partner_directory
 from gateway.delivery_targets import CaseSystemTarget, DeliveryTarget, LocalInboxTarget
 from gateway.metrics import Metrics
 from gateway.outbox import CASE_HOP, Outbox
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog
 from gateway.router import Router
 from gateway.settings import Settings
 from gateway.tickets import Tickets
@@ -67,9 +68,13 @@ async def run_delivery(outbox: Outbox, knowledge: LiveKnowledge, settings: Setti
 
 
 async def _release_retries(outbox: Outbox, stop: asyncio.Event) -> None:
+    outage = OutageLog(log, "outbox retry releaser")
     while not stop.is_set():
         try:
             await outbox.release_due_retries()
+            outage.ok()
+        except REDIS_UNREACHABLE as exc:
+            outage.failed(exc)
         except Exception:
             log.exception("releasing due retries failed")
         try:

@@ -13,6 +13,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from gateway import keys
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +38,49 @@ class DeskConnection:
 class LiveHub:
     """Subscribes only while this instance has desks connected: an instance serving citizens
     alone does not spend CPU parsing every event of the city. Desks reload their list on
-    connect, so nothing published before that is missed."""
+    connect, so nothing published before that is missed.
+
+    A Redis outage does not end it: it resubscribes until Redis answers again, keeps the open
+    desk sockets, and then tells them to reload (`{"type": "resync"}`), since an event published
+    between Redis' return and the new subscription would otherwise be missed."""
+
+    SUBSCRIBE_WAIT = 10.0  # how long a new desk waits for the subscription
+    RETRY_MIN, RETRY_MAX = 0.25, 2.0
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self.connections: set[DeskConnection] = set()
         self._listeners = asyncio.Event()
         self._subscribed = asyncio.Event()
+        self.running = False  # the run() loop is alive
+        self._attempt_failed = asyncio.Event()  # replaced by a fresh one after each failed attempt
+        self.outage = OutageLog(log, "live hub")
+
+    @property
+    def subscribed(self) -> bool:
+        return self._subscribed.is_set()
+
+    def health(self) -> dict[str, Any]:
+        """For /readyz: `ok` False when the hub is dead, or desks are connected and not served."""
+        state = "subscribed" if self.subscribed else ("dead" if not self.running else ("idle" if not self.connections else "subscribing"))
+        ok = self.running and (self.subscribed or not self.connections)
+        health: dict[str, Any] = {"state": state, "desks": len(self.connections), "ok": ok}
+        if self.outage.down:
+            health["error"] = self.outage.last_error
+        return health
 
     async def add(self, conn: DeskConnection) -> None:
         """Register a desk; returns once the subscription is live, so a desk that loads its
-        list after this cannot miss an event in between."""
+        list after this cannot miss an event in between. Raises StoreUnavailable (503) when
+        the subscription cannot be made (Redis down)."""
+        failed = self._attempt_failed  # set by the next failed subscription attempt
         self.connections.add(conn)
         self._listeners.set()
-        await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+        if not self._subscribed.is_set():
+            await _first(self._subscribed.wait(), failed.wait(), timeout=self.SUBSCRIBE_WAIT)
+        if not self._subscribed.is_set():
+            self.remove(conn)
+            raise StoreUnavailable("live event subscription unavailable")
 
     def remove(self, conn: DeskConnection) -> None:
         self.connections.discard(conn)
@@ -58,24 +88,52 @@ class LiveHub:
             self._listeners.clear()
 
     async def run(self, stop: asyncio.Event) -> None:
+        self.running = True
+        try:
+            await self._run(stop)
+        finally:
+            self.running = False
+            self._subscribed.clear()
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        retry = self.RETRY_MIN
+        lost_with_desks = False
         while not stop.is_set():
             await _first(self._listeners.wait(), stop.wait())
             if stop.is_set():
                 return
             pubsub = self.redis.pubsub()
+            failed = False
             try:
                 await pubsub.subscribe(keys.EVENTS_CHANNEL)
                 self._subscribed.set()
+                self.outage.ok()
+                retry = self.RETRY_MIN
+                if lost_with_desks:
+                    lost_with_desks = False
+                    self.broadcast(json.dumps({"type": "resync", "reason": "live events were interrupted"}))
                 while not stop.is_set() and self.connections:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         self.broadcast(message["data"])
-            except (ConnectionError, OSError) as exc:
-                log.warning("pub/sub connection lost, resubscribing", extra={"error": str(exc)})
-                await asyncio.sleep(1)
+            except REDIS_UNREACHABLE as exc:
+                self.outage.failed(exc, desks=len(self.connections))
+                failed = True
+            except Exception:  # a bug must not end live pushes for good
+                log.exception("live hub failed, resubscribing")
+                failed = True
             finally:
                 self._subscribed.clear()
-                await pubsub.aclose()
+                try:
+                    await pubsub.aclose()
+                except Exception:  # closing a dead connection may fail too
+                    pass
+            if failed:
+                self._attempt_failed.set()  # desks waiting in add() are refused now, not after 10 s
+                self._attempt_failed = asyncio.Event()
+                lost_with_desks = lost_with_desks or bool(self.connections)
+                await _first(asyncio.sleep(retry), stop.wait())
+                retry = min(retry * 2, self.RETRY_MAX)
 
     def broadcast(self, raw: bytes | str) -> None:
         text = raw.decode() if isinstance(raw, bytes) else raw
@@ -92,10 +150,10 @@ class LiveHub:
                     asyncio.ensure_future(conn.ws.close(code=1013, message=b"too slow"))
 
 
-async def _first(*waits: Any) -> None:
+async def _first(*waits: Any, timeout: float | None = None) -> None:
     tasks = [asyncio.ensure_future(w) for w in waits]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()

@@ -1,6 +1,7 @@
 """Operations: health, readiness, Prometheus metrics, the ticket JSON Schema and the OpenAPI."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 from aiohttp import web
@@ -15,26 +16,62 @@ async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+READY_REDIS_TIMEOUT_SECONDS = 2.0  # a Redis that hangs must not hang the probe
+
+
 async def readyz(request: web.Request) -> web.Response:
+    """200 when this instance can take requests and serve desks; 503 with the failing checks
+    otherwise. Not ready: Redis unreachable, outbox lag above the limit, the live hub dead or
+    not subscribed while desks are connected, the delivery worker process restarting, or the
+    phone lease task dead or this instance leading while Redis names another leader. A phone
+    lease lost in an outage and being re-acquired (or held by another instance) is shown only."""
     app = request.app
     checks: dict[str, object] = {}
-    ready = True
+    failing: list[str] = []
+    leader: str | None = None
     try:
-        await app["redis"].ping()
+        await asyncio.wait_for(app["redis"].ping(), timeout=READY_REDIS_TIMEOUT_SECONDS)
         checks["redis"] = "ok"
         lag = await app["outbox"].lag()
         checks["outbox_lag"] = lag
-        supervisor = app["worker_supervisor"]
-        if supervisor is not None:
-            checks["delivery_worker"] = "running" if supervisor.running else "restarting"
-            checks["delivery_worker_restarts"] = supervisor.restarts
-        if app.get("phone") is not None:
-            checks["phone"] = app["phone"].status()  # informational: web intake works without Asterisk
         if lag > app["settings"].ready_max_outbox_lag:
-            ready = False
+            failing.append("outbox_lag")
+        if app.get("phone") is not None:
+            leader = await app["phone"].lease_holder()
     except Exception as exc:  # any failure to reach Redis means not ready
         checks["redis"] = f"unreachable: {type(exc).__name__}"
-        ready = False
+        failing.append("redis")
+
+    hub = app["live_hub"].health()
+    checks["live_hub"] = hub
+    if not hub["ok"]:
+        failing.append("live_hub")
+
+    supervisor = app["worker_supervisor"]
+    if supervisor is not None:
+        checks["delivery_worker"] = "running" if supervisor.running else "restarting"
+        checks["delivery_worker_restarts"] = supervisor.restarts
+        if not supervisor.running:
+            failing.append("delivery_worker")
+    elif app["settings"].workers == "inline":
+        checks["delivery_worker"] = f"inline: {app['outbox'].worker.state}"  # informational: it retries by itself
+
+    phone = app.get("phone")
+    if phone is not None:
+        checks["phone"] = phone.status()  # informational: web intake works without Asterisk
+        # Informational too: without a speech model calls still pop up and become tickets, untranscribed.
+        checks["transcription"] = phone.speech.transcription
+        lease = {**phone.lease(), "holder": leader}
+        if lease["state"] == "dead":
+            failing.append("phone_lease")  # this instance would never lead again
+        elif lease["leader"] and leader is not None and leader != app["settings"].instance_id:
+            lease["conflict"] = True  # leading without holding the lease: it steps down at its next renewal
+            failing.append("phone_lease")
+        checks["phone_lease"] = lease
+
+    if failing:
+        checks["failing"] = failing
+    ready = not failing
     return web.json_response({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)
 
 

@@ -42,6 +42,10 @@ class Router:
         if fields.get("mode") in AGENT_DECIDED_MODES:
             await self.outbox.redis.xack(keys.INTAKE_STREAM, keys.ROUTER_GROUP, entry_id)
             return
+        if not self.knowledge.ready.is_set():
+            # A freshly started worker delivers at once and loads the index beside it: only the
+            # entries the bot assesses wait for it (outbox deliveries never do).
+            await self.knowledge.ready.wait()
         ticket = await self.tickets.document(ticket_id)
         now = clock.now()
         decision = decide(ticket.content, Conversation(), ticket.channel, self.knowledge.snapshot, now)

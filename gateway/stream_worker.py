@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, describe
+
 log = logging.getLogger(__name__)
 
 Fields = dict[str, str]
@@ -25,6 +27,8 @@ def _decode(fields: dict[bytes | str, bytes | str]) -> Fields:
 
 
 class StreamWorker:
+    RETRY_MIN, RETRY_MAX = 0.25, 2.0  # backoff while Redis is unreachable: resume soon after it returns
+
     def __init__(
         self,
         redis: Redis,
@@ -46,6 +50,8 @@ class StreamWorker:
         self.block_ms = block_ms
         self.in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.state = "starting"  # running | retrying (Redis unreachable) | stopped
+        self.outage = OutageLog(log, f"stream worker {stream}")
 
     async def ensure_group(self) -> None:
         try:
@@ -55,21 +61,42 @@ class StreamWorker:
                 raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.ensure_group()
-        await self._read("0")  # our own pending entries from a previous life with the same name
+        """Until `stop`: survives Redis outages (retrying with backoff) and resumes by itself,
+        first with this consumer's own pending entries, which a failed read may have left."""
         claimer = asyncio.create_task(self._claim_loop(stop))
+        retry = self.RETRY_MIN
+        resume = True  # (re)create the group and take back our own pending entries first
         try:
             while not stop.is_set():
-                free = self.concurrency - len(self.in_flight)
-                if free <= 0:
-                    await asyncio.sleep(0.01)
-                    continue
                 try:
+                    if resume:
+                        await self.ensure_group()
+                        await self._read("0")  # our own pending entries from a previous life with the same name
+                        resume = False
+                    free = self.concurrency - len(self.in_flight)
+                    if free <= 0:
+                        await asyncio.sleep(0.01)
+                        continue
                     await self._read(">", count=free)
-                except (ConnectionError, OSError) as exc:
-                    log.warning("stream read failed, retrying", extra={"stream": self.stream, "error": str(exc)})
-                    await asyncio.sleep(1)
+                    self.outage.ok()
+                    self.state = "running"
+                    retry = self.RETRY_MIN
+                except REDIS_UNREACHABLE as exc:
+                    self.outage.failed(exc, stream=self.stream)
+                    self.state = "retrying"
+                    resume = True
+                    await _pause(stop, retry)
+                    retry = min(retry * 2, self.RETRY_MAX)
+                except ResponseError as exc:
+                    if "NOGROUP" in str(exc):  # the group is gone (Redis came back without its data): make it again
+                        log.warning("stream group missing, recreating", extra={"stream": self.stream, "group": self.group})
+                    else:
+                        log.exception("stream read failed", extra={"stream": self.stream})
+                    resume = True
+                    await _pause(stop, retry)
+                    retry = min(retry * 2, self.RETRY_MAX)
         finally:
+            self.state = "stopped"
             claimer.cancel()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=10)
@@ -86,6 +113,7 @@ class StreamWorker:
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         interval = max(self.claim_idle_ms / 2000, 0.2)
+        outage = OutageLog(log, f"stream claimer {self.stream}")
         while not stop.is_set():
             await asyncio.sleep(interval)
             try:
@@ -102,6 +130,9 @@ class StreamWorker:
                             self._spawn(entry_id, _decode(fields))
                     if start in (b"0-0", "0-0"):
                         break
+                outage.ok()
+            except REDIS_UNREACHABLE as exc:
+                outage.failed(exc)
             except Exception:  # keep claiming on the next round
                 log.exception("xautoclaim failed", extra={"stream": self.stream})
 
@@ -116,8 +147,19 @@ class StreamWorker:
     async def _handle(self, entry_id: str, fields: Fields) -> None:
         try:
             await self.handler(entry_id, fields)
+        except REDIS_UNREACHABLE as exc:
+            # Left pending, like any failure; Redis being away is not a bug: no traceback.
+            log.warning("stream handler could not reach Redis; entry left pending",
+                        extra={"stream": self.stream, "entry": entry_id, "error": describe(exc)})
         except Exception:
             # Left pending: XAUTOCLAIM hands it out again after the idle time.
             log.exception("stream handler failed", extra={"stream": self.stream, "entry": entry_id})
         finally:
             self.in_flight.discard(entry_id)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass

@@ -10,6 +10,7 @@ import time
 
 from redis.asyncio import Redis
 
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog
 from knowledge_base.snapshot import KnowledgeSnapshot
 from knowledge_base.store import CHANGED_CHANNEL, KnowledgeBase
 
@@ -41,23 +42,31 @@ class LiveKnowledge:
             log.info("knowledge index rebuilt", extra={"revision": revision, "entries": len(versions), "seconds": round(self.last_build_seconds, 3)})
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.refresh()
+        """Until `stop`; a Redis outage keeps serving the last snapshot and resubscribes (one
+        warning, no traceback per retry) until Redis answers again."""
+        outage = OutageLog(log, "knowledge subscription")
         while not stop.is_set():
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.subscribe(CHANGED_CHANNEL)
-                await self.refresh()  # anything published before the subscription took effect
+                await self.refresh()  # anything published before the subscription took effect (or while Redis was away)
+                outage.ok()
                 next_poll = time.monotonic() + self.poll_seconds
                 while not stop.is_set():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                     if message is not None or time.monotonic() >= next_poll:
                         await self.refresh()
                         next_poll = time.monotonic() + self.poll_seconds
-            except (ConnectionError, OSError) as exc:
-                log.warning("knowledge subscription lost", extra={"error": str(exc)})
-                await asyncio.sleep(1)
+            except REDIS_UNREACHABLE as exc:
+                outage.failed(exc)
             except Exception:
                 log.exception("knowledge refresh failed")
-                await asyncio.sleep(1)
             finally:
-                await pubsub.aclose()
+                try:
+                    await pubsub.aclose()
+                except Exception:  # closing a dead connection may fail too
+                    pass
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1)
+            except asyncio.TimeoutError:
+                pass

@@ -33,6 +33,7 @@ from gateway.deadlines import due_at
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.phone_numbers import InvalidPhone, mask, to_e164
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, describe
 from gateway.settings import Settings
 from gateway.summaries import summary
 from gateway.ticket import (
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 LIVE_CALLS = keys.LIVE_CALLS
 LEADER_KEY = keys.P + "phone:leader"
 LEADER_TTL_MS = 15_000  # a dead leader's calls are taken over within this
+LEASE_RENEW_SECONDS = LEADER_TTL_MS / 3000  # the leader renews (and stand-bys try) this often
+LEASE_RETRY_SECONDS = 1.0  # after a failed renewal, or while re-acquiring after an outage
+LEASE_MARGIN_SECONDS = 1.0
 LEG_DRAIN_TIMEOUT = 30.0  # after hangup, how long the last words may take to arrive and decode
 REPEAT_CALLER_LIMIT = 10
 TRANSFER_CONTEXT = "transfer"  # deploy/asterisk/extensions.conf [transfer]
@@ -106,6 +110,10 @@ class PhoneChannel:
         self._leader: asyncio.Task[None] | None = None
         self._commands: asyncio.Task[None] | None = None
         self.leading = asyncio.Event()
+        self.lease_state = "standby"  # leader | standby | lost | stopped (see lease())
+        self.lease_error = ""
+        self._lease_until = 0.0  # monotonic time by which the leader must have renewed or stepped down
+        self._lease_outage = OutageLog(log, "phone leadership")
 
     @property
     def advertised_audiosocket(self) -> str:
@@ -128,8 +136,13 @@ class PhoneChannel:
         for task in (self._leader, self._commands):
             if task is not None:
                 task.cancel()
+        self.leading.clear()
+        self.lease_state = "stopped"
         await self.ami.stop()
-        await self.redis.eval(_RELEASE_LUA, 1, LEADER_KEY, self.settings.instance_id)
+        try:
+            await self.redis.eval(_RELEASE_LUA, 1, LEADER_KEY, self.settings.instance_id)
+        except REDIS_UNREACHABLE as exc:  # the lease then runs out by itself
+            log.warning("could not release the phone lease", extra={"error": describe(exc)})
         if self._consumer is not None:
             self._consumer.cancel()
         await self.audio.stop()  # closes streams: each leg flushes its last words
@@ -139,25 +152,89 @@ class PhoneChannel:
 
     async def _lead(self) -> None:
         """One instance talks to Asterisk at a time, or every call would pop up once per
-        instance. The others stand by and take over when the leader's lease runs out."""
-        leading = False
+        instance. The others stand by and take over when the leader's lease runs out.
+
+        Never two leaders, Redis outages included: the leader counts its lease from the moment
+        it *sent* its last successful renewal, and steps down (disconnects from AMI) before that
+        lease could have run out in Redis, even if the newest renewal was lost in a Redis crash
+        (AOF fsyncs every second). Once Redis answers again it re-acquires the lease (its own
+        lease if it is still there, a free one otherwise) or stands by for the instance that
+        holds it."""
         me = self.settings.instance_id
         while True:
+            now = time.monotonic()
             try:
-                if leading:
-                    still = await self.redis.eval(_RENEW_LUA, 1, LEADER_KEY, me, LEADER_TTL_MS)
-                    if not still:
+                if self.leading.is_set():
+                    # A Redis that hangs instead of refusing must not keep us past the deadline.
+                    renew = self.redis.eval(_RENEW_LUA, 1, LEADER_KEY, me, LEADER_TTL_MS)
+                    still = await asyncio.wait_for(renew, timeout=max(0.1, self._lease_until - now))
+                    if still:
+                        self._lease_renewed(now)
+                    else:
                         log.warning("phone leadership lost; disconnecting from AMI")
-                        leading = False
-                        self.leading.clear()
-                        await self.ami.stop()
-                elif await self.redis.set(LEADER_KEY, me, nx=True, px=LEADER_TTL_MS):
-                    leading = True
-                    self.leading.set()
-                    self.ami.start()
-            except (ConnectionError, OSError) as exc:
-                log.warning("phone leadership check failed", extra={"error": str(exc)})
-            await asyncio.sleep(LEADER_TTL_MS / 3000)
+                        await self._step_down("lost")
+                else:
+                    # Timing out here is safe: a lease that still reached Redis is ours to re-acquire.
+                    acquire = self.redis.eval(_ACQUIRE_LUA, 1, LEADER_KEY, me, LEADER_TTL_MS)
+                    acquired = await asyncio.wait_for(acquire, timeout=LEASE_RENEW_SECONDS)
+                    self.lease_error = ""
+                    if acquired:
+                        self._lease_renewed(now)
+                        self.leading.set()
+                        self.lease_state = "leader"
+                        log.info("phone leadership acquired; connecting to AMI")
+                        self.ami.start()
+                    else:
+                        self.lease_state = "standby"  # Redis answers and another instance holds the lease
+            except REDIS_UNREACHABLE as exc:  # includes the wait_for timeouts (TimeoutError is an OSError)
+                self._lease_outage.failed(exc)
+                self.lease_error = describe(exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # whatever went wrong, the lease rule below still holds
+                log.exception("phone leadership check failed")
+                self.lease_error = describe(exc)
+            else:
+                self._lease_outage.ok()
+            if self.leading.is_set() and time.monotonic() >= self._lease_until:
+                log.warning("phone lease could not be renewed in time; disconnecting from AMI until Redis answers",
+                            extra={"error": self.lease_error})
+                await self._step_down("lost")
+            await asyncio.sleep(self._lease_pause())
+
+    def _lease_renewed(self, sent_at: float) -> None:
+        # The newest renewal may be lost if Redis crashes; the one before it (one interval
+        # earlier) is on disk. Stop leading before even that one runs out, with a margin.
+        self._lease_until = sent_at + (LEADER_TTL_MS / 1000) - LEASE_RENEW_SECONDS - LEASE_MARGIN_SECONDS
+        self.lease_state = "leader"
+        self.lease_error = ""
+
+    async def _step_down(self, state: str) -> None:
+        self.leading.clear()
+        self.lease_state = state
+        await self.ami.stop()
+
+    def _lease_pause(self) -> float:
+        if self.leading.is_set():
+            if self.lease_error:  # renewal failing: retry soon, but never sleep past the deadline
+                return max(0.05, min(LEASE_RETRY_SECONDS, self._lease_until - time.monotonic()))
+            return LEASE_RENEW_SECONDS
+        return LEASE_RETRY_SECONDS if self.lease_state == "lost" else LEASE_RENEW_SECONDS
+
+    async def lease_holder(self) -> str | None:
+        """The instance Redis names as phone leader (None: nobody)."""
+        holder = await self.redis.get(LEADER_KEY)
+        return holder.decode() if isinstance(holder, bytes) else holder
+
+    def lease(self) -> dict[str, Any]:
+        """For /readyz: `state` leader | standby | lost (stepped down because the lease could
+        not be renewed; re-acquiring once Redis answers) | stopped | dead (the lease task ended)."""
+        alive = self._leader is not None and not self._leader.done()
+        info: dict[str, Any] = {"state": self.lease_state if alive or self.lease_state == "stopped" else "dead",
+                                "leader": self.leading.is_set(), "alive": alive}
+        if self.lease_error:
+            info["error"] = self.lease_error
+        return info
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -186,6 +263,9 @@ class PhoneChannel:
                 updates = self.tracker.handle(payload) if kind == "event" else self.tracker.resync(payload)
                 for update in updates:
                     await self._apply(update, received)
+            except REDIS_UNREACHABLE as exc:
+                log.warning("AMI event could not be applied: Redis unreachable",
+                            extra={"event": payload.get("Event", "") if kind == "event" else "resync", "error": describe(exc)})
             except Exception:
                 log.exception("AMI event could not be applied", extra={"event": payload.get("Event", "") if kind == "event" else "resync"})
 
@@ -435,12 +515,20 @@ class PhoneChannel:
 
     def status(self) -> dict[str, Any]:
         return {"ami": self.ami.state, "ami_version": self.ami.version, "ami_error": self.ami.last_error,
-                "live_calls": len(self.sessions), "audiosocket": self.advertised_audiosocket}
+                "live_calls": len(self.sessions), "audiosocket": self.advertised_audiosocket,
+                "transcription": self.speech.transcription}  # "on" or "off: <reason> (run: make model)"
 
 
 _RENEW_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
+"""
+_ACQUIRE_LUA = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 """
 _RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

@@ -26,6 +26,7 @@ from gateway.blobs import BlobStore
 from gateway.intake import Intake
 from gateway.phone_numbers import mask
 from gateway.rate_limits import RateLimit
+from gateway.redis_faults import REDIS_UNREACHABLE
 from gateway.settings import Settings
 from gateway.ticket import Abandoned, HistoryEvent, Status, Ticket
 from gateway.tickets import Tickets
@@ -96,7 +97,10 @@ class VideoChannel:
 
     async def _keep_alive(self) -> None:
         while True:
-            await self.sessions.keep_alive(list(self.media))
+            try:
+                await self.sessions.keep_alive(list(self.media))
+            except REDIS_UNREACHABLE as exc:  # keep trying: other instances end our sessions if this stops
+                log.warning("video keep-alive failed", extra={"error": str(exc)})
             await asyncio.sleep(ALIVE_TTL_SECONDS / 4)
 
     # --- citizen ---------------------------------------------------------------------
@@ -300,8 +304,8 @@ class VideoChannel:
         queue = keys.control(self.settings.instance_id)
         while True:
             try:
-                item = await self.redis.blpop([queue], timeout=5)
-            except (ConnectionError, OSError) as exc:
+                item = await self.redis.blpop([queue], timeout=2)  # below redis-py's 5 s socket timeout
+            except REDIS_UNREACHABLE as exc:
                 log.warning("video control list unavailable", extra={"error": str(exc)})
                 await asyncio.sleep(1)
                 continue
