@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.decision import Conversation, decide
 from gateway import clock
 from gateway.auth import requires
+from gateway.bodies import read_request
 from gateway.errors import ApiError
 from gateway.json_io import json_response as _json
 from gateway.json_io import read_model
@@ -272,9 +273,7 @@ async def start_import(request: web.Request) -> web.Response:
     fmt = request.query.get("format", "")
     if fmt not in ("yaml", "csv"):
         raise ApiError(422, "validation_failed", "请指定导入格式：yaml 或 csv")
-    if request.content_length and request.content_length > IMPORT_MAX_BYTES:
-        raise ApiError(413, "payload_too_large", "导入文件不能超过20MB")
-    data = await request.read()
+    data = await read_request(request, IMPORT_MAX_BYTES, message="导入文件不能超过20MB")
     try:
         rows = transfer.parse(data, fmt)
     except transfer.ImportFormatError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,7 +12,7 @@ import bm25s
 import numpy as np
 
 from knowledge_base.models import EntryVersion
-from knowledge_base.text import add_user_words, normalise, tokens
+from knowledge_base.text import IndexTokens, add_user_words, normalise, tokens
 
 
 class SynonymMap:
@@ -62,12 +63,14 @@ class KnowledgeSnapshot:
         add_user_words([t for g in synonyms.groups for t in g])
         add_user_words([tag for v in versions for tag in v.tags] + [v.category for v in versions])
         snapshot = cls(revision=revision, entries={v.entry_id: v for v in versions}, synonyms=synonyms)
+        index_tokens = IndexTokens()  # the KB's texts are cached from build to build; citizens' never
         corpus: list[list[str]] = []
         for version in versions:
             texts = [version.title, *version.phrasings, " ".join([version.category, *version.tags]), version.answer]
-            doc = [t for text in texts for t in snapshot.query_tokens(text)]
+            doc = [t for text in texts for t in snapshot.query_tokens(text, index_tokens)]
             corpus.append(doc or ["∅"])
             snapshot.doc_entry.append(version.entry_id)
+        index_tokens.keep()
         snapshot.doc_tokens = [frozenset(doc) for doc in corpus]
         df: dict[str, int] = {}
         for doc in snapshot.doc_tokens:
@@ -84,9 +87,9 @@ class KnowledgeSnapshot:
             snapshot.retriever = retriever
         return snapshot
 
-    def query_tokens(self, text: str) -> list[str]:
+    def query_tokens(self, text: str, tokenise: Callable[[str], tuple[str, ...]] = tokens) -> list[str]:
         """Search tokens; place names are dropped, since answers hold city-wide."""
-        return [t for t in tokens(self.synonyms.canonicalise(normalise(text))) if t not in _PLACE_TOKENS]
+        return [t for t in tokenise(self.synonyms.canonicalise(normalise(text))) if t not in _PLACE_TOKENS]
 
     def search(self, text: str, at: datetime, limit: int = 5) -> list[Hit]:
         """Best entries for `text` among those in force at `at`."""

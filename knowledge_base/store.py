@@ -27,6 +27,7 @@ AUDIT = K + "audit"
 REVISION = K + "revision"
 CHANGED_CHANNEL = K + "changed"
 SYNONYMS = K + "synonyms"
+MAX_VERSION = 2**31  # far beyond any entry's history; keeps a version number a valid Redis list index
 
 
 def state_key(entry_id: str) -> str:
@@ -72,9 +73,12 @@ class KnowledgeBase:
         return [_with_review(EntryVersion.model_validate_json(r), reviews) for r in raw]
 
     async def version(self, entry_id: str, version: int) -> EntryVersion:
+        missing = WorkflowError(404, "version_not_found", f"条目 {entry_id} 没有第 {version} 版")
+        if not 1 <= version <= MAX_VERSION:  # checked here: Redis refuses an index beyond 64 bits
+            raise missing
         raw = await self.redis.lindex(versions_key(entry_id), version - 1)
-        if raw is None or version < 1:
-            raise WorkflowError(404, "version_not_found", f"条目 {entry_id} 没有第 {version} 版")
+        if raw is None:
+            raise missing
         review = await self.redis.hget(reviews_key(entry_id), str(version))
         return _with_review(EntryVersion.model_validate_json(raw), {str(version): review} if review else {})
 

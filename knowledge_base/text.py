@@ -31,6 +31,8 @@ _STOPWORDS = frozenset(
 
 _converter_lock = threading.Lock()
 _user_words: set[str] = set()
+_index_lock = threading.Lock()
+_index_kept: list[dict[str, tuple[str, ...]]] = [{}]  # [the last index build's texts → tokens]
 
 
 @lru_cache(maxsize=1)
@@ -38,8 +40,8 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
-@lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
+    """Not cached: most texts are citizens' and are seen once (`IndexTokens` keeps the KB's tokens)."""
     text = unicodedata.normalize("NFKC", text)
     text = _CONTROL.sub("", text)
     if _HAN.search(text):
@@ -58,12 +60,13 @@ def add_user_words(words: Iterable[str]) -> None:
             jieba.add_word(word, freq=2000)
             added = True
     if added:  # earlier tokenisations may now split differently
-        tokens.cache_clear()
+        clear_index_tokens()
 
 
-@lru_cache(maxsize=200_000)  # large enough for every phrasing: a rebuild after one publish re-tokenises little
 def tokens(text: str) -> tuple[str, ...]:
-    """Search tokens of normalised text: jieba words without stop words, and Han bigrams."""
+    """Search tokens of normalised text: jieba words without stop words, and Han bigrams.
+    Not cached: a citizen's question is tokenised once, and caching every one would grow the
+    process by about 2 KB per distinct ticket."""
     out: list[str] = []
     for word in jieba.lcut(text):
         word = word.strip()
@@ -72,3 +75,39 @@ def tokens(text: str) -> tuple[str, ...]:
     for run in re.findall(r"[\u4e00-\u9fff]{2,}", text):
         out.extend("#" + run[i:i + 2] for i in range(len(run) - 1))
     return tuple(out)
+
+
+class IndexTokens:
+    """`tokens` for the texts of one index build (the KB's titles, phrasings, tags and answers),
+    reusing the previous build's: a rebuild after one publish re-tokenises only what changed.
+    `keep()` makes this build's texts the ones kept, so the cache holds exactly the current
+    knowledge base's texts, however many citizens' texts are tokenised meanwhile."""
+
+    def __init__(self) -> None:
+        with _index_lock:
+            self._previous = _index_kept[0]
+        self._current: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, text: str) -> tuple[str, ...]:
+        found = self._current.get(text)
+        if found is None:
+            found = self._previous.get(text)
+            if found is None:
+                found = tokens(text)
+            self._current[text] = found
+        return found
+
+    def keep(self) -> None:
+        with _index_lock:
+            _index_kept[0] = self._current
+
+
+def clear_index_tokens() -> None:
+    with _index_lock:
+        _index_kept[0] = {}
+
+
+def index_tokens_kept() -> int:
+    """How many texts' tokens are kept between index builds."""
+    return len(_index_kept[0])
+

@@ -6,7 +6,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.bodies import read_request
 from gateway.errors import ApiError
+from gateway.json_io import check_depth
 from gateway.phone_numbers import InvalidPhone, to_e164
 from gateway.ticket import Kind
 
@@ -70,11 +72,8 @@ async def read(request: web.Request, model: type[BaseModel]) -> BaseModel:
     before it is parsed."""
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "请以 JSON 格式提交")
-    if (request.content_length or 0) > BODY_MAX_BYTES:
-        raise ApiError(413, "body_too_large", "提交的内容过大")
-    body = await request.content.read(BODY_MAX_BYTES + 1)
-    if len(body) > BODY_MAX_BYTES:
-        raise ApiError(413, "body_too_large", "提交的内容过大")
+    body = await read_request(request, BODY_MAX_BYTES, "body_too_large", "提交的内容过大")
+    check_depth(body)
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:

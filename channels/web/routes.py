@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import ValidationError
 
+from gateway.client_address import client_address
 from gateway.rate_limits import RateLimit
 from gateway.errors import ApiError
 from gateway.json_io import json_response
@@ -68,7 +69,7 @@ async def submit_request(request: web.Request) -> web.Response:
 
     submission: Submission = await read_submission(request, UploadLimits(settings))
     fields = _normalise(submission.fields)
-    per_ip = RateLimit(f"ip:{request.remote}", settings.rate_limit_ip_per_hour, 3600)
+    per_ip = RateLimit(f"ip:{client_address(request)}", settings.rate_limit_ip_per_hour, 3600)
     try:
         if fields.get("website"):
             raise ApiError(400, "honeypot_filled", "提交未通过校验，请刷新页面后重试")
@@ -139,7 +140,7 @@ def _accepted(request: web.Request, ticket_id: str, duplicate: bool) -> web.Resp
 
 async def track(request: web.Request) -> web.Response:
     settings = request.app["settings"]
-    allowed, retry_after = await request.app["rate_limiter"].hit(RateLimit(f"track:{request.remote}", settings.rate_limit_ip_per_hour * 4, 3600))
+    allowed, retry_after = await request.app["rate_limiter"].hit(RateLimit(f"track:{client_address(request)}", settings.rate_limit_ip_per_hour * 4, 3600))
     if not allowed:
         raise _rate_limited("查询过于频繁，请稍后再试", retry_after)
     ticket_id = request.query.get("ticket_id", "").strip().upper()

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 
+from gateway.bodies import human_size, read_request
 from gateway.errors import ApiError
+from gateway.json_io import loads
 from gateway.media_types import IMAGE_TYPES, VIDEO_TYPES, sniff
 from gateway.settings import Settings
 
-TEXT_FIELD_MAX_BYTES = 16 * 1024
+# A form is read as a stream, part by part, and refused as soon as one of these is crossed, so a
+# request holds at most this much text whatever its framing (chunked or not, lying or not).
+TEXT_FIELD_MAX_BYTES = 16 * 1024  # one text field (a 2000-character description is ≤ 6 KB)
+TEXT_TOTAL_MAX_BYTES = 64 * 1024  # all text fields together; also the whole urlencoded body
+FORM_MAX_PARTS = 32  # the portal form has 9 fields and up to 5 files
+PART_OVERHEAD_BYTES = 1024 * 1024  # boundaries and part headers, on top of files and text
 _ACCEPTED = IMAGE_TYPES | VIDEO_TYPES
 _TYPES_MESSAGE = "附件仅支持 JPG、PNG、GIF、WebP 图片和 MP4、MOV、WebM 视频"
 
@@ -31,15 +38,6 @@ class Upload:
 class Submission:
     fields: dict[str, Any]
     uploads: list[Upload] = field(default_factory=list)
-
-
-def human_size(n: int) -> str:
-    """20971520 → 20MB, 1536 → 1.5KB: limits as people read them."""
-    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
-        if n >= size:
-            value = n / size
-            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
-    return f"{n}字节"
 
 
 class UploadLimits:
@@ -60,6 +58,25 @@ class UploadLimits:
         return ApiError(422, "validation_failed", f"最多上传{self.count}个附件", [
             {"field": "attachments", "code": "too_many_attachments", "message": f"最多上传{self.count}个附件"}])
 
+    @property
+    def json_body(self) -> int:
+        """A JSON submission (files in base64) is read up to the same size as a form."""
+        return self.total + PART_OVERHEAD_BYTES
+
+    @property
+    def form_body(self) -> int:
+        return self.total + TEXT_TOTAL_MAX_BYTES + PART_OVERHEAD_BYTES
+
+
+def too_many_fields() -> ApiError:
+    return ApiError(422, "too_many_fields", f"表单字段过多（最多{FORM_MAX_PARTS}项）")
+
+
+def text_too_large(name: str | None = None) -> ApiError:
+    if name:
+        return ApiError(413, "payload_too_large", f"字段 {name[:50]} 内容过长（不能超过{human_size(TEXT_FIELD_MAX_BYTES)}）")
+    return ApiError(413, "payload_too_large", f"表单文字内容合计不能超过{human_size(TEXT_TOTAL_MAX_BYTES)}")
+
 
 def check_upload(data: bytes, filename: str | None) -> Upload:
     mime = sniff(data[:32])
@@ -71,26 +88,31 @@ def check_upload(data: bytes, filename: str | None) -> Upload:
 
 async def read_submission(request: web.Request, limits: UploadLimits) -> Submission:
     ctype = request.content_type
-    if request.content_length is not None and request.content_length > limits.total + 1024 * 1024:
-        raise limits.total_too_large()
     if ctype == "application/json":
-        return _from_json(await _read_json(request), limits)
+        if request.content_length is not None and request.content_length > limits.json_body:
+            raise limits.total_too_large()
+        return _from_json(loads(await read_request(request, limits.json_body)), limits)
     if ctype == "application/x-www-form-urlencoded":
-        form = await request.post()
-        return Submission(fields={k: v for k, v in form.items() if isinstance(v, str)})
+        return _from_urlencoded(await read_request(request, TEXT_TOTAL_MAX_BYTES, message=text_too_large().message))
     if ctype == "multipart/form-data":
+        if request.content_length is not None and request.content_length > limits.form_body:
+            raise limits.total_too_large()
         return await _from_multipart(request, limits)
     raise ApiError(415, "unsupported_media_type", "请以 JSON 或表单（multipart/form-data）格式提交")
 
 
-async def _read_json(request: web.Request) -> Any:
+def _from_urlencoded(raw: bytes) -> Submission:
     try:
-        raw = await request.read()
-        return json.loads(raw.decode("utf-8"))
-    except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, "payload_too_large", "提交的内容过大") from None
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_json", "请求内容不是有效的 UTF-8 JSON") from None
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True,
+                          encoding="utf-8", errors="strict", max_num_fields=FORM_MAX_PARTS)
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_encoding", "表单内容须为 UTF-8 编码") from None
+    except ValueError:  # more than max_num_fields
+        raise too_many_fields() from None
+    for name, value in pairs:
+        if len(value.encode("utf-8")) > TEXT_FIELD_MAX_BYTES:
+            raise text_too_large(name)
+    return Submission(fields=dict(pairs))
 
 
 def _from_json(body: Any, limits: UploadLimits) -> Submission:
@@ -120,45 +142,63 @@ def _from_json(body: Any, limits: UploadLimits) -> Submission:
 
 
 async def _from_multipart(request: web.Request, limits: UploadLimits) -> Submission:
+    """Part by part, never holding more than the limits allow: at most FORM_MAX_PARTS parts,
+    TEXT_FIELD_MAX_BYTES per text field and TEXT_TOTAL_MAX_BYTES of text in all, the attachment
+    limits for files, and no more than `limits.form_body` bytes off the wire in all."""
     try:
         reader = await request.multipart()
     except (ValueError, AssertionError):
         raise ApiError(400, "bad_request", "表单格式不正确") from None
     fields: dict[str, Any] = {}
     uploads: list[Upload] = []
-    total = 0
+    total = text_total = parts = 0
+
+    def check_wire() -> None:
+        # Whatever the framing: what came off the socket (boundaries, headers, skipped parts included).
+        if request.content.total_bytes > limits.form_body:
+            raise limits.total_too_large()
+
     try:
         while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader) or not part.name:
-                continue
-            if part.filename is not None or part.name == "attachments":
-                data = await _read_part(part, limits.per_file, limits.too_large)
-                if not data and not part.filename:
-                    continue  # the browser's "no file chosen"
+            parts += 1
+            if parts > FORM_MAX_PARTS:
+                raise too_many_fields()
+            check_wire()
+            if not isinstance(part, BodyPartReader):
+                raise ApiError(400, "bad_request", "表单格式不正确")  # a nested multipart
+            if part.name and (part.filename is not None or part.name == "attachments"):
+                data = await _read_part(part, limits.per_file, limits.too_large, check_wire)
                 if not data:
-                    continue
+                    continue  # the browser's "no file chosen"
                 if len(uploads) >= limits.count:
                     raise limits.too_many()
                 total += len(data)
                 if total > limits.total:
                     raise limits.total_too_large()
                 uploads.append(check_upload(data, part.filename))
-            else:
-                raw = await _read_part(part, TEXT_FIELD_MAX_BYTES, lambda: ApiError(413, "payload_too_large", f"字段 {part.name} 内容过长"))
-                try:
-                    fields[part.name] = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise ApiError(400, "invalid_encoding", "表单内容须为 UTF-8 编码") from None
+                continue
+            # A text field (or a nameless part, read within the same limits and dropped).
+            room = TEXT_TOTAL_MAX_BYTES - text_total
+            error = (lambda n=part.name: text_too_large(n)) if room >= TEXT_FIELD_MAX_BYTES else text_too_large
+            raw = await _read_part(part, min(TEXT_FIELD_MAX_BYTES, room), error, check_wire)
+            text_total += len(raw)
+            if not part.name:
+                continue
+            try:
+                fields[part.name] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ApiError(400, "invalid_encoding", "表单内容须为 UTF-8 编码") from None
     except (ValueError, BadHttpMessage):  # e.g. a part header with control characters
         raise ApiError(400, "bad_request", "表单格式不正确") from None
     return Submission(fields=fields, uploads=uploads)
 
 
-async def _read_part(part: BodyPartReader, limit: int, error: Any) -> bytes:
+async def _read_part(part: BodyPartReader, limit: int, error: Any, check_wire: Any) -> bytes:
     chunks, size = [], 0
     while chunk := await part.read_chunk(64 * 1024):
         size += len(chunk)
         if size > limit:
             raise error()
+        check_wire()
         chunks.append(chunk)
     return b"".join(chunks)
