@@ -6,10 +6,12 @@
     hotline users add NAME --role agent [--role supervisor] [--display-name 张三] [--capability sign_language] [--password-stdin]
     hotline users grant|revoke NAME sign_language
     hotline users list
-    hotline users disable NAME
+    hotline users passwd NAME [--password-stdin] [--temporary]
+    hotline users disable|enable NAME
     hotline simulate-call WAV [--caller N] [--agent-interface PJSIP/1001] [--fast]
     hotline models fetch [--name NAME] [--dest DIR]
     hotline rasa setup|export|train|serve
+    hotline wechat-peer [--gateway URL] [--account main] text|location|event|verify ...
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import logging
 import os
 import secrets
 import sys
@@ -28,21 +31,25 @@ from redis.asyncio import Redis
 
 from bot import rasa_cli
 from channels.phone import simulate
+from channels.wechat import peer_cli as wechat_peer_cli
 from gateway import log_format
 from speech import fetch
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
-from gateway.users import CAPABILITIES, ROLES, UserError, Users
+from gateway.users import CAPABILITIES, ROLES, PasswordRejected, UserError, Users
 
 
 @contextlib.contextmanager
-def redis_url_for(settings: Settings) -> Iterator[str]:
+def redis_url_for(settings: Settings, supervise: bool = False) -> Iterator[str]:
     """REDIS_URL if set; otherwise the embedded Redis under the data directory (started if needed,
-    stopped again on exit if this process started it)."""
+    stopped again on exit if this process started it). `supervise`: restart it if it dies
+    (`hotline run`, the process that owns it)."""
     if settings.redis_url:
         yield settings.redis_url
         return
     embedded = EmbeddedRedis(settings.data_dir).start()
+    if supervise:
+        embedded.supervise()
     try:
         yield embedded.url
     finally:
@@ -57,18 +64,43 @@ def _install_uvloop() -> None:
     uvloop.install()
 
 
-async def _bootstrap_admin(redis_url: str) -> None:
-    """First start with no users: create `admin` with a one-time password shown on the console
-    (not in the logs), so the desktop is reachable without another command."""
+BOOTSTRAP_ADMIN = "admin"
+
+
+async def _bootstrap_admin(redis_url: str) -> str | None:
+    """First start with no users: create `admin` with a one-time password, returned here and shown
+    on the console (not in the logs) only once the gateway is up (_announce_admin), so the desk is
+    reachable without another command. None when there are users already."""
     redis = Redis.from_url(redis_url)
     try:
         users = Users(redis)
         if await users.count() == 0:
             password = os.environ.get("HOTLINE_BOOTSTRAP_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-            await users.add("admin", password, list(ROLES), display_name="系统管理员")
-            print(f"\n  首次启动：已创建管理员账号 admin，密码 {password}\n  (first start: user 'admin' created; change it with `hotline users`)\n", file=sys.stderr, flush=True)
+            await users.add(BOOTSTRAP_ADMIN, password, list(ROLES), display_name="系统管理员", temporary=True)
+            return password
+        return None
     finally:
         await redis.aclose()
+
+
+async def _forget_bootstrap_admin(redis_url: str) -> None:
+    """The gateway failed to start before the password was shown: remove the unseen admin, so the
+    next start creates it again and shows that password."""
+    from gateway import keys
+
+    redis = Redis.from_url(redis_url)
+    try:
+        await redis.delete(keys.user(BOOTSTRAP_ADMIN))
+        await redis.srem(keys.USERS_SET, BOOTSTRAP_ADMIN)
+    finally:
+        await redis.aclose()
+
+
+def _announce_admin(password: str) -> None:
+    print(f"\n  首次启动：已创建管理员账号 {BOOTSTRAP_ADMIN}，初始密码 {password}\n"
+          f"  首次登录工作台时必须修改该密码；忘记密码可用 `hotline users passwd {BOOTSTRAP_ADMIN}` 重设。\n"
+          f"  (first start: user '{BOOTSTRAP_ADMIN}' created with this one-time password; it must be changed at the\n"
+          f"   first login; lost it? reset it with `hotline users passwd {BOOTSTRAP_ADMIN}`)\n", file=sys.stderr, flush=True)
 
 
 def _tune_gc() -> None:
@@ -90,15 +122,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.workers == "process":
         _share_metrics_between_processes(settings)
     _install_uvloop()
+    try:
+        with redis_url_for(settings, supervise=True) as url:
+            _tune_gc()
+            worker_env = {**os.environ, "REDIS_URL": url, "HOTLINE_INSTANCE_ID": settings.instance_id + "-w"}
+            return asyncio.run(_serve(settings, url, worker_env, host, port))
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place: nothing to clean up
+        return 0
+
+
+async def _serve(settings: Settings, url: str, worker_env: dict[str, str], host: str, port: int) -> int:
+    """Start everything, and only then show the admin password and the addresses; stop on SIGINT
+    (Ctrl-C) or SIGTERM, quietly."""
+    import signal
+
     from gateway.app import create_app
 
-    with redis_url_for(settings) as url:
-        asyncio.run(_bootstrap_admin(url))
-        _tune_gc()
-        worker_env = {**os.environ, "REDIS_URL": url, "HOTLINE_INSTANCE_ID": settings.instance_id + "-w"}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    password = await _bootstrap_admin(url)  # before the port opens: a login may come at once
+    app = create_app(settings, url, worker_env)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+    try:
+        try:
+            await runner.setup()  # the app's start-up: knowledge index, workers, phone channel...
+            await web.TCPSite(runner, host, port).start()
+        except Exception as exc:
+            logging.getLogger("gateway.cli").error("gateway start failed", exc_info=True)
+            if password is not None:
+                await _forget_bootstrap_admin(url)
+            print(f"\n  启动失败 / the gateway could not start: {type(exc).__name__}: {exc}\n", file=sys.stderr, flush=True)
+            return 1
+        if password is not None:
+            _announce_admin(password)
         print(f"  北京12345 受理网关: http://{host}:{port}/   坐席工作台: http://{host}:{port}/agent", file=sys.stderr, flush=True)
-        web.run_app(create_app(settings, url, worker_env), host=host, port=port, print=None, access_log=None, shutdown_timeout=10)
-    return 0
+        phone = app.get("phone")
+        if phone is not None and phone.speech.transcription != "on":
+            print(f"  通话实时转写未启用：语音模型未安装（运行 make model 下载）\n"
+                  f"  (live call transcription off: {phone.speech.transcription.removeprefix('off: ')}; "
+                  f"calls still pop up and become tickets)", file=sys.stderr, flush=True)
+        await stop.wait()
+        return 0
+    finally:
+        await runner.cleanup()
 
 
 def _share_metrics_between_processes(settings: Settings) -> None:
@@ -123,21 +191,48 @@ def cmd_worker(_: argparse.Namespace) -> int:
         return worker_process.main(settings, url)
 
 
+def _new_password(args: argparse.Namespace) -> str | None:
+    """--password-stdin, else HOTLINE_NEW_PASSWORD, else asked twice on the terminal (None: the two differ)."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if os.environ.get("HOTLINE_NEW_PASSWORD"):
+        return os.environ["HOTLINE_NEW_PASSWORD"]
+    password = getpass.getpass("New password: ")
+    if getpass.getpass("Repeat it: ") != password:
+        print("error: the two passwords differ", file=sys.stderr)
+        return None
+    return password
+
+
 async def _users(args: argparse.Namespace, url: str) -> int:
     redis = Redis.from_url(url)
     users = Users(redis)
     try:
         if args.users_cmd == "add":
-            if args.password_stdin:
-                password = sys.stdin.readline().rstrip("\n")
-            else:
-                password = os.environ.get("HOTLINE_NEW_PASSWORD") or getpass.getpass("Password: ")
+            password = _new_password(args)
+            if password is None:
+                return 2
             try:
-                user = await users.add(args.name, password, args.role, args.display_name, args.capability)
+                user = await users.add(args.name, password, args.role, args.display_name, args.capability, temporary=args.temporary)
             except UserError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-            print(f"added {user.username} ({', '.join(sorted(user.roles | user.capabilities))})")
+            print(f"added {user.username} ({', '.join(sorted(user.roles | user.capabilities))})"
+                  + (" - must change the password at the first login" if args.temporary else ""))
+        elif args.users_cmd == "passwd":
+            if await users.get(args.name) is None:
+                print(f"error: no user {args.name}", file=sys.stderr)
+                return 2
+            password = _new_password(args)
+            if password is None:
+                return 2
+            try:
+                await users.set_password(args.name, password, temporary=args.temporary)
+            except PasswordRejected as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(f"password of {args.name} changed; their sessions have ended"
+                  + (" - must change it at the next login" if args.temporary else ""))
         elif args.users_cmd in ("grant", "revoke"):
             if not await users.set_capability(args.name, args.capability, args.users_cmd == "grant"):
                 print(f"error: no user {args.name}", file=sys.stderr)
@@ -152,6 +247,11 @@ async def _users(args: argparse.Namespace, url: str) -> int:
                 print(f"error: no user {args.name}", file=sys.stderr)
                 return 2
             print(f"disabled {args.name}")
+        elif args.users_cmd == "enable":
+            if not await users.enable(args.name):
+                print(f"error: no user {args.name}", file=sys.stderr)
+                return 2
+            print(f"enabled {args.name}")
         return 0
     finally:
         await redis.aclose()
@@ -190,19 +290,27 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", action="append", required=True, choices=ROLES)
     add.add_argument("--display-name")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input (else HOTLINE_NEW_PASSWORD, else asked twice)")
+    add.add_argument("--temporary", action="store_true", help="the user must change the password at the first login")
     add.add_argument("--capability", action="append", default=[], choices=CAPABILITIES, help="e.g. sign_language: takes video sessions")
     for verb in ("grant", "revoke"):
         change = usub.add_parser(verb, help=f"{verb} a capability (sign_language)")
         change.add_argument("name")
         change.add_argument("capability", choices=CAPABILITIES)
     usub.add_parser("list")
-    disable = usub.add_parser("disable")
+    passwd = usub.add_parser("passwd", help="set a user's password (ends their sessions)")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input (else HOTLINE_NEW_PASSWORD, else asked twice)")
+    passwd.add_argument("--temporary", action="store_true", help="the user must change it at the next login")
+    disable = usub.add_parser("disable", help="block logins and end the user's sessions")
     disable.add_argument("name")
+    enable = usub.add_parser("enable", help="allow a disabled user to log in again")
+    enable.add_argument("name")
     users.set_defaults(func=cmd_users)
     simulate.add_cli(sub)
     fetch.add_cli(sub)
     rasa_cli.add_cli(sub)
+    wechat_peer_cli.add_cli(sub)
     return p
 
 

@@ -11,16 +11,15 @@ from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway import clock, keys
-from gateway.auth import actor, requires
+from gateway.auth import actor, change_password, log_in, requires
 from gateway.errors import ApiError
 from gateway.json_io import json_response as _json
 from gateway.json_io import read_model as _body
 from gateway.geography import district_code, districts
 from gateway.live_events import DeskConnection
 from gateway.media_types import sniff
-from gateway.outbox import CASE_HOP
+from gateway.outbox import ALREADY_REDRIVEN, CASE_HOP, DEAD_LETTER_PAGE_MAX, NOT_FOUND, RedriveCounts, is_stream_id
 from gateway.phone_numbers import InvalidPhone, mask, to_e164
-from gateway.rate_limits import RateLimit
 from gateway.ticket import HistoryEvent, Kind, Location, Message, Provenance, Ticket
 from gateway.tickets import TicketNotFound
 
@@ -66,29 +65,21 @@ async def login(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "请以 JSON 格式提交")  # also blocks cross-site form posts
     body: LoginIn = await _body(request, LoginIn)
-    allowed, retry_after = await request.app["rate_limiter"].hit(RateLimit(f"login:{request.remote}:{body.username}", 10, 900))
-    if not allowed:
-        raise ApiError(429, "rate_limited", "登录尝试过多，请15分钟后再试", headers={"Retry-After": str(retry_after)})
-    user = await request.app["users"].authenticate(body.username, body.password)
-    if user is None:
-        raise ApiError(401, "invalid_credentials", "用户名或密码错误")
-    response = _json({"user": user.public(), "csrf_token": ""})
-    csrf = await request.app["sessions"].create(response, user)
-    response.text = json.dumps({"user": user.public(), "csrf_token": csrf}, ensure_ascii=False)
-    return response
+    return await log_in(request, body.username, body.password)  # lock-outs and the session: gateway/auth.py
 
 
-@requires()
+@requires(before_password_change=True)
 async def logout(request: web.Request) -> web.Response:
     response = _json({"ok": True})
     await request.app["sessions"].destroy(request, response)
     return response
 
 
-@requires()
+@requires(before_password_change=True)
 async def me(request: web.Request) -> web.Response:
     s = request["session"]
-    return _json({"user": {"username": s["user"], "display_name": s["display_name"], "roles": s["roles"]}, "csrf_token": s["csrf"]})
+    return _json({"user": {"username": s["user"], "display_name": s["display_name"], "roles": s["roles"],
+                           "must_change_password": bool(s.get("must_change_password"))}, "csrf_token": s["csrf"]})
 
 
 @requires(*DESK)
@@ -192,28 +183,71 @@ async def blob(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"})
 
 
+def _dead_letter_query(request: web.Request) -> tuple[str | None, int, str | None]:
+    q = request.query
+    before = q.get("before") or None
+    hop = q.get("hop") or None
+    try:
+        limit = int(q.get("limit", "100"))
+    except ValueError:
+        limit = 0
+    errors = []
+    if before is not None and not is_stream_id(before):
+        errors.append({"field": "before", "code": "invalid", "message": "须为上一页返回的 next 值"})
+    if not 1 <= limit <= DEAD_LETTER_PAGE_MAX:
+        errors.append({"field": "limit", "code": "invalid", "message": f"须为 1 到 {DEAD_LETTER_PAGE_MAX} 的整数"})
+    if hop is not None and len(hop) > 64:
+        errors.append({"field": "hop", "code": "too_long", "message": "环节名称过长"})
+    if errors:
+        raise ApiError(422, "validation_failed", "参数格式不正确", errors)
+    return before, limit, hop
+
+
 @requires("supervisor")
 async def dead_letters(request: web.Request) -> web.Response:
-    entries = await request.app["redis"].xrevrange(keys.DEAD_LETTER_STREAM, count=200)
-    items = []
-    for entry_id, raw in entries:
-        f = {k.decode(): v.decode() for k, v in raw.items()}
-        items.append({
-            "entry_id": entry_id.decode(), "ticket_id": f["ticket"], "hop": f["hop"], "reason": f.get("reason"),
-            "status_code": int(f["status_code"]) if f.get("status_code") else None, "at": f.get("at"), "attempts": int(f.get("attempts", "1")),
-        })
-    return _json({"items": items})
+    before, limit, hop = _dead_letter_query(request)
+    page = await request.app["outbox"].dead_letters(before, limit, hop)
+    return _json({"items": page.items, "next": page.next, "total": page.total})
 
 
 @requires("supervisor")
 async def redrive(request: web.Request) -> web.Response:
     entry_id = request.match_info["entry_id"]
-    ms, sep, seq = entry_id.partition("-")  # a stream id "<ms>-<seq>"; anything else makes XRANGE fail
-    is_stream_id = bool(sep) and all(p.isascii() and p.isdigit() and len(p) <= 20 and int(p) < 2**64 for p in (ms, seq))
-    ticket_id = await request.app["outbox"].redrive(entry_id, actor(request)) if is_stream_id else None
-    if ticket_id is None:
+    result = await request.app["outbox"].redrive(entry_id, actor(request)) if is_stream_id(entry_id) else None
+    if result is None or result.outcome == NOT_FOUND:
         raise ApiError(404, "dead_letter_not_found", "该死信不存在或已重新投递")
-    return _json({"queued": True, "ticket_id": ticket_id}, status=202)
+    if result.outcome == ALREADY_REDRIVEN:
+        raise ApiError(409, "already_redriven", "该条已被重新投递")
+    return _json({"queued": True, "ticket_id": result.ticket_id}, status=202)
+
+
+class BulkRedriveIn(BaseModel):
+    """Either `entry_ids`, or `all: true` (optionally only one hop or hop family, `hop`)."""
+    model_config = ConfigDict(extra="forbid")
+    entry_ids: list[str] | None = Field(None, min_length=1, max_length=DEAD_LETTER_PAGE_MAX)
+    all: bool = False
+    hop: str | None = Field(None, min_length=1, max_length=64)
+
+
+@requires("supervisor")
+async def redrive_bulk(request: web.Request) -> web.Response:
+    body: BulkRedriveIn = await _body(request, BulkRedriveIn)
+    outbox = request.app["outbox"]
+    if body.all == (body.entry_ids is not None):
+        raise ApiError(422, "validation_failed", "请选择要重新投递的死信，或选择全部", [
+            {"field": "entry_ids", "code": "entry_ids_or_all", "message": "须提供 entry_ids 或 all: true 二者之一"}])
+    if body.entry_ids is not None:
+        bad = [i for i in body.entry_ids if not is_stream_id(i)]
+        if bad:
+            raise ApiError(422, "validation_failed", "死信编号格式不正确", [
+                {"field": "entry_ids", "code": "invalid_entry_id", "message": f"无效的编号：{bad[0][:40]}"}])
+        counts = RedriveCounts()
+        for result in await outbox.redrive_many(body.entry_ids, actor(request)):
+            counts.add(result)
+    else:
+        counts = await outbox.redrive_matching(actor(request), hop=body.hop)
+    message = f"已重新投递 {counts.redriven} 条" + (f"，{counts.already_gone} 条已被他人处理或不存在" if counts.already_gone else "")
+    return _json({"redriven": counts.redriven, "already_gone": counts.already_gone, "message": message}, status=202)
 
 
 @requires("supervisor")
@@ -262,6 +296,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/v1/auth/login", login, name="login")
     r.add_post("/api/v1/auth/logout", logout, name="logout")
     r.add_get("/api/v1/auth/me", me, name="me")
+    r.add_post("/api/v1/auth/password", change_password, name="change_password")
     r.add_get("/api/v1/agent/tickets", list_tickets, name="list_tickets")
     r.add_get("/api/v1/agent/tickets/{ticket_id}", get_ticket, name="get_ticket")
     r.add_patch("/api/v1/agent/tickets/{ticket_id}", patch_ticket, name="patch_ticket")
@@ -271,4 +306,5 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/v1/agent/ws", desk_socket, name="desk_socket")
     r.add_get("/api/v1/supervisor/dead-letters", dead_letters, name="dead_letters")
     r.add_post("/api/v1/supervisor/dead-letters/{entry_id}/redrive", redrive, name="redrive")
+    r.add_post("/api/v1/supervisor/dead-letters/redrive", redrive_bulk, name="redrive_bulk")
     r.add_get("/api/v1/supervisor/local-inbox", local_inbox, name="local_inbox")

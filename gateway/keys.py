@@ -33,6 +33,11 @@ def hop_marker(ticket_id: str, hop: str) -> str:
     return f"{P}t:{ticket_id}:hop:{hop}"
 
 
+def redriven(dead_letter_id: str) -> str:
+    """Tombstone of a re-driven dead letter: a late second re-drive is told `already_redriven`."""
+    return f"{P}deadletter:redriven:{dead_letter_id}"
+
+
 def idempotency(channel: str, channel_id: str) -> str:
     return f"{P}idem:{channel}:{channel_id}"
 

@@ -12,10 +12,11 @@ from pydantic.json_schema import models_json_schema
 
 from channels.web.forms import CitizenRequestIn
 from channels.partner.desk import PartnerStatusIn, TransferIn
-from channels.partner.directory import PartnerEdit
+from channels.partner.directory import PartnerEdit, PartnerPut
 from channels.partner.envelope import StatusUpdate, TransferEnvelope, TransferReceipt
 from channels.phone.routes import KbAnswerIn
-from gateway.desk_routes import ForwardIn, LoginIn, NoteIn, TicketPatch
+from gateway.auth import PasswordChangeIn
+from gateway.desk_routes import BulkRedriveIn, ForwardIn, LoginIn, NoteIn, TicketPatch
 from gateway.ticket import Ticket
 from channels.web.chat import ChatIn
 from channels.video import openapi_paths as video_openapi
@@ -55,6 +56,28 @@ class TicketSummary(BaseModel):
 
 class TicketList(BaseModel):
     tickets: list[TicketSummary]
+
+
+class DeadLetter(BaseModel):
+    entry_id: str = Field(description="dead-letter stream id, `<ms>-<seq>`")
+    ticket_id: str
+    hop: str = Field(description="`case`, `partner:<id>`, `wx-reply:...`")
+    reason: str | None
+    status_code: int | None
+    at: str | None
+    attempts: int
+
+
+class DeadLetterList(BaseModel):
+    items: list[DeadLetter] = Field(description="newest first")
+    next: str | None = Field(description="pass as `before` for the next (older) page; null = no more")
+    total: int = Field(description="all dead letters, unfiltered")
+
+
+class BulkRedriveResult(BaseModel):
+    redriven: int = Field(description="put back on the outbox by this request")
+    already_gone: int = Field(description="re-driven by someone else meanwhile, or no such dead letter")
+    message: str
 
 
 class TrackView(BaseModel):
@@ -181,7 +204,7 @@ def _partner_paths(desk: dict[str, Any], csrf: dict[str, Any]) -> dict[str, Any]
         }},
         "/api/v1/agent/partners": {"get": {
             "tags": ["partner"], "summary": "Partner hotlines an agent can transfer to", "operationId": "listPartners", **desk,
-            "responses": {"200": {"description": "self and partners {id, name, region, route, personal_fields}"}, **_errors(401, 403)},
+            "responses": {"200": {"description": "self and partners {id, name, region, route, personal_fields, case_fields}"}, **_errors(401, 403)},
         }},
         "/api/v1/agent/tickets/{ticket_id}/transfer": {"post": {
             "tags": ["partner"], "summary": "One-click transfer to a partner hotline (a live call is put through by AMI at the same time)",
@@ -203,9 +226,13 @@ def _partner_paths(desk: dict[str, Any], csrf: dict[str, Any]) -> dict[str, Any]
             "tags": ["admin"], "summary": "The partner directory (17 hotlines), with whether each key is configured", "operationId": "adminPartners", **desk,
             "responses": {"200": {"description": "directory"}, **_errors(401, 403)},
         }},
-        "/api/v1/admin/partners/{partner_id}": {"put": {
-            "tags": ["admin"], "summary": "Create or change a directory entry (audited)", "operationId": "adminPutPartner", **desk,
-            "parameters": [partner_id, csrf], "requestBody": _json_body("PartnerEdit"),
+        "/api/v1/admin/partners/{partner_id}": {"get": {
+            "tags": ["admin"], "summary": "One directory entry, as PUT takes it back", "operationId": "adminGetPartner", **desk,
+            "parameters": [partner_id], "responses": {"200": {"description": "the entry, with key_configured"}, **_errors(401, 403, 404)},
+        }, "put": {
+            "tags": ["admin"], "summary": "Create or change a directory entry (audited); what GET returns is accepted back",
+            "operationId": "adminPutPartner", **desk,
+            "parameters": [partner_id, csrf], "requestBody": _json_body("PartnerPut"),
             "responses": {"200": {"description": "changed"}, "201": {"description": "created"}, **_errors(401, 403, 415, 422)},
         }},
     }
@@ -214,11 +241,11 @@ def _partner_paths(desk: dict[str, Any], csrf: dict[str, Any]) -> dict[str, Any]
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     _, defs = models_json_schema(
-        [(m, "validation") for m in (CitizenRequestIn, LoginIn, NoteIn, TicketPatch, ForwardIn, KbAnswerIn, ChatIn, EntryContent,
+        [(m, "validation") for m in (CitizenRequestIn, LoginIn, PasswordChangeIn, NoteIn, TicketPatch, ForwardIn, KbAnswerIn, ChatIn, EntryContent,
                                      NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, TransferIn, PartnerStatusIn,
-                                     PartnerEdit, TransferEnvelope, StatusUpdate, *video_openapi.MODELS)]
+                                     PartnerEdit, PartnerPut, TransferEnvelope, StatusUpdate, BulkRedriveIn, *video_openapi.MODELS)]
         + [(EntryVersion, "serialization")]
-        + [(m, "serialization") for m in (Ticket, Error, RequestAccepted, TicketSummary, TicketList, TrackView, CaseReceipt, TransferReceipt)],
+        + [(m, "serialization") for m in (Ticket, Error, RequestAccepted, TicketSummary, TicketList, DeadLetterList, BulkRedriveResult, TrackView, CaseReceipt, TransferReceipt)],
         ref_template=REF,
     )
     schemas = defs["$defs"]
@@ -257,7 +284,20 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/auth/login": {"post": {
             "tags": ["desk"], "summary": "Log in to the agent desktop", "operationId": "login",
             "requestBody": _json_body("LoginIn"),
-            "responses": {"200": {"description": "logged in; sets the hl_session cookie"}, **_errors(401, 415, 422, 429)},
+            "responses": {"200": {"description": "logged in; sets the hl_session cookie. `user.must_change_password`: every other "
+                                                  "staff API answers 403 `password_change_required` until POST /api/v1/auth/password"},
+                          **_errors(401, 415, 422, 429)},
+            "description": "Failures only are counted: 10 per user name (any address) or 30 per client address (any user name) "
+                           "within 15 minutes lock that name or address for 15 minutes: 429 `login_locked` with Retry-After, "
+                           "checked before the password.",
+        }},
+        "/api/v1/auth/password": {"post": {
+            "tags": ["desk"], "summary": "Change the own password (also the forced change at first login)", "operationId": "changePassword",
+            **desk, "parameters": [csrf], "requestBody": _json_body("PasswordChangeIn"),
+            "description": "Ends every session of the user and answers with a fresh session cookie and CSRF token. 422 with the "
+                           "field: `current_password_wrong` (counts as a failed login), `password_unchanged`, `password_too_short`, "
+                           "`password_too_long`, `password_too_simple`, `password_too_common`, `password_contains_username`.",
+            "responses": {"200": {"description": "`{user, csrf_token}`; sets a new hl_session cookie"}, **_errors(401, 403, 415, 422, 429)},
         }},
         "/api/v1/auth/logout": {"post": {"tags": ["desk"], "summary": "Log out", "operationId": "logout", **desk,
                                          "parameters": [csrf], "responses": {"200": {"description": "logged out"}, **_errors(401, 403)}}},
@@ -325,13 +365,28 @@ def openapi_document() -> dict[str, Any]:
             "responses": {"101": {"description": "switching protocols"}, **_errors(401, 403)},
         }},
         "/api/v1/supervisor/dead-letters": {"get": {
-            "tags": ["supervisor"], "summary": "Deliveries that failed for good", "operationId": "deadLetters", **desk,
-            "responses": {"200": {"description": "dead letters"}, **_errors(401, 403)},
+            "tags": ["supervisor"], "summary": "Deliveries that failed for good, newest first, a page at a time", "operationId": "deadLetters", **desk,
+            "parameters": [
+                {"name": "before", "in": "query", "schema": {"type": "string", "pattern": r"^\d{1,20}-\d{1,20}$"},
+                 "description": "exclusive cursor: the `next` of the previous page"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+                {"name": "hop", "in": "query", "schema": {"type": "string", "maxLength": 64},
+                 "description": "only this hop (`partner:tj`) or hop family (`case`, `partner`, `wx-reply`); a filtered page may be short, follow `next`"},
+            ],
+            "responses": {"200": _resp("DeadLetterList"), **_errors(401, 403, 422)},
         }},
         "/api/v1/supervisor/dead-letters/{entry_id}/redrive": {"post": {
-            "tags": ["supervisor"], "summary": "Put a dead letter back on the outbox", "operationId": "redrive", **desk,
+            "tags": ["supervisor"], "summary": "Put a dead letter back on the outbox, exactly once (history event `redriven`)", "operationId": "redrive", **desk,
             "parameters": [{"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}, csrf],
-            "responses": {"202": {"description": "queued"}, **_errors(401, 403, 404)},
+            "responses": {"202": {"description": "queued: `{queued, ticket_id}`"},
+                          **_errors(401, 403, 404), "409": _resp("Error", "already_redriven: 该条已被重新投递")},
+        }},
+        "/api/v1/supervisor/dead-letters/redrive": {"post": {
+            "tags": ["supervisor"], "summary": "Re-drive the listed dead letters (`entry_ids`, ≤500) or all of them (`all: true`, optionally one `hop`), "
+                                               "each exactly once, in batches; each ticket gets a `redriven` history event",
+            "operationId": "redriveDeadLetters", **desk,
+            "parameters": [csrf], "requestBody": _json_body("BulkRedriveIn"),
+            "responses": {"202": _resp("BulkRedriveResult", "counts"), **_errors(401, 403, 415, 422)},
         }},
         "/api/v1/supervisor/local-inbox": {"get": {
             "tags": ["supervisor"], "summary": "本地收件箱: tickets delivered locally when no case system is configured", "operationId": "localInbox", **desk,

@@ -4,14 +4,18 @@ One stream entry per (ticket, hop). The idempotency key sent downstream is `<tic
 so a redelivery after a crash is recognised by the receiver. Each attempt is written to the
 ticket's delivery ledger in the same transaction that acknowledges the entry. Retryable failures
 wait in a sorted set (exponential backoff, full jitter) and are put back on the stream when due;
-past the retry horizon, or on a 4xx, the entry goes to the dead-letter stream.
+past the retry horizon, or on a 4xx, the entry goes to the dead-letter stream. A supervisor's
+re-drive moves a dead letter back exactly once (one Lua step: XDEL, and only if that removed it,
+XADD and the history event), however many supervisors or instances re-drive it at once.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -50,6 +54,72 @@ return #due
 """
 
 
+# Re-drive, exactly once: only the caller whose XDEL removed the dead letter puts it back on the
+# outbox, so two supervisors (or two instances) re-driving the same entry make one delivery.
+# The caller has read the entry (ticket, hop) first; stream ids are never reused, so what it read
+# is what this removes. KEYS: dead letters, outbox, ticket history, tombstone.
+# ARGV: entry id, ticket, hop, now ms, history event, tombstone ttl seconds.
+_REDRIVE_LUA = """
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'ticket', ARGV[2], 'hop', ARGV[3], 'attempt', '1', 'first_at', ARGV[4])
+redis.call('RPUSH', KEYS[3], ARGV[5])
+redis.call('SET', KEYS[4], ARGV[2], 'EX', ARGV[6])
+return 1
+"""
+
+REDRIVEN, ALREADY_REDRIVEN, NOT_FOUND = "redriven", "already_redriven", "not_found"
+REDRIVEN_TOMBSTONE_SECONDS = 7 * 86400
+DEAD_LETTER_PAGE_MAX = 500
+_FILTER_CHUNK = 200  # dead letters read per round trip while a filter skips entries
+_FILTER_SCAN_CAP = 5000  # at most this many examined per page; the `next` cursor resumes after them
+
+
+def is_stream_id(entry_id: str) -> bool:
+    """`<ms>-<seq>` with both parts 64-bit unsigned decimals: anything else makes Redis fail."""
+    ms, sep, seq = entry_id.partition("-")
+    return bool(sep) and all(p.isascii() and p.isdigit() and len(p) <= 20 and int(p) < 2**64 for p in (ms, seq))
+
+
+@dataclass
+class Redrive:
+    outcome: str  # REDRIVEN | ALREADY_REDRIVEN | NOT_FOUND
+    ticket_id: str | None = None
+    hop: str | None = None
+
+
+@dataclass
+class RedriveCounts:
+    redriven: int = 0
+    already_gone: int = 0  # re-driven by someone else meanwhile, or no such dead letter
+
+    def add(self, result: Redrive) -> None:
+        if result.outcome == REDRIVEN:
+            self.redriven += 1
+        else:
+            self.already_gone += 1
+
+
+@dataclass
+class DeadLetterPage:
+    items: list[dict[str, Any]]
+    next: str | None  # pass as `before` for the next (older) page; None = no more
+    total: int  # all dead letters, unfiltered (XLEN)
+
+
+def dead_letter_item(entry_id: bytes | str, raw: dict[bytes, bytes]) -> dict[str, Any]:
+    f = {k.decode(): v.decode() for k, v in raw.items()}
+    return {
+        "entry_id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id, "ticket_id": f["ticket"], "hop": f["hop"],
+        "reason": f.get("reason"), "status_code": int(f["status_code"]) if f.get("status_code") else None,
+        "at": f.get("at"), "attempts": int(f.get("attempts", "1")),
+    }
+
+
+def hop_matches(hop: str, wanted: str | None) -> bool:
+    """A filter names a hop (`partner:tj`) or a hop family (`partner`, `wx-reply`)."""
+    return wanted is None or hop == wanted or hop_family(hop) == wanted
+
+
 def hop_family(hop: str) -> str:
     """`wx-reply:msg:123` -> `wx-reply`: per-message hops share one target and one metric label."""
     return hop.partition(":")[0]
@@ -85,6 +155,7 @@ class Outbox:
         self.backoff_cap = backoff_cap
         self._enqueue = BatchedScript(redis, _ENQUEUE_LUA)
         self._release_due = redis.register_script(_RELEASE_DUE_LUA)
+        self._redrive = BatchedScript(redis, _REDRIVE_LUA)
         self.worker = StreamWorker(
             redis, keys.OUTBOX_STREAM, keys.OUTBOX_GROUP, instance_id, self._deliver,
             concurrency=concurrency, claim_idle_seconds=claim_idle,
@@ -116,19 +187,103 @@ class Outbox:
             on_stream, waiting = await pipe.execute()
         return int(on_stream) + int(waiting)
 
-    async def redrive(self, dead_entry_id: str, actor: str) -> str | None:
-        """Put a dead letter back on the outbox as a fresh first attempt."""
-        entries = await self.redis.xrange(keys.DEAD_LETTER_STREAM, dead_entry_id, dead_entry_id)
-        if not entries:
-            return None
-        fields = {k.decode(): v.decode() for k, v in entries[0][1].items()}
-        event = HistoryEvent(at=clock.now(), actor=actor, event="redriven", detail={"hop": fields["hop"]})
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(keys.OUTBOX_STREAM, {"ticket": fields["ticket"], "hop": fields["hop"], "attempt": "1", "first_at": str(clock.now_ms())})
-            pipe.xdel(keys.DEAD_LETTER_STREAM, dead_entry_id)
-            pipe.rpush(keys.history(fields["ticket"]), event.model_dump_json())
-            await pipe.execute()
-        return fields["ticket"]
+    # -- dead letters ---------------------------------------------------------------------------
+
+    async def dead_letters(self, before: str | None = None, limit: int = 100, hop: str | None = None) -> DeadLetterPage:
+        """Newest first, `limit` at a time; `before` is the exclusive cursor (a `next` from the
+        previous page). With a hop filter a page examines at most a few thousand entries and may
+        come back short (even empty) with a `next` to go on from."""
+        limit = max(1, min(limit, DEAD_LETTER_PAGE_MAX))
+        cursor = f"({before}" if before else "+"
+        chunk = limit if hop is None else _FILTER_CHUNK
+        items: list[dict[str, Any]] = []
+        last: str | None = None
+        scanned, exhausted = 0, False
+        total = int(await self.redis.xlen(keys.DEAD_LETTER_STREAM))
+        if before is not None and all(int(p) == 0 for p in before.split("-")):
+            return DeadLetterPage([], None, total)  # nothing is older than 0-0 (and Redis refuses "(0-0")
+        while len(items) < limit and scanned < _FILTER_SCAN_CAP:
+            rows = await self.redis.xrevrange(keys.DEAD_LETTER_STREAM, max=cursor, min="-", count=chunk)
+            for entry_id, raw in rows:
+                last = entry_id.decode()
+                scanned += 1
+                item = dead_letter_item(last, raw)
+                if hop_matches(item["hop"], hop):
+                    items.append(item)
+                    if len(items) == limit:
+                        break
+            if len(rows) < chunk and (not rows or last == rows[-1][0].decode()):
+                exhausted = True  # read to the oldest entry
+                break
+            cursor = f"({last}"
+        if last is not None and not exhausted:
+            exhausted = not await self.redis.xrevrange(keys.DEAD_LETTER_STREAM, max=f"({last}", min="-", count=1)
+        return DeadLetterPage(items, None if exhausted or last is None else last, total)
+
+    async def redrive(self, dead_entry_id: str, actor: str, bulk: bool = False) -> Redrive:
+        """Put a dead letter back on the outbox as a fresh first attempt, exactly once: of any
+        number of concurrent re-drives of one entry, one gets REDRIVEN, the others
+        ALREADY_REDRIVEN (NOT_FOUND when there never was such an entry)."""
+        return (await self.redrive_many([dead_entry_id], actor, bulk=bulk))[0]
+
+    async def redrive_many(self, entry_ids: list[str], actor: str, bulk: bool = True) -> list[Redrive]:
+        """Each entry through the same exactly-once script; one round trip to read, one to move.
+        One result per distinct id, in order (a repeated id is one entry)."""
+        unique = list(dict.fromkeys(entry_ids))
+        ids = [i for i in unique if is_stream_id(i)]
+        results = {i: Redrive(NOT_FOUND) for i in unique}
+        if ids:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for entry_id in ids:
+                    pipe.xrange(keys.DEAD_LETTER_STREAM, entry_id, entry_id)
+                    pipe.exists(keys.redriven(entry_id))
+                replies = await pipe.execute()
+            found: list[tuple[str, dict[str, str]]] = []
+            for n, entry_id in enumerate(ids):
+                rows, tombstone = replies[2 * n], replies[2 * n + 1]
+                if rows:
+                    found.append((entry_id, {k.decode(): v.decode() for k, v in rows[0][1].items()}))
+                elif tombstone:
+                    results[entry_id] = Redrive(ALREADY_REDRIVEN)
+            moved = await asyncio.gather(*(self._redrive_one(entry_id, fields, actor, bulk) for entry_id, fields in found))
+            for (entry_id, fields), ok in zip(found, moved):
+                results[entry_id] = Redrive(REDRIVEN if ok else ALREADY_REDRIVEN, fields["ticket"], fields["hop"])
+        return [results[i] for i in unique]
+
+    async def _redrive_one(self, entry_id: str, fields: dict[str, str], actor: str, bulk: bool) -> bool:
+        ticket_id, hop = fields["ticket"], fields["hop"]
+        detail: dict[str, Any] = {"hop": hop, "dead_letter": entry_id}
+        if bulk:
+            detail["bulk"] = True
+        event = HistoryEvent(at=clock.now(), actor=actor, event="redriven", detail=detail)
+        moved = await self._redrive(
+            [keys.DEAD_LETTER_STREAM, keys.OUTBOX_STREAM, keys.history(ticket_id), keys.redriven(entry_id)],
+            [entry_id, ticket_id, hop, str(clock.now_ms()), event.model_dump_json(), REDRIVEN_TOMBSTONE_SECONDS],
+        )
+        if moved:
+            log.info("dead letter re-driven", extra={"ticket": ticket_id, "hop": hop, "entry": entry_id, "actor": actor})
+        return bool(moved)
+
+    async def redrive_matching(self, actor: str, hop: str | None = None, batch: int = 200) -> RedriveCounts:
+        """Re-drive every dead letter (of a hop or hop family), oldest first, in batches. Only
+        entries that were there when it started: one that fails again meanwhile comes back as a
+        new dead letter and is left for the next look, so this always ends."""
+        counts = RedriveCounts()
+        newest = await self.redis.xrevrange(keys.DEAD_LETTER_STREAM, count=1)
+        if not newest:
+            return counts
+        upper, cursor = newest[0][0].decode(), "-"
+        while True:
+            rows = await self.redis.xrange(keys.DEAD_LETTER_STREAM, min=cursor, max=upper, count=batch)
+            if not rows:
+                break
+            wanted = [e.decode() for e, raw in rows if hop_matches(raw[b"hop"].decode(), hop)]
+            for result in await self.redrive_many(wanted, actor):
+                counts.add(result)
+            if len(rows) < batch:
+                break
+            cursor = "(" + rows[-1][0].decode()
+        return counts
 
     # -- delivery -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from channels.video import forms, keys
 from channels.video.errors import VideoError
 from channels.video.sessions import VideoSession
 from gateway.auth import requires
+from gateway.client_address import client_address
 from gateway.errors import ApiError
 from gateway.json_io import json_response
 
@@ -70,7 +71,7 @@ async def start_session(request: web.Request) -> web.Response:
     channel = _channel(request)
     body: forms.VideoOfferIn = await forms.read(request, forms.VideoOfferIn)  # type: ignore[assignment]
     try:
-        started = await channel.start_session(body.sdp, body.phone, request.remote)
+        started = await channel.start_session(body.sdp, body.phone, client_address(request))
     except VideoError as exc:
         raise _api_error(exc) from None
     return json_response({

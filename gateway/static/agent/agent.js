@@ -56,33 +56,112 @@
     form: '网上表单', typed: '文字', asr: '语音识别', 'wechat-recognition': '微信语音识别', note: '坐席备注'
   };
 
-  // History (HistoryEvent.event / actor / detail)
+  // History (HistoryEvent.event / actor / detail).
+  // Every event name the Python code records must have a label here: tests/test_desk_language.py
+  // reads this table and fails for an event without one.
   var EVENT_LABELS = {
-    received: '受理', routed: '分派决定', delivered: '投递成功', dead_lettered: '投递失败（死信）',
-    redriven: '重新投递', forward_requested: '坐席转派', note_added: '添加备注', corrected: '更正信息',
+    // intake, router, outbox, desk
+    received: '诉求已受理', routed: '分派决定', bot_assessed: '机器人研判（补全信息）',
+    delivered: '投递成功', dead_lettered: '投递失败，已转入死信', redriven: '重新投递',
+    forward_requested: '坐席转派', note_added: '添加备注', corrected: '更正信息',
+    // portal chat, WeChat
+    message: '市民留言', bot_decided: '机器人研判', form_filed: '市民提交表单',
+    location_shared: '市民发送位置', attachment_added: '市民添加附件', filed: '市民完成登记',
+    cancelled: '市民取消登记', reply_queued: '改用客服消息答复',
+    // 京津冀一键互转
     transfer_requested: '转外省市', partner_status: '对方回告', partner_status_set: '向转出方回告',
-    consent_recorded: '记录市民口头同意', call_transfer_requested: '电话转接外省市'
+    consent_recorded: '记录市民口头同意',
+    // phone
+    call_connected: '来电接通', call_transferred: '来电已转接', call_abandoned_in_queue: '来电在排队时挂断',
+    call_transfer_requested: '电话转接外省市', call_resynced: '通话状态已恢复', call_ended: '通话结束',
+    transcription_unavailable: '语音转写不可用', audio_interrupted: '通话音频中断', prefilled: '据通话转写自动填写',
+    prefill_confirmed: '坐席确认自动填写内容', kb_answer_inserted: '插入知识库答复',
+    // sign-language video
+    callback_requested: '市民申请回访', video_accepted: '手语坐席接听视频', video_filed: '视频诉求已登记',
+    video_ended: '视频通话结束'
   };
   var ACTOR_LABELS = {
-    system: '系统', citizen: '市民', router: '自动分派', outbox: '投递服务', bot: '智能助手'
+    system: '系统', citizen: '市民', router: '自动分派', outbox: '投递服务', bot: '智能助手',
+    phone: '电话系统', asr: '语音识别', wechat: '微信公众号', video: '视频服务'
   };
   var DECISION_LABELS = {
     forward: '转派承办单位', answer: '智能答复', transfer: '转外省市', divert: '分流',
-    agent: '转人工处理', human: '转人工处理', abandon: '撤回'
+    agent: '转人工处理', human: '转人工处理', abandon: '撤回',
+    clarify: '请市民补充说明', emergency: '紧急情况，转应急热线', legal_channel: '告知法定途径', handoff: '转人工处理'
   };
   // History detail values for `channel`: where the request came in.
   var DETAIL_CHANNEL_LABELS = { web: '网站', phone: '电话', wechat: '微信', video: '视频', partner: '外省市' };
   var DETAIL_KEY_LABELS = {
-    decision: '决定', hop: '环节', reason: '原因', target: '接收方', case_id: '案件编号',
-    status_code: 'HTTP 状态码', channel: '渠道', kind: '诉求类型', location: '地点'
+    decision: '决定', type: '研判结果', hop: '环节', reason: '原因', target: '接收方', case_id: '案件编号',
+    status_code: '对方返回状态码', channel: '渠道', kind: '诉求类型', urgency: '紧急程度', location: '地点',
+    due_at: '办理时限', phone: '电话', line: '应急热线', reply: '答复内容', reasons: '研判依据',
+    confidence: '匹配度', options: '候选条目', entry_id: '知识条目', version: '版本', title: '条目标题',
+    engine: '研判方式', fallback: '改用内置研判的原因', guard: '紧急情况检查', rasa_ms: 'Rasa 用时',
+    bot: '机器人研判', partner: '对方热线', partner_name: '对方热线', agent_name: '经办坐席',
+    live_call: '来电同时转接', route: '转接号码', status: '办理状态', result: '办理结果', origin: '转出方',
+    partner_ticket_id: '对方工单号', partner_agent: '对方经办人', callback_phone: '回访电话',
+    seconds: '时长', talk_seconds: '通话时长', hold_time: '等候时长', position: '排队位置',
+    recording: '录像', chat_messages: '文字消息', agent: '坐席', user: '坐席', previous: '原坐席', how: '接通方式',
+    state: '通话状态', leg: '通话方', error: '错误', fields: '自动填写项', field: '确认项', segment: '转写片段',
+    cause: '挂断原因', cause_text: '挂断原因', related: '关联工单', queue: '队列',
+    by_channel: '转接发起线路', context: '转接目录', exten: '转接号码', external: '外部转接',
+    target_channel: '转接目标线路', target_number: '转接目标号码', dest_type: '转接方式',
+    seconds_received: '已收到音频', detail: '技术说明', from: '原值', to: '新值'
+  };
+  // Detail keys not worth showing (repeated elsewhere or purely technical).
+  var DETAIL_HIDDEN = { label: 1, partner_name: 1, reply: 1, options: 1, channel_id: 1 };
+  // Hangup causes (Q.850 codes as Asterisk reports them); cause_text is its English name.
+  var HANGUP_CAUSE_LABELS = {
+    '0': '未知原因', '1': '号码不存在', '16': '正常挂断', '17': '用户忙', '18': '无人响应', '19': '无人接听',
+    '21': '呼叫被拒绝', '27': '线路故障', '31': '正常挂断', '34': '线路忙', '38': '网络故障', '127': '网络互通错误'
+  };
+  // Why a call's audio stream ended early (channels/phone/audiosocket.py CloseReason).
+  var AUDIO_CLOSE_LABELS = {
+    truncated: '音频数据不完整', reset: '连接被重置', idle: '长时间未收到音频', protocol_error: '音频协议错误',
+    peer_error: '电话系统报告错误', shutdown: '服务重启'
   };
   var LOCATION_FIELD_LABELS = {
     district: '所在区', street: '街道（乡镇）', text: '详细地址', latitude: '纬度', longitude: '经度'
   };
+  var ENGINE_LABELS = { embedded: '内置研判引擎', rasa: 'Rasa 研判' };
+  var FALLBACK_LABELS = {
+    rasa_timeout: 'Rasa 响应超时', rasa_down: 'Rasa 服务不可用', rasa_unavailable: 'Rasa 暂不可用', rasa_error: 'Rasa 返回错误'
+  };
+  var HOW_LABELS = { queue: '排队接入', dial: '直接拨入', transfer: '转接', attended_transfer: '咨询后转接', resync: '重连后恢复' };
+  var TRANSFER_TYPE_LABELS = { blind: '直接转接', attended: '咨询后转接' };
+  var CALL_STATE_LABELS = { ringing: '振铃中', queued: '排队中', connected: '通话中', ended: '已结束' };
+  var PREFILL_FIELD_LABELS = { kind: '诉求类型', location: '地点', callback_phone: '回拨电话', district: '所在区', street: '街道（乡镇）' };
+  var VIDEO_END_LABELS = {
+    citizen: '市民结束通话', agent: '坐席结束通话', citizen_left: '市民离开页面', disconnected: '视频连接中断',
+    agent_disconnected: '坐席视频连接中断', media_timeout: '长时间未收到视频画面', max_duration: '达到最长通话时长',
+    callback: '改为登记回访'
+  };
+  // The bot's reasons (bot/decision.py, bot/engine.py, bot/rasa_decisions.py) in words an agent reads.
+  var REASON_PATTERNS = [
+    [/^emergency cue “(.*)”$/, '识别到紧急情况用语“$1”'],
+    [/^asked for a person “(.*)”$/, '市民要求人工服务“$1”'],
+    [/^legal-channel cue “(.*)”$/, '属于法定途径办理事项“$1”'],
+    [/^chose an offered option$/, '市民选择了推荐的条目'],
+    [/^small talk$/, '寒暄'],
+    [/^out of scope$/, '超出热线服务范围'],
+    [/^empty text$/, '内容为空'],
+    [/^no knowledge-base answer$/, '知识库中没有对应答复'],
+    [/^a problem told at length, no knowledge-base answer$/, '市民详细描述了问题，知识库中没有对应答复'],
+    [/^too vague to decide$/, '描述过于笼统，需要补充'],
+    [/^tie or bare topic: bm25 ([\d.]+) \/ ([\d.]+)$/, '多个条目同样相关，需要市民选择（匹配分 $1 / $2）'],
+    [/^bm25 ([\d.]+), coverage ([\d.]+)$/, '知识库匹配（匹配分 $1，覆盖率 $2）'],
+    [/^time mentioned “(.*)”$/, '提到时间“$1”'],
+    [/^phone entity is not a valid number$/, '识别出的电话号码无效'],
+    [/^entry not served by the current knowledge base$/, '该条目当前未发布'],
+    [/^rasa intent (\S+) \(([\d.]+)\)$/, 'Rasa 识别意图 $1（置信度 $2）']
+  ];
 
   // Outbox hops and delivery targets
   var HOP_LABELS = { case: '派单系统' };
-  var TARGET_LABELS = { 'case-system': '12345派单系统', 'local-inbox': '本地收件箱', 'partner-hotline': '外省市热线', 'partner-status': '外省市热线' };
+  var TARGET_LABELS = {
+    'case-system': '12345派单系统', 'local-inbox': '本地收件箱', 'partner-hotline': '外省市热线', 'partner-status': '外省市热线',
+    'wechat-customer-service': '微信客服消息'
+  };
   var PARTNER_STATUS_LABELS = { received: '对方已接收', accepted: '对方已受理', in_progress: '对方办理中', resolved: '对方已办结' };
 
   // Disposition
@@ -196,6 +275,7 @@
     if (m) return '转外省市：' + partnerName(m[1]);
     m = /^partner-status:(.+)$/.exec(hop || '');
     if (m) return '回告转出方：' + (PARTNER_STATUS_LABELS[m[1]] || m[1]).replace('对方', '');
+    if (/^wx-reply(:|$)/.test(hop || '')) return '微信客服消息答复';
     return null;
   }
   // Directory names, filled by partners.js once the partner list is loaded.
@@ -312,6 +392,7 @@
     closeDetail();
     $('supervisor').hidden = true;
     $('dead-letters').replaceChildren();
+    resetDeadLetters();
     $('local-inbox').replaceChildren();
     $('dead-letters-count').textContent = '';
     $('local-inbox-count').textContent = '';
@@ -763,7 +844,7 @@
   function fmtValue(v) {
     if (isBlank(v)) return '';
     if (typeof v === 'boolean') return v ? '是' : '否';
-    if (typeof v === 'object') { try { return JSON.stringify(v); } catch (e) { return String(v); } }
+    if (typeof v === 'object') return plainValue(v);
     return String(v);
   }
 
@@ -804,16 +885,107 @@
     return items;
   }
 
-  function detailValue(k, v) {
-    switch (k) {
-      case 'decision': return labelled(DECISION_LABELS[v], v);
-      case 'hop': return labelled(hopLabel(v), v);
-      case 'target': return labelled(targetLabel(v), v);
-      case 'channel': return labelled(DETAIL_CHANNEL_LABELS[v], v);
-      case 'case_id': return h('span', { class: 'mono' }, String(v));
-      case 'reason': return errorText(v);
-      default: return String(v);
+  // "约 95 秒" / "3 分 5 秒".
+  function fmtSeconds(v) {
+    var n = Number(v);
+    if (!isFinite(n)) return String(v);
+    n = Math.round(n);
+    return n < 60 ? n + ' 秒' : Math.floor(n / 60) + ' 分 ' + (n % 60) + ' 秒';
+  }
+
+  function reasonText(r) {
+    if (isBlank(r)) return '';
+    r = String(r);
+    var m = /^(\w+) \(([\s\S]*)\): embedded engine decided$/.exec(r);
+    if (m) return '改由内置引擎研判（' + (FALLBACK_LABELS[m[1]] || 'Rasa 未能研判') + '）';
+    for (var i = 0; i < REASON_PATTERNS.length; i++) {
+      if (REASON_PATTERNS[i][0].test(r)) return r.replace(REASON_PATTERNS[i][0], REASON_PATTERNS[i][1]);
     }
+    m = /^(\w+) cue$/.exec(r);
+    if (m && KIND_LABELS[m[1]]) return '识别为' + KIND_LABELS[m[1]] + '类诉求';
+    return errorText(r);
+  }
+
+  function locationText(v) {
+    if (!v || typeof v !== 'object') return isBlank(v) ? '' : String(v);
+    var parts = [v.district, v.street, v.text].filter(function (x) { return !isBlank(x); }).map(String);
+    return parts.length ? parts.join(' ') : '—';
+  }
+
+  // A nested value (list or object) as readable text: "甲、乙" / "键：值；键：值". Never JSON.
+  function plainValue(v, k, ev) {
+    if (isBlank(v)) return '—';
+    if (Array.isArray(v)) {
+      return v.map(function (x) { return plainValue(x, k, ev); }).join('、') || '—';
+    }
+    if (typeof v === 'object') {
+      if (k === 'location') return locationText(v);
+      return Object.keys(v).filter(function (kk) {
+        return !DETAIL_HIDDEN[kk] && !isBlank(v[kk]) && !(typeof v[kk] === 'object' && !Object.keys(v[kk]).length);
+      }).map(function (kk) {
+        return detailKeyLabel(kk) + '：' + plainValue(v[kk], kk, ev);
+      }).join('；') || '—';
+    }
+    var label = valueLabel(k, v, ev);
+    return label === null ? String(v) : label;
+  }
+
+  function detailKeyLabel(k) {
+    if (DETAIL_KEY_LABELS[k]) return DETAIL_KEY_LABELS[k];
+    return String(k).replace(/_/g, ' ');
+  }
+
+  // The Chinese for a scalar detail value, or null when it is shown as it is.
+  function valueLabel(k, v, ev) {
+    if (typeof v === 'boolean') return v ? '是' : '否';
+    switch (k) {
+      case 'decision': return DECISION_LABELS[v] || null;
+      case 'type':
+        if (ev === 'call_transferred') return TRANSFER_TYPE_LABELS[v] || null;
+        return DECISION_LABELS[v] || null;
+      case 'hop': return hopLabel(v);
+      case 'target': return targetLabel(v);
+      case 'channel': return ev === 'received' || DETAIL_CHANNEL_LABELS[v] ? (DETAIL_CHANNEL_LABELS[v] || null) : null;
+      case 'kind': return isBlank(v) ? '待分类' : (KIND_LABELS[v] || null);
+      case 'urgency': return URGENCY_LABELS[v] || null;
+      case 'reason':
+        if (ev === 'video_ended') return VIDEO_END_LABELS[v] || null;
+        if (ev === 'audio_interrupted') return AUDIO_CLOSE_LABELS[v] || null;
+        return errorText(v);
+      case 'reasons': return reasonText(v);
+      case 'partner': case 'origin': return partnerName(v);
+      case 'status': return ev === 'partner_status' ? (PARTNER_STATUS_LABELS[v] || null) : (PARTNER_STATUS_LABELS[v] || '').replace('对方', '') || null;
+      case 'engine': return ENGINE_LABELS[v] || null;
+      case 'fallback': return FALLBACK_LABELS[v] || null;
+      case 'guard': return v === 'emergency' ? '命中紧急情况用语，直接研判' : null;
+      case 'how': return HOW_LABELS[v] || null;
+      case 'state': return CALL_STATE_LABELS[v] || null;
+      case 'leg': return LEG_LABELS[v] || null;
+      case 'fields': case 'field': return PREFILL_FIELD_LABELS[v] || null;
+      case 'seconds': case 'talk_seconds': case 'hold_time': case 'seconds_received': return fmtSeconds(v);
+      case 'position': return '第 ' + v + ' 位';
+      case 'cause': return HANGUP_CAUSE_LABELS[String(v)] || null;
+      case 'chat_messages': return v + ' 条';
+      case 'confidence': return typeof v === 'number' ? Math.round(v * 100) + '%' : null;
+      case 'rasa_ms': return v + ' 毫秒';
+      case 'version': return '第 ' + v + ' 版';
+      case 'line': return DIVERT_LABELS[v] || null;
+      case 'phone': case 'callback_phone': return fmtPhone(v);
+      case 'due_at': return toMs(v) ? Staff.formatTime(v, 'short') : null;
+      case 'error': return errorText(v);
+      default: return null;
+    }
+  }
+
+  function detailValue(k, v, ev) {
+    if (k === 'case_id' || k === 'entry_id' || k === 'partner_ticket_id') return h('span', { class: 'mono' }, String(v));
+    if (k === 'related' && typeof v === 'string') return ticketLink(v);
+    if (k === 'due_at' && typeof v === 'string' && toMs(v)) return timeEl(v);
+    if (v && typeof v === 'object') return plainValue(v, k, ev);
+    var label = valueLabel(k, v, ev);
+    if (label !== null && label !== '') return label;
+    // A value the desk has no words for: shown as it is, muted.
+    return labelled(null, v);
   }
 
   function historyDetail(e) {
@@ -825,15 +997,19 @@
       items = correctedItems(d);
       handled.kind = handled.location = true;
     }
+    // A hangup cause with a label: its English name (cause_text) adds nothing.
+    if (!isBlank(d.cause) && HANGUP_CAUSE_LABELS[String(d.cause)]) handled.cause_text = true;
+    else if (!isBlank(d.cause_text)) handled.cause = true;
     Object.keys(d).forEach(function (k) {
-      if (handled[k]) return;
+      if (handled[k] || DETAIL_HIDDEN[k]) return;
       var v = d[k];
       if (isBlank(v) || (typeof v === 'object' && !Object.keys(v).length)) return;
-      if (DETAIL_KEY_LABELS[k] && typeof v !== 'object') {
-        items.push(detailItem(DETAIL_KEY_LABELS[k], detailValue(k, v)));
-      } else {
-        items.push(detailItem(k, fmtValue(v), true));
+      if (v && typeof v === 'object' && !Array.isArray(v) && v.from !== undefined && v.to !== undefined) {
+        items.push(detailItem(detailKeyLabel(k), change(plainValue(v.from, k, e.event), v.from, plainValue(v.to, k, e.event), v.to)));
+        return;
       }
+      var label = e.event === 'call_ended' && k === 'seconds' ? '排队等候' : detailKeyLabel(k);
+      items.push(detailItem(label, detailValue(k, v, e.event), !DETAIL_KEY_LABELS[k]));
     });
     return items;
   }
@@ -976,10 +1152,10 @@
         var items = historyDetail(e);
         var known = !!EVENT_LABELS[e.event];
         var actor = actorText(e.actor);
-        return h('li', { class: 'tl-item ev-' + String(e.event || '').replace(/[^a-z0-9_-]/gi, '') },
+        return h('li', { class: 'tl-item ev-' + String(e.event || '').replace(/[^a-z0-9_-]/gi, ''), 'data-event': e.event || '' },
           timeEl(e.at, 'tl-at'),
           known ? h('span', { class: 'tl-event' }, EVENT_LABELS[e.event])
-            : h('span', { class: 'tl-event tl-event--unknown raw', title: '未识别的事件' }, dash(e.event)),
+            : h('span', { class: 'tl-event tl-event--unknown', title: '未识别的事件：' + dash(e.event) }, '其他处理记录'),
           actor ? h('span', { class: 'tl-actor' }, actor)
             : (isBlank(e.actor) ? null : h('span', { class: 'tl-actor raw' }, String(e.actor))),
           items.length ? h('span', { class: 'tl-detail' }, items) : null);
@@ -1168,6 +1344,23 @@
   function onForward() {
     var id = state.selectedId;
     if (!id || $('forward').disabled) return;
+    var t = state.detail && state.detail.id === id ? state.detail : state.tickets.get(id);
+    var loc = t && t.location ? [t.location.district, t.location.street].filter(Boolean).join(' ') : '';
+    window.DeskConfirm.ask({
+      title: '确认转派',
+      text: '确定将工单 ' + id + ' 转派至承办单位？系统将把以下内容提交至12345派单系统：',
+      items: ['诉求内容、诉求类型（' + kindLabel(t && t.kind) + '）、紧急程度和办理时限',
+        '诉求人信息' + (t && t.requester && t.requester.confidential ? '（已标注保密，承办单位不得泄露）' : ''),
+        '地点' + (loc ? '（' + loc + '）' : '') + '、沟通记录和附件'],
+      warning: '转派后无法撤回，如需更正分类或地点，请先保存更正再转派。',
+      ok: '确定转派'
+    }).then(function (yes) {
+      if (yes && state.selectedId === id) sendForward(id);
+    });
+  }
+
+  function sendForward(id) {
+    if ($('forward').disabled) return;
     withBusy($('forward'), function () {
       return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/forward', {}).then(function () {
         state.forwardedIds.add(id);
@@ -1188,37 +1381,192 @@
 
   function supMsg(text, kind) { setMsg($('supervisor-msg'), text, kind); }
 
+  // Dead letters: a page at a time (cursor `next`), a checkbox per row, bulk re-drive after a
+  // confirmation. Every re-drive is exactly once on the server: 409 / already_gone = someone else did it.
+  var DL_PAGE = 100;
+  var DL_BATCH = 500; // ids per bulk request (the API's limit)
+  var deadLetters = { items: [], next: null, total: 0, selected: new Set(), pages: 0 };
+
+  function resetDeadLetters() {
+    deadLetters.items = []; deadLetters.next = null; deadLetters.total = 0; deadLetters.pages = 0; deadLetters.selected.clear();
+  }
+
+  function deadLettersPath(before) {
+    return '/supervisor/dead-letters?limit=' + DL_PAGE + (before ? '&before=' + encodeURIComponent(before) : '');
+  }
+
   function loadDeadLetters(quiet) {
     var box = $('dead-letters');
+    // The minute refresh leaves a supervisor's work alone: extra pages or a selection stay as they are.
+    if (quiet && (deadLetters.pages > 1 || deadLetters.selected.size)) return Promise.resolve();
     if (!quiet && !box.firstChild) box.replaceChildren(empty('正在加载…'));
-    return api('GET', '/supervisor/dead-letters').then(function (data) {
-      renderDeadLetters((data && data.items) || []);
+    return api('GET', deadLettersPath(null)).then(function (data) {
+      var keep = deadLetters.selected;
+      resetDeadLetters();
+      addDeadLetterPage(data);
+      (data && data.items || []).forEach(function (it) { if (keep.has(it.entry_id)) deadLetters.selected.add(it.entry_id); });
+      renderDeadLetters();
     }, function (e) {
       if (e.status !== 401 && !quiet) box.replaceChildren(h('p', { class: 'msg msg--error' }, '加载失败：' + e.message));
     });
   }
 
-  function renderDeadLetters(items) {
-    $('dead-letters-count').textContent = '（' + items.length + '）';
+  function addDeadLetterPage(data) {
+    var seen = new Set(deadLetters.items.map(function (it) { return it.entry_id; }));
+    ((data && data.items) || []).forEach(function (it) { if (!seen.has(it.entry_id)) deadLetters.items.push(it); });
+    deadLetters.next = (data && data.next) || null;
+    deadLetters.total = (data && data.total) || 0;
+    deadLetters.pages += 1;
+  }
+
+  function loadMoreDeadLetters(btn) {
+    if (!deadLetters.next) return;
+    withBusy(btn, function () {
+      return api('GET', deadLettersPath(deadLetters.next)).then(function (data) {
+        addDeadLetterPage(data);
+        renderDeadLetters();
+        var more = $('dead-letters-more');
+        if (more) more.focus(); else if ($('dead-letters-all')) $('dead-letters-all').focus();
+      }, function (e) {
+        if (e.status !== 401) supMsg('加载更多失败：' + e.message, 'error');
+      });
+    });
+  }
+
+  function renderDeadLetters() {
+    var items = deadLetters.items;
+    $('dead-letters-count').textContent = '（' + deadLetters.total + '）';
     var box = $('dead-letters');
     if (!items.length) { box.replaceChildren(empty('死信队列为空')); return; }
-    box.replaceChildren(h('table', { class: 'table' },
-      h('thead', null, h('tr', null,
-        ['时间', '工单', '环节', '原因', '状态码', '尝试次数', '操作']
-          .map(function (c) { return h('th', { scope: 'col' }, c); }))),
-      h('tbody', null, items.map(function (it) {
-        return h('tr', { class: 'dead-letter-row', 'data-entry-id': it.entry_id },
-          h('td', null, timeEl(it.at)),
-          h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'),
-          h('td', { class: 'nowrap' }, labelled(hopLabel(it.hop), it.hop)),
-          h('td', { class: 'err' }, it.reason ? errorText(it.reason) : '—'),
-          h('td', { class: 'num' }, dash(it.status_code)),
-          h('td', { class: 'num' }, dash(it.attempts)),
-          h('td', null, h('button', {
-            type: 'button', class: 'btn btn--small redrive', 'data-entry-id': it.entry_id,
-            'aria-label': '重新投递 ' + (it.ticket_id || '') + (hopLabel(it.hop) ? '（' + hopLabel(it.hop) + '）' : '')
-          }, '重新投递')));
-      }))));
+    var allChecked = items.every(function (it) { return deadLetters.selected.has(it.entry_id); });
+    var n = deadLetters.selected.size;
+    box.replaceChildren(
+      h('div', { class: 'dead-letters-toolbar', role: 'group', 'aria-label': '批量重新投递' },
+        h('label', { class: 'dl-select-all' },
+          h('input', { type: 'checkbox', id: 'dead-letters-select-all', checked: allChecked, onchange: onSelectAllDeadLetters }),
+          ' 全选'),
+        h('button', {
+          type: 'button', id: 'dead-letters-redrive-selected', class: 'btn btn--small', disabled: !n, onclick: onRedriveSelected
+        }, '重新投递所选' + (n ? '（' + n + '）' : '')),
+        h('button', {
+          type: 'button', id: 'dead-letters-redrive-all', class: 'btn btn--small', onclick: onRedriveAll
+        }, '全部重新投递（' + deadLetters.total + '）')),
+      h('table', { class: 'table' },
+        h('thead', null, h('tr', null,
+          h('th', { scope: 'col', class: 'dl-check' }, h('span', { class: 'sr-only' }, '选择')),
+          ['时间', '工单', '环节', '原因', '状态码', '尝试次数', '操作']
+            .map(function (c) { return h('th', { scope: 'col' }, c); }))),
+        h('tbody', null, items.map(function (it) {
+          return h('tr', { class: 'dead-letter-row', 'data-entry-id': it.entry_id },
+            h('td', { class: 'dl-check' }, h('input', {
+              type: 'checkbox', class: 'dead-letter-check', 'data-entry-id': it.entry_id, checked: deadLetters.selected.has(it.entry_id),
+              'aria-label': '选择 ' + (it.ticket_id || '') + (hopLabel(it.hop) ? '（' + hopLabel(it.hop) + '）' : ''),
+              onchange: onDeadLetterCheck
+            })),
+            h('td', null, timeEl(it.at)),
+            h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'),
+            h('td', { class: 'nowrap' }, labelled(hopLabel(it.hop), it.hop)),
+            h('td', { class: 'err' }, it.reason ? errorText(it.reason) : '—'),
+            h('td', { class: 'num' }, dash(it.status_code)),
+            h('td', { class: 'num' }, dash(it.attempts)),
+            h('td', null, h('button', {
+              type: 'button', class: 'btn btn--small redrive', 'data-entry-id': it.entry_id,
+              'aria-label': '重新投递 ' + (it.ticket_id || '') + (hopLabel(it.hop) ? '（' + hopLabel(it.hop) + '）' : '')
+            }, '重新投递')));
+        }))),
+      h('div', { class: 'dead-letters-foot' },
+        h('span', { id: 'dead-letters-shown', class: 'muted' }, '已显示 ' + items.length + ' / 共 ' + deadLetters.total + ' 条'),
+        deadLetters.next ? h('button', {
+          type: 'button', id: 'dead-letters-more', class: 'btn btn--small',
+          onclick: function (ev) { loadMoreDeadLetters(ev.currentTarget); }
+        }, '加载更多') : null));
+  }
+
+  function syncDeadLetterSelection() {
+    var n = deadLetters.selected.size;
+    var btn = $('dead-letters-redrive-selected');
+    if (btn) { btn.disabled = !n; btn.textContent = '重新投递所选' + (n ? '（' + n + '）' : ''); }
+    var all = $('dead-letters-select-all');
+    if (all) all.checked = !!deadLetters.items.length && deadLetters.items.every(function (it) { return deadLetters.selected.has(it.entry_id); });
+  }
+
+  function onDeadLetterCheck(ev) {
+    var id = ev.currentTarget.getAttribute('data-entry-id');
+    if (ev.currentTarget.checked) deadLetters.selected.add(id); else deadLetters.selected.delete(id);
+    syncDeadLetterSelection();
+  }
+
+  function onSelectAllDeadLetters(ev) {
+    var on = ev.currentTarget.checked;
+    deadLetters.items.forEach(function (it) { if (on) deadLetters.selected.add(it.entry_id); else deadLetters.selected.delete(it.entry_id); });
+    Array.prototype.forEach.call(document.querySelectorAll('#dead-letters input.dead-letter-check'), function (c) { c.checked = on; });
+    syncDeadLetterSelection();
+  }
+
+  // A modal confirmation (re-drive cannot be undone); resolves true only on the confirm button.
+  function confirmRedrive(text) {
+    var dlg = $('dead-letters-confirm');
+    if (!dlg) {
+      dlg = h('dialog', { id: 'dead-letters-confirm', class: 'confirm-dialog', 'aria-labelledby': 'dead-letters-confirm-text' },
+        h('form', { method: 'dialog' },
+          h('p', { id: 'dead-letters-confirm-text', class: 'confirm-text' }),
+          h('p', { class: 'muted' }, '此操作无法撤销，工单将重新发送。'),
+          h('div', { class: 'confirm-actions' },
+            h('button', { type: 'submit', value: 'cancel', class: 'btn btn--small', id: 'dead-letters-confirm-cancel' }, '取消'),
+            h('button', { type: 'submit', value: 'ok', class: 'btn btn--small btn--primary', id: 'dead-letters-confirm-ok' }, '确定重新投递'))));
+      $('supervisor').appendChild(dlg);
+    }
+    $('dead-letters-confirm-text').textContent = text;
+    dlg.returnValue = '';
+    return new Promise(function (resolve) {
+      dlg.addEventListener('close', function done() { resolve(dlg.returnValue === 'ok'); }, { once: true });
+      dlg.showModal();
+      $('dead-letters-confirm-cancel').focus();
+    });
+  }
+
+  function redriveResultText(redriven, gone) {
+    return '已重新投递 ' + redriven + ' 条' + (gone ? '，' + gone + ' 条已被他人重新投递或已不存在' : '');
+  }
+
+  function onRedriveSelected(ev) {
+    var btn = ev.currentTarget;
+    var ids = deadLetters.items.map(function (it) { return it.entry_id; }).filter(function (id) { return deadLetters.selected.has(id); });
+    if (!ids.length) return;
+    confirmRedrive('确定重新投递选中的 ' + ids.length + ' 条？').then(function (ok) {
+      if (!ok) return;
+      var sum = { redriven: 0, gone: 0 };
+      var batches = [];
+      for (var i = 0; i < ids.length; i += DL_BATCH) batches.push(ids.slice(i, i + DL_BATCH));
+      withBusy(btn, function () {
+        return batches.reduce(function (p, batch) {
+          return p.then(function () {
+            return api('POST', '/supervisor/dead-letters/redrive', { entry_ids: batch }).then(function (r) {
+              sum.redriven += r.redriven; sum.gone += r.already_gone;
+            });
+          });
+        }, Promise.resolve()).then(function () {
+          supMsg(redriveResultText(sum.redriven, sum.gone), sum.gone ? 'warn' : 'ok');
+        }, function (e) {
+          if (e.status !== 401) supMsg('重新投递失败：' + e.message + (sum.redriven ? '（已重新投递 ' + sum.redriven + ' 条）' : ''), 'error');
+        }).then(function () { deadLetters.selected.clear(); return loadDeadLetters(); });
+      });
+    });
+  }
+
+  function onRedriveAll(ev) {
+    var btn = ev.currentTarget;
+    if (!deadLetters.total) return;
+    confirmRedrive('确定重新投递全部 ' + deadLetters.total + ' 条？').then(function (ok) {
+      if (!ok) return;
+      withBusy(btn, function () {
+        return api('POST', '/supervisor/dead-letters/redrive', { all: true }).then(function (r) {
+          supMsg(redriveResultText(r.redriven, r.already_gone), r.already_gone ? 'warn' : 'ok');
+        }, function (e) {
+          if (e.status !== 401) supMsg('重新投递失败：' + e.message, 'error');
+        }).then(function () { deadLetters.selected.clear(); return loadDeadLetters(); });
+      });
+    });
   }
 
   function onRedrive(btn) {
@@ -1229,9 +1577,13 @@
         var row = btn.closest('tr');
         var link = row && row.querySelector('[data-open-ticket]');
         supMsg(link ? '已重新投递工单 ' + link.getAttribute('data-open-ticket') : '已重新投递', 'ok');
-        return loadDeadLetters(true);
       }, function (e) {
-        if (e.status !== 401) supMsg('重新投递失败：' + e.message, 'error');
+        if (e.status === 409 || e.status === 404) supMsg(e.message, 'warn');
+        else if (e.status !== 401) supMsg('重新投递失败：' + e.message, 'error');
+      }).then(function () {
+        if (!document.body.contains(btn)) return;
+        deadLetters.selected.delete(entryId);
+        return loadDeadLetters();
       });
     });
   }
@@ -1305,6 +1657,7 @@
       var msg;
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
       if (msg && (msg.type === 'ticket.created' || msg.type === 'ticket.updated')) onTicketEvent(msg.type, msg.ticket);
+      else if (msg && msg.type === 'resync') { loadList(); callHook('socketOpen', true); }  // live events were interrupted (Redis outage)
       else if (msg && typeof msg.type === 'string' && msg.type.indexOf('call.') === 0) callHook('event', msg, 'calls');
       else if (msg && typeof msg.type === 'string' && msg.type.indexOf('partner.') === 0) callHook('event', msg, 'partners');
       else if (msg && typeof msg.type === 'string' && msg.type.indexOf('video.') === 0) callHook('event', msg, 'video');

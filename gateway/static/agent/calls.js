@@ -418,6 +418,7 @@
     var eventsBefore = state.eventCount;
     return api('GET', '/agent/calls').then(function (data) {
       if (seq !== state.callsSeq || !state.active) return;
+      showTranscriptionNotice(data && data.phone);
       var seen = new Set();
       ((data && data.calls) || []).forEach(function (live) {
         if (!live || !live.linkedid) return;
@@ -448,6 +449,15 @@
       if (c) renderPartials(c);
       if (isLiveMine(c) && !Desk.selectedId()) Desk.openTicket(c.ticketId, { focus: false });
     }, function () { /* the panel keeps what it has; the next socket open retries */ });
+  }
+
+  // Without a speech model the gateway still pops calls and files tickets, but transcribes nothing.
+  function showTranscriptionNotice(phone) {
+    var t = phone && phone.transcription;
+    var off = typeof t === 'string' && t.indexOf('off') === 0;
+    var el = $('asr-off-notice');
+    el.hidden = !off;
+    el.title = off ? t : '';
   }
 
   function scheduleLoadCalls() {
@@ -1249,6 +1259,7 @@
     $('call-panel').hidden = true;
     $('workspace').classList.remove('has-call');
     $('calls-indicator').hidden = true;
+    $('asr-off-notice').hidden = true;
     $('call-announcer').textContent = '';
     Desk.setTitlePrefix('');
   }

@@ -24,6 +24,26 @@
   var STATUS_RANK = { received: 0, accepted: 1, in_progress: 2, resolved: 3 };
   var FIELD_LABELS = { 'requester.name': '姓名', 'requester.phone': '电话', 'requester.callback_phone': '回拨电话' };
 
+  // Always in a transfer envelope (channels/partner/envelope.py build_envelope).
+  var ALWAYS_SHARED = '诉求内容、诉求类型、紧急程度、受理时间，以及转办原因和您的姓名';
+
+  // What the partner will receive with this ticket, and what it will not: for the confirmation.
+  function sharedItems(t, partner, consented) {
+    var cases = partner.case_fields || ['location', 'messages', 'transcript', 'attachments'];
+    var items = [ALWAYS_SHARED];
+    var n = function (list) { return Array.isArray(list) ? list.length : 0; };
+    if (cases.indexOf('location') !== -1 && t.location && (t.location.district || t.location.street || t.location.text)) items.push('诉求地点');
+    if (cases.indexOf('messages') !== -1 && n(t.messages)) items.push('沟通记录（' + n(t.messages) + ' 条）');
+    if (cases.indexOf('transcript') !== -1 && n(t.transcript)) items.push('通话转写（' + n(t.transcript) + ' 段）');
+    if (cases.indexOf('attachments') !== -1 && n(t.attachments)) items.push('附件（' + n(t.attachments) + ' 个）');
+    var present = personalFields(t);
+    var given = present.filter(function (f) { return consented && (partner.personal_fields || []).indexOf(f) !== -1; });
+    var kept = present.filter(function (f) { return given.indexOf(f) === -1; });
+    if (given.length) items.push('市民的' + given.map(function (f) { return FIELD_LABELS[f]; }).join('、') + '（市民已同意）');
+    if (kept.length) items.push('不共享市民的' + kept.map(function (f) { return FIELD_LABELS[f]; }).join('、'));
+    return items;
+  }
+
   var state = {
     partners: [],        // [{id, name, region, route, personal_fields}]
     pops: new Map(),     // ticket id -> partner.transfer_in event
@@ -141,6 +161,23 @@
     if (reason.length < 2) { setMsg($('transfer-msg'), '请填写转办原因', 'error'); $('transfer-reason').focus(); return; }
     var body = { partner: partner, reason: reason, verbal_consent: $('transfer-consent').checked };
     var id = t.id;
+    var chosen = partnerById(partner) || { id: partner, name: partner, personal_fields: [] };
+    var consented = !!(t.requester && t.requester.consent_share_partner) || body.verbal_consent;
+    var live = t.channel === 'phone' && t.status === 'received';
+    window.DeskConfirm.ask({
+      title: '确认转外省市',
+      text: '确定将此诉求转派至 ' + chosen.name + '？将共享：',
+      items: sharedItems(t, chosen, consented),
+      warning: '转派后无法撤回，工单将由对方热线办理。' + (live ? '通话中时，来电将同时转接至对方热线。' : ''),
+      ok: '确定转派'
+    }).then(function (yes) {
+      if (!yes) { setMsg($('transfer-msg'), '已取消，工单未转出', null); return; }
+      if (!state.ticket || state.ticket.id !== id) return;
+      sendTransfer(id, partner, body);
+    });
+  }
+
+  function sendTransfer(id, partner, body) {
     withBusy($('transfer-submit'), function () {
       return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/transfer', body).then(function (res) {
         $('transfer-reason').value = '';
@@ -167,6 +204,20 @@
       return;
     }
     var id = state.ticket.id;
+    if (status !== 'resolved') { sendStatus(btn, id, status, result); return; }
+    var origin = Desk.partnerNames[state.ticket.source.extra.origin] || '转出方';
+    window.DeskConfirm.ask({
+      title: '确认办结回告',
+      text: '确定向 ' + origin + ' 回告此诉求已办结？将告知对方的办理结果：',
+      items: [result],
+      warning: '办结回告发出后无法撤回或更改。',
+      ok: '确定回告'
+    }).then(function (yes) {
+      if (yes && state.ticket && state.ticket.id === id) sendStatus(btn, id, status, result);
+    });
+  }
+
+  function sendStatus(btn, id, status, result) {
     withBusy(btn, function () {
       return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/partner-status',
         status === 'resolved' ? { status: status, result: result } : { status: status }).then(function () {

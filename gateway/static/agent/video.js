@@ -78,6 +78,17 @@
 
   function endOther(btn) {
     var id = btn.getAttribute('data-session-id');
+    var row = btn.closest('li');
+    var ticket = row ? (row.querySelector('.mono') || {}).textContent : '';
+    window.DeskConfirm.ask({
+      title: '结束他人的视频通话',
+      text: '确定结束' + (ticket ? '工单 ' + ticket + ' 的' : '这个') + '视频通话？市民和接听坐席的通话将立即中断，录像归档到工单。',
+      warning: '通话结束后无法恢复，市民需要重新申请视频服务。',
+      ok: '确定结束'
+    }).then(function (yes) { if (yes) sendEndOther(btn, id); });
+  }
+
+  function sendEndOther(btn, id) {
     withBusy(btn, function () {
       return api('POST', '/agent/video/sessions/' + encodeURIComponent(id) + '/end', {}).then(function () {
         msg('已结束该视频通话，录像已归档到工单', 'ok');
@@ -191,6 +202,18 @@
 
   function endCall() {
     if (!state.current || state.ended) return;
+    var session = state.current;
+    window.DeskConfirm.ask({
+      title: '结束视频通话',
+      text: '确定结束与市民的视频通话' + (session.ticket_id ? '（工单 ' + session.ticket_id + '）' : '') + '？录像和文字记录将归档到工单。',
+      warning: '通话结束后无法恢复，市民需要重新申请视频服务。',
+      ok: '确定结束'
+    }).then(function (yes) {
+      if (yes && state.current === session && !state.ended) sendEnd();
+    });
+  }
+
+  function sendEnd() {
     withBusy($('video-end'), function () {
       return api('POST', '/agent/video/sessions/' + encodeURIComponent(state.current.session_id) + '/end', {})
         .catch(function (e) { msg('结束失败：' + e.message, 'error'); });
