@@ -8,6 +8,7 @@ Every background loop and the HTTP error middleware use `REDIS_UNREACHABLE` inst
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -34,6 +35,19 @@ REDIS_UNREACHABLE: tuple[type[BaseException], ...] = (
 )
 
 
+def stop_if_cancelled() -> None:
+    """Raise CancelledError when the current task was asked to stop.
+
+    A cancellation that reaches redis-py in the middle of a command can be lost there: it turns
+    into a TimeoutError or ConnectionError, which redis-py retries on a fresh connection or a
+    loop's `except REDIS_UNREACHABLE` takes for an outage. A loop that runs until cancelled then
+    never ends, and neither does the shutdown waiting for it. So such loops call this every round
+    instead of trusting the CancelledError to reach them (Task.cancelling() stays set)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
@@ -53,6 +67,7 @@ class OutageLog:
         return self.since is not None
 
     def failed(self, exc: BaseException, **extra: object) -> None:
+        stop_if_cancelled()  # the "outage" may be a cancellation redis-py swallowed
         self.last_error = describe(exc)
         if self.since is None:
             self.since = time.monotonic()

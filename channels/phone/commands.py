@@ -14,7 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from gateway import keys
-from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ async def serve_commands(redis: Redis, leading: asyncio.Event, execute: Executor
     A Redis outage pauses it (one warning), it does not end it."""
     outage = OutageLog(log, "phone command queue")
     while True:
+        stop_if_cancelled()
         await leading.wait()
         try:
             item = await redis.blpop([COMMANDS], timeout=1)

@@ -33,7 +33,7 @@ from gateway.deadlines import due_at
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.phone_numbers import InvalidPhone, mask, to_e164
-from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, describe
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, describe, stop_if_cancelled
 from gateway.settings import Settings
 from gateway.summaries import summary
 from gateway.ticket import (
@@ -162,6 +162,7 @@ class PhoneChannel:
         holds it."""
         me = self.settings.instance_id
         while True:
+            stop_if_cancelled()
             now = time.monotonic()
             try:
                 if self.leading.is_set():
@@ -258,6 +259,7 @@ class PhoneChannel:
 
     async def _consume(self) -> None:
         while True:
+            stop_if_cancelled()
             kind, payload, received = await self._queue.get()
             try:
                 updates = self.tracker.handle(payload) if kind == "event" else self.tracker.resync(payload)

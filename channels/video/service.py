@@ -26,7 +26,7 @@ from gateway.blobs import BlobStore
 from gateway.intake import Intake
 from gateway.phone_numbers import mask
 from gateway.rate_limits import RateLimit
-from gateway.redis_faults import REDIS_UNREACHABLE
+from gateway.redis_faults import REDIS_UNREACHABLE, stop_if_cancelled
 from gateway.settings import Settings
 from gateway.ticket import Abandoned, HistoryEvent, Status, Ticket
 from gateway.tickets import Tickets
@@ -93,10 +93,11 @@ class VideoChannel:
         await asyncio.gather(*(self.finish(sid, "shutdown", "system") for sid in list(self.media)), return_exceptions=True)
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.wait(self._tasks, timeout=10)  # bounded: a shutdown must end
 
     async def _keep_alive(self) -> None:
         while True:
+            stop_if_cancelled()
             try:
                 await self.sessions.keep_alive(list(self.media))
             except REDIS_UNREACHABLE as exc:  # keep trying: other instances end our sessions if this stops
@@ -303,6 +304,7 @@ class VideoChannel:
     async def _serve_control(self) -> None:
         queue = keys.control(self.settings.instance_id)
         while True:
+            stop_if_cancelled()
             try:
                 item = await self.redis.blpop([queue], timeout=2)  # below redis-py's 5 s socket timeout
             except REDIS_UNREACHABLE as exc:
