@@ -194,7 +194,6 @@ async def test_ticket_history_on_the_desk_is_in_chinese(browser: Browser, pair: 
     await desk.click(f"li.ticket-row[data-ticket-id='{ticket_id}']")
     history = desk.locator("#detail-content .d-history")
     await expect(history).to_contain_text("更正信息", timeout=10_000)
-    await desk.screenshot(path="/tmp/desk-history.png", full_page=True)
     text = await history.inner_text()
     print("\n" + text)
     for label in ("诉求已受理", "分派决定", "投递成功", "机器人研判", "来电接通", "通话结束", "视频诉求已登记", "视频通话结束",
@@ -235,7 +234,6 @@ async def test_transfer_to_a_partner_asks_first_and_cancelling_sends_nothing(bro
     await expect(dialog).to_contain_text("不共享市民的姓名、电话")  # no consent given
     await expect(dialog).to_contain_text("无法撤回")
     await expect(desk.locator("#desk-confirm-cancel")).to_be_focused()
-    await desk.screenshot(path="/tmp/desk-transfer-confirm.png")
     await desk.click("#desk-confirm-cancel")
     await expect(dialog).to_be_hidden()
     await expect(desk.locator("#transfer-msg")).to_contain_text("已取消")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.embedded_redis import _alive as pid_alive, _read_pid as read_pid
 from tests.support.processes import ROOT, free_port
 
 pytestmark = pytest.mark.slow
@@ -171,21 +172,11 @@ def _password(out: Path) -> str:
 
 
 def _redis_pid(redis_dir: Path) -> int | None:
-    try:
-        return int((redis_dir / "redis.pid").read_text())
-    except (OSError, ValueError):
-        return None
+    return read_pid(redis_dir / "redis.pid")
 
 
 def _redis_alive(redis_dir: Path) -> bool:
-    pid = _redis_pid(redis_dir)
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return pid_alive(_redis_pid(redis_dir))
 
 
 def _stop_leftover_redis(redis_dir: Path) -> None:
