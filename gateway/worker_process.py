@@ -29,6 +29,13 @@ from knowledge_base.live import LiveKnowledge
 
 log = logging.getLogger(__name__)
 
+
+def _ignore_sigint() -> None:
+    """In the forked child, before exec: an ignored signal stays ignored across exec, and Python
+    then installs no KeyboardInterrupt handler, so a Ctrl-C during the worker's interpreter
+    start-up (before its first line runs) prints nothing either."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -108,7 +115,7 @@ class WorkerSupervisor:
         while not stop.is_set():
             started = time.monotonic()
             self.process = await asyncio.create_subprocess_exec(
-                *self.command, env=self.env, stdin=asyncio.subprocess.DEVNULL,
+                *self.command, env=self.env, stdin=asyncio.subprocess.DEVNULL, preexec_fn=_ignore_sigint,
             )
             waiter = asyncio.ensure_future(self.process.wait())
             stopper = asyncio.ensure_future(stop.wait())

@@ -19,6 +19,7 @@ from channels.video.recorder import Recording
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
+_BACKGROUND: set[asyncio.Task[None]] = set()  # fire-and-forget tasks, referenced until they finish
 
 Gone = Callable[[str], Awaitable[None]]
 
@@ -194,7 +195,11 @@ class MediaSession:
         self._gone = True
         log.info("video media lost", extra={"session": self.session_id, "reason": reason})
         # On its own task: the callback may come from inside aiortc, which close() will stop.
-        asyncio.get_running_loop().create_task(self._on_gone(reason))
+        # Kept referenced until done: the loop holds tasks only weakly, and a collected task
+        # would leave the session open and the citizen never told.
+        task = asyncio.get_running_loop().create_task(self._on_gone(reason))
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
 
     async def close(self) -> Path | None:
         """Stop everything; the finished recording's path if it holds video."""

@@ -79,6 +79,7 @@ class VideoChannel:
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._answers: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -312,7 +313,9 @@ class VideoChannel:
                 await asyncio.sleep(1)
                 continue
             if item is not None:
-                asyncio.create_task(self._answer(json.loads(item[1])))
+                answer = asyncio.create_task(self._answer(json.loads(item[1])))
+                self._answers.add(answer)  # referenced until done: the loop holds tasks only weakly
+                answer.add_done_callback(self._answers.discard)
 
     async def _answer(self, request: dict[str, Any]) -> None:
         try:
