@@ -123,6 +123,7 @@ class Rig:
 
     def __init__(self, root: Path, embedded: bool) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.redis = None if embedded else EmbeddedRedis(root / "redis-ext").start()
         self.receiver = CaseReceiver(SECRET, root).start()
         self.gateway = self._gateway()
@@ -149,7 +150,7 @@ def _worker_pid(gateway: Gateway) -> int:
     assert gateway.proc is not None
     for child in _child_pids(gateway.proc.pid):
         cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        if b"worker" in cmdline:
+        if any(b"worker" in part for part in cmdline):
             return child
     raise RuntimeError("no delivery worker child found")
 
