@@ -113,19 +113,27 @@ async def _session_response(request: web.Request, user: User) -> web.Response:
     return response
 
 
-async def log_in(request: web.Request, username: str, password: str) -> web.Response:
-    """Check the lock-outs (before any hash is computed), then the password; count failures only."""
+async def _check_password(request: web.Request, username: str, password: str) -> User | None:
+    """The password check behind every login lock-out: refused while locked (before any hash is
+    computed); otherwise counted as a failure unless the password is right."""
     lockouts = request.app["rate_limiter"].lockouts
     address = client_address(request)
     buckets = login_lockouts(request.app["settings"], username, address)
-    wait = await lockouts.locked(*buckets)
+    wait = await lockouts.attempt(*buckets)
     if wait:
         log.warning("login refused: locked out", extra={"username": username, "client": address})
         raise _locked_out(wait)
     user = await request.app["users"].authenticate(username, password)
     if user is None:
-        await lockouts.fail(*buckets)
         log.info("login failed", extra={"username": username, "client": address})
+    else:
+        await lockouts.succeeded(*buckets)
+    return user
+
+
+async def log_in(request: web.Request, username: str, password: str) -> web.Response:
+    user = await _check_password(request, username, password)
+    if user is None:
         raise ApiError(401, "invalid_credentials", "用户名或密码错误")
     return await _session_response(request, user)
 
@@ -146,14 +154,9 @@ async def change_password(request: web.Request) -> web.Response:
     every device); the answer carries a fresh session cookie and CSRF token for this one."""
     body: PasswordChangeIn = await read_model(request, PasswordChangeIn, summary="请填写当前密码和新密码")
     username = request["session"]["user"]
-    lockouts = request.app["rate_limiter"].lockouts
-    buckets = login_lockouts(request.app["settings"], username, client_address(request))
-    wait = await lockouts.locked(*buckets)
-    if wait:
-        raise _locked_out(wait)
     users = request.app["users"]
-    if await users.authenticate(username, body.current_password) is None:
-        await lockouts.fail(*buckets)  # a left-open desk must not become a password oracle
+    # Under the login lock-outs: a left-open desk must not become a password oracle.
+    if await _check_password(request, username, body.current_password) is None:
         raise _field_error(422, "current_password_wrong", "current_password", "当前密码不正确")
     if body.new_password == body.current_password:
         raise _field_error(422, "password_unchanged", "new_password", "新密码不能与当前密码相同")

@@ -23,7 +23,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
 from aiohttp import web
@@ -142,13 +142,19 @@ async def _serve(settings: Settings, url: str, worker_env: dict[str, str], host:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    password = await _bootstrap_admin(url)  # before the port opens: a login may come at once
-    app = create_app(settings, url, worker_env)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+    password: str | None = None
+    runner: web.AppRunner | None = None
     try:
         try:
-            await runner.setup()  # the app's start-up: knowledge index, workers, phone channel...
-            await web.TCPSite(runner, host, port).start()
+            password = await _bootstrap_admin(url)  # before the port opens: a login may come at once
+            app = create_app(settings, url, worker_env)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+            # The app's start-up (knowledge index, workers, phone channel...) can take a while;
+            # Ctrl-C or SIGTERM meanwhile stops it instead of waiting for it.
+            if not await _first_unless_stopped(_start_site(runner, host, port), stop):
+                if password is not None:
+                    await _forget_bootstrap_admin(url)
+                return 0
         except Exception as exc:
             logging.getLogger("gateway.cli").error("gateway start failed", exc_info=True)
             if password is not None:
@@ -166,7 +172,34 @@ async def _serve(settings: Settings, url: str, worker_env: dict[str, str], host:
         await stop.wait()
         return 0
     finally:
-        await runner.cleanup()
+        if runner is not None:
+            try:
+                await runner.cleanup()
+            except Exception:  # a start-up cut short leaves parts never started
+                logging.getLogger("gateway.cli").warning("cleanup after an interrupted start failed", exc_info=True)
+
+
+async def _start_site(runner: web.AppRunner, host: str, port: int) -> None:
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+
+
+async def _first_unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Run `work`; True when it finished, False when `stop` came first (it is then cancelled).
+    Its own exception is raised."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        return False
+    task.result()
+    return True
 
 
 def _share_metrics_between_processes(settings: Settings) -> None:

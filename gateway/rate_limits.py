@@ -62,11 +62,34 @@ class LockOut:
         return keys.rate(f"fail:{self.bucket}")
 
 
-# INCR, starting the window on the first failure and restarting it on the one that locks.
-_FAIL = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 or n >= tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return n
+# One attempt, counted as a failure before the password is checked (and refunded if it was right),
+# so that concurrent guesses cannot all pass the check before any of them is counted. KEYS: the
+# counters; ARGV: limit and window of each. Returns 0 (go ahead) or the seconds to wait.
+_ATTEMPT = """
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n >= tonumber(ARGV[2 * i - 1]) then
+    local ttl = redis.call('TTL', key)
+    if ttl < 1 then ttl = tonumber(ARGV[2 * i]) end
+    if ttl > wait then wait = ttl end
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  -- the window starts at the first failure and restarts on the one that locks
+  if n == 1 or n >= tonumber(ARGV[2 * i - 1]) then redis.call('EXPIRE', key, ARGV[2 * i]) end
+end
+return 0
+"""
+
+_REFUND = """
+for _, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n > 0 then redis.call('DECR', key) end
+end
+return 0
 """
 
 
@@ -75,27 +98,21 @@ class LockOuts:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._fail = redis.register_script(_FAIL)
+        self._attempt = redis.register_script(_ATTEMPT)
+        self._refund = redis.register_script(_REFUND)
 
-    async def locked(self, *lockouts: LockOut) -> int:
-        """Seconds until the longest lock among `lockouts` ends; 0 when none is locked."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for lockout in lockouts:
-                pipe.get(lockout.key)
-                pipe.ttl(lockout.key)
-            answers = await pipe.execute()
-        wait = 0
-        for lockout, count, ttl in zip(lockouts, answers[0::2], answers[1::2]):
-            if count is not None and int(count) >= lockout.limit:
-                wait = max(wait, int(ttl) if int(ttl) > 0 else lockout.window_seconds)
-        return wait
-
-    async def fail(self, *lockouts: LockOut) -> None:
+    async def attempt(self, *lockouts: LockOut) -> int:
+        """Seconds until the longest lock among `lockouts` ends, or 0: then this attempt is
+        counted as a failure until `succeeded` takes it back (one atomic step, so a burst of
+        concurrent guesses gets no more tries than the limit)."""
+        args: list[int] = []
         for lockout in lockouts:
-            await self._fail(keys=[lockout.key], args=[lockout.limit, lockout.window_seconds])
+            args += [lockout.limit, lockout.window_seconds]
+        return int(await self._attempt(keys=[lockout.key for lockout in lockouts], args=args))
 
-    async def clear(self, *lockouts: LockOut) -> None:
-        await self.redis.delete(*(lockout.key for lockout in lockouts))
+    async def succeeded(self, *lockouts: LockOut) -> None:
+        """Only failures count: take back the attempt counted by `attempt`."""
+        await self._refund(keys=[lockout.key for lockout in lockouts])
 
 
 def login_lockouts(settings: Settings, username: str, address: str) -> tuple[LockOut, LockOut]:

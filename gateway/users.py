@@ -5,6 +5,7 @@ A user whose password was set by someone else (the bootstrap `admin`, `hotline u
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -165,7 +166,7 @@ class Users:
     async def authenticate(self, username: str, password: str) -> User | None:
         found = await self.get(username)
         stored = found[1] if found else _DUMMY_HASH
-        ok = check_password(password, stored)
+        ok = await asyncio.to_thread(check_password, password, stored)  # scrypt: tens of ms, off the event loop
         if not found or not ok or found[0].disabled:
             return None
         return found[0]

@@ -6,11 +6,6 @@ import os
 import signal
 
 PARENT_ENV = "HOTLINE_PARENT_PID"
-if __name__ == "__main__" and os.environ.get(PARENT_ENV):
-    # Supervised: a Ctrl-C in the terminal reaches the whole process group, but the gateway
-    # stops this worker itself (SIGTERM) after its own clean shutdown. Ignored before anything
-    # else is imported, so no KeyboardInterrupt traceback even during start-up.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 import asyncio
 import ctypes
@@ -28,13 +23,6 @@ from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
 
 log = logging.getLogger(__name__)
-
-
-def _ignore_sigint() -> None:
-    """In the forked child, before exec: an ignored signal stays ignored across exec, and Python
-    then installs no KeyboardInterrupt handler, so a Ctrl-C during the worker's interpreter
-    start-up (before its first line runs) prints nothing either."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 _PR_SET_PDEATHSIG = 1
 
@@ -115,7 +103,12 @@ class WorkerSupervisor:
         while not stop.is_set():
             started = time.monotonic()
             self.process = await asyncio.create_subprocess_exec(
-                *self.command, env=self.env, stdin=asyncio.subprocess.DEVNULL, preexec_fn=_ignore_sigint,
+                *self.command, env=self.env, stdin=asyncio.subprocess.DEVNULL,
+                # Its own session: a Ctrl-C in the terminal reaches only the gateway, which stops
+                # the worker with SIGTERM after its own clean shutdown (a SIGINT could come while
+                # the worker's interpreter starts, before any handler of ours; uvloop's spawn
+                # resets an ignored SIGINT). A gateway that dies takes it along (PR_SET_PDEATHSIG).
+                start_new_session=True,
             )
             waiter = asyncio.ensure_future(self.process.wait())
             stopper = asyncio.ensure_future(stop.wait())

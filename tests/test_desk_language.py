@@ -260,10 +260,13 @@ async def test_transfer_to_a_partner_asks_first_and_cancelling_sends_nothing(bro
 async def test_forward_to_the_case_system_asks_first(browser: Browser, pair: tuple[Hotline, Hotline]) -> None:
     beijing, _ = pair
     ticket_id = await beijing.submit()
+    # The router forwards it by itself; wait for that, so no live update re-renders the detail
+    # (and disables the button again) while the test clicks.
+    await eventually(lambda: beijing.ticket(ticket_id), lambda t: t.status == "forwarded")
     desk = await desk_page(browser, beijing.base, "agent-beijing")
     await desk.click(f"li.ticket-row[data-ticket-id='{ticket_id}']")
     await expect(desk.locator("#detail-heading")).to_contain_text(ticket_id)
-    # The router may have forwarded it already; the button is then disabled. Enable it to see the ask.
+    # Forwarded already, so the button is disabled: enable it to see the ask.
     await desk.evaluate("() => { document.getElementById('forward').disabled = false; }")
     posted: list[str] = []
     desk.on("request", lambda r: posted.append(r.url) if r.method == "POST" and r.url.endswith("/forward") else None)

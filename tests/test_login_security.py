@@ -4,6 +4,8 @@ names; X-Forwarded-For is believed only from a trusted proxy, and every limit ke
 address it yields."""
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
@@ -50,6 +52,17 @@ async def test_ten_failures_on_one_name_from_ten_addresses_lock_that_name(make_a
     # Only that name: another user from one of the same addresses logs in.
     status, body, _ = await _login(http, base, "agent2", PASSWORD, via="203.0.113.1")
     assert status == 200, body
+
+
+async def test_a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit(make_app, redis_url: str, http) -> None:
+    """All at once, so that no failure is counted before the others have been let in, unless the
+    check and the count are one step."""
+    base = await make_app()
+    await add_user(redis_url, "agent1", "agent")
+    statuses = await asyncio.gather(*(_login(http, base, "agent1", f"guess-{i:03d}-password") for i in range(60)))
+    codes = sorted(status for status, _, _ in statuses)
+    assert codes.count(401) == LOGIN_FAILURES_PER_USER, codes
+    assert codes.count(429) == 60 - LOGIN_FAILURES_PER_USER, codes
 
 
 async def test_successful_logins_never_lock(make_app, redis_url: str, http) -> None:

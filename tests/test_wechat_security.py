@@ -105,6 +105,19 @@ async def test_server_verification_works_in_every_mode_and_only_fresh(start: Sta
     assert status == 403 and "stale_timestamp" in body
 
 
+async def test_a_verification_triple_cannot_carry_a_push(start: Start, redis: Redis) -> None:
+    """The verification GET is signed like a push: its triple (in any access log) must not
+    become a plaintext push in the user's name."""
+    peer, _ = await start("plaintext")
+    ts, nonce = str(int(time.time())), "verifynonce1"
+    assert await peer.verify("echo-7", timestamp=ts, nonce=nonce) == (200, "echo-7")
+    assert await peer.verify("echo-7", timestamp=ts, nonce=nonce) == (200, "echo-7")  # WeChat may ask twice
+    body, query = peer.build_push(wx.text(OPENID, "我要反映：某某单位违规施工", msg_id=301), "plain", timestamp=ts, nonce=nonce)
+    status, text = await peer.push_raw(body, query)
+    assert status == 403 and "replayed_nonce" in text, text
+    assert await wechat_tickets(redis) == []
+
+
 # --------------------------------------------------------------------------- nonce memory
 
 @pytest.mark.parametrize("mode", ["plaintext", "compatible"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from hashlib import sha256
 from typing import Any
 
 from aiohttp import web
@@ -140,11 +141,15 @@ async def verify(request: web.Request) -> web.Response:
     channel = _channel(request)
     account = channel.account(request)
     try:
-        timestamp, _ = check_query_signature(account, request.query)
+        timestamp, nonce = check_query_signature(account, request.query)
         channel.guard.check_time(timestamp)  # every mode verifies the same way: signature + echostr
+        echostr = request.query.get("echostr", "")
+        # Its triple is as good as a push's: claimed here, so a captured verification URL cannot
+        # carry a forged plaintext push within the window.
+        await channel.guard.remember(account, timestamp, nonce, sha256(b"verify\n" + echostr.encode()).hexdigest())
     except PushRefused as refused:
         raise ApiError(refused.status, refused.code, refused.message) from None
-    return web.Response(text=request.query.get("echostr", ""), content_type="text/plain")
+    return web.Response(text=echostr, content_type="text/plain")
 
 
 async def receive(request: web.Request) -> web.Response:
