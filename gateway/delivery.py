@@ -14,7 +14,7 @@ from channels.partner.directory import PartnerDirectory, partner_directory
 from gateway.delivery_targets import CaseSystemTarget, DeliveryTarget, LocalInboxTarget
 from gateway.metrics import Metrics
 from gateway.outbox import CASE_HOP, Outbox
-from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, pause
 from gateway.router import Router
 from gateway.settings import Settings
 from gateway.tickets import Tickets
@@ -77,7 +77,4 @@ async def _release_retries(outbox: Outbox, stop: asyncio.Event) -> None:
             outage.failed(exc)
         except Exception:
             log.exception("releasing due retries failed")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=0.25)
-        except asyncio.TimeoutError:
-            pass
+        await pause(stop, 0.25)

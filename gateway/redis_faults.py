@@ -48,6 +48,14 @@ def stop_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds` between retries, or less when `stop` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
 def describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, describe
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, describe, pause
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class StreamWorker:
                     self.outage.failed(exc, stream=self.stream)
                     self.state = "retrying"
                     resume = True
-                    await _pause(stop, retry)
+                    await pause(stop, retry)
                     retry = min(retry * 2, self.RETRY_MAX)
                 except ResponseError as exc:
                     if "NOGROUP" in str(exc):  # the group is gone (Redis came back without its data): make it again
@@ -93,7 +93,7 @@ class StreamWorker:
                     else:
                         log.exception("stream read failed", extra={"stream": self.stream})
                     resume = True
-                    await _pause(stop, retry)
+                    await pause(stop, retry)
                     retry = min(retry * 2, self.RETRY_MAX)
         finally:
             self.state = "stopped"
@@ -156,10 +156,3 @@ class StreamWorker:
             log.exception("stream handler failed", extra={"stream": self.stream, "entry": entry_id})
         finally:
             self.in_flight.discard(entry_id)
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
-        pass

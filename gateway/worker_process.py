@@ -20,6 +20,7 @@ from gateway.delivery import build_outbox, run_delivery
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.tickets import Tickets
+from gateway.redis_faults import pause
 from knowledge_base.live import LiveKnowledge
 
 log = logging.getLogger(__name__)
@@ -52,27 +53,12 @@ async def run_worker(settings: Settings, redis_url: str) -> None:
     knowledge = LiveKnowledge(redis)
     # Deliveries start at once; the knowledge index (seconds to build) loads beside them. The
     # router waits for it only for the entries the bot has to assess (Router._route).
-    knowledge_task = asyncio.create_task(_keep_knowledge(knowledge, stop), name="knowledge")
+    knowledge_task = asyncio.create_task(knowledge.run(stop), name="knowledge")  # retries through outages itself
     try:
         await run_delivery(outbox, knowledge, settings, stop)
     finally:
         knowledge_task.cancel()
         await redis.aclose()
-
-
-async def _keep_knowledge(knowledge: LiveKnowledge, stop: asyncio.Event) -> None:
-    """First load (retried while Redis is unreachable), then follow publications."""
-    while not stop.is_set():
-        try:
-            await knowledge.refresh()
-            break
-        except Exception as exc:
-            log.warning("knowledge index not loaded yet; retrying", extra={"error": str(exc)})
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=1)
-            except asyncio.TimeoutError:
-                pass
-    await knowledge.run(stop)
 
 
 WORKER_COMMAND = (sys.executable, "-m", "gateway.worker_process")
@@ -126,10 +112,7 @@ class WorkerSupervisor:
             del self.delays[:-100]
             log.error("delivery worker exited; restarting", extra={
                 "returncode": self.process.returncode, "ran_s": round(ran, 1), "delay_s": backoff})
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=backoff)
-            except asyncio.TimeoutError:
-                pass
+            await pause(stop, backoff)
             backoff = min(backoff * 2, self.backoff_max)
 
     async def shutdown(self) -> None:

@@ -10,7 +10,7 @@ import time
 
 from redis.asyncio import Redis
 
-from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, pause
 from knowledge_base.snapshot import KnowledgeSnapshot
 from knowledge_base.store import CHANGED_CHANNEL, KnowledgeBase
 
@@ -66,7 +66,4 @@ class LiveKnowledge:
                     await pubsub.aclose()
                 except Exception:  # closing a dead connection may fail too
                     pass
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=1)
-            except asyncio.TimeoutError:
-                pass
+            await pause(stop, 1)

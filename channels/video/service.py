@@ -26,7 +26,7 @@ from gateway.blobs import BlobStore
 from gateway.intake import Intake
 from gateway.phone_numbers import mask
 from gateway.rate_limits import RateLimit
-from gateway.redis_faults import REDIS_UNREACHABLE, stop_if_cancelled
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, stop_if_cancelled
 from gateway.settings import Settings
 from gateway.ticket import Abandoned, HistoryEvent, Status, Ticket
 from gateway.tickets import Tickets
@@ -97,12 +97,14 @@ class VideoChannel:
         await asyncio.wait(self._tasks, timeout=10)  # bounded: a shutdown must end
 
     async def _keep_alive(self) -> None:
+        outage = OutageLog(log, "video keep-alive")
         while True:
             stop_if_cancelled()
             try:
                 await self.sessions.keep_alive(list(self.media))
+                outage.ok()
             except REDIS_UNREACHABLE as exc:  # keep trying: other instances end our sessions if this stops
-                log.warning("video keep-alive failed", extra={"error": str(exc)})
+                outage.failed(exc)
             await asyncio.sleep(ALIVE_TTL_SECONDS / 4)
 
     # --- citizen ---------------------------------------------------------------------
@@ -304,12 +306,14 @@ class VideoChannel:
 
     async def _serve_control(self) -> None:
         queue = keys.control(self.settings.instance_id)
+        outage = OutageLog(log, "video control list")
         while True:
             stop_if_cancelled()
             try:
                 item = await self.redis.blpop([queue], timeout=2)  # below redis-py's 5 s socket timeout
+                outage.ok()
             except REDIS_UNREACHABLE as exc:
-                log.warning("video control list unavailable", extra={"error": str(exc)})
+                outage.failed(exc)
                 await asyncio.sleep(1)
                 continue
             if item is not None:
