@@ -30,13 +30,19 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-async def desk_page(browser: Browser, base: str, username: str, password: str = PASSWORD) -> Page:
-    """A desk user logged in at /agent, with the live connection open."""
+async def submit_login(browser: Browser, base: str, username: str, password: str = PASSWORD) -> Page:
+    """A new page at /agent with the login form submitted (what shows next is the caller's to check)."""
     context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1440, "height": 1000})
     page = await context.new_page()
     await page.goto(f"{base}/agent")
     await page.fill("#login-username", username)
     await page.fill("#login-password", password)
     await page.click("#login-submit")
+    return page
+
+
+async def desk_page(browser: Browser, base: str, username: str, password: str = PASSWORD) -> Page:
+    """A desk user logged in at /agent, with the live connection open."""
+    page = await submit_login(browser, base, username, password)
     await expect(page.locator("#ws-status")).to_have_attribute("data-state", "open", timeout=15_000)
     return page
