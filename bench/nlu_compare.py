@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiohttp import web  # noqa: E402
 
 from bench.stats import percentile  # noqa: E402
-from bot import emergency_guard, rasa_actions, rasa_model, rasa_venv  # noqa: E402
-from bot.decision import Conversation, Decision, decide  # noqa: E402
-from bot.evaluation import DECISIONS, DEFAULT_SET, Report, load_items, starter_snapshot  # noqa: E402
+from bot import rasa_actions, rasa_model, rasa_venv  # noqa: E402
+from triage.decision import Conversation, Decision, decide, emergency_check  # noqa: E402
+from triage.evaluation import DECISIONS, DEFAULT_SET, Report, load_items, starter_snapshot  # noqa: E402
 from bot.rasa_client import RasaClient, RasaUnavailable  # noqa: E402
 from bot.rasa_server import RasaServer  # noqa: E402
 from gateway import clock  # noqa: E402
@@ -149,7 +149,7 @@ async def main(path: Path, rounds: int) -> int:
         await asyncio.to_thread(server.stop)
         await runner.cleanup()
     # What the gateway does with HOTLINE_RASA_EMERGENCY_GUARD=1: the lexicon's emergency cues first.
-    guarded = [emergency_guard.emergency(str(item["text"]), now) or d for item, d in zip(items, rasa_decisions)]
+    guarded = [emergency_check(str(item["text"]), now) or d for item, d in zip(items, rasa_decisions)]
     print(render(score(items, emb_decisions), score(items, rasa_decisions), score(items, guarded), emb_ms, rasa_ms, failures))
     return 0
 

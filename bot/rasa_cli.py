@@ -26,7 +26,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _published_versions() -> list:  # type: ignore[type-arg]
+async def published_versions() -> list:  # type: ignore[type-arg]
     from redis.asyncio import Redis
 
     from gateway.cli import redis_url_for
@@ -45,11 +45,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bot import rasa_export
 
     if args.from_seed:
-        from bot.evaluation import starter_snapshot
+        from triage.evaluation import starter_snapshot
 
         versions, source = list(starter_snapshot().entries.values()), SEED_SOURCE
     else:
-        versions, source = asyncio.run(_published_versions()), "the published knowledge base"
+        versions, source = asyncio.run(published_versions()), "the published knowledge base"
         if not versions:
             print("error: the knowledge base has no published entries (use --from-seed for the sample one)", file=sys.stderr)
             return 2

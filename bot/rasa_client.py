@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.decision import Decision
+from triage.decision import Decision
 
 
 class RasaUnavailable(Exception):

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot import lexicon
-from bot.decision import HANDOFF_REPLY_WEB, Decision
-from bot.gazetteer import find_place
+from triage import lexicon
+from triage.decision import HANDOFF_REPLY_WEB, Decision
+from triage.legal import REPLIES as LEGAL_REPLIES
+from triage.places import find_location
 from bot.rasa_export import entry_for
 from gateway.deadlines import due_at
 from gateway.phone_numbers import InvalidPhone, to_e164
@@ -21,7 +22,7 @@ Events = list[dict[str, Any]]
 Action = Callable[[Tracker, KnowledgeSnapshot, datetime], tuple[Decision, Events]]
 
 _LINES = {"emergency_fire": "119", "emergency_medical": "120", "emergency_police": "110", "emergency_traffic": "122"}
-_LEGAL = {"legal_litigation": 0, "legal_petition": 1, "legal_arbitration": 2}  # index into lexicon.LEGAL_PATTERNS
+_LEGAL = {"legal_litigation": "litigation", "legal_petition": "petition", "legal_arbitration": "arbitration"}
 _KINDS = {"complaint": "complaint", "report": "report", "request_help": "help", "suggestion": "suggestion",
           "consult_other": "consultation"}
 _LABELS = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "report": "举报", "suggestion": "建议"}
@@ -98,14 +99,14 @@ def choose_option(tracker: Tracker, kb: KnowledgeSnapshot, now: datetime) -> tup
 def emergency(tracker: Tracker, kb: KnowledgeSnapshot, now: datetime) -> tuple[Decision, Events]:
     intent, confidence = _intent(tracker)
     line = _LINES.get(intent, "110")
-    what = lexicon.EMERGENCY_LINES[line][0]
+    what = lexicon.EMERGENCY_WHAT[line]
     return Decision("emergency", lexicon.EMERGENCY_REPLY.format(line=line, what=what), [f"rasa intent {intent} ({confidence:.2f})"],
                     line=line, urgency="emergency", due_at=due_at(now, "emergency")), []
 
 
 def legal_channel(tracker: Tracker, kb: KnowledgeSnapshot, now: datetime) -> tuple[Decision, Events]:
     intent, confidence = _intent(tracker)
-    reply = lexicon.LEGAL_PATTERNS[_LEGAL.get(intent, 0)][1]
+    reply = LEGAL_REPLIES[_LEGAL.get(intent, "litigation")]
     return Decision("legal_channel", reply, [f"rasa intent {intent} ({confidence:.2f})"]), []
 
 
@@ -141,12 +142,12 @@ def forward(tracker: Tracker, kb: KnowledgeSnapshot, now: datetime, kind: str | 
 
 
 def _location(tracker: Tracker) -> dict[str, str | None] | None:
-    # Entity values are gazetteer names or aliases; the gazetteer maps them to the official
-    # district and street (a street also names its district).
+    # Entity values are gazetteer names or aliases, already read as places by Rasa: triage maps
+    # them to the official district and street (a street also names its district).
     for name in ("street", "district"):
         if value := _entity(tracker, name):
-            place = find_place(value)
-            if place:
+            place = find_location(f"在{value}")
+            if place and place.region == "beijing" and place.district:
                 return {"district": place.district, "district_code": place.district_code, "street": place.street}
     return None
 

@@ -9,8 +9,10 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot import engine as bot_engine
-from bot.conversations import Conversations
+from triage import engines as bot_engine
+from triage.catalogue_store import CatalogueStore
+from triage.conversations import Conversations
+from triage.turn import Turns
 from channels.partner import desk as partner_desk
 from channels.partner import routes as partner_routes
 from channels.partner.directory import partner_directory
@@ -93,6 +95,7 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     app["live_hub"] = LiveHub(redis)
     app["knowledge"] = LiveKnowledge(redis)
     app["conversations"] = Conversations(redis)
+    app["catalogue"] = CatalogueStore(redis)
     app["stop"] = asyncio.Event()
     app["partners"] = partner_directory(settings, redis)
     app["outbox"] = build_outbox(settings, redis, tickets, metrics, app["partners"])
@@ -101,6 +104,7 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     app["video"] = _video_channel(app) if settings.video else None
     app.cleanup_ctx.append(_background)
     bot_engine.setup(app)  # HOTLINE_NLU: embedded or Rasa (with its action endpoint)
+    app["turns"] = Turns(app["intake"], tickets, app["knowledge"], app["conversations"], app["bot_engine"], app["outbox"])
 
     web_routes.setup(app)
     chat_routes.setup(app)
@@ -151,6 +155,7 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     tasks = [
         asyncio.create_task(app["live_hub"].run(stop), name="live-hub"),
         asyncio.create_task(app["knowledge"].run(stop), name="knowledge"),
+        asyncio.create_task(app["catalogue"].follow(stop), name="dispatch-catalogue"),
     ]
     if settings.workers == "inline":
         tasks.append(asyncio.create_task(run_delivery(app["outbox"], app["knowledge"], settings, stop), name="delivery"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import contextlib
 import getpass
 import logging
@@ -36,6 +37,7 @@ from gateway import log_format
 from speech import fetch
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
+from knowledge_base.snapshot import KnowledgeSnapshot
 from gateway.users import CAPABILITIES, ROLES, PasswordRejected, UserError, Users
 
 
@@ -297,9 +299,53 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_bot_eval(args: argparse.Namespace) -> int:
-    from bot import evaluation
+    from triage import evaluation
 
-    return evaluation.main(args.file, args.verbose)
+    return evaluation.main(args.file, args.verbose, args.triage_file)
+
+
+def cmd_bot_corrections(args: argparse.Namespace) -> int:
+    """Agents' corrections of triage as JSON lines on stdout (training data)."""
+    async def dump(url: str) -> int:
+        from triage import corrections
+
+        redis = Redis.from_url(url)
+        count = 0
+        try:
+            async for row in corrections.export(redis):
+                print(json.dumps(row, ensure_ascii=False))
+                count += 1
+        finally:
+            await redis.aclose()
+        print(f"{count} corrections", file=sys.stderr)
+        return 0
+
+    with redis_url_for(Settings.from_env()) as url:
+        return asyncio.run(dump(url))
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    from triage import batch
+    from triage.evaluation import starter_snapshot
+
+    kb = starter_snapshot() if args.from_seed else asyncio.run(_published_snapshot())
+    if not kb.entries:
+        print("error: the knowledge base has no published entries (use --from-seed for the sample one)", file=sys.stderr)
+        return 2
+    return batch.run(kb, args.channel)
+
+
+async def _published_snapshot() -> KnowledgeSnapshot:
+    """The running gateway's published knowledge base, as the bot serves it."""
+    from knowledge_base.store import KnowledgeBase
+
+    with redis_url_for(Settings.from_env()) as url:
+        redis = Redis.from_url(url)
+        try:
+            kb = KnowledgeBase(redis)
+            return KnowledgeSnapshot.build(0, await kb.published_versions(), await kb.synonyms())
+        finally:
+            await redis.aclose()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -315,8 +361,17 @@ def parser() -> argparse.ArgumentParser:
     bot_sub = bot.add_subparsers(dest="bot_cmd", required=True)
     evaluate = bot_sub.add_parser("eval", help="precision/recall per decision on the labelled set")
     evaluate.add_argument("--file", type=Path, help="labelled utterances (default tests/data/bot_eval.yaml)")
+    evaluate.add_argument("--triage-file", type=Path, help="labelled messages (default tests/data/triage_eval.yaml)")
     evaluate.add_argument("--verbose", action="store_true", help="list every miss")
     evaluate.set_defaults(func=cmd_bot_eval)
+    corrected = bot_sub.add_parser("corrections", help="agents' corrections of kind, place, topic and unit")
+    corrected.add_argument("--export", action="store_true", required=True, help="write them as JSON lines to stdout")
+    corrected.set_defaults(func=cmd_bot_corrections)
+    triage = sub.add_parser("triage", help="triage JSON lines {id, text, channel?} from stdin, one result per line")
+    triage.add_argument("--from-seed", action="store_true", help="use the sample knowledge base (no running gateway)")
+    triage.add_argument("--channel", default="web", choices=sorted(["web", "wechat", "phone", "video", "partner"]),
+                        help="channel of lines that name none")
+    triage.set_defaults(func=cmd_triage)
     users = sub.add_parser("users", help="manage agent desktop users")
     usub = users.add_subparsers(dest="users_cmd", required=True)
     add = usub.add_parser("add")

@@ -15,7 +15,8 @@ from gateway.delivery_targets import CaseSystemTarget, DeliveryTarget, LocalInbo
 from gateway.metrics import Metrics
 from gateway.outbox import CASE_HOP, Outbox
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, pause
-from gateway.router import Router
+from triage.catalogue_store import CatalogueStore
+from triage.router import Router
 from gateway.settings import Settings
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
@@ -55,6 +56,7 @@ async def run_delivery(outbox: Outbox, knowledge: LiveKnowledge, settings: Setti
         asyncio.create_task(router.worker.run(stop), name="router"),
         asyncio.create_task(outbox.worker.run(stop), name="outbox"),
         asyncio.create_task(_release_retries(outbox, stop), name="outbox-retries"),
+        asyncio.create_task(CatalogueStore(outbox.redis).follow(stop), name="dispatch-catalogue"),
     ]
     try:
         await asyncio.gather(*tasks)

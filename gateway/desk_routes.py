@@ -20,8 +20,12 @@ from gateway.live_events import DeskConnection
 from gateway.media_types import sniff
 from gateway.outbox import ALREADY_REDRIVEN, CASE_HOP, DEAD_LETTER_PAGE_MAX, NOT_FOUND, RedriveCounts, is_stream_id
 from gateway.phone_numbers import InvalidPhone, mask, to_e164
-from gateway.ticket import HistoryEvent, Kind, Location, Message, Provenance, Ticket
+from gateway.ticket import Dispatch, HandlingUnit, HistoryEvent, Kind, Location, Message, Provenance, Ticket
 from gateway.tickets import TicketNotFound
+from triage import corrections
+from triage.assessment import assess_and_fill
+from triage.dispatch import Catalogue
+from triage.taxonomy import topics
 
 STATIC = Path(__file__).with_name("static") / "agent"
 DESK = ("agent", "supervisor")
@@ -45,11 +49,36 @@ class LocationPatch(BaseModel):
     text: str | None = Field(None, max_length=300)
 
 
+class DispatchPatch(BaseModel):
+    """An agent confirms triage's topic and handling unit, or corrects them."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    confirm: bool = False
+    category: str | None = Field(None, max_length=40, description="second-level topic from the taxonomy")
+    unit: str | None = Field(None, min_length=2, max_length=100, description="承办单位 name")
+
+
+class DepartmentNames(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    district: str = Field(min_length=2, max_length=100, description="name at district level; {district} and {district_short} are filled in")
+    city: str = Field(min_length=2, max_length=100)
+
+
+class CatalogueIn(BaseModel):
+    """The 派单目录 (triage/data/dispatch_catalogue.yaml explains each part)."""
+
+    model_config = ConfigDict(extra="forbid")
+    street_units: dict[str, str] = Field(max_length=8)
+    street_share: float = Field(0.75, ge=0, le=1)
+    departments: dict[str, DepartmentNames] = Field(max_length=200)
+
+
 class TicketPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Kind | None = None
     location: LocationPatch | None = None
     callback_phone: str | None = Field(None, max_length=32)
+    dispatch: DispatchPatch | None = None
 
 
 class ForwardIn(BaseModel):
@@ -126,10 +155,16 @@ async def patch_ticket(request: web.Request) -> web.Response:
     if body.location and body.location.district and body.location.district not in districts():
         raise ApiError(422, "validation_failed", "请从列表中选择北京市的区", [{"field": "location.district", "code": "invalid_district", "message": "请从列表中选择北京市的区"}])
     callback = _callback_phone(body.callback_phone)
-    await ticket_or_404(request)
+    if body.dispatch and body.dispatch.category and body.dispatch.category not in topics():
+        raise ApiError(422, "validation_failed", "请从列表中选择诉求分类",
+                       [{"field": "dispatch.category", "code": "invalid_category", "message": "请从列表中选择诉求分类"}])
+    before = await ticket_or_404(request)
+    who = actor(request)
 
     def change(ticket: Ticket) -> dict[str, Any]:
         changed: dict[str, Any] = {}
+        if body.dispatch is not None and (moved := set_dispatch(ticket, body.dispatch, who)):
+            changed["dispatch"] = moved
         if callback is not None and callback != ticket.requester.callback_phone:
             changed["callback_phone"] = {"from": mask(ticket.requester.callback_phone), "to": mask(callback)}
             ticket.requester.callback_phone = callback
@@ -145,13 +180,73 @@ async def patch_ticket(request: web.Request) -> web.Response:
                 ticket.location = new
         # A person's correction outranks any machine-filled value: say who set it last.
         for name in changed:
-            ticket.provenance.append(Provenance(field=name, by=actor(request), at=clock.now(), detail="坐席更正"))
+            if name == "dispatch" and changed[name].get("confirmed"):
+                continue
+            ticket.provenance.append(Provenance(field=name, by=who, at=clock.now(), detail="坐席更正"))
         return changed
 
+    corrected: dict[str, Any] = {}
+
+    def recorded(ticket: Ticket) -> dict[str, Any]:
+        corrected.clear()
+        corrected.update(change(ticket))
+        return corrected
+
     await request.app["tickets"].update(
-        request.match_info["ticket_id"], change, HistoryEvent(at=clock.now(), actor=actor(request), event="corrected")
+        request.match_info["ticket_id"], recorded, HistoryEvent(at=clock.now(), actor=who, event="corrected")
     )
+    changes = {k: v for k, v in corrected.items() if k != "callback_phone" and not (k == "dispatch" and v.get("confirmed"))}
+    if changes:
+        await corrections.record(request.app["redis"], before, changes, who, clock.now())
     return _json((await ticket_or_404(request)).public_json())
+
+
+@requires(*DESK)
+async def taxonomy(_: web.Request) -> web.Response:
+    """The topic classes agents choose from when they correct triage."""
+    levels: dict[str, list[str]] = {}
+    for topic in topics().values():
+        levels.setdefault(topic.l1, []).append(topic.name)
+    return _json({"levels": [{"name": l1, "children": children} for l1, children in levels.items()]})
+
+
+@requires("supervisor")
+async def get_catalogue(request: web.Request) -> web.Response:
+    return _json((await request.app["catalogue"].get()).as_dict())
+
+
+@requires("supervisor")
+async def put_catalogue(request: web.Request) -> web.Response:
+    body: CatalogueIn = await _body(request, CatalogueIn)
+    catalogue = Catalogue.from_dict(body.model_dump())
+    if problems := catalogue.problems():
+        raise ApiError(422, "invalid_catalogue", "派单目录不完整，未保存",
+                       [{"field": "catalogue", "code": "invalid", "message": p} for p in problems])
+    await request.app["catalogue"].put(catalogue)
+    return _json(catalogue.as_dict())
+
+
+def set_dispatch(ticket: Ticket, patch: DispatchPatch, who: str) -> dict[str, Any]:
+    """Apply an agent's confirmation or correction of the dispatch block; what changed."""
+    old = ticket.dispatch or Dispatch()
+    new = old.model_copy(deep=True)
+    if patch.category and patch.category != old.category:
+        new.category, new.category_l1 = patch.category, topics()[patch.category].l1
+    if patch.unit and (old.unit is None or patch.unit != old.unit.name):
+        known = next((u for u in [*old.alternatives, *([old.unit] if old.unit else [])] if u.name == patch.unit), None)
+        new.unit = HandlingUnit(name=patch.unit, type=known.type if known else "坐席指定")
+    if new.model_dump(exclude={"by"}) == old.model_dump(exclude={"by"}):
+        if not patch.confirm or old.by != "bot" or ticket.dispatch is None:
+            return {}
+        ticket.dispatch.by = who
+        for p in ticket.provenance:
+            if p.field == "dispatch" and p.confirmed_by is None:
+                p.confirmed_by = who
+        return {"confirmed": True}
+    new.by = who
+    ticket.dispatch = new
+    return {"from": {"category": old.category, "unit": old.unit.name if old.unit else None},
+            "to": {"category": new.category, "unit": new.unit.name if new.unit else None}}
 
 
 def _callback_phone(raw: str | None) -> str | None:
@@ -167,7 +262,11 @@ def _callback_phone(raw: str | None) -> str | None:
 async def forward(request: web.Request) -> web.Response:
     body: ForwardIn = await _body(request, ForwardIn) if request.can_read_body else ForwardIn()
     ticket = await ticket_or_404(request)
-    event = HistoryEvent(at=clock.now(), actor=actor(request), event="forward_requested", detail={"hop": CASE_HOP, "reason": body.reason})
+    # Triage assesses what the agent filed (call, video, partner transfer) and fills only what
+    # the agent left open, so the case system gets a topic and a recommended unit.
+    assessment = await assess_and_fill(request.app["tickets"], ticket.id, request.app["knowledge"].snapshot, clock.now())
+    event = HistoryEvent(at=clock.now(), actor=actor(request), event="forward_requested",
+                         detail={"hop": CASE_HOP, "reason": body.reason, "bot": assessment.record})
     if not await request.app["outbox"].enqueue(ticket.id, CASE_HOP, event):
         raise ApiError(409, "already_forwarded", "该工单已转派，无需重复操作")
     return _json({"queued": True}, status=202)
@@ -308,3 +407,6 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/v1/supervisor/dead-letters/{entry_id}/redrive", redrive, name="redrive")
     r.add_post("/api/v1/supervisor/dead-letters/redrive", redrive_bulk, name="redrive_bulk")
     r.add_get("/api/v1/supervisor/local-inbox", local_inbox, name="local_inbox")
+    r.add_get("/api/v1/agent/taxonomy", taxonomy, name="taxonomy")
+    r.add_get("/api/v1/supervisor/dispatch-catalogue", get_catalogue, name="get_dispatch_catalogue")
+    r.add_put("/api/v1/supervisor/dispatch-catalogue", put_catalogue, name="put_dispatch_catalogue")

@@ -12,6 +12,8 @@ RECENT_TICKETS = P + "tickets:recent"
 LOCAL_INBOX = P + "localinbox"
 LIVE_CALLS = P + "calls:live"  # linkedid -> the live view of a call, for desks that (re)load mid-call
 USERS_SET = P + "users"
+TRIAGE_CORRECTIONS = P + "triage:corrections"  # stream of agents' corrections of what triage proposed
+DISPATCH_CATALOGUE = P + "triage:catalogue"  # the 派单目录 supervisors edit (JSON)
 
 ROUTER_GROUP = "router"
 OUTBOX_GROUP = "outbox"

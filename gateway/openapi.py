@@ -16,7 +16,7 @@ from channels.partner.directory import PartnerEdit, PartnerPut
 from channels.partner.envelope import StatusUpdate, TransferEnvelope, TransferReceipt
 from channels.phone.routes import KbAnswerIn
 from gateway.auth import PasswordChangeIn
-from gateway.desk_routes import BulkRedriveIn, ForwardIn, LoginIn, NoteIn, TicketPatch
+from gateway.desk_routes import BulkRedriveIn, CatalogueIn, ForwardIn, LoginIn, NoteIn, TicketPatch
 from gateway.ticket import Ticket
 from channels.web.chat import ChatIn
 from channels.video import openapi_paths as video_openapi
@@ -243,7 +243,7 @@ def openapi_document() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(m, "validation") for m in (CitizenRequestIn, LoginIn, PasswordChangeIn, NoteIn, TicketPatch, ForwardIn, KbAnswerIn, ChatIn, EntryContent,
                                      NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, TransferIn, PartnerStatusIn,
-                                     PartnerEdit, PartnerPut, TransferEnvelope, StatusUpdate, BulkRedriveIn, *video_openapi.MODELS)]
+                                     PartnerEdit, PartnerPut, TransferEnvelope, StatusUpdate, BulkRedriveIn, CatalogueIn, *video_openapi.MODELS)]
         + [(EntryVersion, "serialization")]
         + [(m, "serialization") for m in (Ticket, Error, RequestAccepted, TicketSummary, TicketList, DeadLetterList, BulkRedriveResult, TrackView, CaseReceipt, TransferReceipt)],
         ref_template=REF,
@@ -312,7 +312,9 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/agent/tickets/{ticket_id}": {
             "get": {"tags": ["desk"], "summary": "A ticket with history and delivery ledger", "operationId": "getTicket", **desk,
                     "parameters": [_TICKET_ID], "responses": {"200": _resp("Ticket"), **_errors(401, 403, 404)}},
-            "patch": {"tags": ["desk"], "summary": "Correct kind and location", "operationId": "patchTicket", **desk,
+            "patch": {"tags": ["desk"], "summary": "Correct kind, location and callback phone; confirm or correct triage's topic and handling unit "
+                                                     "(`dispatch`); corrections of machine-filled values are kept as training data",
+                      "operationId": "patchTicket", **desk,
                       "parameters": [_TICKET_ID, csrf], "requestBody": _json_body("TicketPatch"),
                       "responses": {"200": _resp("Ticket"), **_errors(401, 403, 404, 415, 422)}},
         },
@@ -388,6 +390,17 @@ def openapi_document() -> dict[str, Any]:
             "parameters": [csrf], "requestBody": _json_body("BulkRedriveIn"),
             "responses": {"202": _resp("BulkRedriveResult", "counts"), **_errors(401, 403, 415, 422)},
         }},
+        "/api/v1/agent/taxonomy": {"get": {
+            "tags": ["desk"], "summary": "Topic classes (two levels) agents choose from when they correct triage", "operationId": "taxonomy", **desk,
+            "responses": {"200": {"description": "`{levels: [{name, children: [second-level names]}]}`"}, **_errors(401, 403)},
+        }},
+        "/api/v1/supervisor/dispatch-catalogue": {
+            "get": {"tags": ["supervisor"], "summary": "派单目录: how recommended handling units are named per department type", "operationId": "getDispatchCatalogue",
+                    **desk, "responses": {"200": {"description": "the catalogue (CatalogueIn's shape)"}, **_errors(401, 403)}},
+            "put": {"tags": ["supervisor"], "summary": "Replace the 派单目录; every process triages with it within seconds", "operationId": "putDispatchCatalogue",
+                    **desk, "parameters": [csrf], "requestBody": _json_body("CatalogueIn"),
+                    "responses": {"200": {"description": "the stored catalogue"}, **_errors(401, 403, 415, 422)}},
+        },
         "/api/v1/supervisor/local-inbox": {"get": {
             "tags": ["supervisor"], "summary": "本地收件箱: tickets delivered locally when no case system is configured", "operationId": "localInbox", **desk,
             "responses": {"200": {"description": "local inbox"}, **_errors(401, 403)},
@@ -396,7 +409,9 @@ def openapi_document() -> dict[str, Any]:
             "tags": ["citizen"], "summary": "Consultation chat with the bot (the conversation is one ticket)", "operationId": "chat",
             "requestBody": _json_body("ChatIn"),
             "responses": {"200": {"description": "reply, decision (answer|clarify|emergency|legal_channel|handoff|forward), ticket_id, "
-                                                 "entry {id, version} for answers, options for clarify, prefill for forward"},
+                                                 "entry {id, version} for answers, options for clarify, line when an emergency number "
+                                                 "is shown, prefill for forward (a forward also asks for a phone number; the turn that gives it "
+                                                 "files the request: `filed: true`)"},
                           **_errors(415, 422, 429)},
         }},
         "/rasa/actions": {"post": {

@@ -10,8 +10,27 @@ _LANDLINE = re.compile(r"0(10|2\d|[3-9]\d{2})([1-9]\d{6,7})")
 _BEIJING_LOCAL = re.compile(r"[2-9]\d{7}")
 
 
+# A number inside free text: a mobile, or a landline with its area code.
+PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[-\s]?)?1[3-9]\d[-\s]?\d{4}[-\s]?\d{4}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
+# Speech recognition writes numbers as characters (一三八…) as often as digits.
+_SPOKEN_DIGITS = str.maketrans({"零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4",
+                                "五": "5", "六": "6", "七": "7", "拐": "7", "八": "8", "九": "9", "勾": "9"})
+_DIGIT_RUN_GAPS = re.compile(r"(?<=\d)[\s，,、-]+(?=\d)")
+
+
 class InvalidPhone(ValueError):
     pass
+
+
+def phone_in_text(text: str) -> str | None:
+    """The first valid E.164 number written or spoken in `text` (digits or 一三八…), or None."""
+    digits = _DIGIT_RUN_GAPS.sub("", text.translate(_SPOKEN_DIGITS))
+    for match in PHONE_IN_TEXT.finditer(digits):
+        try:
+            return to_e164(match.group(0))
+        except InvalidPhone:
+            continue
+    return None
 
 
 def to_e164(raw: str) -> str:

@@ -88,6 +88,7 @@ class Settings:
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_max_body_bytes: int = 64 * 1024
     wechat_reply_budget_seconds: float = 3.0  # WeChat waits 5 s; past this the answer goes as a 客服消息
+    wechat_draft_sweep_seconds: float = 60.0  # how often abandoned 我要反映 drafts are looked for and closed
     # Video (sign-language) channel: WebRTC media through aiortc in this instance.
     video: bool = True
     video_max_sessions: int = 8  # concurrent sessions, queued or connected, across all instances
@@ -173,6 +174,7 @@ class Settings:
             wechat_api_base=_env("HOTLINE_WECHAT_API_BASE", d.wechat_api_base),
             wechat_max_body_bytes=_env_int("HOTLINE_WECHAT_MAX_BODY_BYTES", d.wechat_max_body_bytes),
             wechat_reply_budget_seconds=_env_float("HOTLINE_WECHAT_REPLY_BUDGET_SECONDS", d.wechat_reply_budget_seconds),
+            wechat_draft_sweep_seconds=_env_float("HOTLINE_WECHAT_DRAFT_SWEEP_SECONDS", d.wechat_draft_sweep_seconds),
             video=_env_bool("HOTLINE_VIDEO", d.video),
             video_max_sessions=_env_int("HOTLINE_VIDEO_MAX_SESSIONS", d.video_max_sessions),
             video_max_session_seconds=_env_float("HOTLINE_VIDEO_MAX_SESSION_SECONDS", d.video_max_session_seconds),

@@ -177,6 +177,24 @@ class Source(Model):
     extra: dict[str, str] = Field(default_factory=dict)
 
 
+class HandlingUnit(Model):
+    name: str = Field(description="承办单位, e.g. 朝阳区望京街道办事处 or 北京市朝阳区市场监督管理局")
+    type: str = Field(description="unit type from the 派单目录, e.g. 街道乡镇, 市场监督管理局")
+    confidence: float | None = Field(None, ge=0, le=1)
+
+
+class Dispatch(Model):
+    """Topic and recommended handling unit (精准派单). Filled by triage, confirmed or corrected by agents."""
+
+    category_l1: str | None = Field(None, description="first-level topic, e.g. 城乡建设")
+    category: str | None = Field(None, description="second-level topic, e.g. 住房与物业")
+    unit: HandlingUnit | None = None
+    alternatives: list[HandlingUnit] = Field(default_factory=list, description="the next two candidate units")
+    partner: str | None = Field(None, description="partner hotline id when the matter is in Tianjin or Hebei (转外省市)")
+    by: str = Field("bot", description="bot, or agent:<username> once an agent confirmed or corrected it")
+    model: str | None = Field(None, description="classifier version that proposed it")
+
+
 class Links(Model):
     duplicates: list[str] = Field(default_factory=list)
     repeat_caller: list[str] = Field(default_factory=list)
@@ -223,6 +241,7 @@ class Ticket(Model):
     disposition: Disposition | None = None
     source: Source
     links: Links = Field(default_factory=Links)
+    dispatch: Dispatch | None = None
     provenance: list[Provenance] = Field(default_factory=list)
     history: list[HistoryEvent] = Field(default_factory=list)
     deliveries: list[DeliveryAttempt] = Field(default_factory=list)

@@ -103,6 +103,10 @@ class Tickets:
                 return ticket
             doc = None  # someone else changed it first: start from their version
 
+    async def append_event(self, ticket_id: str, event: HistoryEvent) -> None:
+        """Append to the ticket's history without touching the document (one round trip)."""
+        await self.redis.rpush(keys.history(ticket_id), event.model_dump_json())
+
     async def recent(self, limit: int = 50, before_ms: int | None = None) -> list[dict[str, Any]]:
         upper = f"({before_ms}" if before_ms else "+inf"
         ids = await self.redis.zrevrangebyscore(keys.RECENT_TICKETS, upper, "-inf", start=0, num=limit)

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.decision import Conversation, decide
+from triage.decision import Conversation
 from gateway import clock
 from gateway.auth import requires
 from gateway.bodies import read_request
@@ -230,8 +230,10 @@ async def recall(request: web.Request) -> web.Response:
 async def try_bot(request: web.Request) -> web.Response:
     body: TryIn = await _body(request, TryIn)
     snapshot = request.app["knowledge"].snapshot
-    decision = decide(body.text, Conversation(), "web", snapshot, clock.now())
-    out = decision.as_dict()
+    # The engine citizens get (HOTLINE_NLU), each try as a fresh conversation of its own.
+    outcome = await request.app["bot_engine"].decide(body.text, Conversation(), "web", f"kb-try:{secrets.token_hex(8)}", snapshot, clock.now())
+    decision = outcome.decision
+    out = {**decision.as_dict(), **outcome.record()}
     if decision.entry_id:
         out["entry_title"] = snapshot.entries[decision.entry_id].title
     out["revision"] = snapshot.revision

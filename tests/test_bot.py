@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 import pytest
 
-from bot.decision import Conversation, decide
+from triage.decision import Conversation, decide
 from gateway.clock import BEIJING
 from knowledge_base.models import EntryVersion
 from knowledge_base.snapshot import KnowledgeSnapshot

@@ -284,7 +284,11 @@ async def test_forward_to_the_case_system_asks_first(browser: Browser, pair: tup
 def _eval(path: Path) -> int:
     from gateway.cli import parser
 
-    args = parser().parse_args(["bot", "eval", "--file", str(path)])
+    # A one-message triage set that meets every floor, so only the decision set can fail here.
+    triage_set = path.with_name("triage.yaml")
+    triage_set.write_text("- {text: 我家厨房着火了，火很大, kind: help, category_l1: 公共安全, category: 治安与消防隐患, emergency: 119}\n",
+                          encoding="utf-8")
+    args = parser().parse_args(["bot", "eval", "--file", str(path), "--triage-file", str(triage_set)])
     return int(args.func(args))
 
 
@@ -295,7 +299,7 @@ def test_bot_eval_exits_non_zero_when_a_floor_is_missed(tmp_path: Path, capsys: 
                       "- text: 我家厨房着火了，火很大\n  expect: emergency\n  line: 119\n", encoding="utf-8")
     assert _eval(missed) == 1
     out = capsys.readouterr()
-    assert "top-1 answer accuracy 0.0% < floor 90.0%" in out.err
+    assert "top-1 answer accuracy 0.0% < floor 65.0%" in out.err
     assert "emergency" not in out.err  # the floors that were met are not listed
 
     met = tmp_path / "met.yaml"

@@ -14,8 +14,8 @@ import aiohttp
 import psutil
 import pytest
 
-from bot.decision import Conversation, decide
-from bot.evaluation import starter_snapshot
+from triage.decision import Conversation, decide
+from triage.evaluation import starter_snapshot
 from gateway import clock
 from knowledge_base import text as kb_text
 from knowledge_base.snapshot import KnowledgeSnapshot

@@ -224,6 +224,28 @@ async def test_chat_records_answer_provenance_and_recall_lists_superseded_answer
         assert first["ticket_id"] in (await r.text())
 
 
+async def test_a_chat_forward_asks_for_a_phone_and_files_the_request_with_the_bots_fields(app_url: str, people, http: aiohttp.ClientSession) -> None:
+    session = "s-chat-phone-0001"
+    reply = await _ask(http, app_url, "朝阳区望京街道花家地小区门口的井盖丢了好几天，晚上路过很危险，一直没人管", session)
+    assert reply["decision"] == "forward" and "电话" in reply["reply"]
+    ticket_id = reply["ticket_id"]
+    wrong = await _ask(http, app_url, "1381234", session)
+    assert "不完整" in wrong["reply"] and wrong["ticket_id"] == ticket_id
+    filed = await _ask(http, app_url, "我的电话是13812345678", session)
+    assert filed["filed"] is True and filed["ticket_id"] == ticket_id and ticket_id in filed["reply"]
+    agent = people["agent1"]
+    ticket = await eventually(lambda: call(*agent, "GET", f"{app_url}/api/v1/agent/tickets/{ticket_id}"),
+                              lambda r: any(d["outcome"] == "delivered" for d in r[1]["deliveries"]))
+    ticket = ticket[1]
+    assert ticket["requester"]["phone"] == "+8613812345678" and ticket["kind"] in ("complaint", "help")
+    assert ticket["location"]["district"] == "朝阳区" and ticket["location"]["street"] == "望京街道"
+    assert ticket["dispatch"]["unit"]["name"] and ticket["dispatch"]["by"] == "bot"
+    assert {p["field"] for p in ticket["provenance"]} >= {"kind", "location", "dispatch"}
+    assert [d["hop"] for d in ticket["deliveries"]] == ["case"]
+    after = await _ask(http, app_url, "居住证怎么办理", session)
+    assert after["ticket_id"] != ticket_id  # settled: a new request
+
+
 async def test_import_errors_name_the_right_row_in_large_files(app_url: str, people) -> None:
     session, csrf = people["editor1"]
     rows = "".join(f"- id: kb-big-{i:04d}\n  title: 第{i}条批量导入的问题\n  answer: 第{i}条批量导入的答复。\n  category: 批量\n" for i in range(1, 301))
@@ -248,6 +270,9 @@ async def test_a_chat_handed_over_to_the_form_links_both_tickets(app_url: str, p
     _, filed_ticket = await call(*agent, "GET", f"{app_url}/api/v1/agent/tickets/{filed}")
     _, chat = await call(*agent, "GET", f"{app_url}/api/v1/agent/tickets/{chat_ticket}")
     assert filed_ticket["links"]["related"] == [chat_ticket] and chat["links"]["related"] == [filed]
+    assert chat["status"] == "closed"  # closed and linked, not left open
+    again = await _ask(http, app_url, "另外想问一下居住证怎么办理", "s-handover-0001")
+    assert again["ticket_id"] not in (chat_ticket, filed)  # the session's next request is a new one
 
     async with http.post(f"{app_url}/api/v1/requests", json={**form, "related_ticket": "not-a-ticket"}) as r:
         body = await r.json()

@@ -8,6 +8,7 @@ import pytest
 
 from channels.phone import assist
 from channels.phone.agents import AgentDirectory
+from gateway.phone_numbers import phone_in_text
 from channels.phone.calls import CallTracker, channel_interface
 
 CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "captures" / "ami"
@@ -113,7 +114,7 @@ def test_agent_directory_matches_interface_extension_and_member_name() -> None:
     ("今年三十八岁", None),
 ])
 def test_spoken_phone_numbers(said: str, expected: str | None) -> None:
-    assert assist.spoken_phone(said) == expected
+    assert phone_in_text(said) == expected
 
 
 def test_prefill_links_each_field_to_the_first_utterance_that_settles_it() -> None:

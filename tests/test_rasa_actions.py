@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot import rasa_export
-from bot.evaluation import starter_snapshot
+from triage.evaluation import starter_snapshot
 from bot.rasa_actions import TOKEN_HEADER
 from bot.rasa_client import RasaUnavailable, to_decision
 

@@ -4,8 +4,10 @@ the message and event types, safe XML, retries and the five-second deadline."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from redis.asyncio import Redis
 
@@ -36,14 +38,21 @@ def configure_account(monkeypatch: pytest.MonkeyPatch, mode: str | None = None) 
 
 
 @pytest.fixture
-async def wechat(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> AsyncIterator[tuple[wx.WeChatPeer, str, Redis]]:
+def wechat_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Extra settings for the gateway under test (a test may parametrize it indirectly)."""
+    return getattr(request, "param", {})
+
+
+@pytest.fixture
+async def wechat(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+                 wechat_settings: dict[str, Any]) -> AsyncIterator[tuple[wx.WeChatPeer, str, Redis]]:
     # A test parametrized by push mode gets the account configured in that mode; the others mix
     # modes, which only a compatible-mode account takes.
     mode = getattr(request, "param", None) or getattr(getattr(request.node, "callspec", None), "params", {}).get("mode")
     account = configure_account(monkeypatch, wx.ACCOUNT_MODES[mode] if mode else "compatible")
     peer = wx.WeChatPeer(account, "")
     await peer.start()
-    base = await make_app(wechat_accounts="main", wechat_api_base=peer.api_base, ticket_prefix="WX")
+    base = await make_app(wechat_accounts="main", wechat_api_base=peer.api_base, ticket_prefix="WX", **wechat_settings)
     peer.gateway_url = f"{base}/wechat/main"
     redis = Redis.from_url(redis_url)
     yield peer, base, redis
@@ -152,6 +161,44 @@ async def test_report_flow_collects_description_place_phone_and_pictures(wechat)
     delivered = await eventually(lambda: Tickets(redis).get(ticket.id), lambda t: any(d.outcome == "delivered" for d in t.deliveries))
     assert [d.hop for d in delivered.deliveries] == ["case"]
     assert [m.text for m in delivered.messages] == ["楼下餐馆油烟很大，晚上十点以后还在营业", "12345", "13812345678"]
+
+
+async def test_a_report_of_a_fire_gets_what_a_form_gets(wechat, make_app: Any, redis_url: str) -> None:
+    """A WeChat 我要反映 goes through triage like a web form: 119 told at once, emergency urgency
+    and deadline with provenance, a topic and handling unit, and the case system gets it."""
+    peer, base, redis = wechat
+    await peer.push(wx.event(OPENID, "CLICK", EventKey="MENU_REPORT"), mode="safe")
+    await peer.push(wx.text(OPENID, "我家楼下的饭馆后厨着火了，烟很大", msg_id=41), mode="safe")
+    await peer.push(wx.text(OPENID, "朝阳区望京街道花家地北里", msg_id=42), mode="safe")
+    filed = await peer.push(wx.text(OPENID, "13812345678", msg_id=43), mode="safe")
+    assert "119" in filed.reply["Content"] and "工单号 WX-" in filed.reply["Content"]
+    report = next(t for t in await wechat_tickets(redis) if t.source.extra.get("mode") == "collecting")
+    delivered = await eventually(lambda: Tickets(redis).get(report.id), lambda t: any(d.outcome == "delivered" for d in t.deliveries))
+    assert delivered.urgency == "emergency" and delivered.due_at < delivered.received_at + timedelta(hours=3)
+    assert {p.field for p in delivered.provenance} >= {"urgency", "dispatch"}
+    assert delivered.dispatch is not None and delivered.dispatch.unit is not None
+
+    form = await make_app(ticket_prefix="WF")  # the same text through the web form, for comparison
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{form}/api/v1/requests", json={"kind": "unsure", "description": "我家楼下的饭馆后厨着火了，烟很大",
+                                                             "district": "朝阳区", "phone": "13812345678"}) as r:
+            form_id = (await r.json())["ticket_id"]
+    web = await eventually(lambda: Tickets(redis).get(form_id), lambda t: any(d.outcome == "delivered" for d in t.deliveries))
+    assert (web.urgency, web.kind) == (delivered.urgency, delivered.kind)
+    assert web.dispatch is not None and web.dispatch.category == delivered.dispatch.category
+
+
+@pytest.mark.parametrize("wechat_settings", [{"wechat_draft_sweep_seconds": 0.2}], indirect=True)
+async def test_an_abandoned_report_draft_is_closed_with_its_reason(wechat) -> None:
+    peer, base, redis = wechat
+    await peer.push(wx.event(OPENID, "CLICK", EventKey="MENU_REPORT"), mode="safe")
+    await peer.push(wx.text(OPENID, "小区门口的路灯坏了", msg_id=51), mode="safe")
+    report = next(t for t in await wechat_tickets(redis) if t.source.extra.get("mode") == "collecting")
+    # The draft's deadline passes (moved into the past instead of waiting 30 minutes).
+    await redis.zadd("hl:wx:open-drafts", {report.id: 1})
+    closed = await eventually(lambda: Tickets(redis).get(report.id), lambda t: t.status == "abandoned")
+    assert closed.disposition is not None and "过期" in closed.disposition.reason
+    assert [m.text for m in closed.messages] == ["小区门口的路灯坏了"]  # what they said is kept
 
 
 async def test_events_subscribe_weather_menu_and_silent_ones(wechat, redis_url: str) -> None:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from redis.asyncio import Redis
 
-from bot.decision import Conversation
+from triage.decision import Conversation
 
 TTL_SECONDS = 30 * 60
 MAX_TURNS = 20
@@ -32,3 +32,8 @@ class Conversations:
         conversation.turns = conversation.turns[-MAX_TURNS:]
         doc = {"conversation": asdict(conversation), "ticket_id": ticket_id}
         await self.redis.set(_key(channel, user), json.dumps(doc, ensure_ascii=False, default=str), ex=TTL_SECONDS)
+
+    async def close_request(self, channel: str, user: str) -> None:
+        """The conversation's current request is settled elsewhere (e.g. continued in a form)."""
+        conversation, _ = await self.load(channel, user)
+        await self.save(channel, user, conversation.next_request(), None)

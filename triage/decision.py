@@ -13,10 +13,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from bot import lexicon
-from bot.gazetteer import find_place, place_names
+from triage import answers, lexicon
+from triage.classify import Classification, classify, partner_names
+from triage.dispatch import Catalogue
+from triage.emergency import EmergencyCall, assess_emergency
+from triage.emergency_model import likely_emergency
+from triage.legal import legal_channel
+from triage.places import place_names
 from gateway.deadlines import due_at
-from gateway.phone_numbers import InvalidPhone, to_e164
+from gateway.phone_numbers import phone_in_text
 from knowledge_base.snapshot import Hit, KnowledgeSnapshot, register_place_names
 from knowledge_base.text import add_user_words, normalise
 
@@ -30,14 +35,17 @@ MIN_COVERAGE_STATEMENT = 0.45  # a statement rather than a question must match m
 TIE_RATIO = 0.97
 CLEAR_LEAD = 1.25  # a question whose best entry leads the next by this much is answered on less coverage
 MIN_COVERAGE_WITH_LEAD = 0.2
+MIN_COVERAGE_TO_OFFER = 0.3  # an entry not sure to answer is offered as a choice only when this close
+GRIEVANCE_OVER_QUESTION = 0.6  # a grievance this likely is forwarded even when it contains a question
+MIN_GRIEVANCE_CHARS = 6  # shorter ("居住证") is a topic named, unless the citizen says what they are doing
+SHORT_QUESTION_CHARS = 40  # a question this short tries the knowledge base before a grievance is forwarded
+STRONG_GRIEVANCE = 0.8  # a grievance this likely is forwarded even when an entry could answer it
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
-_EMERGENCY = {line: lexicon.compile_all(patterns) for line, (_, patterns) in lexicon.EMERGENCY_LINES.items()}
-_LEGAL = [(re.compile(p), reply) for p, reply in lexicon.LEGAL_PATTERNS]
 _HANDOFF = lexicon.compile_all(lexicon.HANDOFF_PATTERNS)
 _CHITCHAT = lexicon.compile_all(lexicon.CHITCHAT_PATTERNS)
 _OUT_OF_SCOPE = lexicon.compile_all(lexicon.OUT_OF_SCOPE_PATTERNS)
 _CONSULTATION = lexicon.compile_all(lexicon.CONSULTATION_CUES)
-_KINDS = {kind: lexicon.compile_all(p) for kind, p in lexicon.KIND_CUES.items()}
 _QUESTION = lexicon.compile_all(lexicon.QUESTION_CUES)
 _UTILITIES = lexicon.compile_all(lexicon.UTILITIES_CUES)
 HANDOFF_REPLY_WEB = "网上咨询暂时无法直接接通人工。请填写诉求表单，工作人员会按时限与您联系；也可以拨打 12345 热线。"
@@ -50,10 +58,17 @@ _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 
 @dataclass
 class Conversation:
-    """What the engine remembers between turns (stored by `bot.conversations`)."""
+    """What the engine remembers between turns (stored by `triage.conversations`)."""
 
     turns: list[dict[str, Any]] = field(default_factory=list)
     pending_options: list[str] = field(default_factory=list)  # entry ids offered by a clarify
+    awaiting: str | None = None  # "phone": a forward waits for the citizen's number
+    forward: dict[str, Any] | None = None  # that forward's decision (Decision.as_dict)
+    requests: int = 0  # requests this conversation has opened so far (numbers their tickets)
+
+    def next_request(self) -> "Conversation":
+        """The state for the conversation's next request (the count carries over)."""
+        return Conversation(requests=self.requests)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "Conversation":
@@ -75,31 +90,42 @@ class Decision:
     due_at: datetime | None = None
     location: dict[str, str | None] | None = None
     phone: str | None = None
+    crisis: bool = False  # suicide or self-harm signal: a person takes over at once
+    dispatch: dict[str, Any] | None = None  # topic and recommended handling unit (the ticket's `dispatch` block)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Decision":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if isinstance(known.get("due_at"), str):
+            known["due_at"] = datetime.fromisoformat(known["due_at"])
+        return cls(**known)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["due_at"] = self.due_at.isoformat() if self.due_at else None
-        return {k: v for k, v in data.items() if v not in (None, [], {})}
+        return {k: v for k, v in data.items() if v not in (None, [], {}, False)}
 
 
-def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSnapshot, now: datetime) -> Decision:
+def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSnapshot, now: datetime,
+           catalogue: Catalogue | None = None) -> Decision:
     clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
     if not clean:
         return Decision("clarify", "请问您想咨询或反映什么问题？可以直接用一句话描述。", ["empty text"])
 
-    for line, pattern in _EMERGENCY.items():
-        if match := pattern.search(clean):
-            what = lexicon.EMERGENCY_LINES[line][0]
-            return Decision("emergency", lexicon.EMERGENCY_REPLY.format(line=line, what=what), [f"emergency cue “{match.group(0)}”"],
-                            line=line, urgency="emergency", due_at=due_at(now, "emergency"))
+    call = emergency_call(clean)
+    if call is not None and (call.certainty == "certain" or call.crisis):
+        return _emergency(call, now)
 
     if match := _HANDOFF.search(clean):
         reply = (HANDOFF_REPLY_WEB if channel == "web" else "正在为您转接人工服务，请稍候。您也可以先简单描述问题，方便工作人员了解。")
         return Decision("handoff", reply, [f"asked for a person “{match.group(0)}”"])
 
-    for pattern, reply in _LEGAL:
-        if match := pattern.search(clean):
-            return Decision("legal_channel", reply, [f"legal-channel cue “{match.group(0)}”"])
+    if call is not None:
+        # Maybe an emergency: show the numbers, and still take the request with high urgency.
+        return _forward(clean, now, [f"possible emergency: {call.reason}"], urgent=call)
+
+    if (legal := legal_channel(clean)) is not None:
+        return Decision("legal_channel", legal.reply, [f"legal-channel request ({legal.route}) “{legal.cue}”"])
 
     chosen = _chosen_option(clean, conversation, kb)
     if chosen is not None:
@@ -110,12 +136,23 @@ def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSna
     if _OUT_OF_SCOPE.search(clean):
         return Decision("clarify", "这个问题超出了12345热线的服务范围。请问您有政务咨询、求助、投诉、举报或建议吗？", ["out of scope"])
 
-    kind = request_kind(clean)
-    question = bool(_QUESTION.search(clean))
-    if kind is not None and not question:
-        return _forward(clean, kind, now, [f"{kind} cue"])  # a grievance told, not a question asked
+    if not _specific_enough(clean, kb) and not _HAN_RUN.search(clean):
+        return Decision("clarify", "能再具体说一下吗？比如您想办理什么事，或者遇到了什么问题、在哪里。", ["no words to go on"])
 
+    classified = classify(clean, catalogue)
+    question = bool(_QUESTION.search(clean))
+    grievance = classified.kind != "consultation"
     hits = kb.search(clean, now, limit=3)
+    answerable = _specific_enough(clean, kb) and answers.confident(hits)
+    told = len(clean) >= MIN_GRIEVANCE_CHARS or classified.kind_reason == "self-labelled"  # not a bare topic word
+    short_question = question and len(clean) <= SHORT_QUESTION_CHARS  # asked, not a letter ending in "为什么没人管？"
+    if grievance and told and not answerable and not short_question and (not question or classified.kind_confidence >= GRIEVANCE_OVER_QUESTION):
+        # A grievance told (a question inside a complaint, "为什么没人管？", is still a complaint).
+        return _forward(clean, now, [f"{classified.kind} ({classified.kind_reason} {classified.kind_confidence:.2f})"], classified)
+    if grievance and not question and classified.kind_confidence >= STRONG_GRIEVANCE:
+        # Sure it is a grievance: a department takes it, even where an entry explains the rules.
+        return _forward(clean, now, [f"{classified.kind} ({classified.kind_reason} {classified.kind_confidence:.2f})"], classified)
+
     needed = MIN_COVERAGE if question or len(clean) < 12 else MIN_COVERAGE_STATEMENT
     if question and len(hits) > 1 and hits[0].score >= CLEAR_LEAD * hits[1].score:
         needed = min(needed, MIN_COVERAGE_WITH_LEAD)
@@ -125,16 +162,58 @@ def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSna
         if tie or (not _specific_enough(clean, kb) and len(hits) > 1):
             # Two entries fit equally well, or a bare topic word ("居住证"): offer the best two.
             return _clarify_between(kb, hits[:2], [f"tie or bare topic: bm25 {top.score:.2f} / {hits[1].score:.2f}"])
-        if _specific_enough(clean, kb):
+        if _specific_enough(clean, kb) and answers.confident(hits):
             return _answer(kb, top.entry_id, round(top.coverage, 3), [f"bm25 {top.score:.2f}, coverage {top.coverage:.2f}"])
+        if _specific_enough(clean, kb) and question and top.coverage >= MIN_COVERAGE_TO_OFFER:
+            # Close, but maybe another subject: offer the best entries, never answer another question.
+            return _clarify_between(kb, hits[:2], [f"not sure the entry answers it: bm25 {top.score:.2f}, coverage {top.coverage:.2f}"])
 
-    if kind is not None:
-        return _forward(clean, kind, now, [f"{kind} cue", "no knowledge-base answer"])
+    if grievance:
+        return _forward(clean, now, [f"{classified.kind} ({classified.kind_reason})", "no knowledge-base answer"], classified)
     if not question and len(clean) >= 12 and _specific_enough(clean, kb) and not _CONSULTATION.search(clean):
-        return _forward(clean, "help", now, ["a problem told at length, no knowledge-base answer"])
+        return _forward(clean, now, ["a problem told at length, no knowledge-base answer"], classified, kind="help")
     if not _specific_enough(clean, kb) or not _CONSULTATION.search(clean):
         return Decision("clarify", "能再具体说一下吗？比如您想办理什么事，或者遇到了什么问题、在哪里。", ["too vague to decide"])
-    return _forward(clean, "consultation", now, ["no knowledge-base answer"])
+    return _forward(clean, now, ["no knowledge-base answer"], classified, kind="consultation")
+
+
+def emergency_call(clean: str) -> EmergencyCall | None:
+    """The rules' call, else the model's (only ever unsure: the numbers are shown and the request
+    is still taken)."""
+    if (call := assess_emergency(clean)) is not None:
+        return call
+    if (guess := likely_emergency(clean)) is not None:
+        return EmergencyCall(guess.line, "unsure", False, "", f"the emergency model reads it as one ({guess.probability:.2f}) → {guess.line}")
+    return None
+
+
+def emergency_check(text: str, now: datetime) -> Decision | None:
+    """The emergency decision (or, when unsure, an urgent forward that shows the numbers) that
+    runs before any engine: with Rasa deciding, a statistical model that misses a fire must not
+    be the last word."""
+    clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
+    call = emergency_call(clean)
+    if call is None:
+        return None
+    if call.certainty == "certain" or call.crisis:
+        return _emergency(call, now)
+    return _forward(clean, now, [f"possible emergency: {call.reason}"], urgent=call)
+
+
+def with_dispatch(decision: Decision, text: str, any_type: bool = False) -> Decision:
+    """A decision completed with what triage knows: topic, unit, place, partner, kind (what it
+    already says is kept). Forwards only, unless `any_type`: a filed request is handled whatever
+    the citizen was told (an emergency told to call 119 is still forwarded, urgently)."""
+    if (decision.type != "forward" and not any_type) or (decision.dispatch is not None and decision.kind):
+        return decision
+    clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
+    if not clean:
+        return decision
+    classified = classify(clean)
+    decision.dispatch = decision.dispatch or classified.dispatch()
+    decision.kind = decision.kind or classified.kind
+    decision.location = decision.location or classified.location()
+    return decision
 
 
 def _specific_enough(text: str, kb: KnowledgeSnapshot) -> bool:
@@ -142,13 +221,6 @@ def _specific_enough(text: str, kb: KnowledgeSnapshot) -> bool:
     if len(words) >= MIN_CONTENT_WORDS:
         return True
     return any(len(w) >= 2 and kb.idf.get(w, 0) >= kb.unseen_idf for w in words)  # one rare, specific term
-
-
-def request_kind(text: str) -> str | None:
-    for kind in ("report", "complaint", "help", "suggestion"):
-        if _KINDS[kind].search(text):
-            return kind
-    return None
 
 
 def _chosen_option(text: str, conversation: Conversation, kb: KnowledgeSnapshot) -> str | None:
@@ -171,21 +243,32 @@ def _answer(kb: KnowledgeSnapshot, entry_id: str, confidence: float, reasons: li
 def _clarify_between(kb: KnowledgeSnapshot, hits: list[Hit], reasons: list[str]) -> Decision:
     options = [{"entry_id": h.entry_id, "title": kb.entries[h.entry_id].title} for h in hits]
     lines = "\n".join(f"{i}. {o['title']}" for i, o in enumerate(options, 1))
-    return Decision("clarify", f"请问您想了解的是哪一项？请回复序号：\n{lines}", reasons, options=options)
+    return Decision("clarify", f"请问您想了解的是哪一项？请回复序号：\n{lines}\n如果都不是，请再具体描述一下您的问题，我们会转交相关部门为您解答。",
+                    reasons, options=options)
 
 
-def _forward(text: str, kind: str, now: datetime, reasons: list[str]) -> Decision:
-    urgency = "utilities" if _UTILITIES.search(text) else "normal"
-    place = find_place(text)
-    location = {"district": place.district, "district_code": place.district_code, "street": place.street} if place else None
-    phone = None
-    if match := lexicon.PHONE_IN_TEXT.search(text):
-        try:
-            phone = to_e164(match.group(0))
-        except InvalidPhone:
-            phone = None
-    labels = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "report": "举报", "suggestion": "建议"}
-    reply = (f"您反映的{labels[kind]}事项需要转交相关部门办理。请留下联系电话和具体地点，我们将为您登记工单并按时限办理。"
-             if kind != "consultation" else
-             "这个问题知识库暂时没有现成答复，我们将转交相关部门为您解答。请留下联系电话，方便工作人员联系您。")
-    return Decision("forward", reply, reasons, kind=kind, urgency=urgency, due_at=due_at(now, urgency), location=location, phone=phone)
+def _emergency(call: EmergencyCall, now: datetime) -> Decision:
+    what = lexicon.EMERGENCY_WHAT[call.line]
+    reply = (lexicon.CRISIS_REPLY.format(line=call.line) if call.crisis else
+             lexicon.EMERGENCY_REPLY.format(line=call.line, what=what))
+    return Decision("emergency", reply, [call.reason], line=call.line, urgency="emergency",
+                    due_at=due_at(now, "emergency"), crisis=call.crisis)
+
+
+def _forward(text: str, now: datetime, reasons: list[str], classified: Classification | None = None,
+             kind: str | None = None, urgent: EmergencyCall | None = None) -> Decision:
+    classified = classified or classify(text)
+    kind = kind or classified.kind
+    urgency = "emergency" if urgent else "utilities" if _UTILITIES.search(text) else "normal"
+    phone = phone_in_text(text)
+    if urgent is not None:
+        reply = lexicon.POSSIBLE_EMERGENCY_REPLY.format(line=urgent.line, what=lexicon.EMERGENCY_WHAT[urgent.line])
+    elif classified.partner:
+        reply = lexicon.PARTNER_REPLY.format(hotline=partner_names().get(classified.partner, classified.partner))
+    elif kind != "consultation":
+        reply = f"您反映的{lexicon.KIND_LABELS[kind]}事项需要转交相关部门办理。请留下联系电话和具体地点，我们将为您登记工单并按时限办理。"
+    else:
+        reply = "这个问题知识库暂时没有现成答复，我们将转交相关部门为您解答。请留下联系电话，方便工作人员联系您。"
+    return Decision("forward", reply, reasons, kind=kind, urgency=urgency, due_at=due_at(now, urgency),
+                    location=classified.location(), phone=phone, line=urgent.line if urgent else None,
+                    dispatch=classified.dispatch())

@@ -11,8 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import emergency_guard
-from bot.decision import Conversation, Decision, decide
+from triage.decision import Conversation, Decision, decide, emergency_check, with_dispatch
 from bot.rasa_client import RasaClient, RasaUnavailable
 from gateway.settings import Settings
 from knowledge_base.snapshot import KnowledgeSnapshot
@@ -26,7 +25,7 @@ class Outcome:
     engine: str  # "embedded" or "rasa": who decided
     fallback: str | None = None  # why Rasa did not (rasa_timeout, rasa_down, …)
     rasa_ms: float | None = None
-    guard: str | None = None  # "emergency": the lexicon's emergency check decided before Rasa
+    guard: str | None = None  # "emergency": triage's emergency check decided before Rasa
 
     def record(self) -> dict[str, Any]:
         """What goes on the ticket next to the decision."""
@@ -58,7 +57,7 @@ class BotEngine:
                      kb: KnowledgeSnapshot, now: datetime) -> Outcome:
         if self.rasa is None:
             return Outcome(decide(text, conversation, channel, kb, now), "embedded")
-        if self.guard_emergencies and (urgent := emergency_guard.emergency(text, now)) is not None:
+        if self.guard_emergencies and (urgent := emergency_check(text, now)) is not None:
             return Outcome(urgent, "embedded", guard="emergency")
         if time.monotonic() < self._skip_until:
             return self._fallback(text, conversation, channel, kb, now, "rasa_unavailable", "skipped after a recent failure")
@@ -69,7 +68,7 @@ class BotEngine:
             self._skip_until = time.monotonic() + self.retry_seconds
             log.warning("rasa did not decide, embedded engine decides", extra={"reason": exc.code, "detail": exc.detail})
             return self._fallback(text, conversation, channel, kb, now, exc.code, exc.detail)
-        return Outcome(decision, "rasa", rasa_ms=(time.perf_counter() - started) * 1000)
+        return Outcome(with_dispatch(decision, text), "rasa", rasa_ms=(time.perf_counter() - started) * 1000)
 
     def _fallback(self, text: str, conversation: Conversation, channel: str, kb: KnowledgeSnapshot, now: datetime,
                   code: str, detail: str) -> Outcome:

@@ -1,30 +1,27 @@
-"""The router reads every new ticket from the intake stream, lets the bot assess it and sends
-it on.
+"""The router reads every new ticket from the intake stream, has triage assess it and sends it on.
 
-Form tickets were filed deliberately, so they are always forwarded to the core case system
-(a partner hotline's transfer waits for one of our agents to accept it); the bot's assessment
-(kind, urgency and deadline, place) fills what the citizen left open, with provenance, and is
-recorded with its reasons. Chat tickets were decided on the spot
-by the chat itself. Enqueuing the outbox hop and acknowledging the intake entry are one Redis
-step, so a crash never loses or doubles a hop.
+Form tickets were filed deliberately, so they are forwarded to the core case system with the
+assessment filled in (kind, urgency and deadline, place, topic and recommended unit) — except
+when the matter lies in Tianjin or Hebei: then it waits for an agent's one-click 转外省市.
+A partner hotline's transfer in is assessed and waits for one of our agents to accept it.
+Chats were decided on the spot, calls and video sessions by the agent on the line (the desk's
+forward assesses them), and a WeChat report still being collected is filed by its channel.
+Enqueuing the outbox hop and acknowledging the intake entry are one Redis step, so a crash
+never loses or doubles a hop.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from bot.decision import Conversation, Decision, decide
 from gateway import clock, keys
-from gateway.deadlines import due_at
 from gateway.outbox import CASE_HOP, Outbox
 from gateway.stream_worker import Fields, StreamWorker
-from gateway.ticket import HistoryEvent, Location, Provenance, Ticket
+from gateway.ticket import HistoryEvent
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
+from triage.assessment import Assessment, assess_and_fill
+from triage.classify import partner_names
 
-# Chats were decided by the bot on the spot, calls are decided by the agent on the line, and a
-# request still being collected (WeChat 我要反映) is sent on by its channel once complete.
-AGENT_DECIDED_MODES = {"chat", "call", "collecting", "partner"}
-_URGENCY_RANK = {"normal": 0, "complex": 0, "utilities": 1, "emergency": 2}
+AGENT_DECIDED_MODES = {"chat", "call", "collecting"}
+ASSESS_ONLY_MODES = {"partner"}
 
 
 class Router:
@@ -38,47 +35,33 @@ class Router:
         )
 
     async def _route(self, entry_id: str, fields: Fields) -> None:
-        ticket_id = fields["ticket"]
-        if fields.get("mode") in AGENT_DECIDED_MODES:
-            await self.outbox.redis.xack(keys.INTAKE_STREAM, keys.ROUTER_GROUP, entry_id)
+        ack = (keys.INTAKE_STREAM, keys.ROUTER_GROUP, entry_id)
+        mode = fields.get("mode")
+        if mode in AGENT_DECIDED_MODES:
+            await self.outbox.redis.xack(*ack)
             return
         if not self.knowledge.ready.is_set():
             # A freshly started worker delivers at once and loads the index beside it: only the
             # entries the bot assesses wait for it (outbox deliveries never do).
             await self.knowledge.ready.wait()
-        ticket = await self.tickets.document(ticket_id)
-        now = clock.now()
-        decision = decide(ticket.content, Conversation(), ticket.channel, self.knowledge.snapshot, now)
-        assessment = {k: v for k, v in decision.as_dict().items() if k != "reply"}
-        probe = ticket.model_copy(deep=True)
-        if _fill_in(probe, decision, now):
-            # Only tickets the bot can complete are rewritten; the assessment itself travels in the
-            # routing event below, so most tickets cost no extra write.
-            await self.tickets.update(ticket_id, lambda t: _fill_in(t, decision, now),
-                                      HistoryEvent(at=now, actor="bot", event="bot_assessed", detail=assessment))
-        event = HistoryEvent(at=clock.now(), actor="router", event="routed",
-                             detail={"decision": "forward", "hop": CASE_HOP, "reason": "市民提交的诉求，转派承办单位办理", "bot": assessment})
-        await self.outbox.enqueue(ticket_id, CASE_HOP, event, ack=(keys.INTAKE_STREAM, keys.ROUTER_GROUP, entry_id))
+        assessment = await assess_and_fill(self.tickets, fields["ticket"], self.knowledge.snapshot, clock.now())
+        if mode in ASSESS_ONLY_MODES:
+            await self.outbox.redis.xack(*ack)
+            return
+        await send_on(self.outbox, self.tickets, fields["ticket"], assessment, "市民提交的诉求，转派承办单位办理", ack)
 
-def _fill_in(ticket: Ticket, decision: Decision, now: Any) -> dict[str, Any]:
-    """Fill only what the citizen left open; never overwrite what a person stated."""
-    filled: dict[str, Any] = {}
-    if ticket.kind is None and decision.kind:
-        ticket.kind = decision.kind
-        filled["kind"] = decision.kind
-        ticket.provenance.append(Provenance(field="kind", by="bot", at=now, detail="; ".join(decision.reasons)))
-    urgency = decision.urgency or ("emergency" if decision.type == "emergency" else None)
-    if urgency and _URGENCY_RANK.get(urgency, 0) > _URGENCY_RANK.get(ticket.urgency, 0):
-        ticket.urgency = urgency
-        ticket.due_at = due_at(ticket.received_at, urgency)
-        filled["urgency"] = urgency
-        ticket.provenance.append(Provenance(field="urgency", by="bot", at=now, detail="; ".join(decision.reasons)))
-    if decision.location and (ticket.location is None or not ticket.location.district):
-        place = decision.location
-        ticket.location = (ticket.location or Location()).model_copy(update={
-            "district": place.get("district"), "district_code": place.get("district_code"),
-            "street": (ticket.location.street if ticket.location else None) or place.get("street"),
-        })
-        filled["location"] = place
-        ticket.provenance.append(Provenance(field="location", by="bot", at=now, detail="从诉求内容中识别"))
-    return {"filled": filled} if filled else {}
+
+async def send_on(outbox: Outbox, tickets: Tickets, ticket_id: str, assessment: Assessment, reason: str,
+                  ack: tuple[str, str, str] | None = None) -> None:
+    """Forward a filed, assessed request to the case system, or hold it for 转外省市."""
+    partner = (assessment.decision.dispatch or {}).get("partner")
+    if partner:
+        hotline = partner_names().get(partner, partner)
+        await tickets.update(ticket_id, lambda t: None, HistoryEvent(
+            at=clock.now(), actor="router", event="held_for_transfer",
+            detail={"partner": partner, "reason": f"诉求发生地在北京市以外，建议一键转{hotline}", "bot": assessment.record}),
+            ack=ack)
+        return
+    event = HistoryEvent(at=clock.now(), actor="router", event="routed",
+                         detail={"decision": "forward", "hop": CASE_HOP, "reason": reason, "bot": assessment.record})
+    await outbox.enqueue(ticket_id, CASE_HOP, event, ack=ack)

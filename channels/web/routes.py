@@ -16,7 +16,7 @@ from gateway.errors import ApiError
 from gateway.json_io import json_response
 from gateway.media_types import attachment_kind
 from gateway import clock
-from gateway.ticket import KIND_LABELS, STATUS_LABELS, Attachment, HistoryEvent, Ticket
+from gateway.ticket import KIND_LABELS, STATUS_LABELS, Attachment, HistoryEvent, Status, Ticket
 from gateway.tickets import TicketNotFound
 
 from channels.web.adapter import to_ticket
@@ -116,9 +116,14 @@ async def _link_back(app: web.Application, chat_ticket: str, form_ticket: str) -
     def link(ticket: Ticket) -> dict:
         if form_ticket not in ticket.links.related:
             ticket.links.related.append(form_ticket)
+        if ticket.status == Status.received:  # the request continues in the form's ticket
+            ticket.status = Status.closed
         return {"related": form_ticket}
 
     await app["tickets"].update(chat_ticket, link, HistoryEvent(at=clock.now(), actor="citizen", event="form_filed"))
+    # The chat's next message starts a new request instead of landing on the closed one.
+    if session := chat.source.extra.get("session"):
+        await app["conversations"].close_request("web", session)
 
 
 def _rate_limited(message: str, retry_after: int) -> ApiError:

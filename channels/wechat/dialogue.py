@@ -14,31 +14,34 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.conversations import Conversations
-from bot.engine import BotEngine
-from bot.decision import request_kind
-from bot.gazetteer import find_place
-from channels.phone.assist import spoken_phone
-from channels.web.chat import apply_decision
 from channels.wechat.accounts import WeChatAccount
 from gateway import clock, keys
 from gateway.blobs import BlobStore
 from gateway.deadlines import due_at
 from gateway.intake import Intake
-from gateway.outbox import CASE_HOP, Outbox
+from gateway.outbox import Outbox
+from gateway.phone_numbers import phone_in_text
 from gateway.media_types import attachment_kind, sniff
 from gateway.summaries import summary
 from gateway.ticket import (
     PENDING_ID, Abandoned, Attachment, Channel, HistoryEvent, Location, Message, Requester, Source, Status, Ticket, Urgency,
 )
-from gateway.tickets import Tickets
+from gateway.tickets import TicketNotFound, Tickets
 from knowledge_base.live import LiveKnowledge
+from triage.assessment import assess_and_fill, filed_reply
+from triage.decision import Decision
+from triage.places import find_location
+from triage.router import send_on
+from triage.turn import Turns
 
 DRAFT_TTL = 30 * 60
+OPEN_DRAFTS = keys.P + "wx:open-drafts"  # ticket id → when its draft expires
+DRAFT_EXPIRED = "市民未在30分钟内完成登记，诉求草稿已过期"
 PROGRESS_LIMIT = 5
 
 MENU_CONSULT, MENU_REPORT, MENU_PROGRESS, MENU_WEATHER = "MENU_CONSULT", "MENU_REPORT", "MENU_PROGRESS", "MENU_WEATHER"
@@ -82,14 +85,13 @@ class Draft:
 
 
 class Dialogue:
-    def __init__(self, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge, conversations: Conversations,
-                 blobs: BlobStore, outbox: Outbox, engine: BotEngine | None = None) -> None:
+    def __init__(self, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge, turns: Turns,
+                 blobs: BlobStore, outbox: Outbox) -> None:
         self.redis = redis
-        self.engine = engine or BotEngine("embedded")  # HOTLINE_NLU: embedded, or Rasa with embedded fallback
+        self.turns = turns  # triage decides; HOTLINE_NLU picks its engine
         self.intake = intake
         self.tickets = tickets
         self.knowledge = knowledge
-        self.conversations = conversations
         self.blobs = blobs
         self.outbox = outbox
 
@@ -105,11 +107,44 @@ class Dialogue:
         raw = await self.redis.get(self._draft_key(account, openid))
         return Draft(**json.loads(raw)) if raw else None
 
-    async def _save_draft(self, account: WeChatAccount, openid: str, draft: Draft | None) -> None:
-        if draft is None:
-            await self.redis.delete(self._draft_key(account, openid))
-        else:
-            await self.redis.set(self._draft_key(account, openid), json.dumps(asdict(draft), ensure_ascii=False), ex=DRAFT_TTL)
+    async def _save_draft(self, account: WeChatAccount, openid: str, draft: Draft) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._draft_key(account, openid), json.dumps(asdict(draft), ensure_ascii=False), ex=DRAFT_TTL)
+            if draft.ticket_id:  # its ticket is closed if the draft expires (close_expired_drafts)
+                pipe.zadd(OPEN_DRAFTS, {draft.ticket_id: clock.now().timestamp() + DRAFT_TTL})
+            await pipe.execute()
+
+    async def _forget_draft(self, account: WeChatAccount, openid: str, draft: Draft) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._draft_key(account, openid))
+            if draft.ticket_id:
+                pipe.zrem(OPEN_DRAFTS, draft.ticket_id)
+            await pipe.execute()
+
+    async def close_expired_drafts(self) -> int:
+        """Close the tickets of 我要反映 drafts nobody finished in time, with the reason; how many.
+        Several instances may sweep at once: the one whose ZREM removes an entry closes it."""
+        now = clock.now()
+        closed = 0
+        for raw in await self.redis.zrangebyscore(OPEN_DRAFTS, "-inf", now.timestamp(), start=0, num=100):
+            ticket_id = raw.decode() if isinstance(raw, bytes) else raw
+            if not await self.redis.zrem(OPEN_DRAFTS, ticket_id):
+                continue
+
+            def close(ticket: Ticket) -> dict[str, Any] | None:
+                filed = ticket.requester.phone is not None  # the phone is the last thing a report collects
+                if filed or ticket.status != Status.received or ticket.source.extra.get("mode") != "collecting":
+                    return None
+                ticket.status = Status.abandoned
+                ticket.disposition = Abandoned(at=now, reason=DRAFT_EXPIRED)
+                return {"reason": DRAFT_EXPIRED}
+
+            try:
+                await self.tickets.update(ticket_id, close, HistoryEvent(at=now, actor="wechat", event="draft_expired"))
+                closed += 1
+            except TicketNotFound:
+                continue
+        return closed
 
     # -- entry points (one per kind of push) ---------------------------------------------
 
@@ -133,8 +168,7 @@ class Dialogue:
 
     async def location(self, account: WeChatAccount, openid: str, latitude: float, longitude: float, label: str, msg_key: str) -> Reply:
         place = {"text": label or None, "latitude": latitude, "longitude": longitude}
-        if (found := find_place(label or "")) is not None:
-            place.update(district=found.district, district_code=found.district_code, street=found.street)
+        place.update(beijing_place(label or "") or {})
         draft = await self._draft(account, openid)
         fresh = draft is None
         draft = draft or Draft(started=clock.now().isoformat())  # a location on its own most likely starts a report
@@ -188,37 +222,20 @@ class Dialogue:
     # -- consultation --------------------------------------------------------------------
 
     async def _consult(self, account: WeChatAccount, openid: str, text: str, msg_key: str, source: str) -> Reply:
-        now = clock.now()
-        conversation, ticket_id = await self.conversations.load("wechat", f"{account.name}:{openid}")
-        outcome = await self.engine.decide(text, conversation, "wechat", f"wechat:{account.name}:{openid}", self.knowledge.snapshot, now)
-        decision = outcome.decision
-        message = Message(who="citizen", at=now, text=text, source=source)  # type: ignore[arg-type]
-        if ticket_id is None:
-            ticket = Ticket(
+        def new_ticket(now: datetime, message: Message, _: int) -> Ticket:
+            return Ticket(
                 id=PENDING_ID, channel=Channel.wechat, received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
                 content=text, messages=[message], requester=Requester(wechat_openid=openid),
                 source=Source(channel_id=f"{account.name}:{msg_key}", extra={"mode": "chat", "account": account.name}),
             )
-            ticket_id = (await self.intake(ticket, actor="citizen")).ticket_id
-            assert ticket_id is not None
-            await self.redis.zadd(self._tickets_key(account, openid), {ticket_id: now.timestamp()})
-        else:
-            await self.tickets.update(ticket_id, lambda t: t.messages.append(message), HistoryEvent(at=now, actor="citizen", event="message"))
-        await self.tickets.update(ticket_id, lambda t: apply_decision(t, decision, now),
-                                  HistoryEvent(at=now, actor="bot", event="bot_decided", detail={**decision.as_dict(), **outcome.record()}))
-        if decision.type == "answer" and decision.entry_id and decision.version:
-            await self.knowledge.kb.record_answer(decision.entry_id, decision.version, ticket_id)
-        conversation.turns.append({"at": now.isoformat(), "text": text, "decision": decision.type})
-        conversation.pending_options = [o["entry_id"] for o in decision.options]
-        reply = decision.reply
-        if decision.type == "forward":
-            # Not in the knowledge base: offer to register it properly instead of leaving them hanging.
-            reply += "\n如需登记诉求，请回复“我要反映”。"
-        answered_on = ticket_id
-        if decision.type in ("answer", "emergency", "legal_channel", "forward", "handoff"):
-            conversation.turns, ticket_id = [], None
-        await self.conversations.save("wechat", f"{account.name}:{openid}", conversation, ticket_id)
-        return Reply(reply, answered_on)
+
+        turn = await self.turns.take("wechat", f"{account.name}:{openid}", text, new_ticket, source)
+        if turn.opened:
+            await self.redis.zadd(self._tickets_key(account, openid), {turn.ticket_id: clock.now().timestamp()})
+        reply = turn.reply
+        if turn.decision.type == "forward" and not turn.filed:
+            reply += "\n如需补充位置、图片，也可以回复“我要反映”。"
+        return Reply(reply, turn.ticket_id)
 
     # -- 我要反映 ------------------------------------------------------------------------
 
@@ -250,14 +267,12 @@ class Dialogue:
         missing = draft.missing()
         if missing == "description":
             draft.description = text.strip()[:2000]
-            if draft.location is None and (found := find_place(text)) is not None:
-                draft.location = {"text": None, "district": found.district, "district_code": found.district_code, "street": found.street}
+            if draft.location is None and (found := beijing_place(text)) is not None:
+                draft.location = {"text": None, **found}
         elif missing == "location":
-            found = find_place(text)
-            draft.location = {"text": text.strip()[:300], **({"district": found.district, "district_code": found.district_code,
-                                                              "street": found.street} if found else {})}
+            draft.location = {"text": text.strip()[:300], **(beijing_place(text) or {})}
         elif missing == "phone":
-            phone = spoken_phone(text)
+            phone = phone_in_text(text)
             if phone is None:
                 await self._save_draft(account, openid, draft)
                 return Reply(BAD_PHONE, ticket_id)
@@ -269,33 +284,40 @@ class Dialogue:
         if missing is not None:
             await self._save_draft(account, openid, draft)
             return Reply({"description": "请描述您要反映的问题。", "location": ASK_PLACE, "phone": ASK_PHONE}[missing], draft.ticket_id)
-        ticket_id = await self._file(account, openid, draft)
-        await self._save_draft(account, openid, None)
-        return Reply(f"您的诉求已登记，工单号 {ticket_id}。我们将转交相关部门办理，办理结果会通过电话或本公众号告知您。"
-                     "回复“查询进度”可随时查看。", ticket_id)
+        ticket_id, decision = await self._file(account, openid, draft)
+        await self._forget_draft(account, openid, draft)
+        return Reply(filed_reply(ticket_id, decision, "办理结果会通过电话或本公众号告知您。回复“查询进度”可随时查看。"), ticket_id)
 
-    async def _file(self, account: WeChatAccount, openid: str, draft: Draft) -> str:
-        """Complete the ticket and send it to the case system (once, even if this step is retried)."""
+    async def _file(self, account: WeChatAccount, openid: str, draft: Draft) -> tuple[str, Decision]:
+        """Complete the ticket, let triage assess it like any filed request, and send it on (once,
+        even if this step is retried)."""
         ticket_id = await self._report_ticket(account, openid, draft)
 
         def complete(ticket: Ticket) -> None:
             ticket.content = draft.description
             ticket.location = _location(draft.location or {})
             ticket.requester.phone = draft.phone
-            ticket.kind = ticket.kind or request_kind(draft.description)
 
         await self._change(ticket_id, complete, "filed")
-        await self.outbox.enqueue(ticket_id, CASE_HOP, HistoryEvent(at=clock.now(), actor="citizen", event="routed",
-                                                                     detail={"hop": CASE_HOP, "reason": "市民通过公众号登记的诉求，转派承办单位办理"}))
-        return ticket_id
+        assessment = await assess_and_fill(self.tickets, ticket_id, self.knowledge.snapshot, clock.now())
+        await send_on(self.outbox, self.tickets, ticket_id, assessment, "市民通过公众号登记的诉求，转派承办单位办理")
+        return ticket_id, assessment.decision
 
     async def _cancel(self, account: WeChatAccount, openid: str, draft: Draft) -> None:
-        await self._save_draft(account, openid, None)
+        await self._forget_draft(account, openid, draft)
         if draft.ticket_id:
             def close(ticket: Ticket) -> None:
                 ticket.status = Status.abandoned
                 ticket.disposition = Abandoned(at=clock.now(), reason="市民在公众号中取消了登记")
             await self._change(draft.ticket_id, close, "cancelled")
+
+
+def beijing_place(text: str) -> dict[str, Any] | None:
+    """District and street of a Beijing place named in `text` (a place elsewhere is triage's to judge)."""
+    found = find_location(text)
+    if found is None or found.region != "beijing" or not found.district:
+        return None
+    return {"district": found.district, "district_code": found.district_code, "street": found.street}
 
 
 def _location(place: dict[str, Any]) -> Location:

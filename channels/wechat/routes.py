@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from hashlib import sha256
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from channels.wechat.dialogue import Dialogue, Reply
 from channels.wechat.envelope import Push, PushRefused, ReplayGuard, check_query_signature, open_push, seal_reply
 from gateway import keys
 from gateway.errors import ApiError
+from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, pause
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,7 @@ class WeChatChannel:
         self.redis = app["redis"]
         self.guard = ReplayGuard(app["redis"], load_window())
         self.api = WeChatApi(app["redis"], settings.wechat_api_base)
-        self.dialogue = Dialogue(app["redis"], app["intake"], app["tickets"], app["knowledge"], app["conversations"], app["blobs"], app["outbox"],
-                                 engine=app.get("bot_engine"))
+        self.dialogue = Dialogue(app["redis"], app["intake"], app["tickets"], app["knowledge"], app["turns"], app["blobs"], app["outbox"])
         self.outbox = app["outbox"]
         self.pending: set[asyncio.Task[Any]] = set()
 
@@ -182,9 +183,33 @@ async def receive(request: web.Request) -> web.Response:
     return web.Response(text=seal_reply(account, push, xml), content_type="application/xml")
 
 
+async def _sweep_drafts(app: web.Application) -> AsyncIterator[None]:
+    """Close abandoned 我要反映 drafts once a minute (their ticket says why)."""
+    stop = asyncio.Event()
+    dialogue: Dialogue = app["wechat"].dialogue
+    every = app["settings"].wechat_draft_sweep_seconds
+
+    async def sweep() -> None:
+        outage = OutageLog(log, "wechat draft sweeper")
+        while not stop.is_set():
+            try:
+                await dialogue.close_expired_drafts()
+                outage.ok()
+            except REDIS_UNREACHABLE as exc:
+                outage.failed(exc)
+            await pause(stop, every)
+
+    task = asyncio.create_task(sweep(), name="wechat-drafts")
+    yield
+    stop.set()
+    await asyncio.wait([task], timeout=5)
+    task.cancel()
+
+
 def setup(app: web.Application) -> None:
     if not app["settings"].wechat_accounts:
         return
     app["wechat"] = WeChatChannel(app)
+    app.cleanup_ctx.append(_sweep_drafts)
     app.router.add_get("/wechat/{account}", verify, name="wechat_verify")
     app.router.add_post("/wechat/{account}", receive, name="wechat_receive")

@@ -62,12 +62,14 @@
   var EVENT_LABELS = {
     // intake, router, outbox, desk
     received: '诉求已受理', routed: '分派决定', bot_assessed: '机器人研判（补全信息）',
+    held_for_transfer: '诉求发生地不在北京，待坐席转外省市',
     delivered: '投递成功', dead_lettered: '投递失败，已转入死信', redriven: '重新投递',
     forward_requested: '坐席转派', note_added: '添加备注', corrected: '更正信息',
     // portal chat, WeChat
     message: '市民留言', bot_decided: '机器人研判', form_filed: '市民提交表单',
     location_shared: '市民发送位置', attachment_added: '市民添加附件', filed: '市民完成登记',
     cancelled: '市民取消登记', reply_queued: '改用客服消息答复',
+    contact_left: '市民留下联系电话，咨询转为诉求', draft_expired: '登记未完成，草稿已过期',
     // 京津冀一键互转
     transfer_requested: '转外省市', partner_status: '对方回告', partner_status_set: '向转出方回告',
     consent_recorded: '记录市民口头同意',
@@ -106,7 +108,11 @@
     cause: '挂断原因', cause_text: '挂断原因', related: '关联工单', queue: '队列',
     by_channel: '转接发起线路', context: '转接目录', exten: '转接号码', external: '外部转接',
     target_channel: '转接目标线路', target_number: '转接目标号码', dest_type: '转接方式',
-    seconds_received: '已收到音频', detail: '技术说明', from: '原值', to: '新值'
+    seconds_received: '已收到音频', detail: '技术说明', from: '原值', to: '新值',
+    // 分类与承办单位 (ticket.dispatch) and what triage filled in
+    dispatch: '分类与承办单位', category_l1: '一级分类', category: '二级分类', unit: '承办单位',
+    alternatives: '备选承办单位', name: '名称', by: '设定人', model: '分类模型', confirmed: '坐席确认',
+    crisis: '自伤自杀风险', filled: '自动补全项', phone_left: '留下联系电话'
   };
   // Detail keys not worth showing (repeated elsewhere or purely technical).
   var DETAIL_HIDDEN = { label: 1, partner_name: 1, reply: 1, options: 1, channel_id: 1 };
@@ -131,6 +137,11 @@
   var TRANSFER_TYPE_LABELS = { blind: '直接转接', attended: '咨询后转接' };
   var CALL_STATE_LABELS = { ringing: '振铃中', queued: '排队中', connected: '通话中', ended: '已结束' };
   var PREFILL_FIELD_LABELS = { kind: '诉求类型', location: '地点', callback_phone: '回拨电话', district: '所在区', street: '街道（乡镇）' };
+  // What triage filled in on a ticket (history detail `filled`).
+  var FILLED_FIELD_LABELS = {
+    kind: '诉求类型', urgency: '紧急程度', due_at: '办理时限', location: '地点', dispatch: '分类与承办单位',
+    phone: '电话', callback_phone: '回拨电话'
+  };
   var VIDEO_END_LABELS = {
     citizen: '市民结束通话', agent: '坐席结束通话', citizen_left: '市民离开页面', disconnected: '视频连接中断',
     agent_disconnected: '坐席视频连接中断', media_timeout: '长时间未收到视频画面', max_duration: '达到最长通话时长',
@@ -153,8 +164,28 @@
     [/^time mentioned “(.*)”$/, '提到时间“$1”'],
     [/^phone entity is not a valid number$/, '识别出的电话号码无效'],
     [/^entry not served by the current knowledge base$/, '该条目当前未发布'],
-    [/^rasa intent (\S+) \(([\d.]+)\)$/, 'Rasa 识别意图 $1（置信度 $2）']
+    [/^rasa intent (\S+) \(([\d.]+)\)$/, 'Rasa 识别意图 $1（置信度 $2）'],
+    [/^best entry \S+ does not speak of “(.*)”$/, '最相关的知识条目没有提到“$1”'],
+    [/^chat forward$/, '在线咨询转为诉求']
   ];
+  // Emergency signals (triage/emergency.py): "fire “着火了” → 119 (unsure: a weak signal)".
+  var SIGNAL_LABELS = {
+    'self-harm act': '自伤行为', 'threat to jump': '扬言跳楼', 'suicidal ideation': '轻生念头', fire: '火情', smoke: '冒烟',
+    explosion: '爆炸', 'gas leak': '燃气泄漏', 'smell of burning': '焦糊味', violence: '暴力侵害', 'possible violence': '疑似暴力侵害',
+    'person at height': '有人身处高处险境', 'missing person': '有人走失', 'missing person, told in steps': '有人走失',
+    'child not home': '孩子未归', 'welfare check': '有人可能遇险', 'in the water': '有人落水', 'traffic accident': '交通事故',
+    'traffic accident, named': '交通事故', trapped: '有人被困', 'heart or breathing': '心脏或呼吸急症', collapse: '有人晕倒',
+    seizure: '抽搐发作', stroke: '疑似中风', 'heavy bleeding': '大量出血', 'bleeding or injury': '出血或受伤', fall: '摔倒受伤',
+    'fall, minor': '摔倒', 'poisoning or swallowed': '中毒或误食', 'food poisoning complaint': '食物中毒', 'baby coming': '临产',
+    'ambulance needed': '需要救护车'
+  };
+  var SIGNAL_NOTE_LABELS = {
+    'told as past': '讲的是过去的事', habitual: '经常发生', 'aftermath or claim': '事后追责或索赔', 'news, hearsay or a drill': '新闻、传闻或演练',
+    'a question about a service': '咨询相关服务', 'a weak signal': '迹象较弱', 'also asks the government for something': '同时提出了诉求',
+    'also asks about a service': '同时咨询相关服务', 'asks what to do': '询问如何处理'
+  };
+  // Legal channels (triage/legal.py routes).
+  var LEGAL_ROUTE_LABELS = { litigation: '诉讼', petition: '信访', arbitration: '仲裁', review: '行政复议', enforcement: '申请强制执行' };
 
   // Outbox hops and delivery targets
   var HOP_LABELS = { case: '派单系统' };
@@ -204,6 +235,9 @@
     drafts: new Map(),  // ticket id -> unsent note text
     forwardedIds: new Set(), // forwarded from this desk (or answered 409) this session
     correctDirty: false,
+    dispatchDirty: false, // the 分类与承办单位 correction form has unsaved edits
+    taxonomy: null,       // [{name: 一级分类, children: [二级分类, …]}], loaded once
+    taxonomyLoading: null,
     ws: null,
     wsWanted: false,
     wsAttempt: 0,
@@ -361,6 +395,7 @@
     closeDetail();
     loadList();
     connectWs();
+    loadTaxonomy();
 
     var sup = isSupervisor();
     $('supervisor').hidden = !sup;
@@ -760,6 +795,11 @@
     state.detail = null;
     state.detailSeq++;
     state.correctDirty = false;
+    state.dispatchDirty = false;
+    $('dispatch-view').replaceChildren();
+    $('dispatch-units').replaceChildren();
+    $('dispatch-unit').value = '';
+    $('dispatch-category').value = '';
     $('detail-body').hidden = true;
     $('detail-empty').hidden = false;
     $('detail-content').replaceChildren();
@@ -793,6 +833,8 @@
     if (switching) {
       state.detail = null;
       state.correctDirty = false;
+      state.dispatchDirty = false;
+      $('dispatch-view').replaceChildren();
       $('detail-content').replaceChildren();
       $('detail-ledger').replaceChildren();
       $('detail-badges').replaceChildren();
@@ -815,6 +857,14 @@
       if (seq !== state.detailSeq || e.status === 401) return;
       setMsg($('detail-loading'), '工单详情加载失败：' + e.message, 'error');
     });
+  }
+
+  var partnerNamesTimer = null;
+  function schedulePartnerNamesRender() {
+    clearTimeout(partnerNamesTimer);
+    partnerNamesTimer = setTimeout(function () {
+      if (state.detail && state.detail.id === state.selectedId) renderDetail(state.detail, { resetForm: false });
+    }, 50);
   }
 
   function scheduleDetailRefresh() {
@@ -882,7 +932,52 @@
         items.push(detailItem(LOCATION_FIELD_LABELS[f], change(a || null, null, b || null, null, '未填写')));
       });
     }
+    // {dispatch: {confirmed: true}} or {dispatch: {from: {category, unit}, to: {category, unit}}}
+    if (d.dispatch && typeof d.dispatch === 'object') {
+      if (d.dispatch.confirmed) items.push(detailItem('分类与承办单位', '坐席确认智能推荐'));
+      if (d.dispatch.to && typeof d.dispatch.to === 'object') {
+        var was = d.dispatch.from || {}, now = d.dispatch.to;
+        [['category', '二级分类', '未分类'], ['unit', '承办单位', '未指定']].forEach(function (f) {
+          var a = isBlank(was[f[0]]) ? '' : String(was[f[0]]);
+          var b = isBlank(now[f[0]]) ? '' : String(now[f[0]]);
+          if (a !== b) items.push(detailItem(f[1], change(a || null, null, b || null, null, f[2])));
+        });
+      }
+    }
     return items;
+  }
+
+  // "82%" from a confidence between 0 and 1; '' without one.
+  function pct(v) {
+    if (typeof v !== 'number' || !isFinite(v)) return '';
+    return v > 0 && v < 0.005 ? '不足 1%' : Math.round(v * 100) + '%';
+  }
+
+  // A handling unit {name, type, confidence} in one line: "朝阳区望京街道办事处（街道乡镇，置信度 82%）".
+  function unitText(u) {
+    if (isBlank(u)) return '—';
+    if (typeof u !== 'object') return String(u);
+    var extra = [u.type, pct(u.confidence) ? '置信度 ' + pct(u.confidence) : ''].filter(function (x) { return !isBlank(x); });
+    return dash(u.name) + (extra.length ? '（' + extra.join('，') + '）' : '');
+  }
+
+  // Who set the dispatch block: triage's proposal, or an agent who confirmed or corrected it.
+  function dispatchByText(by) {
+    if (isBlank(by) || by === 'bot') return '智能推荐';
+    return actorText(by) || String(by);
+  }
+
+  // A dispatch block in a history detail (triage's record, or what it filled in) in one line.
+  function dispatchText(d) {
+    if (d.confirmed) return '坐席确认智能推荐';
+    var parts = [];
+    var topic = [d.category_l1, d.category].filter(function (x) { return !isBlank(x); }).join('／');
+    if (topic) parts.push(topic);
+    if (!isBlank(d.unit)) parts.push('承办单位：' + unitText(d.unit));
+    if (Array.isArray(d.alternatives) && d.alternatives.length) parts.push('备选：' + d.alternatives.map(unitText).join('、'));
+    if (!isBlank(d.partner)) parts.push('建议转外省市：' + partnerName(d.partner));
+    if (!isBlank(d.by) && d.by !== 'bot') parts.push('设定人：' + dispatchByText(d.by));
+    return parts.join('，') || '—';
   }
 
   // "约 95 秒" / "3 分 5 秒".
@@ -903,7 +998,30 @@
     }
     m = /^(\w+) cue$/.exec(r);
     if (m && KIND_LABELS[m[1]]) return '识别为' + KIND_LABELS[m[1]] + '类诉求';
+    // The request's kind (triage/decision.py): "complaint (classifier 0.69)", "help (self-labelled)".
+    m = /^(\w+) \((classifier|self-labelled)(?: ([\d.]+))?\)$/.exec(r);
+    if (m && KIND_LABELS[m[1]]) {
+      if (m[2] === 'self-labelled') return '市民自述为' + KIND_LABELS[m[1]];
+      return '识别为' + KIND_LABELS[m[1]] + '类诉求' + (m[3] ? '（分类模型置信度 ' + pct(Number(m[3])) + '）' : '');
+    }
+    m = /^possible emergency: ([\s\S]*)$/.exec(r);
+    if (m) return emergencyReason(m[1], '可能是紧急情况');
+    m = /^legal-channel request \((\w+)\) “(.*)”$/.exec(r);
+    if (m) return '属于法定途径办理事项“' + m[2] + '”' + (LEGAL_ROUTE_LABELS[m[1]] ? '（' + LEGAL_ROUTE_LABELS[m[1]] + '）' : '');
+    var emergency = emergencyReason(r);
+    if (emergency !== r) return emergency;
     return errorText(r);
+  }
+
+  // "fire “着火了” → 119 (unsure: a weak signal)" -> 识别到紧急情况“着火了”（火情），应转 119 火警；尚不确定：迹象较弱
+  function emergencyReason(r, lead) {
+    var m = /^(.+?) “(.*)” → (\d+)(?: \((unsure: )?(.*?)(, but now)?\))?$/.exec(r);
+    if (!m || !SIGNAL_LABELS[m[1]]) return r;
+    var notes = (m[5] || '').split(', ').filter(Boolean).map(function (n) { return SIGNAL_NOTE_LABELS[n] || n; }).join('、');
+    var text = (lead || '识别到紧急情况') + '“' + m[2] + '”（' + SIGNAL_LABELS[m[1]] + '），应转 ' + (DIVERT_LABELS[m[3]] || m[3]);
+    if (notes && m[4]) text += '；尚不确定：' + notes;
+    else if (notes) text += '；虽然' + notes + '，但情况正在发生';
+    return text;
   }
 
   function locationText(v) {
@@ -920,6 +1038,8 @@
     }
     if (typeof v === 'object') {
       if (k === 'location') return locationText(v);
+      if ((k === 'unit' || k === 'alternatives') && !isBlank(v.name)) return unitText(v);
+      if (k === 'dispatch' && v.from === undefined && v.to === undefined) return dispatchText(v);
       return Object.keys(v).filter(function (kk) {
         return !DETAIL_HIDDEN[kk] && !isBlank(v[kk]) && !(typeof v[kk] === 'object' && !Object.keys(v[kk]).length);
       }).map(function (kk) {
@@ -973,6 +1093,9 @@
       case 'phone': case 'callback_phone': return fmtPhone(v);
       case 'due_at': return toMs(v) ? Staff.formatTime(v, 'short') : null;
       case 'error': return errorText(v);
+      case 'by': return v === 'bot' ? '智能推荐' : (actorText(v) || null);
+      case 'category': case 'category_l1': case 'unit': case 'name': case 'model': return String(v);
+      case 'filled': return FILLED_FIELD_LABELS[v] || null;
       default: return null;
     }
   }
@@ -995,7 +1118,7 @@
     var handled = {};
     if (e.event === 'corrected') {
       items = correctedItems(d);
-      handled.kind = handled.location = true;
+      handled.kind = handled.location = handled.dispatch = true;
     }
     // A hangup cause with a label: its English name (cause_text) adds nothing.
     if (!isBlank(d.cause) && HANGUP_CAUSE_LABELS[String(d.cause)]) handled.cause_text = true;
@@ -1190,9 +1313,11 @@
     replaceKids($('detail-ledger'), ledger);
 
     if (opts.resetForm || !state.correctDirty) fillCorrectForm(t);
+    renderDispatch(t, opts.resetForm || !state.dispatchDirty);
     updateForwardButton();
     syncRowFromTicket(t);
     callHook('ticketRendered', t);
+    syncPartnerButton();
   }
 
   function attKind(k) {
@@ -1313,6 +1438,231 @@
         if (e.status !== 401 && state.selectedId === id) actionMsg('更正保存失败：' + e.message, 'error');
       });
     });
+  }
+
+  // ---------------------------------------------------------------------
+  // 分类与承办单位 (ticket.dispatch): triage proposes a topic and a handling unit, the agent
+  // confirms it or corrects it. The view is re-rendered with the ticket; the correction form is
+  // static (agent.html) so that an edit survives live updates.
+  // ---------------------------------------------------------------------
+
+  // The topic classes, once per login: the <select> groups second-level classes by first level.
+  function loadTaxonomy() {
+    if (state.taxonomy) return Promise.resolve(state.taxonomy);
+    if (state.taxonomyLoading) return state.taxonomyLoading;
+    state.taxonomyLoading = api('GET', '/agent/taxonomy').then(function (data) {
+      state.taxonomy = (data && Array.isArray(data.levels)) ? data.levels : [];
+      fillCategoryOptions();
+      if (state.detail && !state.dispatchDirty) fillDispatchForm(state.detail);
+      return state.taxonomy;
+    }, function (e) {
+      if (e.status !== 401) replaceKids($('dispatch-category'), h('option', { value: '' }, '分类列表加载失败，请刷新详情重试'));
+    }).finally(function () { state.taxonomyLoading = null; });
+    return state.taxonomyLoading;
+  }
+
+  function fillCategoryOptions() {
+    replaceKids($('dispatch-category'), [h('option', { value: '' }, '请选择二级分类')].concat((state.taxonomy || []).map(function (l1) {
+      return h('optgroup', { label: l1.name }, (l1.children || []).map(function (name) {
+        return h('option', { value: name }, name);
+      }));
+    })));
+  }
+
+  function dispatchOf(t) { return (t && t.dispatch) || null; }
+
+  function byAgent(d) { return !!d && typeof d.by === 'string' && d.by.indexOf('agent:') === 0; }
+
+  // 坐席确认 when the agent confirmed the bot's proposal (its provenance stays the bot's, marked
+  // confirmed_by); 坐席更正 when the agent set the class or unit (a provenance entry of their own).
+  function dispatchSetBy(t, d) {
+    if (!byAgent(d)) return h('span', { class: 'dispatch-by dispatch-by--bot', title: d.model ? '分类模型 ' + d.model : null }, '智能推荐（待坐席确认）');
+    var user = d.by.slice(6);
+    var corrected = (Array.isArray(t.provenance) ? t.provenance : []).some(function (p) {
+      return p && p.field === 'dispatch' && p.by === d.by;
+    });
+    return h('span', { class: 'dispatch-by dispatch-by--agent' }, (corrected ? '坐席更正：' : '坐席确认：') + user);
+  }
+
+  function unitEl(u) {
+    var name = dash(u.name);
+    return h('span', { class: 'dispatch-unit' },
+      h('span', { class: 'dispatch-unit-name' }, name),
+      u.type && name.indexOf(u.type) === -1 ? h('span', { class: 'muted' }, '（' + u.type + '）') : null,
+      pct(u.confidence) ? h('span', { class: 'dispatch-confidence', title: '智能推荐的置信度' }, '置信度 ' + pct(u.confidence)) : null);
+  }
+
+  // The suggested hotline's name: from the partner directory, else the unit triage named for it
+  // (a desk without partner keys has no directory to ask).
+  var PARTNER_UNIT_TYPE = '外省市12345'; // triage/dispatch.py
+  function suggestedPartnerName(d) {
+    var name = partnerName(d.partner);
+    if (name === String(d.partner) && d.unit && d.unit.type === PARTNER_UNIT_TYPE && !isBlank(d.unit.name)) return String(d.unit.name);
+    return name;
+  }
+
+  // 填入转外省市表单 only while partners.js shows the transfer form (it renders after the detail).
+  function syncPartnerButton() {
+    var btn = document.querySelector('#dispatch-view .dispatch-use-partner');
+    if (btn) btn.hidden = $('transfer-form').hidden;
+  }
+
+  function renderDispatch(t, refillForm) {
+    if (!state.taxonomy) loadTaxonomy();  // a failed first load is retried with the next ticket shown
+    var d = dispatchOf(t);
+    var view = $('dispatch-view');
+    var units = d ? [d.unit].concat(Array.isArray(d.alternatives) ? d.alternatives : []).filter(function (u) { return u && !isBlank(u.name); }) : [];
+    replaceKids($('dispatch-units'), units.map(function (u, i) {
+      return h('option', { value: u.name, label: (i === 0 && d.unit ? '推荐' : '备选') + (u.type ? '：' + u.type : '') });
+    }));
+    if (!d || (isBlank(d.category) && !d.unit && isBlank(d.partner))) {
+      replaceKids(view, empty('尚未分类。转派时系统将自动分类并推荐承办单位，也可在下方直接指定。'));
+    } else {
+      var current = d.unit && d.unit.name;
+      var alts = (Array.isArray(d.alternatives) ? d.alternatives : []).filter(function (u) {
+        return u && !isBlank(u.name) && u.name !== current;
+      }).slice(0, 2);
+      var confirmable = d.by === 'bot' && (!isBlank(d.category) || d.unit);
+      replaceKids(view, [
+        kv([
+          ['一级分类', dash(d.category_l1)],
+          ['二级分类', dash(d.category)],
+          [byAgent(d) ? '承办单位' : '推荐承办单位', d.unit ? unitEl(d.unit) : '—'],
+          alts.length ? ['备选单位', h('span', { class: 'dispatch-alts' }, alts.map(function (u) {
+            return h('button', {
+              type: 'button', class: 'btn btn--small dispatch-alt', 'data-unit': u.name,
+              title: '填入承办单位：' + u.name + (u.type ? '（' + u.type + '）' : '')
+            }, u.name, pct(u.confidence) ? h('span', { class: 'muted' }, ' ' + pct(u.confidence)) : null);
+          }))] : null,
+          !isBlank(d.partner) ? ['外省市', h('span', { class: 'dispatch-partner' },
+            h('span', { class: 'dispatch-partner-name' }, '建议转外省市：' + suggestedPartnerName(d)),
+            h('button', {
+              type: 'button', class: 'btn btn--small dispatch-use-partner', 'data-partner': d.partner, hidden: true,
+              title: '在“转外省市”表单中选好对方热线，核对后提交'
+            }, '填入转外省市表单'))] : null,
+          ['设定', dispatchSetBy(t, d)]
+        ]),
+        confirmable ? h('div', { class: 'dispatch-actions' },
+          h('button', { type: 'button', id: 'dispatch-confirm', class: 'btn btn--small btn--primary' }, '确认'),
+          h('span', { class: 'hint' }, '分类和承办单位无误时确认；有误请在下方更正')) : null
+      ]);
+    }
+    // Confirming or correcting changes the ticket's record; what was sent to the case system stays as sent.
+    if (FORWARD_DONE_STATUSES[t.status]) view.appendChild(h('p', { class: 'hint dispatch-sent' }, '工单已转派：在此确认或更正只记入本工单，不会重新派单。'));
+    $('dispatch-block').classList.toggle('is-proposed', !!d && d.by === 'bot');
+    if (refillForm) fillDispatchForm(t);
+  }
+
+  function fillDispatchForm(t) {
+    var d = dispatchOf(t) || {};
+    var sel = $('dispatch-category');
+    Array.prototype.slice.call(sel.querySelectorAll('option[data-extra]')).forEach(function (o) { o.remove(); });
+    var current = isBlank(d.category) ? '' : String(d.category);
+    sel.value = current;
+    if (sel.value !== current && state.taxonomy) {
+      // A class the taxonomy no longer lists: keep it visible as it is.
+      sel.appendChild(h('option', { value: current, 'data-extra': '1' }, current + '（当前分类）'));
+      sel.value = current;
+    }
+    sel.removeAttribute('aria-invalid');
+    $('dispatch-unit').value = d.unit && !isBlank(d.unit.name) ? String(d.unit.name) : '';
+    $('dispatch-unit').removeAttribute('aria-invalid');
+    state.dispatchDirty = false;
+  }
+
+  function onDispatchEdit(ev) {
+    state.dispatchDirty = true;
+    ev.currentTarget.removeAttribute('aria-invalid');
+  }
+
+  function onDispatchViewClick(ev) {
+    var btn = ev.target.closest && ev.target.closest('button');
+    if (!btn) return;
+    if (btn.id === 'dispatch-confirm') onDispatchConfirm(btn);
+    else if (btn.hasAttribute('data-unit')) {
+      var input = $('dispatch-unit');
+      input.value = btn.getAttribute('data-unit');
+      input.removeAttribute('aria-invalid');
+      state.dispatchDirty = true;
+      input.focus();
+    } else if (btn.hasAttribute('data-partner')) usePartner(btn.getAttribute('data-partner'));
+  }
+
+  // Prepare 京津冀一键互转 with the suggested hotline; the agent still reviews and submits it.
+  function usePartner(partner) {
+    var form = $('transfer-form');
+    var sel = $('transfer-partner');
+    if (form.hidden) { actionMsg('该工单当前不能转外省市', 'warn'); return; }
+    sel.value = partner;
+    if (sel.value !== partner) { actionMsg('对方热线列表中没有' + partnerName(partner), 'warn'); return; }
+    sel.dispatchEvent(new Event('change', { bubbles: true }));
+    var reason = $('transfer-reason');
+    if (!reason.value.trim()) reason.value = '诉求发生地在北京市以外，属对方热线管辖';
+    form.scrollIntoView({ block: 'nearest' });
+    reason.focus();
+  }
+
+  function onDispatchConfirm(btn) {
+    var id = state.selectedId;
+    var t = state.detail;
+    if (!id || !t || t.id !== id) { actionMsg('工单详情尚未加载完成，请稍候', 'error'); return; }
+    withBusy(btn, function () {
+      return api('PATCH', '/agent/tickets/' + encodeURIComponent(id), { dispatch: { confirm: true } }).then(function (nt) {
+        if (state.selectedId !== id) return;
+        actionMsg('已确认分类与承办单位', 'ok');
+        if (nt && nt.id) renderDetail(nt, { resetForm: false }); else loadDetail(id, { resetForm: false });
+      }, function (e) {
+        if (e.status !== 401 && state.selectedId === id) actionMsg('确认失败：' + apiMessage(e), 'error');
+      });
+    });
+  }
+
+  function onDispatchSubmit(ev) {
+    ev.preventDefault();
+    var id = state.selectedId;
+    var t = state.detail;
+    if (!id || !t || t.id !== id) { actionMsg('工单详情尚未加载完成，请稍候', 'error'); return; }
+    var d = dispatchOf(t) || {};
+    var category = $('dispatch-category').value;
+    var unit = $('dispatch-unit').value.trim();
+    var body = {};
+    if (category && category !== (d.category || '')) body.category = category;
+    if (unit && unit !== (d.unit && d.unit.name || '')) {
+      if (unit.length < 2) {
+        $('dispatch-unit').setAttribute('aria-invalid', 'true');
+        $('dispatch-unit').focus();
+        actionMsg('承办单位名称至少 2 个字', 'error');
+        return;
+      }
+      body.unit = unit;
+    }
+    if (!Object.keys(body).length) {
+      actionMsg(!category && !unit ? '请选择二级分类或填写承办单位' : '没有需要保存的更改', null);
+      return;
+    }
+
+    withBusy($('dispatch-save'), function () {
+      return api('PATCH', '/agent/tickets/' + encodeURIComponent(id), { dispatch: body }).then(function (nt) {
+        if (state.selectedId !== id) return;
+        state.dispatchDirty = false;
+        actionMsg('分类与承办单位已更正', 'ok');
+        if (nt && nt.id) renderDetail(nt, { resetForm: false }); else loadDetail(id, { resetForm: false });
+      }, function (e) {
+        if (e.status === 401 || state.selectedId !== id) return;
+        (e.fields || []).forEach(function (f) {
+          var el = f.field === 'dispatch.category' ? $('dispatch-category') : f.field === 'dispatch.unit' ? $('dispatch-unit') : null;
+          if (el) el.setAttribute('aria-invalid', 'true');
+        });
+        actionMsg('分类与承办单位更正失败：' + apiMessage(e), 'error');
+      });
+    });
+  }
+
+  // The API's message; its per-field messages only when they add something (422 often repeats it).
+  function apiMessage(e) {
+    var said = e.body && e.body.message;
+    var more = (e.fields || []).some(function (f) { return f.message && f.message !== said; });
+    return said && !more ? said : e.message;
   }
 
   // Already forwarded (or otherwise settled): the status says so, or the history holds a
@@ -1729,14 +2079,21 @@
     calls: null,
     video: null,
     partners: null,
-    partnerNames: {},
+    // Filled by partners.js once the directory is loaded (after the first ticket may be on screen):
+    // a name arriving re-renders the detail, so history and 分类与承办单位 name the hotline.
+    partnerNames: new Proxy({}, {
+      set: function (names, id, name) {
+        if (names[id] !== name) { names[id] = name; schedulePartnerNamesRender(); }
+        return true;
+      }
+    }),
     actionMsg: function (text, kind) { actionMsg(text, kind); },
     reloadDetail: function () { if (state.selectedId) loadDetail(state.selectedId, { resetForm: false }); },
     KIND_LABELS: KIND_LABELS,
     openTicket: function (id, opts) { return openTicket(id, opts || { focus: false }); },
     selectedId: function () { return state.selectedId; },
     // True while the agent has unsaved corrections in the detail pane (do not switch tickets under them).
-    editing: function () { return !!state.correctDirty; },
+    editing: function () { return !!(state.correctDirty || state.dispatchDirty); },
     // Show a ticket just returned by an action, if the detail pane is on it.
     showTicket: function (t) {
       if (t && t.id && t.id === state.selectedId) renderDetail(t, { resetForm: false });
@@ -1786,6 +2143,12 @@
       $(id).addEventListener('input', function () { state.correctDirty = true; });
       $(id).addEventListener('change', function () { state.correctDirty = true; });
     });
+    $('dispatch-form').addEventListener('submit', onDispatchSubmit);
+    ['dispatch-category', 'dispatch-unit'].forEach(function (id) {
+      $(id).addEventListener('input', onDispatchEdit);
+      $(id).addEventListener('change', onDispatchEdit);
+    });
+    $('dispatch-view').addEventListener('click', onDispatchViewClick);
     $('forward').addEventListener('click', onForward);
     $('detail-refresh').addEventListener('click', function () {
       if (state.selectedId) withBusy($('detail-refresh'), function () {
