@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from triage import engines as bot_engine
 from triage.catalogue_store import CatalogueStore
+from triage.classify import warm as warm_triage
 from triage.conversations import Conversations
 from triage.turn import Turns
 from channels.partner import desk as partner_desk
@@ -151,6 +152,7 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     if settings.kb_seed:
         await seed_if_empty(app["redis"])
     await app["partners"].seed_if_empty()
+    await _warm_triage()
     await app["knowledge"].refresh()
     tasks = [
         asyncio.create_task(app["live_hub"].run(stop), name="live-hub"),
@@ -183,6 +185,13 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
     if "wechat" in app:
         await app["wechat"].api.close()
     await app["redis"].aclose()
+
+
+async def _warm_triage() -> None:
+    """Triage's models before the first request (fitted once, about 20 s, on a fresh machine)."""
+    started = time.monotonic()
+    await asyncio.to_thread(warm_triage)
+    log.info("triage models ready", extra={"seconds": round(time.monotonic() - started, 1)})
 
 
 async def _warn_without_aof(redis: Redis) -> None:

@@ -16,6 +16,7 @@ from gateway.metrics import Metrics
 from gateway.outbox import CASE_HOP, Outbox
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, pause
 from triage.catalogue_store import CatalogueStore
+from triage.classify import warm as warm_triage
 from triage.router import Router
 from gateway.settings import Settings
 from gateway.tickets import Tickets
@@ -48,7 +49,8 @@ def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Me
 
 async def run_delivery(outbox: Outbox, knowledge: LiveKnowledge, settings: Settings, stop: asyncio.Event) -> None:
     """Run router, outbox and retry releaser until `stop` is set, then close the targets."""
-    router = Router(outbox, outbox.tickets, knowledge, settings.instance_id, settings.outbox_claim_idle_seconds)
+    warming = asyncio.create_task(asyncio.to_thread(warm_triage), name="triage-warm-up")  # the router waits for it, deliveries don't
+    router = Router(outbox, outbox.tickets, knowledge, settings.instance_id, settings.outbox_claim_idle_seconds, warming)
     await outbox.worker.ensure_group()
     await router.worker.ensure_group()
     log.info("delivery started", extra={"instance": settings.instance_id, "case_target": outbox.targets[CASE_HOP].name})

@@ -34,6 +34,15 @@ def _machine_redis(db: int) -> str | None:
         return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def triage_models() -> None:
+    """Triage's models fitted (or loaded from the cache) once per test session, before any
+    gateway starts: a first fit takes about 20 s, which no app start-up should wait for."""
+    from triage.classify import warm
+
+    warm()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The machine's Redis if it answers, else an embedded real one for the whole session."""

@@ -8,6 +8,7 @@ the block suggests the partner hotline."""
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -32,6 +33,20 @@ REQUEST = {
 }
 
 
+async def file_request(base: str, agent: aiohttp.ClientSession, body: dict[str, Any]) -> tuple[str, Callable[[], Awaitable[dict[str, Any]]]]:
+    """File a web-form request as a citizen; its id and how the agent reads the ticket."""
+    async with aiohttp.ClientSession() as citizen, citizen.post(f"{base}/api/v1/requests", json=body) as r:
+        assert r.status == 201, await r.text()
+        ticket_id = (await r.json())["ticket_id"]
+
+    async def ticket() -> dict[str, Any]:
+        async with agent.get(f"{base}/api/v1/agent/tickets/{ticket_id}") as resp:
+            assert resp.status == 200, await resp.text()
+            return dict(await resp.json())
+
+    return ticket_id, ticket
+
+
 def percent(confidence: float) -> str:
     return f"{math.floor(confidence * 100 + 0.5)}%"  # as the desk rounds (Math.round)
 
@@ -44,14 +59,7 @@ async def test_agent_confirms_then_corrects_the_recommended_unit_on_the_desk(mak
     agent, _ = await login(base, AGENT)
     page = None
     try:
-        async with aiohttp.ClientSession() as citizen, citizen.post(f"{base}/api/v1/requests", json=REQUEST) as r:
-            assert r.status == 201, await r.text()
-            ticket_id = (await r.json())["ticket_id"]
-
-        async def ticket() -> dict[str, Any]:
-            async with agent.get(f"{base}/api/v1/agent/tickets/{ticket_id}") as resp:
-                assert resp.status == 200, await resp.text()
-                return await resp.json()
+        ticket_id, ticket = await file_request(base, agent, REQUEST)
 
         # The router classifies it and forwards it; wait for both, so that no live update of the
         # router's own arrives while the agent works on the form.
@@ -159,13 +167,7 @@ async def test_a_request_in_tianjin_is_held_and_the_block_suggests_the_partner_h
     agent, _ = await login(base, AGENT)
     page = None
     try:
-        async with aiohttp.ClientSession() as citizen, citizen.post(f"{base}/api/v1/requests", json=TIANJIN) as r:
-            assert r.status == 201, await r.text()
-            ticket_id = (await r.json())["ticket_id"]
-
-        async def ticket() -> dict[str, Any]:
-            async with agent.get(f"{base}/api/v1/agent/tickets/{ticket_id}") as resp:
-                return await resp.json()
+        ticket_id, ticket = await file_request(base, agent, TIANJIN)
 
         held = await eventually(ticket, lambda t: any(e["event"] == "held_for_transfer" for e in t["history"]), timeout=120)
         assert held["dispatch"]["partner"] == "tianjin" and held["status"] == "received", held["dispatch"]

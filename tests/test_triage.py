@@ -174,3 +174,25 @@ def test_hotline_triage_answers_one_line_per_input_and_reports_bad_lines() -> No
     assert set(manhole) >= {"id", "decision", "line", "kind", "urgency", "due_at", "category_l1", "category", "unit", "unit_confidence",
                             "alternatives", "location", "partner", "entry_id", "version"}
     assert "error" in out[3] and "error" in out[4]
+
+
+# -- fast scoring equals scikit-learn's ---------------------------------------------------------
+
+def test_fast_scoring_gives_scikit_learns_probabilities() -> None:
+    from triage.classifier import classifiers
+    from triage.emergency_model import _model, _scorer
+    from triage.fast_linear import FastClassifier, FastFeatures
+    from knowledge_base.text import normalise
+
+    texts = ["朝阳区望京街道花家地小区门口的井盖丢了好几天，晚上路过很危险", "居住证怎么办理", "厨房着火了", "", "ＡＢＣ 123"]
+    models = classifiers()
+    for text in texts:
+        kind, topic = models.probabilities(text)
+        matrix = models.features.transform([normalise(text)])  # what probabilities() scores
+        assert kind == pytest.approx(models.kind.predict_proba(matrix)[0], abs=1e-9)
+        assert topic == pytest.approx(models.topic.predict_proba(matrix)[0], abs=1e-9)
+        features, classifier = _scorer()
+        assert classifier(features(text)) == pytest.approx(_model().predict_proba([text])[0], abs=1e-9)
+    with pytest.raises(ValueError):
+        FastFeatures(__import__("sklearn.feature_extraction.text", fromlist=["TfidfVectorizer"]).TfidfVectorizer(norm="l1"))
+    assert FastClassifier  # imported for the type the helper returns

@@ -21,16 +21,17 @@ import jieba
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import Pipeline, make_pipeline, make_union
+from sklearn.pipeline import FeatureUnion, make_union
 from sklearn.svm import LinearSVC
 
 from knowledge_base.text import normalise
+from triage.fast_linear import FastClassifier, FastFeatures
 from triage.model_cache import load_or_fit, version_of
 from triage.taxonomy import topics
 
 SHIPPED_CORPUS = Path(__file__).with_name("data") / "corpus"  # train.jsonl (generated) and handwritten.jsonl
 MAX_CHARS = 1200  # a long letter's first part says what it is about
-_RECIPE = "tfidf-char13-word12-svm-v1"  # change when the features or the model change
+_RECIPE = "tfidf-char13-word12-svm-v2"  # change when the features or the model change
 
 
 @dataclass(frozen=True)
@@ -48,29 +49,35 @@ class Prediction:
 
 
 class Classifiers:
-    def __init__(self, kind: Pipeline, topic: Pipeline, version: str) -> None:
-        self.kind = kind
-        self.topic = topic
-        self.version = version
+    """The fitted feature union and the kind and topic classifiers on top of it (scikit-learn
+    objects, as cached), scored one text at a time through `triage.fast_linear`."""
+
+    def __init__(self, features: FeatureUnion, kind: CalibratedClassifierCV, topic: CalibratedClassifierCV, version: str) -> None:
+        self.features, self.kind, self.topic, self.version = features, kind, topic, version
+        self._row = FastFeatures(features)
+        self._kind = FastClassifier(kind)
+        self._topic = FastClassifier(topic)
+
+    def probabilities(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Kind and topic probabilities (in the order of `kind.classes_`, `topic.classes_`)."""
+        row = self._row(normalise(text[: MAX_CHARS * 2])[:MAX_CHARS])
+        return self._kind(row), self._topic(row)
 
     def predict(self, text: str) -> Prediction:
-        clean = [normalise(text[: MAX_CHARS * 2])[:MAX_CHARS]]
-        kind_p = self.kind.predict_proba(clean)[0]
-        topic_p = self.topic.predict_proba(clean)[0]
-        kinds = self.kind.classes_
-        names = self.topic.classes_
+        kind_p, topic_p = self.probabilities(text)
+        kinds = self._kind.classes
+        names = self._topic.classes
         order = np.argsort(topic_p)[::-1]
-        ranked = [Scored(str(names[i]), float(topic_p[i])) for i in order[:5]]
+        ranked = [Scored(names[i], float(topic_p[i])) for i in order[:5]]
         by_l1: dict[str, float] = {}
         for name, p in zip(names, topic_p):
-            l1 = topics()[str(name)].l1
+            l1 = topics()[name].l1
             by_l1[l1] = by_l1.get(l1, 0.0) + float(p)
         best_l1 = max(by_l1.items(), key=lambda kv: kv[1])
         # The second level follows the first: the best class inside the most likely first level.
-        inside = next(s for s in ranked + [Scored(str(names[i]), float(topic_p[i])) for i in order]
-                      if topics()[s.label].l1 == best_l1[0])
+        inside = next(Scored(names[i], float(topic_p[i])) for i in order if topics()[names[i]].l1 == best_l1[0])
         k = int(np.argmax(kind_p))
-        return Prediction(Scored(str(kinds[k]), float(kind_p[k])), inside, Scored(best_l1[0], best_l1[1]), ranked)
+        return Prediction(Scored(kinds[k], float(kind_p[k])), inside, Scored(best_l1[0], best_l1[1]), ranked)
 
 
 def corpus_files() -> list[Path]:
@@ -90,19 +97,25 @@ def words(text: str) -> list[str]:
     return [w for w in jieba.lcut(text) if w.strip()]
 
 
-def _pipeline() -> Pipeline:
-    features = make_union(
+def _features() -> FeatureUnion:
+    return make_union(
         TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2, max_features=300_000),
         TfidfVectorizer(tokenizer=words, token_pattern=None, lowercase=False, ngram_range=(1, 2), sublinear_tf=True, min_df=2),
     )
-    return make_pipeline(features, CalibratedClassifierCV(LinearSVC(C=0.5), cv=3))
+
+
+def _classifier() -> CalibratedClassifierCV:
+    # ensemble=False: one SVM on all the data, calibrated on cross-validated scores (one model to score)
+    return CalibratedClassifierCV(LinearSVC(C=0.5), cv=3, ensemble=False)
 
 
 def train(rows: list[dict[str, Any]], version: str = "adhoc") -> Classifiers:
     texts = [normalise(r["text"])[:MAX_CHARS] for r in rows]
-    kind = _pipeline().fit(texts, [r["kind"] for r in rows])
-    topic = _pipeline().fit(texts, [r["category"] for r in rows])
-    return Classifiers(kind, topic, version)
+    features = _features()
+    matrix = features.fit_transform(texts)
+    kind = _classifier().fit(matrix, [r["kind"] for r in rows])
+    topic = _classifier().fit(matrix, [r["category"] for r in rows])
+    return Classifiers(features, kind, topic, version)
 
 
 @lru_cache(maxsize=1)
@@ -111,9 +124,9 @@ def classifiers() -> Classifiers:
     corpus = corpus_files()
     version = version_of(_RECIPE, *(f.read_bytes() for f in corpus))
 
-    def fit() -> tuple[Pipeline, Pipeline]:
+    def fit() -> tuple[FeatureUnion, CalibratedClassifierCV, CalibratedClassifierCV]:
         models = train(corpus_rows(corpus), version)
-        return models.kind, models.topic
+        return models.features, models.kind, models.topic
 
-    kind, topic = load_or_fit(version, fit)
-    return Classifiers(kind, topic, version)
+    features, kind, topic = load_or_fit(version, fit)
+    return Classifiers(features, kind, topic, version)

@@ -96,3 +96,12 @@ def classify(text: str, catalogue: Catalogue | None = None) -> Classification:
     hotline = (partner, partner_names().get(partner, partner)) if partner else None
     rec = recommend(catalogue or current_catalogue(), prediction.topics, district, street, hotline)
     return Classification(kind, confidence, reason, prediction, place, partner, rec, models.version)
+
+
+def warm() -> None:
+    """Load (or, on a first start, fit and cache) the models and indexes triage decides with, so
+    that no citizen's message waits for them. Blocking: run it in a thread."""
+    from triage.emergency_model import likely_emergency
+
+    classify("启动时预热")
+    likely_emergency("启动时预热")

@@ -114,7 +114,7 @@ def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSna
 
     call = emergency_call(clean)
     if call is not None and (call.certainty == "certain" or call.crisis):
-        return _emergency(call, now)
+        return _emergency(call, now, channel)
 
     if match := _HANDOFF.search(clean):
         reply = (HANDOFF_REPLY_WEB if channel == "web" else "正在为您转接人工服务，请稍候。您也可以先简单描述问题，方便工作人员了解。")
@@ -187,7 +187,7 @@ def emergency_call(clean: str) -> EmergencyCall | None:
     return None
 
 
-def emergency_check(text: str, now: datetime) -> Decision | None:
+def emergency_check(text: str, now: datetime, channel: str = "web") -> Decision | None:
     """The emergency decision (or, when unsure, an urgent forward that shows the numbers) that
     runs before any engine: with Rasa deciding, a statistical model that misses a fire must not
     be the last word."""
@@ -196,7 +196,7 @@ def emergency_check(text: str, now: datetime) -> Decision | None:
     if call is None:
         return None
     if call.certainty == "certain" or call.crisis:
-        return _emergency(call, now)
+        return _emergency(call, now, channel)
     return _forward(clean, now, [f"possible emergency: {call.reason}"], urgent=call)
 
 
@@ -247,9 +247,10 @@ def _clarify_between(kb: KnowledgeSnapshot, hits: list[Hit], reasons: list[str])
                     reasons, options=options)
 
 
-def _emergency(call: EmergencyCall, now: datetime) -> Decision:
+def _emergency(call: EmergencyCall, now: datetime, channel: str = "web") -> Decision:
     what = lexicon.EMERGENCY_WHAT[call.line]
-    reply = (lexicon.CRISIS_REPLY.format(line=call.line) if call.crisis else
+    person = lexicon.CRISIS_PERSON["web" if channel == "web" else "other"]
+    reply = (lexicon.CRISIS_REPLY.format(person=person) if call.crisis else
              lexicon.EMERGENCY_REPLY.format(line=call.line, what=what))
     return Decision("emergency", reply, [call.reason], line=call.line, urgency="emergency",
                     due_at=due_at(now, "emergency"), crisis=call.crisis)

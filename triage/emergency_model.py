@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from knowledge_base.text import normalise
 from triage.classifier import corpus_files, corpus_rows
+from triage.fast_linear import FastClassifier, FastFeatures
 
 DEV_SET = Path(__file__).with_name("data") / "dev" / "emergency_legal_dev.yaml"
 _RECIPE = "emergency-char13-lr-v1"
@@ -57,11 +58,17 @@ def _model() -> Pipeline:
     return model
 
 
+@lru_cache(maxsize=1)
+def _scorer() -> tuple[FastFeatures, FastClassifier]:
+    model = _model()
+    return FastFeatures(model.steps[0][1]), FastClassifier(model.steps[-1][1])
+
+
 def likely_emergency(clean: str) -> ModelCall | None:
     """The line of an emergency the model is fairly sure of in normalised `clean`, else None."""
-    model = _model()
-    probabilities = model.predict_proba([clean[:MAX_CHARS]])[0]
-    classes = list(model.classes_)
+    features, classifier = _scorer()
+    probabilities = classifier(features(clean[:MAX_CHARS]))
+    classes = classifier.classes
     calm = probabilities[classes.index("none")]
     if 1 - calm < MIN_PROBABILITY:
         return None

@@ -57,7 +57,7 @@ class BotEngine:
                      kb: KnowledgeSnapshot, now: datetime) -> Outcome:
         if self.rasa is None:
             return Outcome(decide(text, conversation, channel, kb, now), "embedded")
-        if self.guard_emergencies and (urgent := emergency_check(text, now)) is not None:
+        if self.guard_emergencies and (urgent := emergency_check(text, now, channel)) is not None:
             return Outcome(urgent, "embedded", guard="emergency")
         if time.monotonic() < self._skip_until:
             return self._fallback(text, conversation, channel, kb, now, "rasa_unavailable", "skipped after a recent failure")

@@ -11,6 +11,8 @@ never loses or doubles a hop.
 """
 from __future__ import annotations
 
+import asyncio
+
 from gateway import clock, keys
 from gateway.outbox import CASE_HOP, Outbox
 from gateway.stream_worker import Fields, StreamWorker
@@ -25,8 +27,10 @@ ASSESS_ONLY_MODES = {"partner"}
 
 
 class Router:
-    def __init__(self, outbox: Outbox, tickets: Tickets, knowledge: LiveKnowledge, instance_id: str, claim_idle: float) -> None:
+    def __init__(self, outbox: Outbox, tickets: Tickets, knowledge: LiveKnowledge, instance_id: str, claim_idle: float,
+                 warm_up: asyncio.Task[None] | None = None) -> None:
         self.outbox = outbox
+        self.warm_up = warm_up  # triage's models loading beside the first deliveries
         self.tickets = tickets
         self.knowledge = knowledge
         self.worker = StreamWorker(
@@ -44,6 +48,8 @@ class Router:
             # A freshly started worker delivers at once and loads the index beside it: only the
             # entries the bot assesses wait for it (outbox deliveries never do).
             await self.knowledge.ready.wait()
+        if self.warm_up is not None and not self.warm_up.done():
+            await asyncio.shield(self.warm_up)  # deciding before the models are loaded would block the loop
         assessment = await assess_and_fill(self.tickets, fields["ticket"], self.knowledge.snapshot, clock.now())
         if mode in ASSESS_ONLY_MODES:
             await self.outbox.redis.xack(*ack)

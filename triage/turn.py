@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway import clock
+from gateway.deadlines import due_at
 from gateway.intake import Intake
 from gateway.outbox import Outbox
 from gateway.phone_numbers import phone_in_text
@@ -102,7 +103,7 @@ class Turns:
             conversation.awaiting, conversation.forward = "phone", decision.as_dict()
         said = "\n".join(t["text"] for t in conversation.turns if not _NOT_DESCRIPTION.match(t["text"].strip()))
         turn = Turn(decision.reply, decision, outcome, ticket_id, description=said[-2000:], opened=opened)
-        if decision.type in SETTLED:
+        if decision.type in SETTLED and not decision.crisis:
             conversation, ticket_id = conversation.next_request(), None  # the next question is a new request
         await self.conversations.save(channel, user, conversation, ticket_id)
         return turn
@@ -146,6 +147,11 @@ def apply_decision(ticket: Ticket, decision: Decision, now: datetime) -> None:
         ticket.kind = "consultation"  # type: ignore[assignment]
         ticket.status = Status.answered
         ticket.disposition = Answered(at=now, kb_entry_id=decision.entry_id or "", kb_version=decision.version or 0)
+    elif decision.type == "emergency" and decision.crisis:
+        # A person takes over at once: the ticket stays open at the top of every desk, the
+        # conversation goes on on it (a crisis is not settled by giving numbers).
+        ticket.urgency = "emergency"  # type: ignore[assignment]
+        ticket.due_at = due_at(ticket.received_at, "emergency")
     elif decision.type == "emergency":
         ticket.urgency = "emergency"  # type: ignore[assignment]
         ticket.status = Status.diverted
