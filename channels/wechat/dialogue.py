@@ -33,9 +33,8 @@ from gateway.ticket import (
 )
 from gateway.tickets import TicketNotFound, Tickets
 from knowledge_base.live import LiveKnowledge
-from triage.assessment import assess_and_fill, filed_reply
+from triage.assessment import assess_and_fill, filed_reply, place_said
 from triage.decision import Decision
-from triage.places import find_location
 from triage.router import send_on
 from triage.turn import Turns
 
@@ -168,7 +167,7 @@ class Dialogue:
 
     async def location(self, account: WeChatAccount, openid: str, latitude: float, longitude: float, label: str, msg_key: str) -> Reply:
         place = {"text": label or None, "latitude": latitude, "longitude": longitude}
-        place.update(beijing_place(label or "") or {})
+        place.update(place_said(label or "") or {})
         draft = await self._draft(account, openid)
         fresh = draft is None
         draft = draft or Draft(started=clock.now().isoformat())  # a location on its own most likely starts a report
@@ -267,10 +266,10 @@ class Dialogue:
         missing = draft.missing()
         if missing == "description":
             draft.description = text.strip()[:2000]
-            if draft.location is None and (found := beijing_place(text)) is not None:
+            if draft.location is None and (found := place_said(text)) is not None:
                 draft.location = {"text": None, **found}
         elif missing == "location":
-            draft.location = {"text": text.strip()[:300], **(beijing_place(text) or {})}
+            draft.location = {"text": text.strip()[:300], **(place_said(text) or {})}
         elif missing == "phone":
             phone = phone_in_text(text)
             if phone is None:
@@ -310,14 +309,6 @@ class Dialogue:
                 ticket.status = Status.abandoned
                 ticket.disposition = Abandoned(at=clock.now(), reason="市民在公众号中取消了登记")
             await self._change(draft.ticket_id, close, "cancelled")
-
-
-def beijing_place(text: str) -> dict[str, Any] | None:
-    """District and street of a Beijing place named in `text` (a place elsewhere is triage's to judge)."""
-    found = find_location(text)
-    if found is None or found.region != "beijing" or not found.district:
-        return None
-    return {"district": found.district, "district_code": found.district_code, "street": found.street}
 
 
 def _location(place: dict[str, Any]) -> Location:
