@@ -120,7 +120,7 @@ def test_spoken_phone_numbers(said: str, expected: str | None) -> None:
 def test_prefill_links_each_field_to_the_first_utterance_that_settles_it() -> None:
     utterances = [
         assist.Utterance(0, "你好我想反映个问题", 1.0),
-        assist.Utterance(1, "朝阳区望京街道小区门口的路灯坏了好几天", 4.0),
+        assist.Utterance(1, "我家住朝阳区望京街道花家地小区", 4.0),
         assist.Utterance(2, "我要投诉物业一直不修", 9.0),
         assist.Utterance(3, "电话是一三九一一一一二二二二", 12.0),
         assist.Utterance(4, "对了其实是海淀区", 15.0),

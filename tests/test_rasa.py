@@ -77,12 +77,13 @@ async def test_consultation_is_answered_from_the_kb_through_the_action_endpoint(
 async def test_complaint_is_forwarded_with_rasa_entities(rasa_gateway: str, redis_url: str) -> None:
     async with aiohttp.ClientSession() as http:
         reply = await _chat(http, rasa_gateway, "我要投诉海淀区中关村街道一家饭馆油烟太大，电话13912345678", "rasa-forward-0001")
-    assert reply["decision"] == "forward", reply
-    assert reply["prefill"]["kind"] == "complaint"
-    assert reply["prefill"]["district"] == "海淀区" and reply["prefill"]["address"] == "中关村街道"
-    assert reply["prefill"]["phone"] == "+8613912345678"
-    decided, _ = await _decided(redis_url, reply["ticket_id"])
+    # The phone is in the message, so the request is filed at once, with Rasa's kind and place.
+    assert reply["decision"] == "forward" and reply["filed"] is True, reply
+    decided, ticket = await _decided(redis_url, reply["ticket_id"])
     assert decided[-1]["engine"] == "rasa"
+    assert ticket.kind == "complaint" and ticket.requester.phone == "+8613912345678"
+    assert ticket.location is not None and (ticket.location.district, ticket.location.street) == ("海淀区", "中关村街道")
+    assert ticket.dispatch is not None and ticket.dispatch.unit is not None  # triage completes Rasa's forward
 
 
 async def test_emergency_and_greeting_through_rasa(rasa_gateway: str, redis_url: str) -> None:
