@@ -50,6 +50,12 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip().lower()
 
 
+def normalise_head(text: str, limit: int) -> str:
+    """The first `limit` characters of the normalised text (a long text is judged on its
+    beginning; twice as much raw text is read, since normalising can only shorten it)."""
+    return normalise(text[: limit * 2])[:limit]
+
+
 def add_user_words(words: Iterable[str]) -> None:
     """Teach jieba the KB's terms and the gazetteer's names (idempotent)."""
     added = False

@@ -14,8 +14,8 @@ from typing import Any
 from gateway.ticket import HistoryEvent, Ticket
 from gateway.tickets import Tickets
 from knowledge_base.snapshot import KnowledgeSnapshot
-from knowledge_base.text import normalise
-from triage.classify import classify
+from knowledge_base.text import normalise_head
+from triage.classify import beijing_fields, classify
 from triage.decision import MAX_TEXT, Conversation, Decision, decide, with_dispatch
 from triage.fill import fill_in
 from triage import lexicon
@@ -47,14 +47,10 @@ def request_text(ticket: Ticket) -> str:
 
 def assess(ticket: Ticket, kb: KnowledgeSnapshot, now: datetime) -> Assessment:
     text = request_text(ticket)
-    decision = with_dispatch(decide(text, Conversation(), str(ticket.channel), kb, now), text, any_type=True)
-    stated = ticket.location
-    if stated is not None and stated.district and decision.dispatch is not None:
-        # A person placed it in Beijing (a form's district, an agent): units there, no partner.
-        found = decision.location or {}
-        street = stated.street or (found.get("street") if found.get("district") == stated.district else None)
-        clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
-        decision.dispatch = classify(clean).at(stated.district, street).dispatch()
+    # A place a person stated (a form's district, an agent's correction) wins over the text's.
+    place = ticket.location
+    stated = (place.district, place.street) if place is not None and place.district else None
+    decision = with_dispatch(decide(text, Conversation(), str(ticket.channel), kb, now), text, any_type=True, stated=stated)
     return Assessment(decision, {k: v for k, v in decision.as_dict().items() if k != "reply"})
 
 
@@ -73,20 +69,17 @@ async def assess_and_fill(tickets: Tickets, ticket_id: str, kb: KnowledgeSnapsho
 def place_said(text: str) -> dict[str, Any] | None:
     """District and street of the Beijing place `text` names as where the matter is, or None
     (a place elsewhere is for the assessment to judge)."""
-    found = find_location(text)
-    if found is None or found.region != "beijing" or not found.district:
-        return None
-    return {"district": found.district, "district_code": found.district_code, "street": found.street}
+    return beijing_fields(find_location(text))
 
 
 def fields_said(text: str) -> dict[str, Any]:
     """Ticket fields one utterance settles (a call's screen pre-fill): the kind when triage is
     fairly sure, a Beijing place with the words it was read from."""
-    clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
+    clean = normalise_head(text, MAX_TEXT)
     found: dict[str, Any] = {}
     place = find_location(clean)
-    if place is not None and place.region == "beijing" and place.district:
-        found["location"] = ({"district": place.district, "district_code": place.district_code, "street": place.street}, place.matched)
+    if (fields := beijing_fields(place)) is not None and place is not None:
+        found["location"] = (fields, place.matched)
     said = _GREETING.sub("", clean)
     if len(said) >= MIN_KIND_CHARS and not _SMALL_TALK.search(said):
         classified = classify(clean)

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from gateway import clock
 from knowledge_base.snapshot import KnowledgeSnapshot
-from knowledge_base.text import normalise
+from knowledge_base.text import normalise_head
 from triage.classify import classify
 from triage.decision import MAX_TEXT, Conversation, decide
 
@@ -26,7 +26,7 @@ CHANNELS = {"web", "wechat", "phone", "video", "partner"}
 
 def result(item_id: Any, text: str, channel: str, kb: KnowledgeSnapshot, now: datetime) -> dict[str, Any]:
     decision = decide(text, Conversation(), channel, kb, now)
-    clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
+    clean = normalise_head(text, MAX_TEXT)
     # What a filed request would get, also when the citizen's question was answered or diverted.
     classified = classify(clean) if clean and (decision.dispatch is None or decision.kind is None) else None
     dispatch = decision.dispatch or (classified.dispatch() if classified else {})

@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, make_union
 from sklearn.svm import LinearSVC
 
-from knowledge_base.text import normalise
+from knowledge_base.text import normalise, normalise_head
 from triage.fast_linear import FastClassifier, FastFeatures
 from triage.model_cache import load_or_fit, version_of
 from triage.taxonomy import topics
@@ -60,7 +60,7 @@ class Classifiers:
 
     def probabilities(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Kind and topic probabilities (in the order of `kind.classes_`, `topic.classes_`)."""
-        row = self._row(normalise(text[: MAX_CHARS * 2])[:MAX_CHARS])
+        row = self._row(normalise_head(text, MAX_CHARS))
         return self._kind(row), self._topic(row)
 
     def predict(self, text: str) -> Prediction:

@@ -32,6 +32,13 @@ _SELF_LABELS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+def beijing_fields(place: places.PlaceFinding | None) -> dict[str, str | None] | None:
+    """A Beijing place as a ticket's location fields; None for no place or one elsewhere."""
+    if place is None or place.region != "beijing" or not place.district:
+        return None
+    return {"district": place.district, "district_code": place.district_code, "street": place.street}
+
+
 @dataclass(frozen=True)
 class Classification:
     kind: str
@@ -45,9 +52,7 @@ class Classification:
 
     def location(self) -> dict[str, str | None] | None:
         """The Beijing place as the ticket's location fields, or None."""
-        if self.place is None or self.place.region != "beijing" or not self.place.district:
-            return None
-        return {"district": self.place.district, "district_code": self.place.district_code, "street": self.place.street}
+        return beijing_fields(self.place)
 
     def at(self, district: str, street: str | None, catalogue: Catalogue | None = None) -> "Classification":
         """The same request placed where a person said it is (a form's district, an agent's

@@ -26,7 +26,7 @@ from triage.places import place_names
 from gateway.deadlines import due_at
 from gateway.phone_numbers import phone_in_text
 from knowledge_base.snapshot import Hit, KnowledgeSnapshot, register_place_names
-from knowledge_base.text import add_user_words, normalise
+from knowledge_base.text import add_user_words, normalise_head
 
 DecisionType = Literal["answer", "clarify", "emergency", "legal_channel", "handoff", "forward"]
 
@@ -111,7 +111,7 @@ class Decision:
 
 def decide(text: str, conversation: Conversation, channel: str, kb: KnowledgeSnapshot, now: datetime,
            catalogue: Catalogue | None = None) -> Decision:
-    clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
+    clean = normalise_head(text, MAX_TEXT)
     if not clean:
         return Decision("clarify", "请问您想咨询或反映什么问题？可以直接用一句话描述。", ["empty text"])
 
@@ -194,7 +194,7 @@ def emergency_check(text: str, now: datetime, channel: str = "web") -> Decision 
     """The emergency decision (or, when unsure, an urgent forward that shows the numbers) that
     runs before any engine: with Rasa deciding, a statistical model that misses a fire must not
     be the last word."""
-    clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
+    clean = normalise_head(text, MAX_TEXT)
     call = emergency_call(clean)
     if call is None:
         return None
@@ -203,16 +203,24 @@ def emergency_check(text: str, now: datetime, channel: str = "web") -> Decision 
     return _forward(clean, now, [f"possible emergency: {call.reason}"], urgent=call)
 
 
-def with_dispatch(decision: Decision, text: str, any_type: bool = False) -> Decision:
+def with_dispatch(decision: Decision, text: str, any_type: bool = False,
+                  stated: tuple[str, str | None] | None = None) -> Decision:
     """A decision completed with what triage knows: topic, unit, place, partner, kind (what it
     already says is kept). Forwards only, unless `any_type`: a filed request is handled whatever
-    the citizen was told (an emergency told to call 119 is still forwarded, urgently)."""
-    if (decision.type != "forward" and not any_type) or (decision.dispatch is not None and decision.kind):
+    the citizen was told (an emergency told to call 119 is still forwarded, urgently).
+    `stated` = (district, street) a person placed it at: that place's units, and no partner."""
+    complete = decision.dispatch is not None and decision.kind
+    if (decision.type != "forward" and not any_type) or (complete and stated is None):
         return decision
-    clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
+    clean = normalise_head(text, MAX_TEXT)
     if not clean:
         return decision
     classified = classify(clean)
+    if stated is not None:
+        district, street = stated
+        found = decision.location or classified.location() or {}
+        street = street or (found.get("street") if found.get("district") == district else None)
+        decision.dispatch = classified.at(district, street).dispatch()
     decision.dispatch = decision.dispatch or classified.dispatch()
     decision.kind = decision.kind or classified.kind
     decision.location = decision.location or classified.location()

@@ -47,7 +47,7 @@ try:  # used only to precompute which characters a pattern needs (a fast pre-che
 except ImportError:  # pragma: no cover - other Pythons: no pre-check, same results
     _sre_parse = None  # type: ignore[assignment]
 
-from knowledge_base.text import normalise
+from knowledge_base.text import normalise_head
 
 __all__ = ["EmergencyCall", "assess_emergency"]
 
@@ -799,7 +799,7 @@ LETTER_TITLE = re.compile(r"^[^ 。.!！?？]{1,24} (?=[^ ]{0,12}(尊敬|领导|
 
 
 def _normalise(text: str) -> str:
-    clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
+    clean = normalise_head(text, MAX_TEXT)
     return _SLIP.sub(lambda m: _SLIPS[m.group(0)], clean)
 
 

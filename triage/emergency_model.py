@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from knowledge_base.text import normalise
 from triage.classifier import corpus_files, corpus_rows
 from triage.fast_linear import FastClassifier, FastFeatures
+from triage.model_cache import load_or_fit, version_of
 
 DEV_SET = Path(__file__).with_name("data") / "dev" / "emergency_legal_dev.yaml"
 _RECIPE = "emergency-char13-lr-v1"
@@ -44,8 +45,6 @@ def _fit(dev: list[dict[str, object]], ordinary: list[str]) -> Pipeline:
 
 @lru_cache(maxsize=1)
 def _model() -> Pipeline:
-    from triage.model_cache import load_or_fit, version_of
-
     corpus = corpus_files()
     dev_bytes = DEV_SET.read_bytes()
     version = version_of(_RECIPE, dev_bytes, *(f.read_bytes() for f in corpus))

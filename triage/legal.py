@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from knowledge_base.text import normalise
+from knowledge_base.text import normalise_head
 
 __all__ = ["LegalChannel", "Route", "legal_channel", "REPLIES"]
 
@@ -185,7 +185,7 @@ def _cues(clause: str, sentence: str) -> list[tuple[int, _Route, re.Match[str]]]
 
 def legal_channel(text: str) -> LegalChannel | None:
     """The legal channel this message asks for, or None (a mention, a threat or nothing legal)."""
-    clean = normalise(text[: MAX_TEXT * 2])[:MAX_TEXT]
+    clean = normalise_head(text, MAX_TEXT)
     if not clean:
         return None
     masked = _blank(_blank(clean, PLACE_MENTIONS), NOT_WANTED)
