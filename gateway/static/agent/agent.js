@@ -7,58 +7,64 @@
  * All untrusted text (citizen content, names, server messages) is inserted
  * with textContent via the h() helper; innerHTML is never used.
  *
- * Login, session, API calls, DOM and time helpers: gateway/static/common/staff.js (window.Staff).
+ * An ES module. Login, session, API calls, DOM and time helpers: /static/common/staff.js.
+ * The channel panels (phone, partner hotlines, sign-language video) live in their channel
+ * packages and plug in through AgentDesk.register() (desk.js); the desk loads the ones that
+ * GET /api/v1/agent/desk-panels lists.
  */
-(function () {
-  'use strict';
+import * as Staff from '/static/common/staff.js';
+import * as DeskConfirm from './confirm.js';
+import { AgentDesk, loadPanels, panelHooks } from './desk.js';
 
-  var $ = Staff.$, h = Staff.h, replaceKids = Staff.replaceKids, setMsg = Staff.setMsg;
-  var isBlank = Staff.isBlank, dash = Staff.dash, toMs = Staff.toMs, api = Staff.api, withBusy = Staff.withBusy;
+var $ = Staff.$, h = Staff.h, replaceKids = Staff.replaceKids, setMsg = Staff.setMsg;
+var isBlank = Staff.isBlank, dash = Staff.dash, toMs = Staff.toMs, api = Staff.api, withBusy = Staff.withBusy;
 
-  // ---------------------------------------------------------------------
-  // Constants
-  // ---------------------------------------------------------------------
+// ---------------------------------------------------------------------
+// Constants
+// ---------------------------------------------------------------------
 
-  var API = Staff.API;
-  var PAGE_SIZE = 50;
-  var BASE_TITLE = '12345 坐席工作台';
-  var WS_MAX_DELAY_MS = 30000;
-  var SOON_MS = 2 * 60 * 60 * 1000; // "due soon" threshold: 2 hours
+var API = Staff.API;
+var PAGE_SIZE = 50;
+var BASE_TITLE = '12345 坐席工作台';
+var WS_MAX_DELAY_MS = 30000;
+var SOON_MS = 2 * 60 * 60 * 1000; // "due soon" threshold: 2 hours
 
-  var CHANNEL_LABELS = {
-    phone: '电话',
-    wechat: '微信',
-    web: '网站',
-    video: '视频',
-    partner: '外省市转入'
-  };
-  var KIND_LABELS = Staff.KIND_LABELS;
-  var STATUS_LABELS = {
-    received: '已受理',
-    forwarded: '已转派',
-    answered: '已答复',
-    transferred: '已转外省市',
-    diverted: '已分流',
-    closed: '已办结',
-    abandoned: '已撤回'
-  };
-  // Statuses for which a due time still matters (overdue / due soon marks).
-  var OPEN_STATUSES = { received: true, forwarded: true };
-  var ROLE_ORDER = ['admin', 'supervisor', 'agent', 'kb_editor', 'kb_reviewer'];
-  var URGENCY_LABELS = Staff.URGENCY_LABELS;
-  var WHO_LABELS = {
-    citizen: '市民', requester: '市民', caller: '来电人', agent: '坐席',
-    system: '系统', partner: '外省市', bot: '智能助手', supervisor: '值班长'
-  };
-  var LEG_LABELS = { caller: '来电人', citizen: '市民', agent: '坐席', bot: '智能助手', ivr: '语音导航' };
-  // Message.source
-  var SOURCE_LABELS = {
-    form: '网上表单', typed: '文字', asr: '语音识别', 'wechat-recognition': '微信语音识别', note: '坐席备注'
-  };
+var CHANNEL_LABELS = {
+  phone: '电话',
+  wechat: '微信',
+  web: '网站',
+  video: '视频',
+  partner: '外省市转入'
+};
+var KIND_LABELS = Staff.KIND_LABELS;
+var STATUS_LABELS = {
+  received: '已受理',
+  forwarded: '已转派',
+  answered: '已答复',
+  transferred: '已转外省市',
+  diverted: '已分流',
+  closed: '已办结',
+  abandoned: '已撤回'
+};
+// Statuses for which a due time still matters (overdue / due soon marks).
+var OPEN_STATUSES = { received: true, forwarded: true };
+var ROLE_ORDER = ['admin', 'supervisor', 'agent', 'kb_editor', 'kb_reviewer'];
+var URGENCY_LABELS = Staff.URGENCY_LABELS;
+var WHO_LABELS = {
+  citizen: '市民', requester: '市民', caller: '来电人', agent: '坐席',
+  system: '系统', partner: '外省市', bot: '智能助手', supervisor: '值班长'
+};
+var LEG_LABELS = { caller: '来电人', citizen: '市民', agent: '坐席', bot: '智能助手', ivr: '语音导航' };
+// Message.source
+var SOURCE_LABELS = {
+  form: '网上表单', typed: '文字', asr: '语音识别', 'wechat-recognition': '微信语音识别', note: '坐席备注'
+};
 
-  // History (HistoryEvent.event / actor / detail).
-  // Every event name the Python code records must have a label here: tests/test_desk_language.py
-  // reads this table and fails for an event without one.
+// History (HistoryEvent.event / actor / detail).
+// Every event name the Python code records must have a label here: tests/test_desk_language.py
+// reads this table from this file (`var EVENT_LABELS = {` up to the first line `  };`) and fails for
+// an event without one; hence the function around it.
+function eventLabels() {
   var EVENT_LABELS = {
     // intake, router, outbox, desk
     received: '诉求已受理', routed: '分派决定', bot_assessed: '机器人研判（补全信息）',
@@ -82,2108 +88,2109 @@
     callback_requested: '市民申请回访', video_accepted: '手语坐席接听视频', video_filed: '视频诉求已登记',
     video_ended: '视频通话结束'
   };
-  var ACTOR_LABELS = {
-    system: '系统', citizen: '市民', router: '自动分派', outbox: '投递服务', bot: '智能助手',
-    phone: '电话系统', asr: '语音识别', wechat: '微信公众号', video: '视频服务'
-  };
-  var DECISION_LABELS = {
-    forward: '转派承办单位', answer: '智能答复', transfer: '转外省市', divert: '分流',
-    agent: '转人工处理', human: '转人工处理', abandon: '撤回',
-    clarify: '请市民补充说明', emergency: '紧急情况，转应急热线', legal_channel: '告知法定途径', handoff: '转人工处理'
-  };
-  // History detail values for `channel`: where the request came in.
-  var DETAIL_CHANNEL_LABELS = { web: '网站', phone: '电话', wechat: '微信', video: '视频', partner: '外省市' };
-  var DETAIL_KEY_LABELS = {
-    decision: '决定', type: '研判结果', hop: '环节', reason: '原因', target: '接收方', case_id: '案件编号',
-    status_code: '对方返回状态码', channel: '渠道', kind: '诉求类型', urgency: '紧急程度', location: '地点',
-    due_at: '办理时限', phone: '电话', line: '应急热线', reply: '答复内容', reasons: '研判依据',
-    confidence: '匹配度', options: '候选条目', entry_id: '知识条目', version: '版本', title: '条目标题',
-    engine: '研判方式', fallback: '改用内置研判的原因', guard: '紧急情况检查', rasa_ms: 'Rasa 用时',
-    bot: '机器人研判', partner: '对方热线', partner_name: '对方热线', agent_name: '经办坐席',
-    live_call: '来电同时转接', route: '转接号码', status: '办理状态', result: '办理结果', origin: '转出方',
-    partner_ticket_id: '对方工单号', partner_agent: '对方经办人', callback_phone: '回访电话',
-    seconds: '时长', talk_seconds: '通话时长', hold_time: '等候时长', position: '排队位置',
-    recording: '录像', chat_messages: '文字消息', agent: '坐席', user: '坐席', previous: '原坐席', how: '接通方式',
-    state: '通话状态', leg: '通话方', error: '错误', fields: '自动填写项', field: '确认项', segment: '转写片段',
-    cause: '挂断原因', cause_text: '挂断原因', related: '关联工单', queue: '队列',
-    by_channel: '转接发起线路', context: '转接目录', exten: '转接号码', external: '外部转接',
-    target_channel: '转接目标线路', target_number: '转接目标号码', dest_type: '转接方式',
-    seconds_received: '已收到音频', detail: '技术说明', from: '原值', to: '新值',
-    // 分类与承办单位 (ticket.dispatch) and what triage filled in
-    dispatch: '分类与承办单位', category_l1: '一级分类', category: '二级分类', unit: '承办单位',
-    alternatives: '备选承办单位', name: '名称', by: '设定人', model: '分类模型', confirmed: '坐席确认',
-    crisis: '自伤自杀风险', filled: '自动补全项', phone_left: '留下联系电话'
-  };
-  // Detail keys not worth showing (repeated elsewhere or purely technical).
-  var DETAIL_HIDDEN = { label: 1, partner_name: 1, reply: 1, options: 1, channel_id: 1 };
-  // Hangup causes (Q.850 codes as Asterisk reports them); cause_text is its English name.
-  var HANGUP_CAUSE_LABELS = {
-    '0': '未知原因', '1': '号码不存在', '16': '正常挂断', '17': '用户忙', '18': '无人响应', '19': '无人接听',
-    '21': '呼叫被拒绝', '27': '线路故障', '31': '正常挂断', '34': '线路忙', '38': '网络故障', '127': '网络互通错误'
-  };
-  // Why a call's audio stream ended early (channels/phone/audiosocket.py CloseReason).
-  var AUDIO_CLOSE_LABELS = {
-    truncated: '音频数据不完整', reset: '连接被重置', idle: '长时间未收到音频', protocol_error: '音频协议错误',
-    peer_error: '电话系统报告错误', shutdown: '服务重启'
-  };
-  var LOCATION_FIELD_LABELS = {
-    district: '所在区', street: '街道（乡镇）', text: '详细地址', latitude: '纬度', longitude: '经度'
-  };
-  var ENGINE_LABELS = { embedded: '内置研判引擎', rasa: 'Rasa 研判' };
-  var FALLBACK_LABELS = {
-    rasa_timeout: 'Rasa 响应超时', rasa_down: 'Rasa 服务不可用', rasa_unavailable: 'Rasa 暂不可用', rasa_error: 'Rasa 返回错误'
-  };
-  var HOW_LABELS = { queue: '排队接入', dial: '直接拨入', transfer: '转接', attended_transfer: '咨询后转接', resync: '重连后恢复' };
-  var TRANSFER_TYPE_LABELS = { blind: '直接转接', attended: '咨询后转接' };
-  var CALL_STATE_LABELS = { ringing: '振铃中', queued: '排队中', connected: '通话中', ended: '已结束' };
-  var PREFILL_FIELD_LABELS = { kind: '诉求类型', location: '地点', callback_phone: '回拨电话', district: '所在区', street: '街道（乡镇）' };
-  // What triage filled in on a ticket (history detail `filled`).
-  var FILLED_FIELD_LABELS = {
-    kind: '诉求类型', urgency: '紧急程度', due_at: '办理时限', location: '地点', dispatch: '分类与承办单位',
-    phone: '电话', callback_phone: '回拨电话'
-  };
-  var VIDEO_END_LABELS = {
-    citizen: '市民结束通话', agent: '坐席结束通话', citizen_left: '市民离开页面', disconnected: '视频连接中断',
-    agent_disconnected: '坐席视频连接中断', media_timeout: '长时间未收到视频画面', max_duration: '达到最长通话时长',
-    callback: '改为登记回访'
-  };
-  // The bot's reasons (bot/decision.py, bot/engine.py, bot/rasa_decisions.py) in words an agent reads.
-  var REASON_PATTERNS = [
-    [/^emergency cue “(.*)”$/, '识别到紧急情况用语“$1”'],
-    [/^asked for a person “(.*)”$/, '市民要求人工服务“$1”'],
-    [/^legal-channel cue “(.*)”$/, '属于法定途径办理事项“$1”'],
-    [/^chose an offered option$/, '市民选择了推荐的条目'],
-    [/^small talk$/, '寒暄'],
-    [/^out of scope$/, '超出热线服务范围'],
-    [/^empty text$/, '内容为空'],
-    [/^no knowledge-base answer$/, '知识库中没有对应答复'],
-    [/^a problem told at length, no knowledge-base answer$/, '市民详细描述了问题，知识库中没有对应答复'],
-    [/^too vague to decide$/, '描述过于笼统，需要补充'],
-    [/^tie or bare topic: bm25 ([\d.]+) \/ ([\d.]+)$/, '多个条目同样相关，需要市民选择（匹配分 $1 / $2）'],
-    [/^bm25 ([\d.]+), coverage ([\d.]+)$/, '知识库匹配（匹配分 $1，覆盖率 $2）'],
-    [/^time mentioned “(.*)”$/, '提到时间“$1”'],
-    [/^phone entity is not a valid number$/, '识别出的电话号码无效'],
-    [/^entry not served by the current knowledge base$/, '该条目当前未发布'],
-    [/^rasa intent (\S+) \(([\d.]+)\)$/, 'Rasa 识别意图 $1（置信度 $2）'],
-    [/^best entry \S+ does not speak of “(.*)”$/, '最相关的知识条目没有提到“$1”'],
-    [/^chat forward$/, '在线咨询转为诉求']
-  ];
-  // Emergency signals (triage/emergency.py): "fire “着火了” → 119 (unsure: a weak signal)".
-  var SIGNAL_LABELS = {
-    'self-harm act': '自伤行为', 'threat to jump': '扬言跳楼', 'suicidal ideation': '轻生念头', fire: '火情', smoke: '冒烟',
-    explosion: '爆炸', 'gas leak': '燃气泄漏', 'smell of burning': '焦糊味', violence: '暴力侵害', 'possible violence': '疑似暴力侵害',
-    'person at height': '有人身处高处险境', 'missing person': '有人走失', 'missing person, told in steps': '有人走失',
-    'child not home': '孩子未归', 'welfare check': '有人可能遇险', 'in the water': '有人落水', 'traffic accident': '交通事故',
-    'traffic accident, named': '交通事故', trapped: '有人被困', 'heart or breathing': '心脏或呼吸急症', collapse: '有人晕倒',
-    seizure: '抽搐发作', stroke: '疑似中风', 'heavy bleeding': '大量出血', 'bleeding or injury': '出血或受伤', fall: '摔倒受伤',
-    'fall, minor': '摔倒', 'poisoning or swallowed': '中毒或误食', 'food poisoning complaint': '食物中毒', 'baby coming': '临产',
-    'ambulance needed': '需要救护车'
-  };
-  var SIGNAL_NOTE_LABELS = {
-    'told as past': '讲的是过去的事', habitual: '经常发生', 'aftermath or claim': '事后追责或索赔', 'news, hearsay or a drill': '新闻、传闻或演练',
-    'a question about a service': '咨询相关服务', 'a weak signal': '迹象较弱', 'also asks the government for something': '同时提出了诉求',
-    'also asks about a service': '同时咨询相关服务', 'asks what to do': '询问如何处理'
-  };
-  // Legal channels (triage/legal.py routes).
-  var LEGAL_ROUTE_LABELS = { litigation: '诉讼', petition: '信访', arbitration: '仲裁', review: '行政复议', enforcement: '申请强制执行' };
+  return EVENT_LABELS;
+}
+const EVENT_LABELS = eventLabels();
+var ACTOR_LABELS = {
+  system: '系统', citizen: '市民', router: '自动分派', outbox: '投递服务', bot: '智能助手',
+  phone: '电话系统', asr: '语音识别', wechat: '微信公众号', video: '视频服务'
+};
+var DECISION_LABELS = {
+  forward: '转派承办单位', answer: '智能答复', transfer: '转外省市', divert: '分流',
+  agent: '转人工处理', human: '转人工处理', abandon: '撤回',
+  clarify: '请市民补充说明', emergency: '紧急情况，转应急热线', legal_channel: '告知法定途径', handoff: '转人工处理'
+};
+// History detail values for `channel`: where the request came in.
+var DETAIL_CHANNEL_LABELS = { web: '网站', phone: '电话', wechat: '微信', video: '视频', partner: '外省市' };
+var DETAIL_KEY_LABELS = {
+  decision: '决定', type: '研判结果', hop: '环节', reason: '原因', target: '接收方', case_id: '案件编号',
+  status_code: '对方返回状态码', channel: '渠道', kind: '诉求类型', urgency: '紧急程度', location: '地点',
+  due_at: '办理时限', phone: '电话', line: '应急热线', reply: '答复内容', reasons: '研判依据',
+  confidence: '匹配度', options: '候选条目', entry_id: '知识条目', version: '版本', title: '条目标题',
+  engine: '研判方式', fallback: '改用内置研判的原因', guard: '紧急情况检查', rasa_ms: 'Rasa 用时',
+  bot: '机器人研判', partner: '对方热线', partner_name: '对方热线', agent_name: '经办坐席',
+  live_call: '来电同时转接', route: '转接号码', status: '办理状态', result: '办理结果', origin: '转出方',
+  partner_ticket_id: '对方工单号', partner_agent: '对方经办人', callback_phone: '回访电话',
+  seconds: '时长', talk_seconds: '通话时长', hold_time: '等候时长', position: '排队位置',
+  recording: '录像', chat_messages: '文字消息', agent: '坐席', user: '坐席', previous: '原坐席', how: '接通方式',
+  state: '通话状态', leg: '通话方', error: '错误', fields: '自动填写项', field: '确认项', segment: '转写片段',
+  cause: '挂断原因', cause_text: '挂断原因', related: '关联工单', queue: '队列',
+  by_channel: '转接发起线路', context: '转接目录', exten: '转接号码', external: '外部转接',
+  target_channel: '转接目标线路', target_number: '转接目标号码', dest_type: '转接方式',
+  seconds_received: '已收到音频', detail: '技术说明', from: '原值', to: '新值',
+  // 分类与承办单位 (ticket.dispatch) and what triage filled in
+  dispatch: '分类与承办单位', category_l1: '一级分类', category: '二级分类', unit: '承办单位',
+  alternatives: '备选承办单位', name: '名称', by: '设定人', model: '分类模型', confirmed: '坐席确认',
+  crisis: '自伤自杀风险', filled: '自动补全项', phone_left: '留下联系电话'
+};
+// Detail keys not worth showing (repeated elsewhere or purely technical).
+var DETAIL_HIDDEN = { label: 1, partner_name: 1, reply: 1, options: 1, channel_id: 1 };
+// Hangup causes (Q.850 codes as Asterisk reports them); cause_text is its English name.
+var HANGUP_CAUSE_LABELS = {
+  '0': '未知原因', '1': '号码不存在', '16': '正常挂断', '17': '用户忙', '18': '无人响应', '19': '无人接听',
+  '21': '呼叫被拒绝', '27': '线路故障', '31': '正常挂断', '34': '线路忙', '38': '网络故障', '127': '网络互通错误'
+};
+// Why a call's audio stream ended early (channels/phone/audiosocket.py CloseReason).
+var AUDIO_CLOSE_LABELS = {
+  truncated: '音频数据不完整', reset: '连接被重置', idle: '长时间未收到音频', protocol_error: '音频协议错误',
+  peer_error: '电话系统报告错误', shutdown: '服务重启'
+};
+var LOCATION_FIELD_LABELS = {
+  district: '所在区', street: '街道（乡镇）', text: '详细地址', latitude: '纬度', longitude: '经度'
+};
+var ENGINE_LABELS = { embedded: '内置研判引擎', rasa: 'Rasa 研判' };
+var FALLBACK_LABELS = {
+  rasa_timeout: 'Rasa 响应超时', rasa_down: 'Rasa 服务不可用', rasa_unavailable: 'Rasa 暂不可用', rasa_error: 'Rasa 返回错误'
+};
+var HOW_LABELS = { queue: '排队接入', dial: '直接拨入', transfer: '转接', attended_transfer: '咨询后转接', resync: '重连后恢复' };
+var TRANSFER_TYPE_LABELS = { blind: '直接转接', attended: '咨询后转接' };
+var CALL_STATE_LABELS = { ringing: '振铃中', queued: '排队中', connected: '通话中', ended: '已结束' };
+var PREFILL_FIELD_LABELS = { kind: '诉求类型', location: '地点', callback_phone: '回拨电话', district: '所在区', street: '街道（乡镇）' };
+// What triage filled in on a ticket (history detail `filled`).
+var FILLED_FIELD_LABELS = {
+  kind: '诉求类型', urgency: '紧急程度', due_at: '办理时限', location: '地点', dispatch: '分类与承办单位',
+  phone: '电话', callback_phone: '回拨电话'
+};
+var VIDEO_END_LABELS = {
+  citizen: '市民结束通话', agent: '坐席结束通话', citizen_left: '市民离开页面', disconnected: '视频连接中断',
+  agent_disconnected: '坐席视频连接中断', media_timeout: '长时间未收到视频画面', max_duration: '达到最长通话时长',
+  callback: '改为登记回访'
+};
+// The bot's reasons (bot/decision.py, bot/engine.py, bot/rasa/decisions.py) in words an agent reads.
+var REASON_PATTERNS = [
+  [/^emergency cue “(.*)”$/, '识别到紧急情况用语“$1”'],
+  [/^asked for a person “(.*)”$/, '市民要求人工服务“$1”'],
+  [/^legal-channel cue “(.*)”$/, '属于法定途径办理事项“$1”'],
+  [/^chose an offered option$/, '市民选择了推荐的条目'],
+  [/^small talk$/, '寒暄'],
+  [/^out of scope$/, '超出热线服务范围'],
+  [/^empty text$/, '内容为空'],
+  [/^no knowledge-base answer$/, '知识库中没有对应答复'],
+  [/^a problem told at length, no knowledge-base answer$/, '市民详细描述了问题，知识库中没有对应答复'],
+  [/^too vague to decide$/, '描述过于笼统，需要补充'],
+  [/^tie or bare topic: bm25 ([\d.]+) \/ ([\d.]+)$/, '多个条目同样相关，需要市民选择（匹配分 $1 / $2）'],
+  [/^bm25 ([\d.]+), coverage ([\d.]+)$/, '知识库匹配（匹配分 $1，覆盖率 $2）'],
+  [/^time mentioned “(.*)”$/, '提到时间“$1”'],
+  [/^phone entity is not a valid number$/, '识别出的电话号码无效'],
+  [/^entry not served by the current knowledge base$/, '该条目当前未发布'],
+  [/^rasa intent (\S+) \(([\d.]+)\)$/, 'Rasa 识别意图 $1（置信度 $2）'],
+  [/^best entry \S+ does not speak of “(.*)”$/, '最相关的知识条目没有提到“$1”'],
+  [/^chat forward$/, '在线咨询转为诉求']
+];
+// Emergency signals (triage/emergency.py): "fire “着火了” → 119 (unsure: a weak signal)".
+var SIGNAL_LABELS = {
+  'self-harm act': '自伤行为', 'threat to jump': '扬言跳楼', 'suicidal ideation': '轻生念头', fire: '火情', smoke: '冒烟',
+  explosion: '爆炸', 'gas leak': '燃气泄漏', 'smell of burning': '焦糊味', violence: '暴力侵害', 'possible violence': '疑似暴力侵害',
+  'person at height': '有人身处高处险境', 'missing person': '有人走失', 'missing person, told in steps': '有人走失',
+  'child not home': '孩子未归', 'welfare check': '有人可能遇险', 'in the water': '有人落水', 'traffic accident': '交通事故',
+  'traffic accident, named': '交通事故', trapped: '有人被困', 'heart or breathing': '心脏或呼吸急症', collapse: '有人晕倒',
+  seizure: '抽搐发作', stroke: '疑似中风', 'heavy bleeding': '大量出血', 'bleeding or injury': '出血或受伤', fall: '摔倒受伤',
+  'fall, minor': '摔倒', 'poisoning or swallowed': '中毒或误食', 'food poisoning complaint': '食物中毒', 'baby coming': '临产',
+  'ambulance needed': '需要救护车'
+};
+var SIGNAL_NOTE_LABELS = {
+  'told as past': '讲的是过去的事', habitual: '经常发生', 'aftermath or claim': '事后追责或索赔', 'news, hearsay or a drill': '新闻、传闻或演练',
+  'a question about a service': '咨询相关服务', 'a weak signal': '迹象较弱', 'also asks the government for something': '同时提出了诉求',
+  'also asks about a service': '同时咨询相关服务', 'asks what to do': '询问如何处理'
+};
+// Legal channels (triage/legal.py routes).
+var LEGAL_ROUTE_LABELS = { litigation: '诉讼', petition: '信访', arbitration: '仲裁', review: '行政复议', enforcement: '申请强制执行' };
 
-  // Outbox hops and delivery targets
-  var HOP_LABELS = { case: '派单系统' };
-  var TARGET_LABELS = {
-    'case-system': '12345派单系统', 'local-inbox': '本地收件箱', 'partner-hotline': '外省市热线', 'partner-status': '外省市热线',
-    'wechat-customer-service': '微信客服消息'
-  };
-  var PARTNER_STATUS_LABELS = { received: '对方已接收', accepted: '对方已受理', in_progress: '对方办理中', resolved: '对方已办结' };
+// Outbox hops and delivery targets
+var HOP_LABELS = { case: '派单系统' };
+var TARGET_LABELS = {
+  'case-system': '12345派单系统', 'local-inbox': '本地收件箱', 'partner-hotline': '外省市热线', 'partner-status': '外省市热线',
+  'wechat-customer-service': '微信客服消息'
+};
+var PARTNER_STATUS_LABELS = { received: '对方已接收', accepted: '对方已受理', in_progress: '对方办理中', resolved: '对方已办结' };
 
-  // Disposition
-  var DISPOSITION_LABELS = {
-    answered: '已答复', forwarded: '已转派承办单位', transferred: '已转外省市',
-    diverted: '已分流', abandoned: '已撤回'
-  };
-  var DISPOSITION_FIELDS = ['at', 'target', 'case_id', 'kb_entry_id', 'kb_version', 'partner', 'receipt', 'partner_status', 'result',
-    'status_at', 'transfer_id', 'to', 'reason'];
-  var DISPOSITION_FIELD_LABELS = {
-    at: '时间', target: '接收方', case_id: '案件编号', kb_entry_id: '知识条目', kb_version: '版本',
-    partner: '对方热线', receipt: '对方工单号', to: '分流去向', reason: '原因',
-    partner_status: '对方办理状态', result: '办理结果', status_at: '状态更新', transfer_id: '转办编号'
-  };
-  var DIVERT_LABELS = { '110': '110 报警服务台', '119': '119 火警', '120': '120 急救', '122': '122 交通事故报警' };
+// Disposition
+var DISPOSITION_LABELS = {
+  answered: '已答复', forwarded: '已转派承办单位', transferred: '已转外省市',
+  diverted: '已分流', abandoned: '已撤回'
+};
+var DISPOSITION_FIELDS = ['at', 'target', 'case_id', 'kb_entry_id', 'kb_version', 'partner', 'receipt', 'partner_status', 'result',
+  'status_at', 'transfer_id', 'to', 'reason'];
+var DISPOSITION_FIELD_LABELS = {
+  at: '时间', target: '接收方', case_id: '案件编号', kb_entry_id: '知识条目', kb_version: '版本',
+  partner: '对方热线', receipt: '对方工单号', to: '分流去向', reason: '原因',
+  partner_status: '对方办理状态', result: '办理结果', status_at: '状态更新', transfer_id: '转办编号'
+};
+var DIVERT_LABELS = { '110': '110 报警服务台', '119': '119 火警', '120': '120 急救', '122': '122 交通事故报警' };
 
-  var OUTCOME_LABELS = { delivered: '成功', retry: '待重试', dead_letter: '失败（死信）' };
-  var OUTCOME_GOOD = { delivered: 1 };
-  var OUTCOME_BAD = { dead_letter: 1 };
-  // Once any of these holds, the ticket must not be forwarded again.
-  var FORWARD_DONE_STATUSES = { forwarded: 1, transferred: 1, answered: 1, diverted: 1, closed: 1 };
-  var LINK_LABELS = { duplicates: '疑似重复', repeat_caller: '重复来电', related: '相关工单' };
+var OUTCOME_LABELS = { delivered: '成功', retry: '待重试', dead_letter: '失败（死信）' };
+var OUTCOME_GOOD = { delivered: 1 };
+var OUTCOME_BAD = { dead_letter: 1 };
+// Once any of these holds, the ticket must not be forwarded again.
+var FORWARD_DONE_STATUSES = { forwarded: 1, transferred: 1, answered: 1, diverted: 1, closed: 1 };
+var LINK_LABELS = { duplicates: '疑似重复', repeat_caller: '重复来电', related: '相关工单' };
 
-  // ---------------------------------------------------------------------
-  // State
-  // ---------------------------------------------------------------------
+// ---------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------
 
-  var state = {
-    tickets: new Map(), // id -> summary
-    order: [],          // ids, newest first
-    rowEls: new Map(),  // id -> <li>
-    unseen: new Set(),  // ids the agent has not looked at yet
-    listLoaded: false,
-    listSeq: 0,
-    hasMore: false,
-    selectedId: null,
-    detail: null,       // full ticket currently shown
-    detailSeq: 0,
-    detailRefreshTimer: null,
-    drafts: new Map(),  // ticket id -> unsent note text
-    forwardedIds: new Set(), // forwarded from this desk (or answered 409) this session
-    correctDirty: false,
-    dispatchDirty: false, // the 分类与承办单位 correction form has unsaved edits
-    taxonomy: null,       // [{name: 一级分类, children: [二级分类, …]}], loaded once
-    taxonomyLoading: null,
-    ws: null,
-    wsWanted: false,
-    wsAttempt: 0,
-    wsTimer: null,
-    wsEverOpened: false,
-    intervals: [],
-    titlePrefix: '',    // e.g. '【来电】' while the agent's phone rings (calls.js)
-    announceQueue: [],
-    announceTimer: null
-  };
+var state = {
+  tickets: new Map(), // id -> summary
+  order: [],          // ids, newest first
+  rowEls: new Map(),  // id -> <li>
+  unseen: new Set(),  // ids the agent has not looked at yet
+  listLoaded: false,
+  listSeq: 0,
+  hasMore: false,
+  selectedId: null,
+  detail: null,       // full ticket currently shown
+  detailSeq: 0,
+  detailRefreshTimer: null,
+  drafts: new Map(),  // ticket id -> unsent note text
+  forwardedIds: new Set(), // forwarded from this desk (or answered 409) this session
+  correctDirty: false,
+  dispatchDirty: false, // the 分类与承办单位 correction form has unsaved edits
+  taxonomy: null,       // [{name: 一级分类, children: [二级分类, …]}], loaded once
+  taxonomyLoading: null,
+  ws: null,
+  wsWanted: false,
+  wsAttempt: 0,
+  wsTimer: null,
+  wsEverOpened: false,
+  intervals: [],
+  titlePrefix: '',    // e.g. '【来电】' while the agent's phone rings (phone panel)
+  announceQueue: [],
+  announceTimer: null
+};
 
-  // ---------------------------------------------------------------------
-  // Time (always Asia/Shanghai)
-  // ---------------------------------------------------------------------
+// ---------------------------------------------------------------------
+// Time (always Asia/Shanghai)
+// ---------------------------------------------------------------------
 
-  // Compact text (11-23 09:05), the full time on hover.
-  function timeEl(v, cls) { return Staff.timeEl(v, cls, 'short'); }
+// Compact text (11-23 09:05), the full time on hover.
+function timeEl(v, cls) { return Staff.timeEl(v, cls, 'short'); }
 
-  // A due-time element that keeps its overdue / due-soon class up to date.
-  function dueEl(dueAt, status, prefix) {
-    var el = h('span', { class: 'due' }, prefix ? prefix + ' ' : null, timeEl(dueAt));
-    var ms = toMs(dueAt);
-    if (ms) {
-      el.setAttribute('data-due-ms', String(ms));
-      if (OPEN_STATUSES[status]) el.setAttribute('data-open', '1');
-    }
-    markDue(el);
-    return el;
+// A due-time element that keeps its overdue / due-soon class up to date.
+function dueEl(dueAt, status, prefix) {
+  var el = h('span', { class: 'due' }, prefix ? prefix + ' ' : null, timeEl(dueAt));
+  var ms = toMs(dueAt);
+  if (ms) {
+    el.setAttribute('data-due-ms', String(ms));
+    if (OPEN_STATUSES[status]) el.setAttribute('data-open', '1');
   }
+  markDue(el);
+  return el;
+}
 
-  function markDue(el) {
-    var ms = Number(el.getAttribute('data-due-ms'));
-    var open = el.getAttribute('data-open') === '1';
-    var now = Date.now();
-    var overdue = open && ms && ms < now;
-    var soon = open && ms && !overdue && ms - now < SOON_MS;
-    el.classList.toggle('due--overdue', !!overdue);
-    el.classList.toggle('due--soon', !!soon);
-    var note = el.querySelector('.due-note');
-    if (overdue || soon) {
-      if (!note) { note = h('span', { class: 'due-note' }); el.appendChild(note); }
-      note.textContent = overdue ? '已超时' : '即将到期';
-    } else if (note) {
-      note.remove();
-    }
+function markDue(el) {
+  var ms = Number(el.getAttribute('data-due-ms'));
+  var open = el.getAttribute('data-open') === '1';
+  var now = Date.now();
+  var overdue = open && ms && ms < now;
+  var soon = open && ms && !overdue && ms - now < SOON_MS;
+  el.classList.toggle('due--overdue', !!overdue);
+  el.classList.toggle('due--soon', !!soon);
+  var note = el.querySelector('.due-note');
+  if (overdue || soon) {
+    if (!note) { note = h('span', { class: 'due-note' }); el.appendChild(note); }
+    note.textContent = overdue ? '已超时' : '即将到期';
+  } else if (note) {
+    note.remove();
   }
+}
 
-  function refreshDueMarks() {
-    document.querySelectorAll('[data-due-ms]').forEach(markDue);
+function refreshDueMarks() {
+  document.querySelectorAll('[data-due-ms]').forEach(markDue);
+}
+
+function fmtBytes(n) {
+  if (typeof n !== 'number' || !isFinite(n)) return '—';
+  if (n < 1024) return n + ' B';
+  if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KB';
+  return (n / 1024 / 1024).toFixed(1) + ' MB';
+}
+
+// ---------------------------------------------------------------------
+// Labels
+// ---------------------------------------------------------------------
+
+function channelLabel(c) { return CHANNEL_LABELS[c] || (c ? String(c) : '—'); }
+function kindLabel(k, fallback) { return KIND_LABELS[k] || fallback || (k ? String(k) : '待分类'); }
+function statusLabel(s, fallback) { return STATUS_LABELS[s] || fallback || (s ? String(s) : '—'); }
+function hopLabel(hop) {
+  if (HOP_LABELS[hop]) return HOP_LABELS[hop];
+  var m = /^partner:(.+)$/.exec(hop || '');
+  if (m) return '转外省市：' + partnerName(m[1]);
+  m = /^partner-status:(.+)$/.exec(hop || '');
+  if (m) return '回告转出方：' + (PARTNER_STATUS_LABELS[m[1]] || m[1]).replace('对方', '');
+  if (/^wx-reply(:|$)/.test(hop || '')) return '微信客服消息答复';
+  return null;
+}
+// Directory names, filled by the partner panel once the partner list is loaded.
+function partnerName(id) { return AgentDesk.partnerNames[id] || String(id); }
+function targetLabel(t) { return TARGET_LABELS[t] || null; }
+
+// A translated value, or the raw machine value in a muted style when there is no translation.
+function labelled(label, raw, cls) {
+  if (label) return h('span', { class: cls || null }, label);
+  if (isBlank(raw)) return h('span', { class: cls || null }, '—');
+  return h('span', { class: 'raw' + (cls ? ' ' + cls : ''), title: '未识别的值' }, String(raw));
+}
+
+function actorText(a) {
+  if (isBlank(a)) return '';
+  a = String(a);
+  if (ACTOR_LABELS[a]) return ACTOR_LABELS[a];
+  if (a.indexOf('agent:') === 0 && a.length > 6) return '坐席 ' + a.slice(6);
+  if (a.indexOf('partner:') === 0 && a.length > 8) return partnerName(a.slice(8));
+  return null;
+}
+
+// Delivery errors come from the outbox or the remote system: translate the known ones.
+function errorText(e) {
+  if (isBlank(e)) return '';
+  e = String(e);
+  var m = /^retry horizon exceeded; last error: ([\s\S]*)$/.exec(e);
+  if (m) return '超过重试时限，最后一次错误：' + (errorText(m[1]) || '未知');
+  if (e === 'timeout') return '请求超时';
+  if (e === 'ticket missing') return '工单不存在';
+  if (e === '2xx without case_id') return '对方已接收但未返回案件编号';
+  if (e === 'None') return '未知错误';
+  if ((m = /^HTTP (\d{3})$/.exec(e))) return '对方返回 HTTP ' + m[1];
+  if ((m = /^(Client\w*Error|Server\w*Error|\w*Connection\w*Error|ClientOSError)\b:?\s*([\s\S]*)$/.exec(e))) {
+    return '网络连接失败' + (m[2] ? '（' + m[2] + '）' : '');
   }
+  return e;
+}
 
-  function fmtBytes(n) {
-    if (typeof n !== 'number' || !isFinite(n)) return '—';
-    if (n < 1024) return n + ' B';
-    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KB';
-    return (n / 1024 / 1024).toFixed(1) + ' MB';
+// +8613812345678 -> 138 1234 5678; +861012345678 -> 010-12345678.
+function fmtPhone(p) {
+  if (isBlank(p)) return '—';
+  p = String(p);
+  var m = /^\+86(1\d{10})$/.exec(p);
+  if (m) return m[1].slice(0, 3) + ' ' + m[1].slice(3, 7) + ' ' + m[1].slice(7);
+  m = /^\+86((?:10|[2-9]\d)\d{6,10})$/.exec(p);
+  if (m) {
+    var n = m[1];
+    var code = /^(10|2\d)/.test(n) ? 2 : 3;
+    return '0' + n.slice(0, code) + '-' + n.slice(code);
   }
+  return p;
+}
+function isSupervisor() { return Staff.hasRole('supervisor'); }
 
-  // ---------------------------------------------------------------------
-  // Labels
-  // ---------------------------------------------------------------------
+function channelChip(c) { return h('span', { class: 'chip chip--channel c-' + (c || 'none') }, channelLabel(c)); }
+function kindChip(k, label) { return h('span', { class: 'chip chip--kind k-' + (k || 'none') }, kindLabel(k, label)); }
+function statusChip(s, label) { return h('span', { class: 'chip chip--status s-' + (s || 'none') }, statusLabel(s, label)); }
+function secretBadge(long) {
+  return h('span', { class: 'badge badge--secret confidential-badge', title: '诉求人要求对个人信息保密' },
+    long ? '保密 · 不得泄露诉求人信息' : '保密');
+}
 
-  function channelLabel(c) { return CHANNEL_LABELS[c] || (c ? String(c) : '—'); }
-  function kindLabel(k, fallback) { return KIND_LABELS[k] || fallback || (k ? String(k) : '待分类'); }
-  function statusLabel(s, fallback) { return STATUS_LABELS[s] || fallback || (s ? String(s) : '—'); }
-  function hopLabel(hop) {
-    if (HOP_LABELS[hop]) return HOP_LABELS[hop];
-    var m = /^partner:(.+)$/.exec(hop || '');
-    if (m) return '转外省市：' + partnerName(m[1]);
-    m = /^partner-status:(.+)$/.exec(hop || '');
-    if (m) return '回告转出方：' + (PARTNER_STATUS_LABELS[m[1]] || m[1]).replace('对方', '');
-    if (/^wx-reply(:|$)/.test(hop || '')) return '微信客服消息答复';
-    return null;
+// ---------------------------------------------------------------------
+// Views: login (Staff.start) / desk
+// ---------------------------------------------------------------------
+
+function boot() {
+  bindEvents();
+  Staff.start({
+    app: 'desk',
+    roleOrder: ROLE_ORDER,
+    enter: enterDesk,
+    teardown: teardownDesk,
+    messages: { 422: '提交的信息有误' },
+    fieldsInMessage: true
+  });
+}
+
+// Logged in: the top bar is filled; load the list and open the live connection.
+function enterDesk() {
+  resetList();
+  closeDetail();
+  loadList();
+  connectWs();
+  loadTaxonomy();
+
+  var sup = isSupervisor();
+  $('supervisor').hidden = !sup;
+  $('workspace').classList.toggle('has-supervisor', sup);
+  if (sup) { loadDeadLetters(); loadLocalInbox(); }
+
+  state.intervals.push(setInterval(refreshDueMarks, 30000));
+  panelHooks.enter();
+  loadDeskPanels();
+  if (sup) {
+    state.intervals.push(setInterval(function () {
+      if (!document.hidden) { loadDeadLetters(true); loadLocalInbox(true); }
+    }, 60000));
   }
-  // Directory names, filled by partners.js once the partner list is loaded.
-  function partnerName(id) { return (window.AgentDesk && window.AgentDesk.partnerNames[id]) || String(id); }
-  function targetLabel(t) { return TARGET_LABELS[t] || null; }
+  $('ticket-filter').focus();
+}
 
-  // A translated value, or the raw machine value in a muted style when there is no translation.
-  function labelled(label, raw, cls) {
-    if (label) return h('span', { class: cls || null }, label);
-    if (isBlank(raw)) return h('span', { class: cls || null }, '—');
-    return h('span', { class: 'raw' + (cls ? ' ' + cls : ''), title: '未识别的值' }, String(raw));
-  }
+function teardownDesk() {
+  disconnectWs();
+  panelHooks.teardown();
+  state.titlePrefix = '';
+  state.intervals.forEach(clearInterval);
+  state.intervals = [];
+  clearTimeout(state.detailRefreshTimer);
+  clearTimeout(state.announceTimer);
+  state.announceQueue = [];
+  state.drafts.clear();
+  state.forwardedIds.clear();
+  resetList();
+  closeDetail();
+  $('supervisor').hidden = true;
+  $('dead-letters').replaceChildren();
+  resetDeadLetters();
+  $('local-inbox').replaceChildren();
+  $('dead-letters-count').textContent = '';
+  $('local-inbox-count').textContent = '';
+  setMsg($('supervisor-msg'), '');
+  $('announcer').textContent = '';
+}
 
-  function actorText(a) {
-    if (isBlank(a)) return '';
-    a = String(a);
-    if (ACTOR_LABELS[a]) return ACTOR_LABELS[a];
-    if (a.indexOf('agent:') === 0 && a.length > 6) return '坐席 ' + a.slice(6);
-    if (a.indexOf('partner:') === 0 && a.length > 8) return partnerName(a.slice(8));
-    return null;
-  }
+// ---------------------------------------------------------------------
+// Ticket list
+// ---------------------------------------------------------------------
 
-  // Delivery errors come from the outbox or the remote system: translate the known ones.
-  function errorText(e) {
-    if (isBlank(e)) return '';
-    e = String(e);
-    var m = /^retry horizon exceeded; last error: ([\s\S]*)$/.exec(e);
-    if (m) return '超过重试时限，最后一次错误：' + (errorText(m[1]) || '未知');
-    if (e === 'timeout') return '请求超时';
-    if (e === 'ticket missing') return '工单不存在';
-    if (e === '2xx without case_id') return '对方已接收但未返回案件编号';
-    if (e === 'None') return '未知错误';
-    if ((m = /^HTTP (\d{3})$/.exec(e))) return '对方返回 HTTP ' + m[1];
-    if ((m = /^(Client\w*Error|Server\w*Error|\w*Connection\w*Error|ClientOSError)\b:?\s*([\s\S]*)$/.exec(e))) {
-      return '网络连接失败' + (m[2] ? '（' + m[2] + '）' : '');
-    }
-    return e;
-  }
+function resetList() {
+  state.tickets.clear();
+  state.order = [];
+  state.rowEls.clear();
+  state.unseen.clear();
+  state.listLoaded = false;
+  state.hasMore = false;
+  state.listSeq++;
+  $('ticket-list').replaceChildren();
+  $('load-more').hidden = true;
+  setMsg($('list-msg'), '');
+  updateNewCount();
+  updateListCount();
+}
 
-  // +8613812345678 -> 138 1234 5678; +861012345678 -> 010-12345678.
-  function fmtPhone(p) {
-    if (isBlank(p)) return '—';
-    p = String(p);
-    var m = /^\+86(1\d{10})$/.exec(p);
-    if (m) return m[1].slice(0, 3) + ' ' + m[1].slice(3, 7) + ' ' + m[1].slice(7);
-    m = /^\+86((?:10|[2-9]\d)\d{6,10})$/.exec(p);
-    if (m) {
-      var n = m[1];
-      var code = /^(10|2\d)/.test(n) ? 2 : 3;
-      return '0' + n.slice(0, code) + '-' + n.slice(code);
-    }
-    return p;
-  }
-  function isSupervisor() { return Staff.hasRole('supervisor'); }
+function loadList() {
+  var seq = ++state.listSeq;
+  if (!state.listLoaded) setMsg($('list-msg'), '正在加载工单…');
+  return api('GET', '/agent/tickets?limit=' + PAGE_SIZE).then(function (data) {
+    if (seq !== state.listSeq) return;
+    applyFreshPage((data && data.tickets) || []);
+    setMsg($('list-msg'), state.order.length ? '' : '暂无工单');
+  }, function (e) {
+    if (seq !== state.listSeq || e.status === 401) return;
+    setMsg($('list-msg'), '工单列表加载失败：' + e.message, 'error');
+  });
+}
 
-  function channelChip(c) { return h('span', { class: 'chip chip--channel c-' + (c || 'none') }, channelLabel(c)); }
-  function kindChip(k, label) { return h('span', { class: 'chip chip--kind k-' + (k || 'none') }, kindLabel(k, label)); }
-  function statusChip(s, label) { return h('span', { class: 'chip chip--status s-' + (s || 'none') }, statusLabel(s, label)); }
-  function secretBadge(long) {
-    return h('span', { class: 'badge badge--secret confidential-badge', title: '诉求人要求对个人信息保密' },
-      long ? '保密 · 不得泄露诉求人信息' : '保密');
-  }
+// Merge the newest page into what we have (used at start and after reconnects).
+function applyFreshPage(list) {
+  var hadData = state.listLoaded;
+  var prevNewest = 0;
+  state.order.forEach(function (id) {
+    prevNewest = Math.max(prevNewest, toMs(state.tickets.get(id).received_at));
+  });
 
-  // ---------------------------------------------------------------------
-  // Views: login (Staff.start) / desk
-  // ---------------------------------------------------------------------
+  var fresh = new Map();
+  list.forEach(function (t) { if (t && t.id) fresh.set(t.id, t); });
+  var oldestFresh = Infinity;
+  fresh.forEach(function (t) { oldestFresh = Math.min(oldestFresh, toMs(t.received_at)); });
 
-  function boot() {
-    bindEvents();
-    Staff.start({
-      app: 'desk',
-      roleOrder: ROLE_ORDER,
-      enter: enterDesk,
-      teardown: teardownDesk,
-      messages: { 422: '提交的信息有误' },
-      fieldsInMessage: true
+  var merged = new Map(fresh);
+  if (hadData && list.length >= PAGE_SIZE) {
+    // Keep older tickets loaded through "load more".
+    state.order.forEach(function (id) {
+      var t = state.tickets.get(id);
+      if (!merged.has(id) && toMs(t.received_at) < oldestFresh) merged.set(id, t);
     });
   }
 
-  // Logged in: the top bar is filled; load the list and open the live connection.
-  function enterDesk() {
-    resetList();
-    closeDetail();
-    loadList();
-    connectWs();
-    loadTaxonomy();
-
-    var sup = isSupervisor();
-    $('supervisor').hidden = !sup;
-    $('workspace').classList.toggle('has-supervisor', sup);
-    if (sup) { loadDeadLetters(); loadLocalInbox(); }
-
-    state.intervals.push(setInterval(refreshDueMarks, 30000));
-    callHook('enter');
-    if (sup) {
-      state.intervals.push(setInterval(function () {
-        if (!document.hidden) { loadDeadLetters(true); loadLocalInbox(true); }
-      }, 60000));
-    }
-    $('ticket-filter').focus();
+  var added = [];
+  if (hadData) {
+    fresh.forEach(function (t, id) {
+      if (!state.tickets.has(id) && toMs(t.received_at) > prevNewest) added.push(t);
+    });
   }
 
-  function teardownDesk() {
-    disconnectWs();
-    callHook('teardown');
-    state.titlePrefix = '';
-    state.intervals.forEach(clearInterval);
-    state.intervals = [];
-    clearTimeout(state.detailRefreshTimer);
-    clearTimeout(state.announceTimer);
-    state.announceQueue = [];
-    state.drafts.clear();
-    state.forwardedIds.clear();
-    resetList();
-    closeDetail();
-    $('supervisor').hidden = true;
-    $('dead-letters').replaceChildren();
-    resetDeadLetters();
-    $('local-inbox').replaceChildren();
-    $('dead-letters-count').textContent = '';
-    $('local-inbox-count').textContent = '';
-    setMsg($('supervisor-msg'), '');
-    $('announcer').textContent = '';
-  }
+  state.tickets = merged;
+  state.order = Array.from(merged.values())
+    .sort(function (a, b) { return toMs(b.received_at) - toMs(a.received_at); })
+    .map(function (t) { return t.id; });
+  state.unseen.forEach(function (id) { if (!merged.has(id)) state.unseen.delete(id); });
+  added.forEach(function (t) { state.unseen.add(t.id); });
 
-  // ---------------------------------------------------------------------
-  // Ticket list
-  // ---------------------------------------------------------------------
+  if (!hadData) state.hasMore = list.length >= PAGE_SIZE;
+  state.listLoaded = true;
 
-  function resetList() {
-    state.tickets.clear();
-    state.order = [];
-    state.rowEls.clear();
-    state.unseen.clear();
-    state.listLoaded = false;
-    state.hasMore = false;
-    state.listSeq++;
-    $('ticket-list').replaceChildren();
-    $('load-more').hidden = true;
-    setMsg($('list-msg'), '');
-    updateNewCount();
-    updateListCount();
-  }
+  renderList();
+  added.forEach(function (t) { flashRow(t.id); queueAnnounce(t); });
+  updateNewCount();
+}
 
-  function loadList() {
-    var seq = ++state.listSeq;
-    if (!state.listLoaded) setMsg($('list-msg'), '正在加载工单…');
-    return api('GET', '/agent/tickets?limit=' + PAGE_SIZE).then(function (data) {
-      if (seq !== state.listSeq) return;
-      applyFreshPage((data && data.tickets) || []);
-      setMsg($('list-msg'), state.order.length ? '' : '暂无工单');
+function loadMore() {
+  var oldest = state.order.length ? state.tickets.get(state.order[state.order.length - 1]) : null;
+  var btn = $('load-more');
+  var path = '/agent/tickets?limit=' + PAGE_SIZE + (oldest ? '&before=' + toMs(oldest.received_at) : '');
+  withBusy(btn, function () {
+    return api('GET', path).then(function (data) {
+      var list = (data && data.tickets) || [];
+      list.forEach(function (t) {
+        if (t && t.id && !state.tickets.has(t.id)) { state.tickets.set(t.id, t); state.order.push(t.id); }
+      });
+      state.hasMore = list.length >= PAGE_SIZE;
+      renderList();
+      if (!list.length) setMsg($('list-msg'), '没有更早的工单了');
     }, function (e) {
-      if (seq !== state.listSeq || e.status === 401) return;
-      setMsg($('list-msg'), '工单列表加载失败：' + e.message, 'error');
+      if (e.status !== 401) setMsg($('list-msg'), '加载失败：' + e.message, 'error');
     });
-  }
+  });
+}
 
-  // Merge the newest page into what we have (used at start and after reconnects).
-  function applyFreshPage(list) {
-    var hadData = state.listLoaded;
-    var prevNewest = 0;
-    state.order.forEach(function (id) {
-      prevNewest = Math.max(prevNewest, toMs(state.tickets.get(id).received_at));
-    });
-
-    var fresh = new Map();
-    list.forEach(function (t) { if (t && t.id) fresh.set(t.id, t); });
-    var oldestFresh = Infinity;
-    fresh.forEach(function (t) { oldestFresh = Math.min(oldestFresh, toMs(t.received_at)); });
-
-    var merged = new Map(fresh);
-    if (hadData && list.length >= PAGE_SIZE) {
-      // Keep older tickets loaded through "load more".
-      state.order.forEach(function (id) {
-        var t = state.tickets.get(id);
-        if (!merged.has(id) && toMs(t.received_at) < oldestFresh) merged.set(id, t);
-      });
-    }
-
-    var added = [];
-    if (hadData) {
-      fresh.forEach(function (t, id) {
-        if (!state.tickets.has(id) && toMs(t.received_at) > prevNewest) added.push(t);
-      });
-    }
-
-    state.tickets = merged;
-    state.order = Array.from(merged.values())
-      .sort(function (a, b) { return toMs(b.received_at) - toMs(a.received_at); })
-      .map(function (t) { return t.id; });
-    state.unseen.forEach(function (id) { if (!merged.has(id)) state.unseen.delete(id); });
-    added.forEach(function (t) { state.unseen.add(t.id); });
-
-    if (!hadData) state.hasMore = list.length >= PAGE_SIZE;
-    state.listLoaded = true;
-
-    renderList();
-    added.forEach(function (t) { flashRow(t.id); queueAnnounce(t); });
-    updateNewCount();
-  }
-
-  function loadMore() {
-    var oldest = state.order.length ? state.tickets.get(state.order[state.order.length - 1]) : null;
-    var btn = $('load-more');
-    var path = '/agent/tickets?limit=' + PAGE_SIZE + (oldest ? '&before=' + toMs(oldest.received_at) : '');
-    withBusy(btn, function () {
-      return api('GET', path).then(function (data) {
-        var list = (data && data.tickets) || [];
-        list.forEach(function (t) {
-          if (t && t.id && !state.tickets.has(t.id)) { state.tickets.set(t.id, t); state.order.push(t.id); }
-        });
-        state.hasMore = list.length >= PAGE_SIZE;
-        renderList();
-        if (!list.length) setMsg($('list-msg'), '没有更早的工单了');
-      }, function (e) {
-        if (e.status !== 401) setMsg($('list-msg'), '加载失败：' + e.message, 'error');
-      });
-    });
-  }
-
-  // Keyed reconciliation: existing rows are updated in place and only moved when
-  // their position changes, so keyboard focus is preserved.
-  function renderList() {
-    var listEl = $('ticket-list');
-    var cursor = listEl.firstChild;
-    var keep = new Set(state.order);
-    state.order.forEach(function (id) {
-      var el = state.rowEls.get(id);
-      if (el) fillRow(el, state.tickets.get(id));
-      else el = createRow(state.tickets.get(id));
-      if (el === cursor) cursor = cursor.nextSibling;
-      else listEl.insertBefore(el, cursor);
-    });
-    while (cursor) {
-      var next = cursor.nextSibling;
-      listEl.removeChild(cursor);
-      cursor = next;
-    }
-    state.rowEls.forEach(function (el, id) { if (!keep.has(id)) state.rowEls.delete(id); });
-    $('load-more').hidden = !state.hasMore;
-    applyFilter();
-  }
-
-  function createRow(t) {
-    var el = h('li', { class: 'ticket-row', tabindex: '0', 'data-ticket-id': t.id });
-    state.rowEls.set(t.id, el);
-    fillRow(el, t);
-    return el;
-  }
-
-  function fillRow(el, t) {
-    var unseen = state.unseen.has(t.id);
-    var selected = state.selectedId === t.id;
-    el.classList.toggle('is-unseen', unseen);
-    el.classList.toggle('is-selected', selected);
-    if (selected) el.setAttribute('aria-current', 'true'); else el.removeAttribute('aria-current');
-    el.classList.toggle('is-confidential', !!t.confidential);
-
-    el.replaceChildren(
-      h('div', { class: 'row-line row-line--top' },
-        unseen ? h('span', { class: 'sr-only' }, '新工单，') : null,
-        h('span', { class: 't-id' }, t.id),
-        channelChip(t.channel),
-        kindChip(t.kind, t.kind_label),
-        statusChip(t.status, t.status_label),
-        t.confidential ? secretBadge(false) : null,
-        h('span', { class: 'spacer' }),
-        h('span', { class: 't-received' }, h('span', { class: 'lbl' }, '受理 '), timeEl(t.received_at))
-      ),
-      h('div', { class: 'row-line row-line--bottom' },
-        h('span', { class: 't-district' + (t.district ? '' : ' is-empty') }, t.district || '未指定区'),
-        h('span', { class: 't-summary', title: t.summary || '' }, t.summary || '（无摘要）'),
-        t.phone_masked ? h('span', { class: 't-phone' }, t.phone_masked) : null,
-        dueEl(t.due_at, t.status, '时限')
-      )
-    );
-  }
-
-  function updateRow(id) {
+// Keyed reconciliation: existing rows are updated in place and only moved when
+// their position changes, so keyboard focus is preserved.
+function renderList() {
+  var listEl = $('ticket-list');
+  var cursor = listEl.firstChild;
+  var keep = new Set(state.order);
+  state.order.forEach(function (id) {
     var el = state.rowEls.get(id);
-    var t = state.tickets.get(id);
-    if (el && t) { fillRow(el, t); applyFilterToRow(el, t); }
+    if (el) fillRow(el, state.tickets.get(id));
+    else el = createRow(state.tickets.get(id));
+    if (el === cursor) cursor = cursor.nextSibling;
+    else listEl.insertBefore(el, cursor);
+  });
+  while (cursor) {
+    var next = cursor.nextSibling;
+    listEl.removeChild(cursor);
+    cursor = next;
   }
+  state.rowEls.forEach(function (el, id) { if (!keep.has(id)) state.rowEls.delete(id); });
+  $('load-more').hidden = !state.hasMore;
+  applyFilter();
+}
 
-  function flashRow(id, cls) {
-    var el = state.rowEls.get(id);
-    if (!el) return;
-    cls = cls || 'is-new';
-    el.classList.remove(cls);
-    void el.offsetWidth; // restart the CSS animation
-    el.classList.add(cls);
-    setTimeout(function () { el.classList.remove(cls); }, 6000);
+function createRow(t) {
+  var el = h('li', { class: 'ticket-row', tabindex: '0', 'data-ticket-id': t.id });
+  state.rowEls.set(t.id, el);
+  fillRow(el, t);
+  return el;
+}
+
+function fillRow(el, t) {
+  var unseen = state.unseen.has(t.id);
+  var selected = state.selectedId === t.id;
+  el.classList.toggle('is-unseen', unseen);
+  el.classList.toggle('is-selected', selected);
+  if (selected) el.setAttribute('aria-current', 'true'); else el.removeAttribute('aria-current');
+  el.classList.toggle('is-confidential', !!t.confidential);
+
+  el.replaceChildren(
+    h('div', { class: 'row-line row-line--top' },
+      unseen ? h('span', { class: 'sr-only' }, '新工单，') : null,
+      h('span', { class: 't-id' }, t.id),
+      channelChip(t.channel),
+      kindChip(t.kind, t.kind_label),
+      statusChip(t.status, t.status_label),
+      t.confidential ? secretBadge(false) : null,
+      h('span', { class: 'spacer' }),
+      h('span', { class: 't-received' }, h('span', { class: 'lbl' }, '受理 '), timeEl(t.received_at))
+    ),
+    h('div', { class: 'row-line row-line--bottom' },
+      h('span', { class: 't-district' + (t.district ? '' : ' is-empty') }, t.district || '未指定区'),
+      h('span', { class: 't-summary', title: t.summary || '' }, t.summary || '（无摘要）'),
+      t.phone_masked ? h('span', { class: 't-phone' }, t.phone_masked) : null,
+      dueEl(t.due_at, t.status, '时限')
+    )
+  );
+}
+
+function updateRow(id) {
+  var el = state.rowEls.get(id);
+  var t = state.tickets.get(id);
+  if (el && t) { fillRow(el, t); applyFilterToRow(el, t); }
+}
+
+function flashRow(id, cls) {
+  var el = state.rowEls.get(id);
+  if (!el) return;
+  cls = cls || 'is-new';
+  el.classList.remove(cls);
+  void el.offsetWidth; // restart the CSS animation
+  el.classList.add(cls);
+  setTimeout(function () { el.classList.remove(cls); }, 6000);
+}
+
+// Keep the row in sync with a full ticket returned by detail / actions.
+function syncRowFromTicket(t) {
+  if (!t || !t.id || !state.tickets.has(t.id)) return;
+  var old = state.tickets.get(t.id);
+  var loc = t.location || null;
+  state.tickets.set(t.id, Object.assign({}, old, {
+    channel: t.channel || old.channel,
+    kind: t.kind,
+    kind_label: kindLabel(t.kind),
+    status: t.status || old.status,
+    status_label: statusLabel(t.status, old.status_label),
+    due_at: t.due_at !== undefined ? t.due_at : old.due_at,
+    district: loc ? (loc.district || null) : old.district,
+    confidential: t.requester ? !!t.requester.confidential : old.confidential
+  }));
+  updateRow(t.id);
+}
+
+// --- live events ---
+
+function onTicketEvent(type, t) {
+  if (!t || !t.id) return;
+  if (!state.listLoaded) {
+    // The initial page is still loading; it will include this ticket.
+    return;
   }
-
-  // Keep the row in sync with a full ticket returned by detail / actions.
-  function syncRowFromTicket(t) {
-    if (!t || !t.id || !state.tickets.has(t.id)) return;
-    var old = state.tickets.get(t.id);
-    var loc = t.location || null;
-    state.tickets.set(t.id, Object.assign({}, old, {
-      channel: t.channel || old.channel,
-      kind: t.kind,
-      kind_label: kindLabel(t.kind),
-      status: t.status || old.status,
-      status_label: statusLabel(t.status, old.status_label),
-      due_at: t.due_at !== undefined ? t.due_at : old.due_at,
-      district: loc ? (loc.district || null) : old.district,
-      confidential: t.requester ? !!t.requester.confidential : old.confidential
-    }));
-    updateRow(t.id);
-  }
-
-  // --- live events ---
-
-  function onTicketEvent(type, t) {
-    if (!t || !t.id) return;
-    if (!state.listLoaded) {
-      // The initial page is still loading; it will include this ticket.
+  var listEl = $('ticket-list');
+  if (type === 'ticket.created') {
+    if (state.tickets.has(t.id)) {
+      state.tickets.set(t.id, Object.assign({}, state.tickets.get(t.id), t));
+      updateRow(t.id);
       return;
     }
-    var listEl = $('ticket-list');
-    if (type === 'ticket.created') {
-      if (state.tickets.has(t.id)) {
-        state.tickets.set(t.id, Object.assign({}, state.tickets.get(t.id), t));
-        updateRow(t.id);
-        return;
-      }
-      state.tickets.set(t.id, t);
-      state.order.unshift(t.id);
-      state.unseen.add(t.id);
-      var el = createRow(t);
-      listEl.insertBefore(el, listEl.firstChild);
-      applyFilterToRow(el, t);
-      flashRow(t.id);
-      updateNewCount();
-      updateListCount();
-      setMsg($('list-msg'), '');
-      queueAnnounce(t);
-    } else if (type === 'ticket.updated') {
-      if (state.tickets.has(t.id)) {
-        state.tickets.set(t.id, Object.assign({}, state.tickets.get(t.id), t));
-        updateRow(t.id);
-        flashRow(t.id, 'is-updated');
-      } else if (state.order.length) {
-        // Not loaded yet: insert only if it falls inside the loaded range.
-        var oldest = toMs(state.tickets.get(state.order[state.order.length - 1]).received_at);
-        if (toMs(t.received_at) >= oldest) {
-          state.tickets.set(t.id, t);
-          state.order.push(t.id);
-          state.order.sort(function (a, b) {
-            return toMs(state.tickets.get(b).received_at) - toMs(state.tickets.get(a).received_at);
-          });
-          renderList();
-        }
-      }
-      if (t.id === state.selectedId) scheduleDetailRefresh();
-    }
-  }
-
-  // --- new-ticket counter and announcements ---
-
-  function updateNewCount() {
-    var n = state.unseen.size;
-    $('new-count-num').textContent = String(n);
-    $('new-count').hidden = n === 0;
-    document.title = state.titlePrefix + (n ? '(' + n + ') ' + BASE_TITLE : BASE_TITLE);
-  }
-
-  function markSeen(id) {
-    if (!state.unseen.delete(id)) return;
-    updateRow(id);
+    state.tickets.set(t.id, t);
+    state.order.unshift(t.id);
+    state.unseen.add(t.id);
+    var el = createRow(t);
+    listEl.insertBefore(el, listEl.firstChild);
+    applyFilterToRow(el, t);
+    flashRow(t.id);
     updateNewCount();
-  }
-
-  function markAllSeen() {
-    var ids = Array.from(state.unseen);
-    state.unseen.clear();
-    ids.forEach(updateRow);
-    updateNewCount();
-    $('ticket-list').scrollTop = 0;
-    var first = firstVisibleRow();
-    if (first) first.focus();
-  }
-
-  function queueAnnounce(t) {
-    state.announceQueue.push(t);
-    clearTimeout(state.announceTimer);
-    state.announceTimer = setTimeout(flushAnnounce, 1200);
-  }
-
-  function flushAnnounce() {
-    var q = state.announceQueue;
-    state.announceQueue = [];
-    if (!q.length) return;
-    var text;
-    if (q.length === 1) {
-      var t = q[0];
-      text = '新工单 ' + t.id + '：' + channelLabel(t.channel) + '，' + kindLabel(t.kind, t.kind_label) +
-        (t.district ? '，' + t.district : '') + (t.summary ? '，' + String(t.summary).slice(0, 40) : '');
-    } else {
-      text = '收到 ' + q.length + ' 条新工单';
-    }
-    var a = $('announcer');
-    a.textContent = '';
-    setTimeout(function () { a.textContent = text; }, 50);
-  }
-
-  // --- filter ---
-
-  function filterTerms() {
-    return $('ticket-filter').value.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  }
-
-  function matches(t, terms) {
-    if (!terms.length) return true;
-    var hay = [t.id, channelLabel(t.channel), kindLabel(t.kind, t.kind_label), statusLabel(t.status, t.status_label),
-      t.district, t.summary, t.phone_masked, t.confidential ? '保密' : ''].join(' ').toLowerCase();
-    return terms.every(function (w) { return hay.indexOf(w) !== -1; });
-  }
-
-  function applyFilterToRow(el, t, terms) {
-    el.hidden = !matches(t, terms || filterTerms());
-  }
-
-  function applyFilter() {
-    var terms = filterTerms();
-    state.rowEls.forEach(function (el, id) { applyFilterToRow(el, state.tickets.get(id), terms); });
     updateListCount();
-  }
-
-  function updateListCount() {
-    var total = state.order.length;
-    var shown = 0;
-    state.rowEls.forEach(function (el) { if (!el.hidden) shown++; });
-    $('list-count').textContent = total === shown ? '共 ' + total + ' 条' : '显示 ' + shown + ' / ' + total + ' 条';
-  }
-
-  // --- keyboard navigation ---
-
-  function visibleRows() {
-    return Array.prototype.filter.call($('ticket-list').children, function (el) { return !el.hidden; });
-  }
-
-  function firstVisibleRow() { return visibleRows()[0] || null; }
-
-  function onListKeydown(ev) {
-    var row = ev.target.closest && ev.target.closest('.ticket-row');
-    if (!row) return;
-    var rows, i;
-    switch (ev.key) {
-      case 'Enter':
-      case ' ':
-        ev.preventDefault();
-        openTicket(row.getAttribute('data-ticket-id'), { focus: true });
-        break;
-      case 'ArrowDown':
-      case 'ArrowUp':
-        ev.preventDefault();
-        rows = visibleRows();
-        i = rows.indexOf(row) + (ev.key === 'ArrowDown' ? 1 : -1);
-        if (rows[i]) rows[i].focus();
-        break;
-      case 'Home':
-      case 'End':
-        ev.preventDefault();
-        rows = visibleRows();
-        if (rows.length) rows[ev.key === 'Home' ? 0 : rows.length - 1].focus();
-        break;
+    setMsg($('list-msg'), '');
+    queueAnnounce(t);
+  } else if (type === 'ticket.updated') {
+    if (state.tickets.has(t.id)) {
+      state.tickets.set(t.id, Object.assign({}, state.tickets.get(t.id), t));
+      updateRow(t.id);
+      flashRow(t.id, 'is-updated');
+    } else if (state.order.length) {
+      // Not loaded yet: insert only if it falls inside the loaded range.
+      var oldest = toMs(state.tickets.get(state.order[state.order.length - 1]).received_at);
+      if (toMs(t.received_at) >= oldest) {
+        state.tickets.set(t.id, t);
+        state.order.push(t.id);
+        state.order.sort(function (a, b) {
+          return toMs(state.tickets.get(b).received_at) - toMs(state.tickets.get(a).received_at);
+        });
+        renderList();
+      }
     }
+    if (t.id === state.selectedId) scheduleDetailRefresh();
   }
+}
 
-  function onListClick(ev) {
-    var row = ev.target.closest && ev.target.closest('.ticket-row');
-    if (row) openTicket(row.getAttribute('data-ticket-id'), { focus: false });
+// --- new-ticket counter and announcements ---
+
+function updateNewCount() {
+  var n = state.unseen.size;
+  $('new-count-num').textContent = String(n);
+  $('new-count').hidden = n === 0;
+  document.title = state.titlePrefix + (n ? '(' + n + ') ' + BASE_TITLE : BASE_TITLE);
+}
+
+function markSeen(id) {
+  if (!state.unseen.delete(id)) return;
+  updateRow(id);
+  updateNewCount();
+}
+
+function markAllSeen() {
+  var ids = Array.from(state.unseen);
+  state.unseen.clear();
+  ids.forEach(updateRow);
+  updateNewCount();
+  $('ticket-list').scrollTop = 0;
+  var first = firstVisibleRow();
+  if (first) first.focus();
+}
+
+function queueAnnounce(t) {
+  state.announceQueue.push(t);
+  clearTimeout(state.announceTimer);
+  state.announceTimer = setTimeout(flushAnnounce, 1200);
+}
+
+function flushAnnounce() {
+  var q = state.announceQueue;
+  state.announceQueue = [];
+  if (!q.length) return;
+  var text;
+  if (q.length === 1) {
+    var t = q[0];
+    text = '新工单 ' + t.id + '：' + channelLabel(t.channel) + '，' + kindLabel(t.kind, t.kind_label) +
+      (t.district ? '，' + t.district : '') + (t.summary ? '，' + String(t.summary).slice(0, 40) : '');
+  } else {
+    text = '收到 ' + q.length + ' 条新工单';
   }
+  var a = $('announcer');
+  a.textContent = '';
+  setTimeout(function () { a.textContent = text; }, 50);
+}
 
-  // ---------------------------------------------------------------------
-  // Ticket detail
-  // ---------------------------------------------------------------------
+// --- filter ---
 
-  function closeDetail() {
-    state.selectedId = null;
+function filterTerms() {
+  return $('ticket-filter').value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+function matches(t, terms) {
+  if (!terms.length) return true;
+  var hay = [t.id, channelLabel(t.channel), kindLabel(t.kind, t.kind_label), statusLabel(t.status, t.status_label),
+    t.district, t.summary, t.phone_masked, t.confidential ? '保密' : ''].join(' ').toLowerCase();
+  return terms.every(function (w) { return hay.indexOf(w) !== -1; });
+}
+
+function applyFilterToRow(el, t, terms) {
+  el.hidden = !matches(t, terms || filterTerms());
+}
+
+function applyFilter() {
+  var terms = filterTerms();
+  state.rowEls.forEach(function (el, id) { applyFilterToRow(el, state.tickets.get(id), terms); });
+  updateListCount();
+}
+
+function updateListCount() {
+  var total = state.order.length;
+  var shown = 0;
+  state.rowEls.forEach(function (el) { if (!el.hidden) shown++; });
+  $('list-count').textContent = total === shown ? '共 ' + total + ' 条' : '显示 ' + shown + ' / ' + total + ' 条';
+}
+
+// --- keyboard navigation ---
+
+function visibleRows() {
+  return Array.prototype.filter.call($('ticket-list').children, function (el) { return !el.hidden; });
+}
+
+function firstVisibleRow() { return visibleRows()[0] || null; }
+
+function onListKeydown(ev) {
+  var row = ev.target.closest && ev.target.closest('.ticket-row');
+  if (!row) return;
+  var rows, i;
+  switch (ev.key) {
+    case 'Enter':
+    case ' ':
+      ev.preventDefault();
+      openTicket(row.getAttribute('data-ticket-id'), { focus: true });
+      break;
+    case 'ArrowDown':
+    case 'ArrowUp':
+      ev.preventDefault();
+      rows = visibleRows();
+      i = rows.indexOf(row) + (ev.key === 'ArrowDown' ? 1 : -1);
+      if (rows[i]) rows[i].focus();
+      break;
+    case 'Home':
+    case 'End':
+      ev.preventDefault();
+      rows = visibleRows();
+      if (rows.length) rows[ev.key === 'Home' ? 0 : rows.length - 1].focus();
+      break;
+  }
+}
+
+function onListClick(ev) {
+  var row = ev.target.closest && ev.target.closest('.ticket-row');
+  if (row) openTicket(row.getAttribute('data-ticket-id'), { focus: false });
+}
+
+// ---------------------------------------------------------------------
+// Ticket detail
+// ---------------------------------------------------------------------
+
+function closeDetail() {
+  state.selectedId = null;
+  state.detail = null;
+  state.detailSeq++;
+  state.correctDirty = false;
+  state.dispatchDirty = false;
+  $('dispatch-view').replaceChildren();
+  $('dispatch-units').replaceChildren();
+  $('dispatch-unit').value = '';
+  $('dispatch-category').value = '';
+  $('detail-body').hidden = true;
+  $('detail-empty').hidden = false;
+  $('detail-content').replaceChildren();
+  $('detail-ledger').replaceChildren();
+  $('detail-badges').replaceChildren();
+  $('detail-heading').textContent = '';
+  $('note-text').value = '';
+  setMsg($('action-msg'), '');
+  setMsg($('detail-loading'), '');
+  updateForwardButton();
+  panelHooks.ticketClosed();
+}
+
+function setSelected(id) {
+  var prev = state.selectedId;
+  state.selectedId = id;
+  if (prev && prev !== id) updateRow(prev);
+  updateRow(id);
+}
+
+function openTicket(id, opts) {
+  if (!id) return;
+  opts = opts || {};
+  var switching = state.selectedId !== id;
+  if (switching && state.selectedId) state.drafts.set(state.selectedId, $('note-text').value);
+  setSelected(id);
+  markSeen(id);
+
+  $('detail-empty').hidden = true;
+  $('detail-body').hidden = false;
+  $('detail-heading').textContent = '工单 ' + id;
+  if (switching) {
     state.detail = null;
-    state.detailSeq++;
     state.correctDirty = false;
     state.dispatchDirty = false;
     $('dispatch-view').replaceChildren();
-    $('dispatch-units').replaceChildren();
-    $('dispatch-unit').value = '';
-    $('dispatch-category').value = '';
-    $('detail-body').hidden = true;
-    $('detail-empty').hidden = false;
     $('detail-content').replaceChildren();
     $('detail-ledger').replaceChildren();
     $('detail-badges').replaceChildren();
-    $('detail-heading').textContent = '';
-    $('note-text').value = '';
+    $('note-text').value = state.drafts.get(id) || '';
     setMsg($('action-msg'), '');
+    updateForwardButton();
+  }
+  if (opts.focus) $('detail-heading').focus();
+  return loadDetail(id, { resetForm: switching });
+}
+
+function loadDetail(id, opts) {
+  var seq = ++state.detailSeq;
+  setMsg($('detail-loading'), state.detail ? '' : '正在加载工单详情…');
+  return api('GET', '/agent/tickets/' + encodeURIComponent(id)).then(function (t) {
+    if (seq !== state.detailSeq || state.selectedId !== id) return;
     setMsg($('detail-loading'), '');
-    updateForwardButton();
+    renderDetail(t, opts);
+  }, function (e) {
+    if (seq !== state.detailSeq || e.status === 401) return;
+    setMsg($('detail-loading'), '工单详情加载失败：' + e.message, 'error');
+  });
+}
+
+var partnerNamesTimer = null;
+function schedulePartnerNamesRender() {
+  clearTimeout(partnerNamesTimer);
+  partnerNamesTimer = setTimeout(function () {
+    if (state.detail && state.detail.id === state.selectedId) renderDetail(state.detail, { resetForm: false });
+  }, 50);
+}
+
+function scheduleDetailRefresh() {
+  clearTimeout(state.detailRefreshTimer);
+  state.detailRefreshTimer = setTimeout(function () {
+    if (state.selectedId) loadDetail(state.selectedId, { resetForm: false });
+  }, 400);
+}
+
+function section(title, body, cls) {
+  return h('section', { class: 'd-section' + (cls ? ' ' + cls : '') },
+    h('h3', { class: 'd-title' }, title), body);
+}
+
+function kv(pairs) {
+  var dl = h('dl', { class: 'kv' });
+  pairs.forEach(function (p) {
+    if (!p) return;
+    dl.appendChild(h('dt', null, p[0]));
+    dl.appendChild(h('dd', null, p[1]));
+  });
+  return dl;
+}
+
+function empty(text) { return h('p', { class: 'empty' }, text); }
+
+function fmtValue(v) {
+  if (isBlank(v)) return '';
+  if (typeof v === 'boolean') return v ? '是' : '否';
+  if (typeof v === 'object') return plainValue(v);
+  return String(v);
+}
+
+// --- history detail ---
+
+function kindOrPending(k) { return isBlank(k) ? '待分类' : (KIND_LABELS[k] || null); }
+
+// "待分类 → 投诉"; an unknown value is shown raw and muted.
+function change(fromLabel, fromRaw, toLabel, toRaw, emptyText) {
+  function side(label, raw) {
+    if (label) return label;
+    if (isBlank(raw)) return h('span', { class: 'muted' }, emptyText || '（空）');
+    return labelled(null, raw);
   }
+  return [side(fromLabel, fromRaw), h('span', { class: 'arrow', 'aria-label': '改为' }, ' → '), side(toLabel, toRaw)];
+}
 
-  function setSelected(id) {
-    var prev = state.selectedId;
-    state.selectedId = id;
-    if (prev && prev !== id) updateRow(prev);
-    updateRow(id);
+function detailItem(label, value, raw) {
+  return h('span', { class: 'tl-kv' + (raw ? ' tl-kv--raw' : '') }, h('span', { class: 'tl-k' }, label + '：'), value);
+}
+
+// The `corrected` event records {kind: {from, to}, location: {from: {...}, to: {...}}}.
+function correctedItems(d) {
+  var items = [];
+  if (d.kind && typeof d.kind === 'object') {
+    items.push(detailItem('诉求类型', change(kindOrPending(d.kind.from), d.kind.from,
+      kindOrPending(d.kind.to), d.kind.to)));
   }
-
-  function openTicket(id, opts) {
-    if (!id) return;
-    opts = opts || {};
-    var switching = state.selectedId !== id;
-    if (switching && state.selectedId) state.drafts.set(state.selectedId, $('note-text').value);
-    setSelected(id);
-    markSeen(id);
-
-    $('detail-empty').hidden = true;
-    $('detail-body').hidden = false;
-    $('detail-heading').textContent = '工单 ' + id;
-    if (switching) {
-      state.detail = null;
-      state.correctDirty = false;
-      state.dispatchDirty = false;
-      $('dispatch-view').replaceChildren();
-      $('detail-content').replaceChildren();
-      $('detail-ledger').replaceChildren();
-      $('detail-badges').replaceChildren();
-      $('note-text').value = state.drafts.get(id) || '';
-      setMsg($('action-msg'), '');
-      updateForwardButton();
-    }
-    if (opts.focus) $('detail-heading').focus();
-    return loadDetail(id, { resetForm: switching });
-  }
-
-  function loadDetail(id, opts) {
-    var seq = ++state.detailSeq;
-    setMsg($('detail-loading'), state.detail ? '' : '正在加载工单详情…');
-    return api('GET', '/agent/tickets/' + encodeURIComponent(id)).then(function (t) {
-      if (seq !== state.detailSeq || state.selectedId !== id) return;
-      setMsg($('detail-loading'), '');
-      renderDetail(t, opts);
-    }, function (e) {
-      if (seq !== state.detailSeq || e.status === 401) return;
-      setMsg($('detail-loading'), '工单详情加载失败：' + e.message, 'error');
+  if (d.location && typeof d.location === 'object') {
+    var from = d.location.from || {}, to = d.location.to || {};
+    Object.keys(LOCATION_FIELD_LABELS).forEach(function (f) {
+      var a = isBlank(from[f]) ? '' : String(from[f]);
+      var b = isBlank(to[f]) ? '' : String(to[f]);
+      if (a === b) return;
+      items.push(detailItem(LOCATION_FIELD_LABELS[f], change(a || null, null, b || null, null, '未填写')));
     });
   }
-
-  var partnerNamesTimer = null;
-  function schedulePartnerNamesRender() {
-    clearTimeout(partnerNamesTimer);
-    partnerNamesTimer = setTimeout(function () {
-      if (state.detail && state.detail.id === state.selectedId) renderDetail(state.detail, { resetForm: false });
-    }, 50);
-  }
-
-  function scheduleDetailRefresh() {
-    clearTimeout(state.detailRefreshTimer);
-    state.detailRefreshTimer = setTimeout(function () {
-      if (state.selectedId) loadDetail(state.selectedId, { resetForm: false });
-    }, 400);
-  }
-
-  function section(title, body, cls) {
-    return h('section', { class: 'd-section' + (cls ? ' ' + cls : '') },
-      h('h3', { class: 'd-title' }, title), body);
-  }
-
-  function kv(pairs) {
-    var dl = h('dl', { class: 'kv' });
-    pairs.forEach(function (p) {
-      if (!p) return;
-      dl.appendChild(h('dt', null, p[0]));
-      dl.appendChild(h('dd', null, p[1]));
-    });
-    return dl;
-  }
-
-  function empty(text) { return h('p', { class: 'empty' }, text); }
-
-  function fmtValue(v) {
-    if (isBlank(v)) return '';
-    if (typeof v === 'boolean') return v ? '是' : '否';
-    if (typeof v === 'object') return plainValue(v);
-    return String(v);
-  }
-
-  // --- history detail ---
-
-  function kindOrPending(k) { return isBlank(k) ? '待分类' : (KIND_LABELS[k] || null); }
-
-  // "待分类 → 投诉"; an unknown value is shown raw and muted.
-  function change(fromLabel, fromRaw, toLabel, toRaw, emptyText) {
-    function side(label, raw) {
-      if (label) return label;
-      if (isBlank(raw)) return h('span', { class: 'muted' }, emptyText || '（空）');
-      return labelled(null, raw);
-    }
-    return [side(fromLabel, fromRaw), h('span', { class: 'arrow', 'aria-label': '改为' }, ' → '), side(toLabel, toRaw)];
-  }
-
-  function detailItem(label, value, raw) {
-    return h('span', { class: 'tl-kv' + (raw ? ' tl-kv--raw' : '') }, h('span', { class: 'tl-k' }, label + '：'), value);
-  }
-
-  // The `corrected` event records {kind: {from, to}, location: {from: {...}, to: {...}}}.
-  function correctedItems(d) {
-    var items = [];
-    if (d.kind && typeof d.kind === 'object') {
-      items.push(detailItem('诉求类型', change(kindOrPending(d.kind.from), d.kind.from,
-        kindOrPending(d.kind.to), d.kind.to)));
-    }
-    if (d.location && typeof d.location === 'object') {
-      var from = d.location.from || {}, to = d.location.to || {};
-      Object.keys(LOCATION_FIELD_LABELS).forEach(function (f) {
-        var a = isBlank(from[f]) ? '' : String(from[f]);
-        var b = isBlank(to[f]) ? '' : String(to[f]);
-        if (a === b) return;
-        items.push(detailItem(LOCATION_FIELD_LABELS[f], change(a || null, null, b || null, null, '未填写')));
+  // {dispatch: {confirmed: true}} or {dispatch: {from: {category, unit}, to: {category, unit}}}
+  if (d.dispatch && typeof d.dispatch === 'object') {
+    if (d.dispatch.confirmed) items.push(detailItem('分类与承办单位', '坐席确认智能推荐'));
+    if (d.dispatch.to && typeof d.dispatch.to === 'object') {
+      var was = d.dispatch.from || {}, now = d.dispatch.to;
+      [['category', '二级分类', '未分类'], ['unit', '承办单位', '未指定']].forEach(function (f) {
+        var a = isBlank(was[f[0]]) ? '' : String(was[f[0]]);
+        var b = isBlank(now[f[0]]) ? '' : String(now[f[0]]);
+        if (a !== b) items.push(detailItem(f[1], change(a || null, null, b || null, null, f[2])));
       });
     }
-    // {dispatch: {confirmed: true}} or {dispatch: {from: {category, unit}, to: {category, unit}}}
-    if (d.dispatch && typeof d.dispatch === 'object') {
-      if (d.dispatch.confirmed) items.push(detailItem('分类与承办单位', '坐席确认智能推荐'));
-      if (d.dispatch.to && typeof d.dispatch.to === 'object') {
-        var was = d.dispatch.from || {}, now = d.dispatch.to;
-        [['category', '二级分类', '未分类'], ['unit', '承办单位', '未指定']].forEach(function (f) {
-          var a = isBlank(was[f[0]]) ? '' : String(was[f[0]]);
-          var b = isBlank(now[f[0]]) ? '' : String(now[f[0]]);
-          if (a !== b) items.push(detailItem(f[1], change(a || null, null, b || null, null, f[2])));
-        });
-      }
+  }
+  return items;
+}
+
+// "82%" from a confidence between 0 and 1; '' without one.
+function pct(v) {
+  if (typeof v !== 'number' || !isFinite(v)) return '';
+  return v > 0 && v < 0.005 ? '不足 1%' : Math.round(v * 100) + '%';
+}
+
+// A handling unit {name, type, confidence} in one line: "朝阳区望京街道办事处（街道乡镇，置信度 82%）".
+function unitText(u) {
+  if (isBlank(u)) return '—';
+  if (typeof u !== 'object') return String(u);
+  var extra = [u.type, pct(u.confidence) ? '置信度 ' + pct(u.confidence) : ''].filter(function (x) { return !isBlank(x); });
+  return dash(u.name) + (extra.length ? '（' + extra.join('，') + '）' : '');
+}
+
+// Who set the dispatch block: triage's proposal, or an agent who confirmed or corrected it.
+function dispatchByText(by) {
+  if (isBlank(by) || by === 'bot') return '智能推荐';
+  return actorText(by) || String(by);
+}
+
+// A dispatch block in a history detail (triage's record, or what it filled in) in one line.
+function dispatchText(d) {
+  if (d.confirmed) return '坐席确认智能推荐';
+  var parts = [];
+  var topic = [d.category_l1, d.category].filter(function (x) { return !isBlank(x); }).join('／');
+  if (topic) parts.push(topic);
+  if (!isBlank(d.unit)) parts.push('承办单位：' + unitText(d.unit));
+  if (Array.isArray(d.alternatives) && d.alternatives.length) parts.push('备选：' + d.alternatives.map(unitText).join('、'));
+  if (!isBlank(d.partner)) parts.push('建议转外省市：' + partnerName(d.partner));
+  if (!isBlank(d.by) && d.by !== 'bot') parts.push('设定人：' + dispatchByText(d.by));
+  return parts.join('，') || '—';
+}
+
+// "约 95 秒" / "3 分 5 秒".
+function fmtSeconds(v) {
+  var n = Number(v);
+  if (!isFinite(n)) return String(v);
+  n = Math.round(n);
+  return n < 60 ? n + ' 秒' : Math.floor(n / 60) + ' 分 ' + (n % 60) + ' 秒';
+}
+
+function reasonText(r) {
+  if (isBlank(r)) return '';
+  r = String(r);
+  var m = /^(\w+) \(([\s\S]*)\): embedded engine decided$/.exec(r);
+  if (m) return '改由内置引擎研判（' + (FALLBACK_LABELS[m[1]] || 'Rasa 未能研判') + '）';
+  for (var i = 0; i < REASON_PATTERNS.length; i++) {
+    if (REASON_PATTERNS[i][0].test(r)) return r.replace(REASON_PATTERNS[i][0], REASON_PATTERNS[i][1]);
+  }
+  m = /^(\w+) cue$/.exec(r);
+  if (m && KIND_LABELS[m[1]]) return '识别为' + KIND_LABELS[m[1]] + '类诉求';
+  // The request's kind (triage/decision.py): "complaint (classifier 0.69)", "help (self-labelled)".
+  m = /^(\w+) \((classifier|self-labelled)(?: ([\d.]+))?\)$/.exec(r);
+  if (m && KIND_LABELS[m[1]]) {
+    if (m[2] === 'self-labelled') return '市民自述为' + KIND_LABELS[m[1]];
+    return '识别为' + KIND_LABELS[m[1]] + '类诉求' + (m[3] ? '（分类模型置信度 ' + pct(Number(m[3])) + '）' : '');
+  }
+  m = /^possible emergency: ([\s\S]*)$/.exec(r);
+  if (m) return emergencyReason(m[1], '可能是紧急情况');
+  m = /^legal-channel request \((\w+)\) “(.*)”$/.exec(r);
+  if (m) return '属于法定途径办理事项“' + m[2] + '”' + (LEGAL_ROUTE_LABELS[m[1]] ? '（' + LEGAL_ROUTE_LABELS[m[1]] + '）' : '');
+  var emergency = emergencyReason(r);
+  if (emergency !== r) return emergency;
+  return errorText(r);
+}
+
+// "fire “着火了” → 119 (unsure: a weak signal)" -> 识别到紧急情况“着火了”（火情），应转 119 火警；尚不确定：迹象较弱
+function emergencyReason(r, lead) {
+  var m = /^(.+?) “(.*)” → (\d+)(?: \((unsure: )?(.*?)(, but now)?\))?$/.exec(r);
+  if (!m || !SIGNAL_LABELS[m[1]]) return r;
+  var notes = (m[5] || '').split(', ').filter(Boolean).map(function (n) { return SIGNAL_NOTE_LABELS[n] || n; }).join('、');
+  var text = (lead || '识别到紧急情况') + '“' + m[2] + '”（' + SIGNAL_LABELS[m[1]] + '），应转 ' + (DIVERT_LABELS[m[3]] || m[3]);
+  if (notes && m[4]) text += '；尚不确定：' + notes;
+  else if (notes) text += '；虽然' + notes + '，但情况正在发生';
+  return text;
+}
+
+function locationText(v) {
+  if (!v || typeof v !== 'object') return isBlank(v) ? '' : String(v);
+  var parts = [v.district, v.street, v.text].filter(function (x) { return !isBlank(x); }).map(String);
+  return parts.length ? parts.join(' ') : '—';
+}
+
+// A nested value (list or object) as readable text: "甲、乙" / "键：值；键：值". Never JSON.
+function plainValue(v, k, ev) {
+  if (isBlank(v)) return '—';
+  if (Array.isArray(v)) {
+    return v.map(function (x) { return plainValue(x, k, ev); }).join('、') || '—';
+  }
+  if (typeof v === 'object') {
+    if (k === 'location') return locationText(v);
+    if ((k === 'unit' || k === 'alternatives') && !isBlank(v.name)) return unitText(v);
+    if (k === 'dispatch' && v.from === undefined && v.to === undefined) return dispatchText(v);
+    return Object.keys(v).filter(function (kk) {
+      return !DETAIL_HIDDEN[kk] && !isBlank(v[kk]) && !(typeof v[kk] === 'object' && !Object.keys(v[kk]).length);
+    }).map(function (kk) {
+      return detailKeyLabel(kk) + '：' + plainValue(v[kk], kk, ev);
+    }).join('；') || '—';
+  }
+  var label = valueLabel(k, v, ev);
+  return label === null ? String(v) : label;
+}
+
+function detailKeyLabel(k) {
+  if (DETAIL_KEY_LABELS[k]) return DETAIL_KEY_LABELS[k];
+  return String(k).replace(/_/g, ' ');
+}
+
+// The Chinese for a scalar detail value, or null when it is shown as it is.
+function valueLabel(k, v, ev) {
+  if (typeof v === 'boolean') return v ? '是' : '否';
+  switch (k) {
+    case 'decision': return DECISION_LABELS[v] || null;
+    case 'type':
+      if (ev === 'call_transferred') return TRANSFER_TYPE_LABELS[v] || null;
+      return DECISION_LABELS[v] || null;
+    case 'hop': return hopLabel(v);
+    case 'target': return targetLabel(v);
+    case 'channel': return ev === 'received' || DETAIL_CHANNEL_LABELS[v] ? (DETAIL_CHANNEL_LABELS[v] || null) : null;
+    case 'kind': return isBlank(v) ? '待分类' : (KIND_LABELS[v] || null);
+    case 'urgency': return URGENCY_LABELS[v] || null;
+    case 'reason':
+      if (ev === 'video_ended') return VIDEO_END_LABELS[v] || null;
+      if (ev === 'audio_interrupted') return AUDIO_CLOSE_LABELS[v] || null;
+      return errorText(v);
+    case 'reasons': return reasonText(v);
+    case 'partner': case 'origin': return partnerName(v);
+    case 'status': return ev === 'partner_status' ? (PARTNER_STATUS_LABELS[v] || null) : (PARTNER_STATUS_LABELS[v] || '').replace('对方', '') || null;
+    case 'engine': return ENGINE_LABELS[v] || null;
+    case 'fallback': return FALLBACK_LABELS[v] || null;
+    case 'guard': return v === 'emergency' ? '命中紧急情况用语，直接研判' : null;
+    case 'how': return HOW_LABELS[v] || null;
+    case 'state': return CALL_STATE_LABELS[v] || null;
+    case 'leg': return LEG_LABELS[v] || null;
+    case 'fields': case 'field': return PREFILL_FIELD_LABELS[v] || null;
+    case 'seconds': case 'talk_seconds': case 'hold_time': case 'seconds_received': return fmtSeconds(v);
+    case 'position': return '第 ' + v + ' 位';
+    case 'cause': return HANGUP_CAUSE_LABELS[String(v)] || null;
+    case 'chat_messages': return v + ' 条';
+    case 'confidence': return typeof v === 'number' ? Math.round(v * 100) + '%' : null;
+    case 'rasa_ms': return v + ' 毫秒';
+    case 'version': return '第 ' + v + ' 版';
+    case 'line': return DIVERT_LABELS[v] || null;
+    case 'phone': case 'callback_phone': return fmtPhone(v);
+    case 'due_at': return toMs(v) ? Staff.formatTime(v, 'short') : null;
+    case 'error': return errorText(v);
+    case 'by': return v === 'bot' ? '智能推荐' : (actorText(v) || null);
+    case 'category': case 'category_l1': case 'unit': case 'name': case 'model': return String(v);
+    case 'filled': return FILLED_FIELD_LABELS[v] || null;
+    default: return null;
+  }
+}
+
+function detailValue(k, v, ev) {
+  if (k === 'case_id' || k === 'entry_id' || k === 'partner_ticket_id') return h('span', { class: 'mono' }, String(v));
+  if (k === 'related' && typeof v === 'string') return ticketLink(v);
+  if (k === 'due_at' && typeof v === 'string' && toMs(v)) return timeEl(v);
+  if (v && typeof v === 'object') return plainValue(v, k, ev);
+  var label = valueLabel(k, v, ev);
+  if (label !== null && label !== '') return label;
+  // A value the desk has no words for: shown as it is, muted.
+  return labelled(null, v);
+}
+
+function historyDetail(e) {
+  var d = e.detail;
+  if (!d || typeof d !== 'object' || Array.isArray(d)) return [];
+  var items = [];
+  var handled = {};
+  if (e.event === 'corrected') {
+    items = correctedItems(d);
+    handled.kind = handled.location = handled.dispatch = true;
+  }
+  // A hangup cause with a label: its English name (cause_text) adds nothing.
+  if (!isBlank(d.cause) && HANGUP_CAUSE_LABELS[String(d.cause)]) handled.cause_text = true;
+  else if (!isBlank(d.cause_text)) handled.cause = true;
+  Object.keys(d).forEach(function (k) {
+    if (handled[k] || DETAIL_HIDDEN[k]) return;
+    var v = d[k];
+    if (isBlank(v) || (typeof v === 'object' && !Object.keys(v).length)) return;
+    if (v && typeof v === 'object' && !Array.isArray(v) && v.from !== undefined && v.to !== undefined) {
+      items.push(detailItem(detailKeyLabel(k), change(plainValue(v.from, k, e.event), v.from, plainValue(v.to, k, e.event), v.to)));
+      return;
     }
-    return items;
-  }
+    var label = e.event === 'call_ended' && k === 'seconds' ? '排队等候' : detailKeyLabel(k);
+    items.push(detailItem(label, detailValue(k, v, e.event), !DETAIL_KEY_LABELS[k]));
+  });
+  return items;
+}
 
-  // "82%" from a confidence between 0 and 1; '' without one.
-  function pct(v) {
-    if (typeof v !== 'number' || !isFinite(v)) return '';
-    return v > 0 && v < 0.005 ? '不足 1%' : Math.round(v * 100) + '%';
-  }
+function ticketLink(id) {
+  return h('button', {
+    type: 'button', class: 'linkish', 'data-open-ticket': id, title: '打开工单 ' + id
+  }, String(id));
+}
 
-  // A handling unit {name, type, confidence} in one line: "朝阳区望京街道办事处（街道乡镇，置信度 82%）".
-  function unitText(u) {
-    if (isBlank(u)) return '—';
-    if (typeof u !== 'object') return String(u);
-    var extra = [u.type, pct(u.confidence) ? '置信度 ' + pct(u.confidence) : ''].filter(function (x) { return !isBlank(x); });
-    return dash(u.name) + (extra.length ? '（' + extra.join('，') + '）' : '');
-  }
+function renderDetail(t, opts) {
+  opts = opts || {};
+  state.detail = t;
+  var req = t.requester || {};
+  var loc = t.location || null;
 
-  // Who set the dispatch block: triage's proposal, or an agent who confirmed or corrected it.
-  function dispatchByText(by) {
-    if (isBlank(by) || by === 'bot') return '智能推荐';
-    return actorText(by) || String(by);
-  }
+  $('detail-heading').textContent = '工单 ' + t.id;
+  replaceKids($('detail-badges'), [
+    statusChip(t.status),
+    kindChip(t.kind),
+    channelChip(t.channel),
+    t.urgency && t.urgency !== 'normal' && URGENCY_LABELS[t.urgency]
+      ? h('span', { class: 'chip chip--urgent' }, URGENCY_LABELS[t.urgency]) : null,
+    req.confidential ? secretBadge(false) : null
+  ]);
 
-  // A dispatch block in a history detail (triage's record, or what it filled in) in one line.
-  function dispatchText(d) {
-    if (d.confirmed) return '坐席确认智能推荐';
-    var parts = [];
-    var topic = [d.category_l1, d.category].filter(function (x) { return !isBlank(x); }).join('／');
-    if (topic) parts.push(topic);
-    if (!isBlank(d.unit)) parts.push('承办单位：' + unitText(d.unit));
-    if (Array.isArray(d.alternatives) && d.alternatives.length) parts.push('备选：' + d.alternatives.map(unitText).join('、'));
-    if (!isBlank(d.partner)) parts.push('建议转外省市：' + partnerName(d.partner));
-    if (!isBlank(d.by) && d.by !== 'bot') parts.push('设定人：' + dispatchByText(d.by));
-    return parts.join('，') || '—';
-  }
+  var parts = [];
 
-  // "约 95 秒" / "3 分 5 秒".
-  function fmtSeconds(v) {
-    var n = Number(v);
-    if (!isFinite(n)) return String(v);
-    n = Math.round(n);
-    return n < 60 ? n + ' 秒' : Math.floor(n / 60) + ' 分 ' + (n % 60) + ' 秒';
-  }
+  // Basic facts
+  parts.push(section('基本信息', kv([
+    ['受理时间', timeEl(t.received_at)],
+    ['办理时限', dueEl(t.due_at, t.status)],
+    ['最近更新', timeEl(t.updated_at)],
+    ['受理渠道', channelLabel(t.channel)],
+    ['诉求类型', kindLabel(t.kind)],
+    ['办理状态', statusLabel(t.status)],
+    ['紧急程度', labelled(URGENCY_LABELS[t.urgency], t.urgency)],
+    t.source && t.source.channel_id
+      ? ['来源编号', h('span', { class: 'mono source-id', title: '受理渠道内的原始编号' }, String(t.source.channel_id))] : null
+  ]), 'd-basic'));
 
-  function reasonText(r) {
-    if (isBlank(r)) return '';
-    r = String(r);
-    var m = /^(\w+) \(([\s\S]*)\): embedded engine decided$/.exec(r);
-    if (m) return '改由内置引擎研判（' + (FALLBACK_LABELS[m[1]] || 'Rasa 未能研判') + '）';
-    for (var i = 0; i < REASON_PATTERNS.length; i++) {
-      if (REASON_PATTERNS[i][0].test(r)) return r.replace(REASON_PATTERNS[i][0], REASON_PATTERNS[i][1]);
-    }
-    m = /^(\w+) cue$/.exec(r);
-    if (m && KIND_LABELS[m[1]]) return '识别为' + KIND_LABELS[m[1]] + '类诉求';
-    // The request's kind (triage/decision.py): "complaint (classifier 0.69)", "help (self-labelled)".
-    m = /^(\w+) \((classifier|self-labelled)(?: ([\d.]+))?\)$/.exec(r);
-    if (m && KIND_LABELS[m[1]]) {
-      if (m[2] === 'self-labelled') return '市民自述为' + KIND_LABELS[m[1]];
-      return '识别为' + KIND_LABELS[m[1]] + '类诉求' + (m[3] ? '（分类模型置信度 ' + pct(Number(m[3])) + '）' : '');
-    }
-    m = /^possible emergency: ([\s\S]*)$/.exec(r);
-    if (m) return emergencyReason(m[1], '可能是紧急情况');
-    m = /^legal-channel request \((\w+)\) “(.*)”$/.exec(r);
-    if (m) return '属于法定途径办理事项“' + m[2] + '”' + (LEGAL_ROUTE_LABELS[m[1]] ? '（' + LEGAL_ROUTE_LABELS[m[1]] + '）' : '');
-    var emergency = emergencyReason(r);
-    if (emergency !== r) return emergency;
-    return errorText(r);
+  // Requester
+  var reqBody = [];
+  if (req.confidential) {
+    reqBody.push(h('p', { class: 'secret-note' }, secretBadge(true),
+      ' 诉求人要求对个人信息保密，转派和答复时不得透露其姓名、电话。'));
   }
+  reqBody.push(kv([
+    ['电话', req.phone ? h('span', { class: 'phone', title: String(req.phone) }, fmtPhone(req.phone)) : '—'],
+    ['姓名', dash(req.name)],
+    req.wechat_openid ? ['微信 OpenID', String(req.wechat_openid)] : null,
+    req.consent_share_partner !== undefined && req.consent_share_partner !== null
+      ? ['同意向外省市共享', req.consent_share_partner ? '是' : '否'] : null
+  ]));
+  parts.push(section('诉求人', reqBody, 'd-requester' + (req.confidential ? ' is-confidential' : '')));
 
-  // "fire “着火了” → 119 (unsure: a weak signal)" -> 识别到紧急情况“着火了”（火情），应转 119 火警；尚不确定：迹象较弱
-  function emergencyReason(r, lead) {
-    var m = /^(.+?) “(.*)” → (\d+)(?: \((unsure: )?(.*?)(, but now)?\))?$/.exec(r);
-    if (!m || !SIGNAL_LABELS[m[1]]) return r;
-    var notes = (m[5] || '').split(', ').filter(Boolean).map(function (n) { return SIGNAL_NOTE_LABELS[n] || n; }).join('、');
-    var text = (lead || '识别到紧急情况') + '“' + m[2] + '”（' + SIGNAL_LABELS[m[1]] + '），应转 ' + (DIVERT_LABELS[m[3]] || m[3]);
-    if (notes && m[4]) text += '；尚不确定：' + notes;
-    else if (notes) text += '；虽然' + notes + '，但情况正在发生';
-    return text;
-  }
+  // Location
+  parts.push(section('地点', loc && (loc.district || loc.street || loc.text) ? kv([
+    ['所在区', dash(loc.district)],
+    loc.street ? ['街道（乡镇）', String(loc.street)] : null,
+    ['详细地址', dash(addressText(loc))]
+  ]) : empty('未提供地点'), 'd-location'));
 
-  function locationText(v) {
-    if (!v || typeof v !== 'object') return isBlank(v) ? '' : String(v);
-    var parts = [v.district, v.street, v.text].filter(function (x) { return !isBlank(x); }).map(String);
-    return parts.length ? parts.join(' ') : '—';
-  }
+  // Content
+  parts.push(section('诉求内容', t.content
+    ? h('p', { class: 'content-text' }, String(t.content)) : empty('（无内容）'), 'd-content'));
 
-  // A nested value (list or object) as readable text: "甲、乙" / "键：值；键：值". Never JSON.
-  function plainValue(v, k, ev) {
-    if (isBlank(v)) return '—';
+  // Disposition
+  if (t.disposition) parts.push(section('处理结果', kv(dispositionPairs(t.disposition)), 'd-disposition'));
+
+  // Links
+  var links = t.links || {};
+  var linkPairs = [];
+  Object.keys(links).forEach(function (k) {
+    var v = links[k];
+    if (isBlank(v) || v === false || (Array.isArray(v) && !v.length)) return;
+    var val;
     if (Array.isArray(v)) {
-      return v.map(function (x) { return plainValue(x, k, ev); }).join('、') || '—';
-    }
-    if (typeof v === 'object') {
-      if (k === 'location') return locationText(v);
-      if ((k === 'unit' || k === 'alternatives') && !isBlank(v.name)) return unitText(v);
-      if (k === 'dispatch' && v.from === undefined && v.to === undefined) return dispatchText(v);
-      return Object.keys(v).filter(function (kk) {
-        return !DETAIL_HIDDEN[kk] && !isBlank(v[kk]) && !(typeof v[kk] === 'object' && !Object.keys(v[kk]).length);
-      }).map(function (kk) {
-        return detailKeyLabel(kk) + '：' + plainValue(v[kk], kk, ev);
-      }).join('；') || '—';
-    }
-    var label = valueLabel(k, v, ev);
-    return label === null ? String(v) : label;
-  }
-
-  function detailKeyLabel(k) {
-    if (DETAIL_KEY_LABELS[k]) return DETAIL_KEY_LABELS[k];
-    return String(k).replace(/_/g, ' ');
-  }
-
-  // The Chinese for a scalar detail value, or null when it is shown as it is.
-  function valueLabel(k, v, ev) {
-    if (typeof v === 'boolean') return v ? '是' : '否';
-    switch (k) {
-      case 'decision': return DECISION_LABELS[v] || null;
-      case 'type':
-        if (ev === 'call_transferred') return TRANSFER_TYPE_LABELS[v] || null;
-        return DECISION_LABELS[v] || null;
-      case 'hop': return hopLabel(v);
-      case 'target': return targetLabel(v);
-      case 'channel': return ev === 'received' || DETAIL_CHANNEL_LABELS[v] ? (DETAIL_CHANNEL_LABELS[v] || null) : null;
-      case 'kind': return isBlank(v) ? '待分类' : (KIND_LABELS[v] || null);
-      case 'urgency': return URGENCY_LABELS[v] || null;
-      case 'reason':
-        if (ev === 'video_ended') return VIDEO_END_LABELS[v] || null;
-        if (ev === 'audio_interrupted') return AUDIO_CLOSE_LABELS[v] || null;
-        return errorText(v);
-      case 'reasons': return reasonText(v);
-      case 'partner': case 'origin': return partnerName(v);
-      case 'status': return ev === 'partner_status' ? (PARTNER_STATUS_LABELS[v] || null) : (PARTNER_STATUS_LABELS[v] || '').replace('对方', '') || null;
-      case 'engine': return ENGINE_LABELS[v] || null;
-      case 'fallback': return FALLBACK_LABELS[v] || null;
-      case 'guard': return v === 'emergency' ? '命中紧急情况用语，直接研判' : null;
-      case 'how': return HOW_LABELS[v] || null;
-      case 'state': return CALL_STATE_LABELS[v] || null;
-      case 'leg': return LEG_LABELS[v] || null;
-      case 'fields': case 'field': return PREFILL_FIELD_LABELS[v] || null;
-      case 'seconds': case 'talk_seconds': case 'hold_time': case 'seconds_received': return fmtSeconds(v);
-      case 'position': return '第 ' + v + ' 位';
-      case 'cause': return HANGUP_CAUSE_LABELS[String(v)] || null;
-      case 'chat_messages': return v + ' 条';
-      case 'confidence': return typeof v === 'number' ? Math.round(v * 100) + '%' : null;
-      case 'rasa_ms': return v + ' 毫秒';
-      case 'version': return '第 ' + v + ' 版';
-      case 'line': return DIVERT_LABELS[v] || null;
-      case 'phone': case 'callback_phone': return fmtPhone(v);
-      case 'due_at': return toMs(v) ? Staff.formatTime(v, 'short') : null;
-      case 'error': return errorText(v);
-      case 'by': return v === 'bot' ? '智能推荐' : (actorText(v) || null);
-      case 'category': case 'category_l1': case 'unit': case 'name': case 'model': return String(v);
-      case 'filled': return FILLED_FIELD_LABELS[v] || null;
-      default: return null;
-    }
-  }
-
-  function detailValue(k, v, ev) {
-    if (k === 'case_id' || k === 'entry_id' || k === 'partner_ticket_id') return h('span', { class: 'mono' }, String(v));
-    if (k === 'related' && typeof v === 'string') return ticketLink(v);
-    if (k === 'due_at' && typeof v === 'string' && toMs(v)) return timeEl(v);
-    if (v && typeof v === 'object') return plainValue(v, k, ev);
-    var label = valueLabel(k, v, ev);
-    if (label !== null && label !== '') return label;
-    // A value the desk has no words for: shown as it is, muted.
-    return labelled(null, v);
-  }
-
-  function historyDetail(e) {
-    var d = e.detail;
-    if (!d || typeof d !== 'object' || Array.isArray(d)) return [];
-    var items = [];
-    var handled = {};
-    if (e.event === 'corrected') {
-      items = correctedItems(d);
-      handled.kind = handled.location = handled.dispatch = true;
-    }
-    // A hangup cause with a label: its English name (cause_text) adds nothing.
-    if (!isBlank(d.cause) && HANGUP_CAUSE_LABELS[String(d.cause)]) handled.cause_text = true;
-    else if (!isBlank(d.cause_text)) handled.cause = true;
-    Object.keys(d).forEach(function (k) {
-      if (handled[k] || DETAIL_HIDDEN[k]) return;
-      var v = d[k];
-      if (isBlank(v) || (typeof v === 'object' && !Object.keys(v).length)) return;
-      if (v && typeof v === 'object' && !Array.isArray(v) && v.from !== undefined && v.to !== undefined) {
-        items.push(detailItem(detailKeyLabel(k), change(plainValue(v.from, k, e.event), v.from, plainValue(v.to, k, e.event), v.to)));
-        return;
-      }
-      var label = e.event === 'call_ended' && k === 'seconds' ? '排队等候' : detailKeyLabel(k);
-      items.push(detailItem(label, detailValue(k, v, e.event), !DETAIL_KEY_LABELS[k]));
-    });
-    return items;
-  }
-
-  function ticketLink(id) {
-    return h('button', {
-      type: 'button', class: 'linkish', 'data-open-ticket': id, title: '打开工单 ' + id
-    }, String(id));
-  }
-
-  function renderDetail(t, opts) {
-    opts = opts || {};
-    state.detail = t;
-    var req = t.requester || {};
-    var loc = t.location || null;
-
-    $('detail-heading').textContent = '工单 ' + t.id;
-    replaceKids($('detail-badges'), [
-      statusChip(t.status),
-      kindChip(t.kind),
-      channelChip(t.channel),
-      t.urgency && t.urgency !== 'normal' && URGENCY_LABELS[t.urgency]
-        ? h('span', { class: 'chip chip--urgent' }, URGENCY_LABELS[t.urgency]) : null,
-      req.confidential ? secretBadge(false) : null
-    ]);
-
-    var parts = [];
-
-    // Basic facts
-    parts.push(section('基本信息', kv([
-      ['受理时间', timeEl(t.received_at)],
-      ['办理时限', dueEl(t.due_at, t.status)],
-      ['最近更新', timeEl(t.updated_at)],
-      ['受理渠道', channelLabel(t.channel)],
-      ['诉求类型', kindLabel(t.kind)],
-      ['办理状态', statusLabel(t.status)],
-      ['紧急程度', labelled(URGENCY_LABELS[t.urgency], t.urgency)],
-      t.source && t.source.channel_id
-        ? ['来源编号', h('span', { class: 'mono source-id', title: '受理渠道内的原始编号' }, String(t.source.channel_id))] : null
-    ]), 'd-basic'));
-
-    // Requester
-    var reqBody = [];
-    if (req.confidential) {
-      reqBody.push(h('p', { class: 'secret-note' }, secretBadge(true),
-        ' 诉求人要求对个人信息保密，转派和答复时不得透露其姓名、电话。'));
-    }
-    reqBody.push(kv([
-      ['电话', req.phone ? h('span', { class: 'phone', title: String(req.phone) }, fmtPhone(req.phone)) : '—'],
-      ['姓名', dash(req.name)],
-      req.wechat_openid ? ['微信 OpenID', String(req.wechat_openid)] : null,
-      req.consent_share_partner !== undefined && req.consent_share_partner !== null
-        ? ['同意向外省市共享', req.consent_share_partner ? '是' : '否'] : null
-    ]));
-    parts.push(section('诉求人', reqBody, 'd-requester' + (req.confidential ? ' is-confidential' : '')));
-
-    // Location
-    parts.push(section('地点', loc && (loc.district || loc.street || loc.text) ? kv([
-      ['所在区', dash(loc.district)],
-      loc.street ? ['街道（乡镇）', String(loc.street)] : null,
-      ['详细地址', dash(addressText(loc))]
-    ]) : empty('未提供地点'), 'd-location'));
-
-    // Content
-    parts.push(section('诉求内容', t.content
-      ? h('p', { class: 'content-text' }, String(t.content)) : empty('（无内容）'), 'd-content'));
-
-    // Disposition
-    if (t.disposition) parts.push(section('处理结果', kv(dispositionPairs(t.disposition)), 'd-disposition'));
-
-    // Links
-    var links = t.links || {};
-    var linkPairs = [];
-    Object.keys(links).forEach(function (k) {
-      var v = links[k];
-      if (isBlank(v) || v === false || (Array.isArray(v) && !v.length)) return;
-      var val;
-      if (Array.isArray(v)) {
-        val = h('span', { class: 'link-list' }, v.map(function (x) {
-          return typeof x === 'string' ? ticketLink(x) : h('span', null, fmtValue(x));
-        }));
-      } else if (typeof v === 'string' && /^[A-Z]{1,4}-/.test(v)) {
-        val = ticketLink(v);
-      } else {
-        val = fmtValue(v);
-      }
-      linkPairs.push([LINK_LABELS[k] || k, val]);
-    });
-    if (linkPairs.length) parts.push(section('关联', kv(linkPairs), 'd-links'));
-
-    // Messages
-    var msgs = Array.isArray(t.messages) ? t.messages : [];
-    parts.push(section('沟通记录（' + msgs.length + '）', msgs.length
-      ? h('ol', { class: 'messages' }, msgs.map(function (m) {
-        return h('li', { class: 'message who-' + (m.who || 'unknown') },
-          h('div', { class: 'message-meta' },
-            labelled(WHO_LABELS[m.who], m.who, 'message-who'),
-            m.who === 'agent' && m.author ? h('span', { class: 'message-author' }, m.author) : null,
-            timeEl(m.at),
-            m.source ? labelled(SOURCE_LABELS[m.source], m.source, 'message-source') : null),
-          h('p', { class: 'message-text' }, dash(m.text)));
-      }))
-      : empty('暂无沟通记录'), 'd-messages'));
-
-    // Transcript (collapsed, can be long)
-    var tr = Array.isArray(t.transcript) ? t.transcript : [];
-    if (tr.length) {
-      parts.push(h('section', { class: 'd-section d-transcript' },
-        h('details', null,
-          h('summary', { class: 'd-title' }, '通话转写（' + tr.length + ' 段）'),
-          h('ol', { class: 'transcript' }, tr.map(function (s) {
-            var low = typeof s.confidence === 'number' && s.confidence < 0.6;
-            return h('li', { class: low ? 'low-confidence' : null },
-              h('span', { class: 'leg' }, LEG_LABELS[s.leg] || dash(s.leg)),
-              h('span', { class: 'muted' }, fmtSpan(s.start, s.end)),
-              h('span', { class: 'transcript-text' }, dash(s.text)),
-              low ? h('span', { class: 'muted' }, '（识别置信度低）') : null);
-          })))));
-    }
-
-    // Attachments
-    var atts = Array.isArray(t.attachments) ? t.attachments : [];
-    parts.push(section('附件（' + atts.length + '）', atts.length
-      ? h('ul', { class: 'attachments' }, atts.map(function (a) {
-        var name = a.filename || (a.sha256 ? String(a.sha256).slice(0, 12) : '附件');
-        return h('li', null,
-          a.sha256
-            ? h('a', { href: API + '/agent/blobs/' + encodeURIComponent(a.sha256), target: '_blank',
-              rel: 'noopener', title: 'SHA-256 ' + a.sha256 }, name)
-            : h('span', null, name),
-          h('span', { class: 'muted' }, ' ' + [a.kind ? attKind(a.kind) : null, a.mime, fmtBytes(a.size)]
-            .filter(Boolean).join(' · ')));
-      }))
-      : empty('无附件'), 'd-attachments'));
-
-    // History timeline
-    var hist = Array.isArray(t.history) ? t.history : [];
-    parts.push(section('处理记录（' + hist.length + '）', hist.length
-      ? h('ol', { class: 'timeline' }, hist.map(function (e) {
-        var items = historyDetail(e);
-        var known = !!EVENT_LABELS[e.event];
-        var actor = actorText(e.actor);
-        return h('li', { class: 'tl-item ev-' + String(e.event || '').replace(/[^a-z0-9_-]/gi, ''), 'data-event': e.event || '' },
-          timeEl(e.at, 'tl-at'),
-          known ? h('span', { class: 'tl-event' }, EVENT_LABELS[e.event])
-            : h('span', { class: 'tl-event tl-event--unknown', title: '未识别的事件：' + dash(e.event) }, '其他处理记录'),
-          actor ? h('span', { class: 'tl-actor' }, actor)
-            : (isBlank(e.actor) ? null : h('span', { class: 'tl-actor raw' }, String(e.actor))),
-          items.length ? h('span', { class: 'tl-detail' }, items) : null);
-      }))
-      : empty('暂无处理记录'), 'd-history'));
-
-    // Delivery ledger: rendered full width below the two columns (wide table).
-    var dels = Array.isArray(t.deliveries) ? t.deliveries : [];
-    var ledger = section('投递记录（' + dels.length + '）', dels.length
-      ? h('div', { class: 'table-wrap' }, h('table', { class: 'table deliveries' },
-        h('thead', null, h('tr', null,
-          ['环节', '次数', '时间', '结果', '接收方', '状态码', '案件编号', '错误', '下次重试', '耗时']
-            .map(function (c) { return h('th', { scope: 'col' }, c); }))),
-        h('tbody', null, dels.map(function (d) {
-          var oc = String(d.outcome || '');
-          return h('tr', { class: 'delivery-row' },
-            h('td', { class: 'nowrap' }, labelled(hopLabel(d.hop), d.hop)),
-            h('td', { class: 'num' }, dash(d.attempt)),
-            h('td', null, timeEl(d.at)),
-            h('td', { class: 'nowrap' }, labelled(OUTCOME_LABELS[oc], d.outcome,
-              'outcome ' + (OUTCOME_GOOD[oc] ? 'outcome--ok' : OUTCOME_BAD[oc] ? 'outcome--bad' : 'outcome--other'))),
-            h('td', { class: 'nowrap' }, labelled(targetLabel(d.target), d.target)),
-            h('td', { class: 'num' }, dash(d.status_code)),
-            h('td', { class: 'mono case-id' }, dash(d.case_id)),
-            h('td', { class: d.error ? 'err' : null }, d.error ? errorText(d.error) : '—'),
-            h('td', null, d.next_attempt_at ? timeEl(d.next_attempt_at) : '—'),
-            h('td', { class: 'num' }, fmtDuration(d.duration_ms)));
-        }))))
-      : empty('尚未投递'), 'd-deliveries');
-
-    replaceKids($('detail-content'), parts);
-    replaceKids($('detail-ledger'), ledger);
-
-    if (opts.resetForm || !state.correctDirty) fillCorrectForm(t);
-    renderDispatch(t, opts.resetForm || !state.dispatchDirty);
-    updateForwardButton();
-    syncRowFromTicket(t);
-    callHook('ticketRendered', t);
-    syncPartnerButton();
-  }
-
-  function attKind(k) {
-    return { image: '图片', video: '视频', audio: '录音', recording: '录音', document: '文档' }[k] || String(k);
-  }
-
-  function fmtDuration(ms) {
-    if (typeof ms !== 'number' || !isFinite(ms)) return '—';
-    if (ms >= 1000) return (ms / 1000).toFixed(1) + ' 秒';
-    return (ms < 10 ? ms.toFixed(1) : Math.round(ms)) + ' 毫秒';
-  }
-
-  // The free-text address. Older tickets stored "朝阳区 望京…": drop that district prefix.
-  function addressText(loc) {
-    var text = isBlank(loc.text) ? '' : String(loc.text).trim();
-    if (loc.district && text.indexOf(loc.district + ' ') === 0) {
-      var rest = text.slice(loc.district.length).trim();
-      if (rest) text = rest;
-    }
-    return text;
-  }
-
-  function dispositionPairs(disp) {
-    var pairs = [['处理方式', labelled(DISPOSITION_LABELS[disp.type], disp.type)]];
-    var keys = DISPOSITION_FIELDS.filter(function (k) { return k in disp; });
-    Object.keys(disp).forEach(function (k) {
-      if (k !== 'type' && keys.indexOf(k) === -1) keys.push(k);
-    });
-    keys.forEach(function (k) {
-      var v = disp[k];
-      var val;
-      if (isBlank(v)) val = '—';
-      else if (k === 'at') val = timeEl(v);
-      else if (k === 'target') val = labelled(targetLabel(v), v);
-      else if (k === 'case_id' || k === 'receipt' || k === 'kb_entry_id') val = h('span', { class: 'mono' }, String(v));
-      else if (k === 'kb_version') val = '第 ' + v + ' 版';
-      else if (k === 'to') val = DIVERT_LABELS[String(v)] || String(v);
-      else if (k === 'partner') val = partnerName(v);
-      else if (k === 'partner_status') val = labelled(PARTNER_STATUS_LABELS[v], v);
-      else if (k === 'status_at') val = timeEl(v);
-      else if (k === 'transfer_id') val = h('span', { class: 'mono' }, String(v));
-      else val = fmtValue(v);
-      var label = DISPOSITION_FIELD_LABELS[k];
-      pairs.push([label ? label : h('span', { class: 'raw' }, k), val]);
-    });
-    return pairs;
-  }
-
-  function fmtSpan(start, end) {
-    function s(v) {
-      if (typeof v !== 'number') return '';
-      var m = Math.floor(v / 60), sec = Math.floor(v % 60);
-      return m + ':' + (sec < 10 ? '0' : '') + sec;
-    }
-    var a = s(start), b = s(end);
-    return a || b ? a + '–' + b : '';
-  }
-
-  function fillCorrectForm(t) {
-    var loc = t.location || {};
-    var kindSel = $('correct-kind');
-    kindSel.value = t.kind && KIND_LABELS[t.kind] ? t.kind : '';
-    var distSel = $('correct-district');
-    distSel.value = loc.district || '';
-    if (distSel.value !== (loc.district || '')) distSel.value = '';
-    $('correct-street').value = loc.street || '';
-    state.correctDirty = false;
-  }
-
-  // --- actions ---
-
-  function actionMsg(text, kind) { setMsg($('action-msg'), text, kind); }
-
-  function onNoteSubmit(ev) {
-    ev.preventDefault();
-    var id = state.selectedId;
-    if (!id) return;
-    var ta = $('note-text');
-    var text = ta.value.trim();
-    if (!text) { actionMsg('请填写备注内容', 'error'); ta.focus(); return; }
-    withBusy($('note-submit'), function () {
-      return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/notes', { text: text }).then(function (t) {
-        state.drafts.delete(id);
-        if (state.selectedId !== id) return;
-        if (ta.value.trim() === text) ta.value = '';
-        actionMsg('备注已保存', 'ok');
-        if (t && t.id) renderDetail(t, { resetForm: false }); else loadDetail(id, { resetForm: false });
-      }, function (e) {
-        if (e.status !== 401 && state.selectedId === id) actionMsg('备注保存失败：' + e.message, 'error');
-      });
-    });
-  }
-
-  function onCorrectSubmit(ev) {
-    ev.preventDefault();
-    var id = state.selectedId;
-    var t = state.detail;
-    if (!id || !t || t.id !== id) { actionMsg('工单详情尚未加载完成，请稍候', 'error'); return; }
-    var loc = t.location || {};
-    var body = {};
-    var kind = $('correct-kind').value;
-    if (kind && kind !== t.kind) body.kind = kind;
-    var district = $('correct-district').value;
-    var street = $('correct-street').value.trim();
-    var location = {};
-    if (district !== (loc.district || '')) location.district = district || null;
-    if (street !== (loc.street || '')) location.street = street;
-    if (Object.keys(location).length) body.location = location;
-    if (!Object.keys(body).length) { actionMsg('没有需要保存的更改', null); return; }
-
-    withBusy($('correct-submit'), function () {
-      return api('PATCH', '/agent/tickets/' + encodeURIComponent(id), body).then(function (nt) {
-        if (state.selectedId !== id) return;
-        state.correctDirty = false;
-        actionMsg('更正已保存', 'ok');
-        if (nt && nt.id) renderDetail(nt, { resetForm: true }); else loadDetail(id, { resetForm: true });
-      }, function (e) {
-        if (e.status !== 401 && state.selectedId === id) actionMsg('更正保存失败：' + e.message, 'error');
-      });
-    });
-  }
-
-  // ---------------------------------------------------------------------
-  // 分类与承办单位 (ticket.dispatch): triage proposes a topic and a handling unit, the agent
-  // confirms it or corrects it. The view is re-rendered with the ticket; the correction form is
-  // static (agent.html) so that an edit survives live updates.
-  // ---------------------------------------------------------------------
-
-  // The topic classes, once per login: the <select> groups second-level classes by first level.
-  function loadTaxonomy() {
-    if (state.taxonomy) return Promise.resolve(state.taxonomy);
-    if (state.taxonomyLoading) return state.taxonomyLoading;
-    state.taxonomyLoading = api('GET', '/agent/taxonomy').then(function (data) {
-      state.taxonomy = (data && Array.isArray(data.levels)) ? data.levels : [];
-      fillCategoryOptions();
-      if (state.detail && !state.dispatchDirty) fillDispatchForm(state.detail);
-      return state.taxonomy;
-    }, function (e) {
-      if (e.status !== 401) replaceKids($('dispatch-category'), h('option', { value: '' }, '分类列表加载失败，请刷新详情重试'));
-    }).finally(function () { state.taxonomyLoading = null; });
-    return state.taxonomyLoading;
-  }
-
-  function fillCategoryOptions() {
-    replaceKids($('dispatch-category'), [h('option', { value: '' }, '请选择二级分类')].concat((state.taxonomy || []).map(function (l1) {
-      return h('optgroup', { label: l1.name }, (l1.children || []).map(function (name) {
-        return h('option', { value: name }, name);
+      val = h('span', { class: 'link-list' }, v.map(function (x) {
+        return typeof x === 'string' ? ticketLink(x) : h('span', null, fmtValue(x));
       }));
-    })));
-  }
-
-  function dispatchOf(t) { return (t && t.dispatch) || null; }
-
-  function byAgent(d) { return !!d && typeof d.by === 'string' && d.by.indexOf('agent:') === 0; }
-
-  // 坐席确认 when the agent confirmed the bot's proposal (its provenance stays the bot's, marked
-  // confirmed_by); 坐席更正 when the agent set the class or unit (a provenance entry of their own).
-  function dispatchSetBy(t, d) {
-    if (!byAgent(d)) return h('span', { class: 'dispatch-by dispatch-by--bot', title: d.model ? '分类模型 ' + d.model : null }, '智能推荐（待坐席确认）');
-    var user = d.by.slice(6);
-    var corrected = (Array.isArray(t.provenance) ? t.provenance : []).some(function (p) {
-      return p && p.field === 'dispatch' && p.by === d.by;
-    });
-    return h('span', { class: 'dispatch-by dispatch-by--agent' }, (corrected ? '坐席更正：' : '坐席确认：') + user);
-  }
-
-  function unitEl(u) {
-    var name = dash(u.name);
-    return h('span', { class: 'dispatch-unit' },
-      h('span', { class: 'dispatch-unit-name' }, name),
-      u.type && name.indexOf(u.type) === -1 ? h('span', { class: 'muted' }, '（' + u.type + '）') : null,
-      pct(u.confidence) ? h('span', { class: 'dispatch-confidence', title: '智能推荐的置信度' }, '置信度 ' + pct(u.confidence)) : null);
-  }
-
-  // The suggested hotline's name: from the partner directory, else the unit triage named for it
-  // (a desk without partner keys has no directory to ask).
-  var PARTNER_UNIT_TYPE = '外省市12345'; // triage/dispatch.py
-  function suggestedPartnerName(d) {
-    var name = partnerName(d.partner);
-    if (name === String(d.partner) && d.unit && d.unit.type === PARTNER_UNIT_TYPE && !isBlank(d.unit.name)) return String(d.unit.name);
-    return name;
-  }
-
-  // 填入转外省市表单 only while partners.js shows the transfer form (it renders after the detail).
-  function syncPartnerButton() {
-    var btn = document.querySelector('#dispatch-view .dispatch-use-partner');
-    if (btn) btn.hidden = $('transfer-form').hidden;
-  }
-
-  function renderDispatch(t, refillForm) {
-    if (!state.taxonomy) loadTaxonomy();  // a failed first load is retried with the next ticket shown
-    var d = dispatchOf(t);
-    var view = $('dispatch-view');
-    var units = d ? [d.unit].concat(Array.isArray(d.alternatives) ? d.alternatives : []).filter(function (u) { return u && !isBlank(u.name); }) : [];
-    replaceKids($('dispatch-units'), units.map(function (u, i) {
-      return h('option', { value: u.name, label: (i === 0 && d.unit ? '推荐' : '备选') + (u.type ? '：' + u.type : '') });
-    }));
-    if (!d || (isBlank(d.category) && !d.unit && isBlank(d.partner))) {
-      replaceKids(view, empty('尚未分类。转派时系统将自动分类并推荐承办单位，也可在下方直接指定。'));
+    } else if (typeof v === 'string' && /^[A-Z]{1,4}-/.test(v)) {
+      val = ticketLink(v);
     } else {
-      var current = d.unit && d.unit.name;
-      var alts = (Array.isArray(d.alternatives) ? d.alternatives : []).filter(function (u) {
-        return u && !isBlank(u.name) && u.name !== current;
-      }).slice(0, 2);
-      var confirmable = d.by === 'bot' && (!isBlank(d.category) || d.unit);
-      replaceKids(view, [
-        kv([
-          ['一级分类', dash(d.category_l1)],
-          ['二级分类', dash(d.category)],
-          [byAgent(d) ? '承办单位' : '推荐承办单位', d.unit ? unitEl(d.unit) : '—'],
-          alts.length ? ['备选单位', h('span', { class: 'dispatch-alts' }, alts.map(function (u) {
-            return h('button', {
-              type: 'button', class: 'btn btn--small dispatch-alt', 'data-unit': u.name,
-              title: '填入承办单位：' + u.name + (u.type ? '（' + u.type + '）' : '')
-            }, u.name, pct(u.confidence) ? h('span', { class: 'muted' }, ' ' + pct(u.confidence)) : null);
-          }))] : null,
-          !isBlank(d.partner) ? ['外省市', h('span', { class: 'dispatch-partner' },
-            h('span', { class: 'dispatch-partner-name' }, '建议转外省市：' + suggestedPartnerName(d)),
-            h('button', {
-              type: 'button', class: 'btn btn--small dispatch-use-partner', 'data-partner': d.partner, hidden: true,
-              title: '在“转外省市”表单中选好对方热线，核对后提交'
-            }, '填入转外省市表单'))] : null,
-          ['设定', dispatchSetBy(t, d)]
-        ]),
-        confirmable ? h('div', { class: 'dispatch-actions' },
-          h('button', { type: 'button', id: 'dispatch-confirm', class: 'btn btn--small btn--primary' }, '确认'),
-          h('span', { class: 'hint' }, '分类和承办单位无误时确认；有误请在下方更正')) : null
-      ]);
+      val = fmtValue(v);
     }
-    // Confirming or correcting changes the ticket's record; what was sent to the case system stays as sent.
-    if (FORWARD_DONE_STATUSES[t.status]) view.appendChild(h('p', { class: 'hint dispatch-sent' }, '工单已转派：在此确认或更正只记入本工单，不会重新派单。'));
-    $('dispatch-block').classList.toggle('is-proposed', !!d && d.by === 'bot');
-    if (refillForm) fillDispatchForm(t);
+    linkPairs.push([LINK_LABELS[k] || k, val]);
+  });
+  if (linkPairs.length) parts.push(section('关联', kv(linkPairs), 'd-links'));
+
+  // Messages
+  var msgs = Array.isArray(t.messages) ? t.messages : [];
+  parts.push(section('沟通记录（' + msgs.length + '）', msgs.length
+    ? h('ol', { class: 'messages' }, msgs.map(function (m) {
+      return h('li', { class: 'message who-' + (m.who || 'unknown') },
+        h('div', { class: 'message-meta' },
+          labelled(WHO_LABELS[m.who], m.who, 'message-who'),
+          m.who === 'agent' && m.author ? h('span', { class: 'message-author' }, m.author) : null,
+          timeEl(m.at),
+          m.source ? labelled(SOURCE_LABELS[m.source], m.source, 'message-source') : null),
+        h('p', { class: 'message-text' }, dash(m.text)));
+    }))
+    : empty('暂无沟通记录'), 'd-messages'));
+
+  // Transcript (collapsed, can be long)
+  var tr = Array.isArray(t.transcript) ? t.transcript : [];
+  if (tr.length) {
+    parts.push(h('section', { class: 'd-section d-transcript' },
+      h('details', null,
+        h('summary', { class: 'd-title' }, '通话转写（' + tr.length + ' 段）'),
+        h('ol', { class: 'transcript' }, tr.map(function (s) {
+          var low = typeof s.confidence === 'number' && s.confidence < 0.6;
+          return h('li', { class: low ? 'low-confidence' : null },
+            h('span', { class: 'leg' }, LEG_LABELS[s.leg] || dash(s.leg)),
+            h('span', { class: 'muted' }, fmtSpan(s.start, s.end)),
+            h('span', { class: 'transcript-text' }, dash(s.text)),
+            low ? h('span', { class: 'muted' }, '（识别置信度低）') : null);
+        })))));
   }
 
-  function fillDispatchForm(t) {
-    var d = dispatchOf(t) || {};
-    var sel = $('dispatch-category');
-    Array.prototype.slice.call(sel.querySelectorAll('option[data-extra]')).forEach(function (o) { o.remove(); });
-    var current = isBlank(d.category) ? '' : String(d.category);
-    sel.value = current;
-    if (sel.value !== current && state.taxonomy) {
-      // A class the taxonomy no longer lists: keep it visible as it is.
-      sel.appendChild(h('option', { value: current, 'data-extra': '1' }, current + '（当前分类）'));
-      sel.value = current;
-    }
-    sel.removeAttribute('aria-invalid');
-    $('dispatch-unit').value = d.unit && !isBlank(d.unit.name) ? String(d.unit.name) : '';
-    $('dispatch-unit').removeAttribute('aria-invalid');
-    state.dispatchDirty = false;
-  }
+  // Attachments
+  var atts = Array.isArray(t.attachments) ? t.attachments : [];
+  parts.push(section('附件（' + atts.length + '）', atts.length
+    ? h('ul', { class: 'attachments' }, atts.map(function (a) {
+      var name = a.filename || (a.sha256 ? String(a.sha256).slice(0, 12) : '附件');
+      return h('li', null,
+        a.sha256
+          ? h('a', { href: API + '/agent/blobs/' + encodeURIComponent(a.sha256), target: '_blank',
+            rel: 'noopener', title: 'SHA-256 ' + a.sha256 }, name)
+          : h('span', null, name),
+        h('span', { class: 'muted' }, ' ' + [a.kind ? attKind(a.kind) : null, a.mime, fmtBytes(a.size)]
+          .filter(Boolean).join(' · ')));
+    }))
+    : empty('无附件'), 'd-attachments'));
 
-  function onDispatchEdit(ev) {
-    state.dispatchDirty = true;
-    ev.currentTarget.removeAttribute('aria-invalid');
-  }
+  // History timeline
+  var hist = Array.isArray(t.history) ? t.history : [];
+  parts.push(section('处理记录（' + hist.length + '）', hist.length
+    ? h('ol', { class: 'timeline' }, hist.map(function (e) {
+      var items = historyDetail(e);
+      var known = !!EVENT_LABELS[e.event];
+      var actor = actorText(e.actor);
+      return h('li', { class: 'tl-item ev-' + String(e.event || '').replace(/[^a-z0-9_-]/gi, ''), 'data-event': e.event || '' },
+        timeEl(e.at, 'tl-at'),
+        known ? h('span', { class: 'tl-event' }, EVENT_LABELS[e.event])
+          : h('span', { class: 'tl-event tl-event--unknown', title: '未识别的事件：' + dash(e.event) }, '其他处理记录'),
+        actor ? h('span', { class: 'tl-actor' }, actor)
+          : (isBlank(e.actor) ? null : h('span', { class: 'tl-actor raw' }, String(e.actor))),
+        items.length ? h('span', { class: 'tl-detail' }, items) : null);
+    }))
+    : empty('暂无处理记录'), 'd-history'));
 
-  function onDispatchViewClick(ev) {
-    var btn = ev.target.closest && ev.target.closest('button');
-    if (!btn) return;
-    if (btn.id === 'dispatch-confirm') onDispatchConfirm(btn);
-    else if (btn.hasAttribute('data-unit')) {
-      var input = $('dispatch-unit');
-      input.value = btn.getAttribute('data-unit');
-      input.removeAttribute('aria-invalid');
-      state.dispatchDirty = true;
-      input.focus();
-    } else if (btn.hasAttribute('data-partner')) usePartner(btn.getAttribute('data-partner'));
-  }
-
-  // Prepare 京津冀一键互转 with the suggested hotline; the agent still reviews and submits it.
-  function usePartner(partner) {
-    var form = $('transfer-form');
-    var sel = $('transfer-partner');
-    if (form.hidden) { actionMsg('该工单当前不能转外省市', 'warn'); return; }
-    sel.value = partner;
-    if (sel.value !== partner) { actionMsg('对方热线列表中没有' + partnerName(partner), 'warn'); return; }
-    sel.dispatchEvent(new Event('change', { bubbles: true }));
-    var reason = $('transfer-reason');
-    if (!reason.value.trim()) reason.value = '诉求发生地在北京市以外，属对方热线管辖';
-    form.scrollIntoView({ block: 'nearest' });
-    reason.focus();
-  }
-
-  function onDispatchConfirm(btn) {
-    var id = state.selectedId;
-    var t = state.detail;
-    if (!id || !t || t.id !== id) { actionMsg('工单详情尚未加载完成，请稍候', 'error'); return; }
-    withBusy(btn, function () {
-      return api('PATCH', '/agent/tickets/' + encodeURIComponent(id), { dispatch: { confirm: true } }).then(function (nt) {
-        if (state.selectedId !== id) return;
-        actionMsg('已确认分类与承办单位', 'ok');
-        if (nt && nt.id) renderDetail(nt, { resetForm: false }); else loadDetail(id, { resetForm: false });
-      }, function (e) {
-        if (e.status !== 401 && state.selectedId === id) actionMsg('确认失败：' + apiMessage(e), 'error');
-      });
-    });
-  }
-
-  function onDispatchSubmit(ev) {
-    ev.preventDefault();
-    var id = state.selectedId;
-    var t = state.detail;
-    if (!id || !t || t.id !== id) { actionMsg('工单详情尚未加载完成，请稍候', 'error'); return; }
-    var d = dispatchOf(t) || {};
-    var category = $('dispatch-category').value;
-    var unit = $('dispatch-unit').value.trim();
-    var body = {};
-    if (category && category !== (d.category || '')) body.category = category;
-    if (unit && unit !== (d.unit && d.unit.name || '')) {
-      if (unit.length < 2) {
-        $('dispatch-unit').setAttribute('aria-invalid', 'true');
-        $('dispatch-unit').focus();
-        actionMsg('承办单位名称至少 2 个字', 'error');
-        return;
-      }
-      body.unit = unit;
-    }
-    if (!Object.keys(body).length) {
-      actionMsg(!category && !unit ? '请选择二级分类或填写承办单位' : '没有需要保存的更改', null);
-      return;
-    }
-
-    withBusy($('dispatch-save'), function () {
-      return api('PATCH', '/agent/tickets/' + encodeURIComponent(id), { dispatch: body }).then(function (nt) {
-        if (state.selectedId !== id) return;
-        state.dispatchDirty = false;
-        actionMsg('分类与承办单位已更正', 'ok');
-        if (nt && nt.id) renderDetail(nt, { resetForm: false }); else loadDetail(id, { resetForm: false });
-      }, function (e) {
-        if (e.status === 401 || state.selectedId !== id) return;
-        (e.fields || []).forEach(function (f) {
-          var el = f.field === 'dispatch.category' ? $('dispatch-category') : f.field === 'dispatch.unit' ? $('dispatch-unit') : null;
-          if (el) el.setAttribute('aria-invalid', 'true');
-        });
-        actionMsg('分类与承办单位更正失败：' + apiMessage(e), 'error');
-      });
-    });
-  }
-
-  // The API's message; its per-field messages only when they add something (422 often repeats it).
-  function apiMessage(e) {
-    var said = e.body && e.body.message;
-    var more = (e.fields || []).some(function (f) { return f.message && f.message !== said; });
-    return said && !more ? said : e.message;
-  }
-
-  // Already forwarded (or otherwise settled): the status says so, or the history holds a
-  // forward decision / request whose delivery may still be under way.
-  function forwardDone(t) {
-    if (!t) return false;
-    if (FORWARD_DONE_STATUSES[t.status]) return true;
-    return (Array.isArray(t.history) ? t.history : []).some(function (e) {
-      if (!e) return false;
-      if (e.event === 'forward_requested') return true;
-      return e.event === 'routed' && e.detail && e.detail.decision === 'forward';
-    });
-  }
-
-  function updateForwardButton() {
-    var btn = $('forward');
-    if (btn.getAttribute('aria-busy') === 'true') return;
-    var id = state.selectedId;
-    var t = state.detail && state.detail.id === id ? state.detail : null;
-    // Until the full ticket is loaded, go by the list's summary status.
-    var done = !!id && (state.forwardedIds.has(id) ||
-      (t ? forwardDone(t) : !!(state.tickets.get(id) && FORWARD_DONE_STATUSES[state.tickets.get(id).status])));
-    btn.disabled = done;
-    btn.title = done ? '已转派，无需重复操作' : '';
-    btn.classList.toggle('is-done', done);
-    $('forward-hint').textContent = done ? '已转派，无需重复操作' : '提交后由系统投递至承办单位';
-  }
-
-  function onForward() {
-    var id = state.selectedId;
-    if (!id || $('forward').disabled) return;
-    var t = state.detail && state.detail.id === id ? state.detail : state.tickets.get(id);
-    var loc = t && t.location ? [t.location.district, t.location.street].filter(Boolean).join(' ') : '';
-    window.DeskConfirm.ask({
-      title: '确认转派',
-      text: '确定将工单 ' + id + ' 转派至承办单位？系统将把以下内容提交至12345派单系统：',
-      items: ['诉求内容、诉求类型（' + kindLabel(t && t.kind) + '）、紧急程度和办理时限',
-        '诉求人信息' + (t && t.requester && t.requester.confidential ? '（已标注保密，承办单位不得泄露）' : ''),
-        '地点' + (loc ? '（' + loc + '）' : '') + '、沟通记录和附件'],
-      warning: '转派后无法撤回，如需更正分类或地点，请先保存更正再转派。',
-      ok: '确定转派'
-    }).then(function (yes) {
-      if (yes && state.selectedId === id) sendForward(id);
-    });
-  }
-
-  function sendForward(id) {
-    if ($('forward').disabled) return;
-    withBusy($('forward'), function () {
-      return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/forward', {}).then(function () {
-        state.forwardedIds.add(id);
-        if (state.selectedId !== id) return;
-        actionMsg('已提交转派，系统正在投递', 'ok');
-        setTimeout(function () { if (state.selectedId === id) loadDetail(id, { resetForm: false }); }, 1500);
-      }, function (e) {
-        if (e.status === 409) state.forwardedIds.add(id);
-        if (e.status === 401 || state.selectedId !== id) return;
-        actionMsg(e.status === 409 ? e.message : '转派失败：' + e.message, e.status === 409 ? 'warn' : 'error');
-      });
-    }).finally(updateForwardButton);
-  }
-
-  // ---------------------------------------------------------------------
-  // Supervisor
-  // ---------------------------------------------------------------------
-
-  function supMsg(text, kind) { setMsg($('supervisor-msg'), text, kind); }
-
-  // Dead letters: a page at a time (cursor `next`), a checkbox per row, bulk re-drive after a
-  // confirmation. Every re-drive is exactly once on the server: 409 / already_gone = someone else did it.
-  var DL_PAGE = 100;
-  var DL_BATCH = 500; // ids per bulk request (the API's limit)
-  var deadLetters = { items: [], next: null, total: 0, selected: new Set(), pages: 0 };
-
-  function resetDeadLetters() {
-    deadLetters.items = []; deadLetters.next = null; deadLetters.total = 0; deadLetters.pages = 0; deadLetters.selected.clear();
-  }
-
-  function deadLettersPath(before) {
-    return '/supervisor/dead-letters?limit=' + DL_PAGE + (before ? '&before=' + encodeURIComponent(before) : '');
-  }
-
-  function loadDeadLetters(quiet) {
-    var box = $('dead-letters');
-    // The minute refresh leaves a supervisor's work alone: extra pages or a selection stay as they are.
-    if (quiet && (deadLetters.pages > 1 || deadLetters.selected.size)) return Promise.resolve();
-    if (!quiet && !box.firstChild) box.replaceChildren(empty('正在加载…'));
-    return api('GET', deadLettersPath(null)).then(function (data) {
-      var keep = deadLetters.selected;
-      resetDeadLetters();
-      addDeadLetterPage(data);
-      (data && data.items || []).forEach(function (it) { if (keep.has(it.entry_id)) deadLetters.selected.add(it.entry_id); });
-      renderDeadLetters();
-    }, function (e) {
-      if (e.status !== 401 && !quiet) box.replaceChildren(h('p', { class: 'msg msg--error' }, '加载失败：' + e.message));
-    });
-  }
-
-  function addDeadLetterPage(data) {
-    var seen = new Set(deadLetters.items.map(function (it) { return it.entry_id; }));
-    ((data && data.items) || []).forEach(function (it) { if (!seen.has(it.entry_id)) deadLetters.items.push(it); });
-    deadLetters.next = (data && data.next) || null;
-    deadLetters.total = (data && data.total) || 0;
-    deadLetters.pages += 1;
-  }
-
-  function loadMoreDeadLetters(btn) {
-    if (!deadLetters.next) return;
-    withBusy(btn, function () {
-      return api('GET', deadLettersPath(deadLetters.next)).then(function (data) {
-        addDeadLetterPage(data);
-        renderDeadLetters();
-        var more = $('dead-letters-more');
-        if (more) more.focus(); else if ($('dead-letters-all')) $('dead-letters-all').focus();
-      }, function (e) {
-        if (e.status !== 401) supMsg('加载更多失败：' + e.message, 'error');
-      });
-    });
-  }
-
-  function renderDeadLetters() {
-    var items = deadLetters.items;
-    $('dead-letters-count').textContent = '（' + deadLetters.total + '）';
-    var box = $('dead-letters');
-    if (!items.length) { box.replaceChildren(empty('死信队列为空')); return; }
-    var allChecked = items.every(function (it) { return deadLetters.selected.has(it.entry_id); });
-    var n = deadLetters.selected.size;
-    box.replaceChildren(
-      h('div', { class: 'dead-letters-toolbar', role: 'group', 'aria-label': '批量重新投递' },
-        h('label', { class: 'dl-select-all' },
-          h('input', { type: 'checkbox', id: 'dead-letters-select-all', checked: allChecked, onchange: onSelectAllDeadLetters }),
-          ' 全选'),
-        h('button', {
-          type: 'button', id: 'dead-letters-redrive-selected', class: 'btn btn--small', disabled: !n, onclick: onRedriveSelected
-        }, '重新投递所选' + (n ? '（' + n + '）' : '')),
-        h('button', {
-          type: 'button', id: 'dead-letters-redrive-all', class: 'btn btn--small', onclick: onRedriveAll
-        }, '全部重新投递（' + deadLetters.total + '）')),
-      h('table', { class: 'table' },
-        h('thead', null, h('tr', null,
-          h('th', { scope: 'col', class: 'dl-check' }, h('span', { class: 'sr-only' }, '选择')),
-          ['时间', '工单', '环节', '原因', '状态码', '尝试次数', '操作']
-            .map(function (c) { return h('th', { scope: 'col' }, c); }))),
-        h('tbody', null, items.map(function (it) {
-          return h('tr', { class: 'dead-letter-row', 'data-entry-id': it.entry_id },
-            h('td', { class: 'dl-check' }, h('input', {
-              type: 'checkbox', class: 'dead-letter-check', 'data-entry-id': it.entry_id, checked: deadLetters.selected.has(it.entry_id),
-              'aria-label': '选择 ' + (it.ticket_id || '') + (hopLabel(it.hop) ? '（' + hopLabel(it.hop) + '）' : ''),
-              onchange: onDeadLetterCheck
-            })),
-            h('td', null, timeEl(it.at)),
-            h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'),
-            h('td', { class: 'nowrap' }, labelled(hopLabel(it.hop), it.hop)),
-            h('td', { class: 'err' }, it.reason ? errorText(it.reason) : '—'),
-            h('td', { class: 'num' }, dash(it.status_code)),
-            h('td', { class: 'num' }, dash(it.attempts)),
-            h('td', null, h('button', {
-              type: 'button', class: 'btn btn--small redrive', 'data-entry-id': it.entry_id,
-              'aria-label': '重新投递 ' + (it.ticket_id || '') + (hopLabel(it.hop) ? '（' + hopLabel(it.hop) + '）' : '')
-            }, '重新投递')));
-        }))),
-      h('div', { class: 'dead-letters-foot' },
-        h('span', { id: 'dead-letters-shown', class: 'muted' }, '已显示 ' + items.length + ' / 共 ' + deadLetters.total + ' 条'),
-        deadLetters.next ? h('button', {
-          type: 'button', id: 'dead-letters-more', class: 'btn btn--small',
-          onclick: function (ev) { loadMoreDeadLetters(ev.currentTarget); }
-        }, '加载更多') : null));
-  }
-
-  function syncDeadLetterSelection() {
-    var n = deadLetters.selected.size;
-    var btn = $('dead-letters-redrive-selected');
-    if (btn) { btn.disabled = !n; btn.textContent = '重新投递所选' + (n ? '（' + n + '）' : ''); }
-    var all = $('dead-letters-select-all');
-    if (all) all.checked = !!deadLetters.items.length && deadLetters.items.every(function (it) { return deadLetters.selected.has(it.entry_id); });
-  }
-
-  function onDeadLetterCheck(ev) {
-    var id = ev.currentTarget.getAttribute('data-entry-id');
-    if (ev.currentTarget.checked) deadLetters.selected.add(id); else deadLetters.selected.delete(id);
-    syncDeadLetterSelection();
-  }
-
-  function onSelectAllDeadLetters(ev) {
-    var on = ev.currentTarget.checked;
-    deadLetters.items.forEach(function (it) { if (on) deadLetters.selected.add(it.entry_id); else deadLetters.selected.delete(it.entry_id); });
-    Array.prototype.forEach.call(document.querySelectorAll('#dead-letters input.dead-letter-check'), function (c) { c.checked = on; });
-    syncDeadLetterSelection();
-  }
-
-  // A modal confirmation (re-drive cannot be undone); resolves true only on the confirm button.
-  function confirmRedrive(text) {
-    var dlg = $('dead-letters-confirm');
-    if (!dlg) {
-      dlg = h('dialog', { id: 'dead-letters-confirm', class: 'confirm-dialog', 'aria-labelledby': 'dead-letters-confirm-text' },
-        h('form', { method: 'dialog' },
-          h('p', { id: 'dead-letters-confirm-text', class: 'confirm-text' }),
-          h('p', { class: 'muted' }, '此操作无法撤销，工单将重新发送。'),
-          h('div', { class: 'confirm-actions' },
-            h('button', { type: 'submit', value: 'cancel', class: 'btn btn--small', id: 'dead-letters-confirm-cancel' }, '取消'),
-            h('button', { type: 'submit', value: 'ok', class: 'btn btn--small btn--primary', id: 'dead-letters-confirm-ok' }, '确定重新投递'))));
-      $('supervisor').appendChild(dlg);
-    }
-    $('dead-letters-confirm-text').textContent = text;
-    dlg.returnValue = '';
-    return new Promise(function (resolve) {
-      dlg.addEventListener('close', function done() { resolve(dlg.returnValue === 'ok'); }, { once: true });
-      dlg.showModal();
-      $('dead-letters-confirm-cancel').focus();
-    });
-  }
-
-  function redriveResultText(redriven, gone) {
-    return '已重新投递 ' + redriven + ' 条' + (gone ? '，' + gone + ' 条已被他人重新投递或已不存在' : '');
-  }
-
-  function onRedriveSelected(ev) {
-    var btn = ev.currentTarget;
-    var ids = deadLetters.items.map(function (it) { return it.entry_id; }).filter(function (id) { return deadLetters.selected.has(id); });
-    if (!ids.length) return;
-    confirmRedrive('确定重新投递选中的 ' + ids.length + ' 条？').then(function (ok) {
-      if (!ok) return;
-      var sum = { redriven: 0, gone: 0 };
-      var batches = [];
-      for (var i = 0; i < ids.length; i += DL_BATCH) batches.push(ids.slice(i, i + DL_BATCH));
-      withBusy(btn, function () {
-        return batches.reduce(function (p, batch) {
-          return p.then(function () {
-            return api('POST', '/supervisor/dead-letters/redrive', { entry_ids: batch }).then(function (r) {
-              sum.redriven += r.redriven; sum.gone += r.already_gone;
-            });
-          });
-        }, Promise.resolve()).then(function () {
-          supMsg(redriveResultText(sum.redriven, sum.gone), sum.gone ? 'warn' : 'ok');
-        }, function (e) {
-          if (e.status !== 401) supMsg('重新投递失败：' + e.message + (sum.redriven ? '（已重新投递 ' + sum.redriven + ' 条）' : ''), 'error');
-        }).then(function () { deadLetters.selected.clear(); return loadDeadLetters(); });
-      });
-    });
-  }
-
-  function onRedriveAll(ev) {
-    var btn = ev.currentTarget;
-    if (!deadLetters.total) return;
-    confirmRedrive('确定重新投递全部 ' + deadLetters.total + ' 条？').then(function (ok) {
-      if (!ok) return;
-      withBusy(btn, function () {
-        return api('POST', '/supervisor/dead-letters/redrive', { all: true }).then(function (r) {
-          supMsg(redriveResultText(r.redriven, r.already_gone), r.already_gone ? 'warn' : 'ok');
-        }, function (e) {
-          if (e.status !== 401) supMsg('重新投递失败：' + e.message, 'error');
-        }).then(function () { deadLetters.selected.clear(); return loadDeadLetters(); });
-      });
-    });
-  }
-
-  function onRedrive(btn) {
-    var entryId = btn.getAttribute('data-entry-id');
-    if (!entryId) return;
-    withBusy(btn, function () {
-      return api('POST', '/supervisor/dead-letters/' + encodeURIComponent(entryId) + '/redrive', {}).then(function () {
-        var row = btn.closest('tr');
-        var link = row && row.querySelector('[data-open-ticket]');
-        supMsg(link ? '已重新投递工单 ' + link.getAttribute('data-open-ticket') : '已重新投递', 'ok');
-      }, function (e) {
-        if (e.status === 409 || e.status === 404) supMsg(e.message, 'warn');
-        else if (e.status !== 401) supMsg('重新投递失败：' + e.message, 'error');
-      }).then(function () {
-        if (!document.body.contains(btn)) return;
-        deadLetters.selected.delete(entryId);
-        return loadDeadLetters();
-      });
-    });
-  }
-
-  function loadLocalInbox(quiet) {
-    var box = $('local-inbox');
-    if (!quiet && !box.firstChild) box.replaceChildren(empty('正在加载…'));
-    return api('GET', '/supervisor/local-inbox').then(function (data) {
-      renderLocalInbox((data && data.items) || []);
-    }, function (e) {
-      if (e.status !== 401 && !quiet) box.replaceChildren(h('p', { class: 'msg msg--error' }, '加载失败：' + e.message));
-    });
-  }
-
-  function renderLocalInbox(items) {
-    $('local-inbox-count').textContent = '（' + items.length + '）';
-    var box = $('local-inbox');
-    if (!items.length) { box.replaceChildren(empty('本地收件箱为空')); return; }
-    box.replaceChildren(h('table', { class: 'table' },
+  // Delivery ledger: rendered full width below the two columns (wide table).
+  var dels = Array.isArray(t.deliveries) ? t.deliveries : [];
+  var ledger = section('投递记录（' + dels.length + '）', dels.length
+    ? h('div', { class: 'table-wrap' }, h('table', { class: 'table deliveries' },
       h('thead', null, h('tr', null,
-        ['收到时间', '案件编号', '工单'].map(function (c) { return h('th', { scope: 'col' }, c); }))),
-      h('tbody', null, items.map(function (it) {
-        return h('tr', { class: 'local-inbox-row', 'data-case-id': it.case_id },
-          h('td', null, timeEl(it.received_at)),
-          h('td', { class: 'mono case-id' }, dash(it.case_id)),
-          h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'));
-      }))));
+        ['环节', '次数', '时间', '结果', '接收方', '状态码', '案件编号', '错误', '下次重试', '耗时']
+          .map(function (c) { return h('th', { scope: 'col' }, c); }))),
+      h('tbody', null, dels.map(function (d) {
+        var oc = String(d.outcome || '');
+        return h('tr', { class: 'delivery-row' },
+          h('td', { class: 'nowrap' }, labelled(hopLabel(d.hop), d.hop)),
+          h('td', { class: 'num' }, dash(d.attempt)),
+          h('td', null, timeEl(d.at)),
+          h('td', { class: 'nowrap' }, labelled(OUTCOME_LABELS[oc], d.outcome,
+            'outcome ' + (OUTCOME_GOOD[oc] ? 'outcome--ok' : OUTCOME_BAD[oc] ? 'outcome--bad' : 'outcome--other'))),
+          h('td', { class: 'nowrap' }, labelled(targetLabel(d.target), d.target)),
+          h('td', { class: 'num' }, dash(d.status_code)),
+          h('td', { class: 'mono case-id' }, dash(d.case_id)),
+          h('td', { class: d.error ? 'err' : null }, d.error ? errorText(d.error) : '—'),
+          h('td', null, d.next_attempt_at ? timeEl(d.next_attempt_at) : '—'),
+          h('td', { class: 'num' }, fmtDuration(d.duration_ms)));
+      }))))
+    : empty('尚未投递'), 'd-deliveries');
+
+  replaceKids($('detail-content'), parts);
+  replaceKids($('detail-ledger'), ledger);
+
+  if (opts.resetForm || !state.correctDirty) fillCorrectForm(t);
+  renderDispatch(t, opts.resetForm || !state.dispatchDirty);
+  updateForwardButton();
+  syncRowFromTicket(t);
+  panelHooks.ticketRendered(t);
+  syncPartnerButton();
+}
+
+function attKind(k) {
+  return { image: '图片', video: '视频', audio: '录音', recording: '录音', document: '文档' }[k] || String(k);
+}
+
+function fmtDuration(ms) {
+  if (typeof ms !== 'number' || !isFinite(ms)) return '—';
+  if (ms >= 1000) return (ms / 1000).toFixed(1) + ' 秒';
+  return (ms < 10 ? ms.toFixed(1) : Math.round(ms)) + ' 毫秒';
+}
+
+// The free-text address. Older tickets stored "朝阳区 望京…": drop that district prefix.
+function addressText(loc) {
+  var text = isBlank(loc.text) ? '' : String(loc.text).trim();
+  if (loc.district && text.indexOf(loc.district + ' ') === 0) {
+    var rest = text.slice(loc.district.length).trim();
+    if (rest) text = rest;
   }
+  return text;
+}
 
-  // ---------------------------------------------------------------------
-  // WebSocket with reconnect + backoff
-  // ---------------------------------------------------------------------
+function dispositionPairs(disp) {
+  var pairs = [['处理方式', labelled(DISPOSITION_LABELS[disp.type], disp.type)]];
+  var keys = DISPOSITION_FIELDS.filter(function (k) { return k in disp; });
+  Object.keys(disp).forEach(function (k) {
+    if (k !== 'type' && keys.indexOf(k) === -1) keys.push(k);
+  });
+  keys.forEach(function (k) {
+    var v = disp[k];
+    var val;
+    if (isBlank(v)) val = '—';
+    else if (k === 'at') val = timeEl(v);
+    else if (k === 'target') val = labelled(targetLabel(v), v);
+    else if (k === 'case_id' || k === 'receipt' || k === 'kb_entry_id') val = h('span', { class: 'mono' }, String(v));
+    else if (k === 'kb_version') val = '第 ' + v + ' 版';
+    else if (k === 'to') val = DIVERT_LABELS[String(v)] || String(v);
+    else if (k === 'partner') val = partnerName(v);
+    else if (k === 'partner_status') val = labelled(PARTNER_STATUS_LABELS[v], v);
+    else if (k === 'status_at') val = timeEl(v);
+    else if (k === 'transfer_id') val = h('span', { class: 'mono' }, String(v));
+    else val = fmtValue(v);
+    var label = DISPOSITION_FIELD_LABELS[k];
+    pairs.push([label ? label : h('span', { class: 'raw' }, k), val]);
+  });
+  return pairs;
+}
 
-  function setWsStatus(s, title) {
-    var el = $('ws-status');
-    el.setAttribute('data-state', s);
-    el.textContent = s === 'open' ? '实时连接正常' : s === 'connecting' ? '正在连接…' : '正在重连…';
-    el.title = title || '';
+function fmtSpan(start, end) {
+  function s(v) {
+    if (typeof v !== 'number') return '';
+    var m = Math.floor(v / 60), sec = Math.floor(v % 60);
+    return m + ':' + (sec < 10 ? '0' : '') + sec;
   }
+  var a = s(start), b = s(end);
+  return a || b ? a + '–' + b : '';
+}
 
-  function connectWs() {
-    state.wsWanted = true;
-    clearTimeout(state.wsTimer);
-    state.wsTimer = null;
-    if (state.ws) return;
-    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + API + '/agent/ws';
-    var ws;
-    try {
-      ws = new WebSocket(url);
-    } catch (e) {
-      setWsStatus('reconnecting');
-      scheduleReconnect();
+function fillCorrectForm(t) {
+  var loc = t.location || {};
+  var kindSel = $('correct-kind');
+  kindSel.value = t.kind && KIND_LABELS[t.kind] ? t.kind : '';
+  var distSel = $('correct-district');
+  distSel.value = loc.district || '';
+  if (distSel.value !== (loc.district || '')) distSel.value = '';
+  $('correct-street').value = loc.street || '';
+  state.correctDirty = false;
+}
+
+// --- actions ---
+
+function actionMsg(text, kind) { setMsg($('action-msg'), text, kind); }
+
+function onNoteSubmit(ev) {
+  ev.preventDefault();
+  var id = state.selectedId;
+  if (!id) return;
+  var ta = $('note-text');
+  var text = ta.value.trim();
+  if (!text) { actionMsg('请填写备注内容', 'error'); ta.focus(); return; }
+  withBusy($('note-submit'), function () {
+    return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/notes', { text: text }).then(function (t) {
+      state.drafts.delete(id);
+      if (state.selectedId !== id) return;
+      if (ta.value.trim() === text) ta.value = '';
+      actionMsg('备注已保存', 'ok');
+      if (t && t.id) renderDetail(t, { resetForm: false }); else loadDetail(id, { resetForm: false });
+    }, function (e) {
+      if (e.status !== 401 && state.selectedId === id) actionMsg('备注保存失败：' + e.message, 'error');
+    });
+  });
+}
+
+function onCorrectSubmit(ev) {
+  ev.preventDefault();
+  var id = state.selectedId;
+  var t = state.detail;
+  if (!id || !t || t.id !== id) { actionMsg('工单详情尚未加载完成，请稍候', 'error'); return; }
+  var loc = t.location || {};
+  var body = {};
+  var kind = $('correct-kind').value;
+  if (kind && kind !== t.kind) body.kind = kind;
+  var district = $('correct-district').value;
+  var street = $('correct-street').value.trim();
+  var location = {};
+  if (district !== (loc.district || '')) location.district = district || null;
+  if (street !== (loc.street || '')) location.street = street;
+  if (Object.keys(location).length) body.location = location;
+  if (!Object.keys(body).length) { actionMsg('没有需要保存的更改', null); return; }
+
+  withBusy($('correct-submit'), function () {
+    return api('PATCH', '/agent/tickets/' + encodeURIComponent(id), body).then(function (nt) {
+      if (state.selectedId !== id) return;
+      state.correctDirty = false;
+      actionMsg('更正已保存', 'ok');
+      if (nt && nt.id) renderDetail(nt, { resetForm: true }); else loadDetail(id, { resetForm: true });
+    }, function (e) {
+      if (e.status !== 401 && state.selectedId === id) actionMsg('更正保存失败：' + e.message, 'error');
+    });
+  });
+}
+
+// ---------------------------------------------------------------------
+// 分类与承办单位 (ticket.dispatch): triage proposes a topic and a handling unit, the agent
+// confirms it or corrects it. The view is re-rendered with the ticket; the correction form is
+// static (agent.html) so that an edit survives live updates.
+// ---------------------------------------------------------------------
+
+// The topic classes, once per login: the <select> groups second-level classes by first level.
+function loadTaxonomy() {
+  if (state.taxonomy) return Promise.resolve(state.taxonomy);
+  if (state.taxonomyLoading) return state.taxonomyLoading;
+  state.taxonomyLoading = api('GET', '/agent/taxonomy').then(function (data) {
+    state.taxonomy = (data && Array.isArray(data.levels)) ? data.levels : [];
+    fillCategoryOptions();
+    if (state.detail && !state.dispatchDirty) fillDispatchForm(state.detail);
+    return state.taxonomy;
+  }, function (e) {
+    if (e.status !== 401) replaceKids($('dispatch-category'), h('option', { value: '' }, '分类列表加载失败，请刷新详情重试'));
+  }).finally(function () { state.taxonomyLoading = null; });
+  return state.taxonomyLoading;
+}
+
+function fillCategoryOptions() {
+  replaceKids($('dispatch-category'), [h('option', { value: '' }, '请选择二级分类')].concat((state.taxonomy || []).map(function (l1) {
+    return h('optgroup', { label: l1.name }, (l1.children || []).map(function (name) {
+      return h('option', { value: name }, name);
+    }));
+  })));
+}
+
+function dispatchOf(t) { return (t && t.dispatch) || null; }
+
+function byAgent(d) { return !!d && typeof d.by === 'string' && d.by.indexOf('agent:') === 0; }
+
+// 坐席确认 when the agent confirmed the bot's proposal (its provenance stays the bot's, marked
+// confirmed_by); 坐席更正 when the agent set the class or unit (a provenance entry of their own).
+function dispatchSetBy(t, d) {
+  if (!byAgent(d)) return h('span', { class: 'dispatch-by dispatch-by--bot', title: d.model ? '分类模型 ' + d.model : null }, '智能推荐（待坐席确认）');
+  var user = d.by.slice(6);
+  var corrected = (Array.isArray(t.provenance) ? t.provenance : []).some(function (p) {
+    return p && p.field === 'dispatch' && p.by === d.by;
+  });
+  return h('span', { class: 'dispatch-by dispatch-by--agent' }, (corrected ? '坐席更正：' : '坐席确认：') + user);
+}
+
+function unitEl(u) {
+  var name = dash(u.name);
+  return h('span', { class: 'dispatch-unit' },
+    h('span', { class: 'dispatch-unit-name' }, name),
+    u.type && name.indexOf(u.type) === -1 ? h('span', { class: 'muted' }, '（' + u.type + '）') : null,
+    pct(u.confidence) ? h('span', { class: 'dispatch-confidence', title: '智能推荐的置信度' }, '置信度 ' + pct(u.confidence)) : null);
+}
+
+// The suggested hotline's name: from the partner directory, else the unit triage named for it
+// (a desk without partner keys has no directory to ask).
+var PARTNER_UNIT_TYPE = '外省市12345'; // triage/dispatch.py
+function suggestedPartnerName(d) {
+  var name = partnerName(d.partner);
+  if (name === String(d.partner) && d.unit && d.unit.type === PARTNER_UNIT_TYPE && !isBlank(d.unit.name)) return String(d.unit.name);
+  return name;
+}
+
+// 填入转外省市表单 only while the partner panel shows the transfer form (it renders after the detail).
+function syncPartnerButton() {
+  var btn = document.querySelector('#dispatch-view .dispatch-use-partner');
+  if (btn) btn.hidden = $('transfer-form').hidden;
+}
+
+function renderDispatch(t, refillForm) {
+  if (!state.taxonomy) loadTaxonomy();  // a failed first load is retried with the next ticket shown
+  var d = dispatchOf(t);
+  var view = $('dispatch-view');
+  var units = d ? [d.unit].concat(Array.isArray(d.alternatives) ? d.alternatives : []).filter(function (u) { return u && !isBlank(u.name); }) : [];
+  replaceKids($('dispatch-units'), units.map(function (u, i) {
+    return h('option', { value: u.name, label: (i === 0 && d.unit ? '推荐' : '备选') + (u.type ? '：' + u.type : '') });
+  }));
+  if (!d || (isBlank(d.category) && !d.unit && isBlank(d.partner))) {
+    replaceKids(view, empty('尚未分类。转派时系统将自动分类并推荐承办单位，也可在下方直接指定。'));
+  } else {
+    var current = d.unit && d.unit.name;
+    var alts = (Array.isArray(d.alternatives) ? d.alternatives : []).filter(function (u) {
+      return u && !isBlank(u.name) && u.name !== current;
+    }).slice(0, 2);
+    var confirmable = d.by === 'bot' && (!isBlank(d.category) || d.unit);
+    replaceKids(view, [
+      kv([
+        ['一级分类', dash(d.category_l1)],
+        ['二级分类', dash(d.category)],
+        [byAgent(d) ? '承办单位' : '推荐承办单位', d.unit ? unitEl(d.unit) : '—'],
+        alts.length ? ['备选单位', h('span', { class: 'dispatch-alts' }, alts.map(function (u) {
+          return h('button', {
+            type: 'button', class: 'btn btn--small dispatch-alt', 'data-unit': u.name,
+            title: '填入承办单位：' + u.name + (u.type ? '（' + u.type + '）' : '')
+          }, u.name, pct(u.confidence) ? h('span', { class: 'muted' }, ' ' + pct(u.confidence)) : null);
+        }))] : null,
+        !isBlank(d.partner) ? ['外省市', h('span', { class: 'dispatch-partner' },
+          h('span', { class: 'dispatch-partner-name' }, '建议转外省市：' + suggestedPartnerName(d)),
+          h('button', {
+            type: 'button', class: 'btn btn--small dispatch-use-partner', 'data-partner': d.partner, hidden: true,
+            title: '在“转外省市”表单中选好对方热线，核对后提交'
+          }, '填入转外省市表单'))] : null,
+        ['设定', dispatchSetBy(t, d)]
+      ]),
+      confirmable ? h('div', { class: 'dispatch-actions' },
+        h('button', { type: 'button', id: 'dispatch-confirm', class: 'btn btn--small btn--primary' }, '确认'),
+        h('span', { class: 'hint' }, '分类和承办单位无误时确认；有误请在下方更正')) : null
+    ]);
+  }
+  // Confirming or correcting changes the ticket's record; what was sent to the case system stays as sent.
+  if (FORWARD_DONE_STATUSES[t.status]) view.appendChild(h('p', { class: 'hint dispatch-sent' }, '工单已转派：在此确认或更正只记入本工单，不会重新派单。'));
+  $('dispatch-block').classList.toggle('is-proposed', !!d && d.by === 'bot');
+  if (refillForm) fillDispatchForm(t);
+}
+
+function fillDispatchForm(t) {
+  var d = dispatchOf(t) || {};
+  var sel = $('dispatch-category');
+  Array.prototype.slice.call(sel.querySelectorAll('option[data-extra]')).forEach(function (o) { o.remove(); });
+  var current = isBlank(d.category) ? '' : String(d.category);
+  sel.value = current;
+  if (sel.value !== current && state.taxonomy) {
+    // A class the taxonomy no longer lists: keep it visible as it is.
+    sel.appendChild(h('option', { value: current, 'data-extra': '1' }, current + '（当前分类）'));
+    sel.value = current;
+  }
+  sel.removeAttribute('aria-invalid');
+  $('dispatch-unit').value = d.unit && !isBlank(d.unit.name) ? String(d.unit.name) : '';
+  $('dispatch-unit').removeAttribute('aria-invalid');
+  state.dispatchDirty = false;
+}
+
+function onDispatchEdit(ev) {
+  state.dispatchDirty = true;
+  ev.currentTarget.removeAttribute('aria-invalid');
+}
+
+function onDispatchViewClick(ev) {
+  var btn = ev.target.closest && ev.target.closest('button');
+  if (!btn) return;
+  if (btn.id === 'dispatch-confirm') onDispatchConfirm(btn);
+  else if (btn.hasAttribute('data-unit')) {
+    var input = $('dispatch-unit');
+    input.value = btn.getAttribute('data-unit');
+    input.removeAttribute('aria-invalid');
+    state.dispatchDirty = true;
+    input.focus();
+  } else if (btn.hasAttribute('data-partner')) usePartner(btn.getAttribute('data-partner'));
+}
+
+// Prepare 京津冀一键互转 with the suggested hotline; the agent still reviews and submits it.
+function usePartner(partner) {
+  var form = $('transfer-form');
+  var sel = $('transfer-partner');
+  if (form.hidden) { actionMsg('该工单当前不能转外省市', 'warn'); return; }
+  sel.value = partner;
+  if (sel.value !== partner) { actionMsg('对方热线列表中没有' + partnerName(partner), 'warn'); return; }
+  sel.dispatchEvent(new Event('change', { bubbles: true }));
+  var reason = $('transfer-reason');
+  if (!reason.value.trim()) reason.value = '诉求发生地在北京市以外，属对方热线管辖';
+  form.scrollIntoView({ block: 'nearest' });
+  reason.focus();
+}
+
+function onDispatchConfirm(btn) {
+  var id = state.selectedId;
+  var t = state.detail;
+  if (!id || !t || t.id !== id) { actionMsg('工单详情尚未加载完成，请稍候', 'error'); return; }
+  withBusy(btn, function () {
+    return api('PATCH', '/agent/tickets/' + encodeURIComponent(id), { dispatch: { confirm: true } }).then(function (nt) {
+      if (state.selectedId !== id) return;
+      actionMsg('已确认分类与承办单位', 'ok');
+      if (nt && nt.id) renderDetail(nt, { resetForm: false }); else loadDetail(id, { resetForm: false });
+    }, function (e) {
+      if (e.status !== 401 && state.selectedId === id) actionMsg('确认失败：' + apiMessage(e), 'error');
+    });
+  });
+}
+
+function onDispatchSubmit(ev) {
+  ev.preventDefault();
+  var id = state.selectedId;
+  var t = state.detail;
+  if (!id || !t || t.id !== id) { actionMsg('工单详情尚未加载完成，请稍候', 'error'); return; }
+  var d = dispatchOf(t) || {};
+  var category = $('dispatch-category').value;
+  var unit = $('dispatch-unit').value.trim();
+  var body = {};
+  if (category && category !== (d.category || '')) body.category = category;
+  if (unit && unit !== (d.unit && d.unit.name || '')) {
+    if (unit.length < 2) {
+      $('dispatch-unit').setAttribute('aria-invalid', 'true');
+      $('dispatch-unit').focus();
+      actionMsg('承办单位名称至少 2 个字', 'error');
       return;
     }
-    state.ws = ws;
-    setWsStatus(state.wsEverOpened ? 'reconnecting' : 'connecting');
-
-    ws.onopen = function () {
-      if (state.ws !== ws) return;
-      var reconnect = state.wsEverOpened;
-      state.wsEverOpened = true;
-      state.wsAttempt = 0;
-      setWsStatus('open');
-      // Reload so that nothing sent while we were (re)connecting is missed.
-      loadList();
-      callHook('socketOpen', reconnect);
-      if (reconnect && state.selectedId) scheduleDetailRefresh();
-    };
-    ws.onmessage = function (ev) {
-      if (state.ws !== ws) return;
-      var msg;
-      try { msg = JSON.parse(ev.data); } catch (e) { return; }
-      if (msg && (msg.type === 'ticket.created' || msg.type === 'ticket.updated')) onTicketEvent(msg.type, msg.ticket);
-      else if (msg && msg.type === 'resync') { loadList(); callHook('socketOpen', true); }  // live events were interrupted (Redis outage)
-      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('call.') === 0) callHook('event', msg, 'calls');
-      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('partner.') === 0) callHook('event', msg, 'partners');
-      else if (msg && typeof msg.type === 'string' && msg.type.indexOf('video.') === 0) callHook('event', msg, 'video');
-    };
-    ws.onerror = function () { /* a close event follows */ };
-    ws.onclose = function () {
-      if (state.ws !== ws) return;
-      state.ws = null;
-      if (!state.wsWanted) return;
-      setWsStatus('reconnecting');
-      scheduleReconnect();
-    };
+    body.unit = unit;
+  }
+  if (!Object.keys(body).length) {
+    actionMsg(!category && !unit ? '请选择二级分类或填写承办单位' : '没有需要保存的更改', null);
+    return;
   }
 
-  function scheduleReconnect() {
-    clearTimeout(state.wsTimer);
-    var n = state.wsAttempt++;
-    var base = Math.min(WS_MAX_DELAY_MS, 1000 * Math.pow(2, n));
-    var delay = Math.round(base / 2 + Math.random() * base / 2);
-    setWsStatus('reconnecting', '将在 ' + Math.ceil(delay / 1000) + ' 秒后重试');
-    state.wsTimer = setTimeout(function () {
-      state.wsTimer = null;
-      if (!state.wsWanted) return;
-      if (n < 1) { connectWs(); return; }
-      // Repeated failures may mean the session ended: check before retrying.
-      Staff.refreshSession().then(function () {
-        if (state.wsWanted) connectWs();
+  withBusy($('dispatch-save'), function () {
+    return api('PATCH', '/agent/tickets/' + encodeURIComponent(id), { dispatch: body }).then(function (nt) {
+      if (state.selectedId !== id) return;
+      state.dispatchDirty = false;
+      actionMsg('分类与承办单位已更正', 'ok');
+      if (nt && nt.id) renderDetail(nt, { resetForm: false }); else loadDetail(id, { resetForm: false });
+    }, function (e) {
+      if (e.status === 401 || state.selectedId !== id) return;
+      (e.fields || []).forEach(function (f) {
+        var el = f.field === 'dispatch.category' ? $('dispatch-category') : f.field === 'dispatch.unit' ? $('dispatch-unit') : null;
+        if (el) el.setAttribute('aria-invalid', 'true');
+      });
+      actionMsg('分类与承办单位更正失败：' + apiMessage(e), 'error');
+    });
+  });
+}
+
+// The API's message; its per-field messages only when they add something (422 often repeats it).
+function apiMessage(e) {
+  var said = e.body && e.body.message;
+  var more = (e.fields || []).some(function (f) { return f.message && f.message !== said; });
+  return said && !more ? said : e.message;
+}
+
+// Already forwarded (or otherwise settled): the status says so, or the history holds a
+// forward decision / request whose delivery may still be under way.
+function forwardDone(t) {
+  if (!t) return false;
+  if (FORWARD_DONE_STATUSES[t.status]) return true;
+  return (Array.isArray(t.history) ? t.history : []).some(function (e) {
+    if (!e) return false;
+    if (e.event === 'forward_requested') return true;
+    return e.event === 'routed' && e.detail && e.detail.decision === 'forward';
+  });
+}
+
+function updateForwardButton() {
+  var btn = $('forward');
+  if (btn.getAttribute('aria-busy') === 'true') return;
+  var id = state.selectedId;
+  var t = state.detail && state.detail.id === id ? state.detail : null;
+  // Until the full ticket is loaded, go by the list's summary status.
+  var done = !!id && (state.forwardedIds.has(id) ||
+    (t ? forwardDone(t) : !!(state.tickets.get(id) && FORWARD_DONE_STATUSES[state.tickets.get(id).status])));
+  btn.disabled = done;
+  btn.title = done ? '已转派，无需重复操作' : '';
+  btn.classList.toggle('is-done', done);
+  $('forward-hint').textContent = done ? '已转派，无需重复操作' : '提交后由系统投递至承办单位';
+}
+
+function onForward() {
+  var id = state.selectedId;
+  if (!id || $('forward').disabled) return;
+  var t = state.detail && state.detail.id === id ? state.detail : state.tickets.get(id);
+  var loc = t && t.location ? [t.location.district, t.location.street].filter(Boolean).join(' ') : '';
+  DeskConfirm.ask({
+    title: '确认转派',
+    text: '确定将工单 ' + id + ' 转派至承办单位？系统将把以下内容提交至12345派单系统：',
+    items: ['诉求内容、诉求类型（' + kindLabel(t && t.kind) + '）、紧急程度和办理时限',
+      '诉求人信息' + (t && t.requester && t.requester.confidential ? '（已标注保密，承办单位不得泄露）' : ''),
+      '地点' + (loc ? '（' + loc + '）' : '') + '、沟通记录和附件'],
+    warning: '转派后无法撤回，如需更正分类或地点，请先保存更正再转派。',
+    ok: '确定转派'
+  }).then(function (yes) {
+    if (yes && state.selectedId === id) sendForward(id);
+  });
+}
+
+function sendForward(id) {
+  if ($('forward').disabled) return;
+  withBusy($('forward'), function () {
+    return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/forward', {}).then(function () {
+      state.forwardedIds.add(id);
+      if (state.selectedId !== id) return;
+      actionMsg('已提交转派，系统正在投递', 'ok');
+      setTimeout(function () { if (state.selectedId === id) loadDetail(id, { resetForm: false }); }, 1500);
+    }, function (e) {
+      if (e.status === 409) state.forwardedIds.add(id);
+      if (e.status === 401 || state.selectedId !== id) return;
+      actionMsg(e.status === 409 ? e.message : '转派失败：' + e.message, e.status === 409 ? 'warn' : 'error');
+    });
+  }).finally(updateForwardButton);
+}
+
+// ---------------------------------------------------------------------
+// Supervisor
+// ---------------------------------------------------------------------
+
+function supMsg(text, kind) { setMsg($('supervisor-msg'), text, kind); }
+
+// Dead letters: a page at a time (cursor `next`), a checkbox per row, bulk re-drive after a
+// confirmation. Every re-drive is exactly once on the server: 409 / already_gone = someone else did it.
+var DL_PAGE = 100;
+var DL_BATCH = 500; // ids per bulk request (the API's limit)
+var deadLetters = { items: [], next: null, total: 0, selected: new Set(), pages: 0 };
+
+function resetDeadLetters() {
+  deadLetters.items = []; deadLetters.next = null; deadLetters.total = 0; deadLetters.pages = 0; deadLetters.selected.clear();
+}
+
+function deadLettersPath(before) {
+  return '/supervisor/dead-letters?limit=' + DL_PAGE + (before ? '&before=' + encodeURIComponent(before) : '');
+}
+
+function loadDeadLetters(quiet) {
+  var box = $('dead-letters');
+  // The minute refresh leaves a supervisor's work alone: extra pages or a selection stay as they are.
+  if (quiet && (deadLetters.pages > 1 || deadLetters.selected.size)) return Promise.resolve();
+  if (!quiet && !box.firstChild) box.replaceChildren(empty('正在加载…'));
+  return api('GET', deadLettersPath(null)).then(function (data) {
+    var keep = deadLetters.selected;
+    resetDeadLetters();
+    addDeadLetterPage(data);
+    (data && data.items || []).forEach(function (it) { if (keep.has(it.entry_id)) deadLetters.selected.add(it.entry_id); });
+    renderDeadLetters();
+  }, function (e) {
+    if (e.status !== 401 && !quiet) box.replaceChildren(h('p', { class: 'msg msg--error' }, '加载失败：' + e.message));
+  });
+}
+
+function addDeadLetterPage(data) {
+  var seen = new Set(deadLetters.items.map(function (it) { return it.entry_id; }));
+  ((data && data.items) || []).forEach(function (it) { if (!seen.has(it.entry_id)) deadLetters.items.push(it); });
+  deadLetters.next = (data && data.next) || null;
+  deadLetters.total = (data && data.total) || 0;
+  deadLetters.pages += 1;
+}
+
+function loadMoreDeadLetters(btn) {
+  if (!deadLetters.next) return;
+  withBusy(btn, function () {
+    return api('GET', deadLettersPath(deadLetters.next)).then(function (data) {
+      addDeadLetterPage(data);
+      renderDeadLetters();
+      var more = $('dead-letters-more');
+      if (more) more.focus(); else if ($('dead-letters-all')) $('dead-letters-all').focus();
+    }, function (e) {
+      if (e.status !== 401) supMsg('加载更多失败：' + e.message, 'error');
+    });
+  });
+}
+
+function renderDeadLetters() {
+  var items = deadLetters.items;
+  $('dead-letters-count').textContent = '（' + deadLetters.total + '）';
+  var box = $('dead-letters');
+  if (!items.length) { box.replaceChildren(empty('死信队列为空')); return; }
+  var allChecked = items.every(function (it) { return deadLetters.selected.has(it.entry_id); });
+  var n = deadLetters.selected.size;
+  box.replaceChildren(
+    h('div', { class: 'dead-letters-toolbar', role: 'group', 'aria-label': '批量重新投递' },
+      h('label', { class: 'dl-select-all' },
+        h('input', { type: 'checkbox', id: 'dead-letters-select-all', checked: allChecked, onchange: onSelectAllDeadLetters }),
+        ' 全选'),
+      h('button', {
+        type: 'button', id: 'dead-letters-redrive-selected', class: 'btn btn--small', disabled: !n, onclick: onRedriveSelected
+      }, '重新投递所选' + (n ? '（' + n + '）' : '')),
+      h('button', {
+        type: 'button', id: 'dead-letters-redrive-all', class: 'btn btn--small', onclick: onRedriveAll
+      }, '全部重新投递（' + deadLetters.total + '）')),
+    h('table', { class: 'table' },
+      h('thead', null, h('tr', null,
+        h('th', { scope: 'col', class: 'dl-check' }, h('span', { class: 'sr-only' }, '选择')),
+        ['时间', '工单', '环节', '原因', '状态码', '尝试次数', '操作']
+          .map(function (c) { return h('th', { scope: 'col' }, c); }))),
+      h('tbody', null, items.map(function (it) {
+        return h('tr', { class: 'dead-letter-row', 'data-entry-id': it.entry_id },
+          h('td', { class: 'dl-check' }, h('input', {
+            type: 'checkbox', class: 'dead-letter-check', 'data-entry-id': it.entry_id, checked: deadLetters.selected.has(it.entry_id),
+            'aria-label': '选择 ' + (it.ticket_id || '') + (hopLabel(it.hop) ? '（' + hopLabel(it.hop) + '）' : ''),
+            onchange: onDeadLetterCheck
+          })),
+          h('td', null, timeEl(it.at)),
+          h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'),
+          h('td', { class: 'nowrap' }, labelled(hopLabel(it.hop), it.hop)),
+          h('td', { class: 'err' }, it.reason ? errorText(it.reason) : '—'),
+          h('td', { class: 'num' }, dash(it.status_code)),
+          h('td', { class: 'num' }, dash(it.attempts)),
+          h('td', null, h('button', {
+            type: 'button', class: 'btn btn--small redrive', 'data-entry-id': it.entry_id,
+            'aria-label': '重新投递 ' + (it.ticket_id || '') + (hopLabel(it.hop) ? '（' + hopLabel(it.hop) + '）' : '')
+          }, '重新投递')));
+      }))),
+    h('div', { class: 'dead-letters-foot' },
+      h('span', { id: 'dead-letters-shown', class: 'muted' }, '已显示 ' + items.length + ' / 共 ' + deadLetters.total + ' 条'),
+      deadLetters.next ? h('button', {
+        type: 'button', id: 'dead-letters-more', class: 'btn btn--small',
+        onclick: function (ev) { loadMoreDeadLetters(ev.currentTarget); }
+      }, '加载更多') : null));
+}
+
+function syncDeadLetterSelection() {
+  var n = deadLetters.selected.size;
+  var btn = $('dead-letters-redrive-selected');
+  if (btn) { btn.disabled = !n; btn.textContent = '重新投递所选' + (n ? '（' + n + '）' : ''); }
+  var all = $('dead-letters-select-all');
+  if (all) all.checked = !!deadLetters.items.length && deadLetters.items.every(function (it) { return deadLetters.selected.has(it.entry_id); });
+}
+
+function onDeadLetterCheck(ev) {
+  var id = ev.currentTarget.getAttribute('data-entry-id');
+  if (ev.currentTarget.checked) deadLetters.selected.add(id); else deadLetters.selected.delete(id);
+  syncDeadLetterSelection();
+}
+
+function onSelectAllDeadLetters(ev) {
+  var on = ev.currentTarget.checked;
+  deadLetters.items.forEach(function (it) { if (on) deadLetters.selected.add(it.entry_id); else deadLetters.selected.delete(it.entry_id); });
+  Array.prototype.forEach.call(document.querySelectorAll('#dead-letters input.dead-letter-check'), function (c) { c.checked = on; });
+  syncDeadLetterSelection();
+}
+
+// A modal confirmation (re-drive cannot be undone); resolves true only on the confirm button.
+function confirmRedrive(text) {
+  var dlg = $('dead-letters-confirm');
+  if (!dlg) {
+    dlg = h('dialog', { id: 'dead-letters-confirm', class: 'confirm-dialog', 'aria-labelledby': 'dead-letters-confirm-text' },
+      h('form', { method: 'dialog' },
+        h('p', { id: 'dead-letters-confirm-text', class: 'confirm-text' }),
+        h('p', { class: 'muted' }, '此操作无法撤销，工单将重新发送。'),
+        h('div', { class: 'confirm-actions' },
+          h('button', { type: 'submit', value: 'cancel', class: 'btn btn--small', id: 'dead-letters-confirm-cancel' }, '取消'),
+          h('button', { type: 'submit', value: 'ok', class: 'btn btn--small btn--primary', id: 'dead-letters-confirm-ok' }, '确定重新投递'))));
+    $('supervisor').appendChild(dlg);
+  }
+  $('dead-letters-confirm-text').textContent = text;
+  dlg.returnValue = '';
+  return new Promise(function (resolve) {
+    dlg.addEventListener('close', function done() { resolve(dlg.returnValue === 'ok'); }, { once: true });
+    dlg.showModal();
+    $('dead-letters-confirm-cancel').focus();
+  });
+}
+
+function redriveResultText(redriven, gone) {
+  return '已重新投递 ' + redriven + ' 条' + (gone ? '，' + gone + ' 条已被他人重新投递或已不存在' : '');
+}
+
+function onRedriveSelected(ev) {
+  var btn = ev.currentTarget;
+  var ids = deadLetters.items.map(function (it) { return it.entry_id; }).filter(function (id) { return deadLetters.selected.has(id); });
+  if (!ids.length) return;
+  confirmRedrive('确定重新投递选中的 ' + ids.length + ' 条？').then(function (ok) {
+    if (!ok) return;
+    var sum = { redriven: 0, gone: 0 };
+    var batches = [];
+    for (var i = 0; i < ids.length; i += DL_BATCH) batches.push(ids.slice(i, i + DL_BATCH));
+    withBusy(btn, function () {
+      return batches.reduce(function (p, batch) {
+        return p.then(function () {
+          return api('POST', '/supervisor/dead-letters/redrive', { entry_ids: batch }).then(function (r) {
+            sum.redriven += r.redriven; sum.gone += r.already_gone;
+          });
+        });
+      }, Promise.resolve()).then(function () {
+        supMsg(redriveResultText(sum.redriven, sum.gone), sum.gone ? 'warn' : 'ok');
       }, function (e) {
-        if (e.status !== 401 && state.wsWanted) connectWs();
-      });
-    }, delay);
-  }
-
-  function reconnectNow() {
-    if (!state.wsWanted || state.ws) return;
-    state.wsAttempt = 0;
-    connectWs();
-  }
-
-  function disconnectWs() {
-    state.wsWanted = false;
-    clearTimeout(state.wsTimer);
-    state.wsTimer = null;
-    state.wsAttempt = 0;
-    state.wsEverOpened = false;
-    var ws = state.ws;
-    state.ws = null;
-    if (ws) { try { ws.close(1000, 'logout'); } catch (e) { /* ignore */ } }
-    setWsStatus('connecting');
-  }
-
-  // ---------------------------------------------------------------------
-  // The phone call panel (calls.js) plugs in here
-  // ---------------------------------------------------------------------
-
-  // calls.js sets AgentDesk.calls, partners.js AgentDesk.partners and video.js AgentDesk.video, each
-  // {enter, teardown, socketOpen(reconnect), event(msg), ticketRendered(t)}; events go to the
-  // panel whose prefix they carry (call.*, partner.*, video.*).
-  function callHook(name, arg, only) {
-    ['calls', 'partners', 'video'].forEach(function (panel) {
-      var hooks = window.AgentDesk && window.AgentDesk[panel];
-      if (only && only !== panel) return;
-      if (!hooks || typeof hooks[name] !== 'function') return;
-      try { hooks[name](arg); } catch (e) { if (window.console) console.error(e); }
+        if (e.status !== 401) supMsg('重新投递失败：' + e.message + (sum.redriven ? '（已重新投递 ' + sum.redriven + ' 条）' : ''), 'error');
+      }).then(function () { deadLetters.selected.clear(); return loadDeadLetters(); });
     });
-  }
+  });
+}
 
-  window.AgentDesk = {
-    calls: null,
-    video: null,
-    partners: null,
-    // Filled by partners.js once the directory is loaded (after the first ticket may be on screen):
-    // a name arriving re-renders the detail, so history and 分类与承办单位 name the hotline.
-    partnerNames: new Proxy({}, {
-      set: function (names, id, name) {
-        if (names[id] !== name) { names[id] = name; schedulePartnerNamesRender(); }
-        return true;
-      }
-    }),
-    actionMsg: function (text, kind) { actionMsg(text, kind); },
-    reloadDetail: function () { if (state.selectedId) loadDetail(state.selectedId, { resetForm: false }); },
-    KIND_LABELS: KIND_LABELS,
-    openTicket: function (id, opts) { return openTicket(id, opts || { focus: false }); },
-    selectedId: function () { return state.selectedId; },
-    // True while the agent has unsaved corrections in the detail pane (do not switch tickets under them).
-    editing: function () { return !!(state.correctDirty || state.dispatchDirty); },
-    // Show a ticket just returned by an action, if the detail pane is on it.
-    showTicket: function (t) {
-      if (t && t.id && t.id === state.selectedId) renderDetail(t, { resetForm: false });
-    },
-    setTitlePrefix: function (prefix) { state.titlePrefix = prefix || ''; updateNewCount(); },
-    fmtPhone: fmtPhone,
-    kindLabel: kindLabel,
-    channelLabel: channelLabel,
-    statusLabel: statusLabel,
-    timeEl: timeEl,
-    ticketLink: ticketLink
+function onRedriveAll(ev) {
+  var btn = ev.currentTarget;
+  if (!deadLetters.total) return;
+  confirmRedrive('确定重新投递全部 ' + deadLetters.total + ' 条？').then(function (ok) {
+    if (!ok) return;
+    withBusy(btn, function () {
+      return api('POST', '/supervisor/dead-letters/redrive', { all: true }).then(function (r) {
+        supMsg(redriveResultText(r.redriven, r.already_gone), r.already_gone ? 'warn' : 'ok');
+      }, function (e) {
+        if (e.status !== 401) supMsg('重新投递失败：' + e.message, 'error');
+      }).then(function () { deadLetters.selected.clear(); return loadDeadLetters(); });
+    });
+  });
+}
+
+function onRedrive(btn) {
+  var entryId = btn.getAttribute('data-entry-id');
+  if (!entryId) return;
+  withBusy(btn, function () {
+    return api('POST', '/supervisor/dead-letters/' + encodeURIComponent(entryId) + '/redrive', {}).then(function () {
+      var row = btn.closest('tr');
+      var link = row && row.querySelector('[data-open-ticket]');
+      supMsg(link ? '已重新投递工单 ' + link.getAttribute('data-open-ticket') : '已重新投递', 'ok');
+    }, function (e) {
+      if (e.status === 409 || e.status === 404) supMsg(e.message, 'warn');
+      else if (e.status !== 401) supMsg('重新投递失败：' + e.message, 'error');
+    }).then(function () {
+      if (!document.body.contains(btn)) return;
+      deadLetters.selected.delete(entryId);
+      return loadDeadLetters();
+    });
+  });
+}
+
+function loadLocalInbox(quiet) {
+  var box = $('local-inbox');
+  if (!quiet && !box.firstChild) box.replaceChildren(empty('正在加载…'));
+  return api('GET', '/supervisor/local-inbox').then(function (data) {
+    renderLocalInbox((data && data.items) || []);
+  }, function (e) {
+    if (e.status !== 401 && !quiet) box.replaceChildren(h('p', { class: 'msg msg--error' }, '加载失败：' + e.message));
+  });
+}
+
+function renderLocalInbox(items) {
+  $('local-inbox-count').textContent = '（' + items.length + '）';
+  var box = $('local-inbox');
+  if (!items.length) { box.replaceChildren(empty('本地收件箱为空')); return; }
+  box.replaceChildren(h('table', { class: 'table' },
+    h('thead', null, h('tr', null,
+      ['收到时间', '案件编号', '工单'].map(function (c) { return h('th', { scope: 'col' }, c); }))),
+    h('tbody', null, items.map(function (it) {
+      return h('tr', { class: 'local-inbox-row', 'data-case-id': it.case_id },
+        h('td', null, timeEl(it.received_at)),
+        h('td', { class: 'mono case-id' }, dash(it.case_id)),
+        h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'));
+    }))));
+}
+
+// ---------------------------------------------------------------------
+// WebSocket with reconnect + backoff
+// ---------------------------------------------------------------------
+
+function setWsStatus(s, title) {
+  var el = $('ws-status');
+  el.setAttribute('data-state', s);
+  el.textContent = s === 'open' ? '实时连接正常' : s === 'connecting' ? '正在连接…' : '正在重连…';
+  el.title = title || '';
+}
+
+function connectWs() {
+  state.wsWanted = true;
+  clearTimeout(state.wsTimer);
+  state.wsTimer = null;
+  if (state.ws) return;
+  var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + API + '/agent/ws';
+  var ws;
+  try {
+    ws = new WebSocket(url);
+  } catch (e) {
+    setWsStatus('reconnecting');
+    scheduleReconnect();
+    return;
+  }
+  state.ws = ws;
+  setWsStatus(state.wsEverOpened ? 'reconnecting' : 'connecting');
+
+  ws.onopen = function () {
+    if (state.ws !== ws) return;
+    var reconnect = state.wsEverOpened;
+    state.wsEverOpened = true;
+    state.wsAttempt = 0;
+    setWsStatus('open');
+    // Reload so that nothing sent while we were (re)connecting is missed.
+    loadList();
+    panelHooks.socketOpen(reconnect);
+    if (reconnect && state.selectedId) scheduleDetailRefresh();
   };
+  ws.onmessage = function (ev) {
+    if (state.ws !== ws) return;
+    var msg;
+    try { msg = JSON.parse(ev.data); } catch (e) { return; }
+    if (msg && (msg.type === 'ticket.created' || msg.type === 'ticket.updated')) onTicketEvent(msg.type, msg.ticket);
+    else if (msg && msg.type === 'resync') { loadList(); panelHooks.socketOpen(true); }  // live events were interrupted (Redis outage)
+    else if (msg && typeof msg.type === 'string') panelHooks.event(msg);  // call.*, partner.*, video.*: the panels'
+  };
+  ws.onerror = function () { /* a close event follows */ };
+  ws.onclose = function () {
+    if (state.ws !== ws) return;
+    state.ws = null;
+    panelHooks.socketClosed();
+    if (!state.wsWanted) return;
+    setWsStatus('reconnecting');
+    scheduleReconnect();
+  };
+}
 
-  // ---------------------------------------------------------------------
-  // Wiring
-  // ---------------------------------------------------------------------
+function scheduleReconnect() {
+  clearTimeout(state.wsTimer);
+  var n = state.wsAttempt++;
+  var base = Math.min(WS_MAX_DELAY_MS, 1000 * Math.pow(2, n));
+  var delay = Math.round(base / 2 + Math.random() * base / 2);
+  setWsStatus('reconnecting', '将在 ' + Math.ceil(delay / 1000) + ' 秒后重试');
+  state.wsTimer = setTimeout(function () {
+    state.wsTimer = null;
+    if (!state.wsWanted) return;
+    if (n < 1) { connectWs(); return; }
+    // Repeated failures may mean the session ended: check before retrying.
+    Staff.refreshSession().then(function () {
+      if (state.wsWanted) connectWs();
+    }, function (e) {
+      if (e.status !== 401 && state.wsWanted) connectWs();
+    });
+  }, delay);
+}
 
-  function bindEvents() {
-    var list = $('ticket-list');
-    list.addEventListener('click', onListClick);
-    list.addEventListener('keydown', onListKeydown);
-    $('list-reload').addEventListener('click', function () {
-      withBusy($('list-reload'), loadList);
-    });
-    $('load-more').addEventListener('click', loadMore);
-    $('new-count').addEventListener('click', markAllSeen);
-    $('ticket-filter').addEventListener('input', applyFilter);
-    $('ticket-filter').addEventListener('keydown', function (ev) {
-      if (ev.key === 'ArrowDown') {
-        var first = firstVisibleRow();
-        if (first) { ev.preventDefault(); first.focus(); }
-      }
-    });
+function reconnectNow() {
+  if (!state.wsWanted || state.ws) return;
+  state.wsAttempt = 0;
+  connectWs();
+}
 
-    $('note-form').addEventListener('submit', onNoteSubmit);
-    $('note-text').addEventListener('keydown', function (ev) {
-      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
-        ev.preventDefault();
-        $('note-form').requestSubmit ? $('note-form').requestSubmit($('note-submit')) : onNoteSubmit(ev);
-      }
-    });
-    $('note-text').addEventListener('input', function () {
-      if (state.selectedId) state.drafts.set(state.selectedId, $('note-text').value);
-    });
-    $('correct-form').addEventListener('submit', onCorrectSubmit);
-    ['correct-kind', 'correct-district', 'correct-street'].forEach(function (id) {
-      $(id).addEventListener('input', function () { state.correctDirty = true; });
-      $(id).addEventListener('change', function () { state.correctDirty = true; });
-    });
-    $('dispatch-form').addEventListener('submit', onDispatchSubmit);
-    ['dispatch-category', 'dispatch-unit'].forEach(function (id) {
-      $(id).addEventListener('input', onDispatchEdit);
-      $(id).addEventListener('change', onDispatchEdit);
-    });
-    $('dispatch-view').addEventListener('click', onDispatchViewClick);
-    $('forward').addEventListener('click', onForward);
-    $('detail-refresh').addEventListener('click', function () {
-      if (state.selectedId) withBusy($('detail-refresh'), function () {
-        return loadDetail(state.selectedId, { resetForm: false });
-      });
-    });
+function disconnectWs() {
+  state.wsWanted = false;
+  clearTimeout(state.wsTimer);
+  state.wsTimer = null;
+  state.wsAttempt = 0;
+  state.wsEverOpened = false;
+  var ws = state.ws;
+  state.ws = null;
+  if (ws) { try { ws.close(1000, 'logout'); } catch (e) { /* ignore */ } }
+  setWsStatus('connecting');
+}
 
-    // Esc inside the detail pane returns focus to the selected row.
-    $('ticket-detail').addEventListener('keydown', function (ev) {
-      if (ev.key !== 'Escape') return;
-      var row = state.selectedId && state.rowEls.get(state.selectedId);
-      if (row && !row.hidden) { ev.preventDefault(); row.focus(); }
-    });
+// ---------------------------------------------------------------------
+// Channel panels (desk.js): phone, partner hotlines, sign-language video
+// ---------------------------------------------------------------------
 
-    // Ticket-id buttons anywhere (links, dead letters, local inbox).
-    document.addEventListener('click', function (ev) {
-      var t = ev.target.closest && ev.target.closest('[data-open-ticket]');
-      if (t) { openTicket(t.getAttribute('data-open-ticket'), { focus: true }); return; }
-      var r = ev.target.closest && ev.target.closest('button.redrive');
-      if (r) onRedrive(r);
-    });
+var panelsLoading = null;
 
-    $('dead-letters-refresh').addEventListener('click', function () {
-      withBusy($('dead-letters-refresh'), function () { return loadDeadLetters(); });
-    });
-    $('local-inbox-refresh').addEventListener('click', function () {
-      withBusy($('local-inbox-refresh'), function () { return loadLocalInbox(); });
-    });
+// Once per page: the panels the server lists, loaded after the first login (the list needs the session).
+function loadDeskPanels() {
+  if (panelsLoading) return panelsLoading;
+  panelsLoading = api('GET', '/agent/desk-panels').then(function (data) {
+    return loadPanels(data && data.panels);
+  }, function (e) {
+    panelsLoading = null;  // try again at the next login
+    if (window.console) console.error('desk panels:', e);
+  });
+  return panelsLoading;
+}
 
-    window.addEventListener('online', reconnectNow);
-    document.addEventListener('visibilitychange', function () {
-      if (!document.hidden) { reconnectNow(); refreshDueMarks(); }
-    });
-  }
+Object.assign(AgentDesk, {
+  // Filled by the partner panel once the directory is loaded (after the first ticket may be on screen):
+  // a name arriving re-renders the detail, so history and 分类与承办单位 name the hotline.
+  partnerNames: new Proxy({}, {
+    set: function (names, id, name) {
+      if (names[id] !== name) { names[id] = name; schedulePartnerNamesRender(); }
+      return true;
+    }
+  }),
+  actionMsg: function (text, kind) { actionMsg(text, kind); },
+  reloadDetail: function () { if (state.selectedId) loadDetail(state.selectedId, { resetForm: false }); },
+  KIND_LABELS: KIND_LABELS,
+  openTicket: function (id, opts) { return openTicket(id, opts || { focus: false }); },
+  selectedId: function () { return state.selectedId; },
+  // True while the agent has unsaved corrections in the detail pane (do not switch tickets under them).
+  editing: function () { return !!(state.correctDirty || state.dispatchDirty); },
+  // Show a ticket just returned by an action, if the detail pane is on it.
+  showTicket: function (t) {
+    if (t && t.id && t.id === state.selectedId) renderDetail(t, { resetForm: false });
+  },
+  setTitlePrefix: function (prefix) { state.titlePrefix = prefix || ''; updateNewCount(); },
+  fmtPhone: fmtPhone,
+  kindLabel: kindLabel,
+  channelLabel: channelLabel,
+  statusLabel: statusLabel,
+  timeEl: timeEl,
+  ticketLink: ticketLink
+});
 
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
-  else boot();
-})();
+// ---------------------------------------------------------------------
+// Wiring
+// ---------------------------------------------------------------------
+
+function bindEvents() {
+  var list = $('ticket-list');
+  list.addEventListener('click', onListClick);
+  list.addEventListener('keydown', onListKeydown);
+  $('list-reload').addEventListener('click', function () {
+    withBusy($('list-reload'), loadList);
+  });
+  $('load-more').addEventListener('click', loadMore);
+  $('new-count').addEventListener('click', markAllSeen);
+  $('ticket-filter').addEventListener('input', applyFilter);
+  $('ticket-filter').addEventListener('keydown', function (ev) {
+    if (ev.key === 'ArrowDown') {
+      var first = firstVisibleRow();
+      if (first) { ev.preventDefault(); first.focus(); }
+    }
+  });
+
+  $('note-form').addEventListener('submit', onNoteSubmit);
+  $('note-text').addEventListener('keydown', function (ev) {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      $('note-form').requestSubmit ? $('note-form').requestSubmit($('note-submit')) : onNoteSubmit(ev);
+    }
+  });
+  $('note-text').addEventListener('input', function () {
+    if (state.selectedId) state.drafts.set(state.selectedId, $('note-text').value);
+  });
+  $('correct-form').addEventListener('submit', onCorrectSubmit);
+  ['correct-kind', 'correct-district', 'correct-street'].forEach(function (id) {
+    $(id).addEventListener('input', function () { state.correctDirty = true; });
+    $(id).addEventListener('change', function () { state.correctDirty = true; });
+  });
+  $('dispatch-form').addEventListener('submit', onDispatchSubmit);
+  ['dispatch-category', 'dispatch-unit'].forEach(function (id) {
+    $(id).addEventListener('input', onDispatchEdit);
+    $(id).addEventListener('change', onDispatchEdit);
+  });
+  $('dispatch-view').addEventListener('click', onDispatchViewClick);
+  $('forward').addEventListener('click', onForward);
+  $('detail-refresh').addEventListener('click', function () {
+    if (state.selectedId) withBusy($('detail-refresh'), function () {
+      return loadDetail(state.selectedId, { resetForm: false });
+    });
+  });
+
+  // Esc inside the detail pane returns focus to the selected row.
+  $('ticket-detail').addEventListener('keydown', function (ev) {
+    if (ev.key !== 'Escape') return;
+    var row = state.selectedId && state.rowEls.get(state.selectedId);
+    if (row && !row.hidden) { ev.preventDefault(); row.focus(); }
+  });
+
+  // Ticket-id buttons anywhere (links, dead letters, local inbox).
+  document.addEventListener('click', function (ev) {
+    var t = ev.target.closest && ev.target.closest('[data-open-ticket]');
+    if (t) { openTicket(t.getAttribute('data-open-ticket'), { focus: true }); return; }
+    var r = ev.target.closest && ev.target.closest('button.redrive');
+    if (r) onRedrive(r);
+  });
+
+  $('dead-letters-refresh').addEventListener('click', function () {
+    withBusy($('dead-letters-refresh'), function () { return loadDeadLetters(); });
+  });
+  $('local-inbox-refresh').addEventListener('click', function () {
+    withBusy($('local-inbox-refresh'), function () { return loadLocalInbox(); });
+  });
+
+  window.addEventListener('online', reconnectNow);
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden) { reconnectNow(); refreshDueMarks(); }
+  });
+}
+
+boot();

@@ -1,0 +1,1302 @@
+/*
+ * Beijing 12345 hotline - agent desktop: the phone call panel.
+ *
+ * Screen pop when the agent's phone rings, then the live call: the two-leg transcript
+ * (finals in time order, each leg's current partial), the decoding-lag indicator, knowledge-base
+ * answers to insert, fields pre-filled from the transcript to confirm or correct, and the end
+ * of the call. Backend: channels/phone/ (service.py pushes `call.*` events on the desk socket,
+ * routes.py serves GET /agent/calls and the insert / confirm actions).
+ *
+ * Served at /static/phone/desk.js; the desk loads it when GET /api/v1/agent/desk-panels lists it,
+ * and it plugs in with AgentDesk.register() (/static/agent/desk.js).
+ *
+ * All untrusted text is inserted with textContent via h(); innerHTML is never used.
+ */
+import * as Staff from '/static/common/staff.js';
+import { AgentDesk as Desk } from '/static/agent/desk.js';
+
+var $ = Staff.$, h = Staff.h, replaceKids = Staff.replaceKids;
+var api = Staff.api, isBlank = Staff.isBlank, withBusy = Staff.withBusy, toMs = Staff.toMs;
+var KIND_LABELS = Desk.KIND_LABELS;
+var KIND_ORDER = ['consultation', 'help', 'complaint', 'report', 'suggestion'];
+
+var LEG_LABELS = { caller: '市民', agent: '坐席' };
+var PREFILL_FIELDS = ['kind', 'location', 'callback_phone'];
+var PREFILL_LABELS = { kind: '诉求类型', location: '地点', callback_phone: '回拨电话' };
+var EXCERPT_CHARS = 60;
+var FOLLOW_SLACK_PX = 40; // "at the bottom" if within this of it
+
+// AudioSocket close reasons (channels/phone/audiosocket.py CloseReason).
+var AUDIO_REASONS = {
+  truncated: '音频流意外中断', reset: '音频连接被重置', idle: '长时间未收到音频',
+  protocol_error: '音频数据格式异常', peer_error: '电话系统报告错误', shutdown: '转写服务正在重启'
+};
+// Q.850 hangup causes as Asterisk reports them.
+var CAUSES = {
+  1: '空号', 16: '正常挂机', 17: '用户忙', 18: '无人响应', 19: '无人接听', 21: '呼叫被拒绝',
+  27: '对方线路故障', 31: '正常挂机', 34: '线路繁忙', 38: '网络故障', 41: '临时故障', 127: '网络互通异常'
+};
+var CJK = /[\u4e00-\u9fff]/;
+
+// ---------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------
+
+var state = {
+  calls: new Map(),      // linkedid -> call model (see newCall)
+  currentId: null,       // the call shown in the panel
+  renderedId: null,      // the call whose transcript is in the DOM
+  dismissed: new Set(),  // linkedids the agent closed: late events do not bring them back
+  panelOpen: false,      // opened by hand (calls that are not the agent's own, e.g. a supervisor's)
+  follow: true,          // transcript sticks to the newest line
+  segEls: new Map(),     // transcript index -> <li> of the call shown
+  partialEls: {},        // leg -> <li class="partial">
+  callsSeq: 0,
+  eventCount: 0,         // call events handled so far (see loadCalls)
+  callsTimer: null,
+  tick: null,
+  active: false
+};
+
+function me() {
+  var u = Staff.user();
+  return u ? u.username : null;
+}
+
+function newCall(linkedid, ticketId) {
+  return {
+    linkedid: linkedid,
+    ticketId: ticketId || null,
+    live: {},              // the latest LiveCall
+    state: 'new',          // new | queued | ringing | connected | ended
+    mine: false,           // the agent is (or was) ringing / talking on it
+    ringingMe: false,
+    connectedAt: 0,
+    ended: null,           // {abandoned, cause, cause_text, unknown}
+    transferred: false,
+    finals: new Map(),     // transcript index -> segment
+    partials: {},          // leg -> {text, audio_time}
+    lag: {},               // leg -> {behind, seconds}
+    lagFromLive: 0,        // LiveCall.lag, until the first lag event
+    audio: {},             // leg -> {type, error|reason}
+    notes: [],             // transfers
+    suggestions: [],
+    expanded: new Set(),   // entry ids shown in full
+    inserted: new Set(),   // entry ids already inserted into the ticket
+    pending: new Set(),    // entry ids being inserted
+    sgMsgs: {},            // entry id -> error text
+    prefill: {},           // field -> {value, segment, text, start, applied}
+    editing: null,         // the prefill field whose editor is open
+    fieldMsgs: {},         // field -> {text, kind}
+    ticket: null,          // the full ticket, once loaded
+    ticketSig: '',         // what of it the panel shows (applyTicket)
+    ticketSeq: 0,
+    ticketTimer: null
+  };
+}
+
+// ---------------------------------------------------------------------
+// Formatting
+// ---------------------------------------------------------------------
+
+function pad2(n) { return (n < 10 ? '0' : '') + n; }
+
+// Seconds -> mm:ss (h:mm:ss past an hour).
+function clock(sec) {
+  sec = Math.max(0, Math.floor(Number(sec) || 0));
+  var hh = Math.floor(sec / 3600), mm = Math.floor(sec % 3600 / 60), ss = sec % 60;
+  return (hh ? hh + ':' + pad2(mm) : pad2(mm)) + ':' + pad2(ss);
+}
+
+function callerText(live) {
+  if (!isBlank(live.caller)) return Desk.fmtPhone(live.caller);
+  return live.caller_masked || '未知号码';
+}
+
+function prefillValueText(field, v) {
+  if (isBlank(v)) return '未填写';
+  if (field === 'kind') return KIND_LABELS[v] || String(v);
+  if (field === 'location') {
+    var parts = [v.district, v.street].filter(function (x) { return !isBlank(x); });
+    return parts.length ? parts.join(' ') : '未填写';
+  }
+  if (field === 'callback_phone') return Desk.fmtPhone(v);
+  return String(v);
+}
+
+function causeText(ended) {
+  var c = ended.cause;
+  if (!isBlank(ended.cause_text) && CJK.test(ended.cause_text)) return String(ended.cause_text);
+  if (c !== null && c !== undefined && CAUSES[c]) return CAUSES[c];
+  return isBlank(ended.cause_text) ? '' : String(ended.cause_text);
+}
+
+// ---------------------------------------------------------------------
+// Model updates
+// ---------------------------------------------------------------------
+
+function inAudience(msg) {
+  return Array.isArray(msg.audience) && msg.audience.indexOf(me()) !== -1;
+}
+
+function isMineLive(live) {
+  var u = me();
+  return !!u && (live.agent === u || (Array.isArray(live.ringing) && live.ringing.indexOf(u) !== -1));
+}
+
+// Merge a LiveCall (from an event or GET /agent/calls) into the model.
+function upsert(live, mine) {
+  if (!live || !live.linkedid) return null;
+  var c = state.calls.get(live.linkedid);
+  if (!c) { c = newCall(live.linkedid, live.ticket_id); state.calls.set(live.linkedid, c); }
+  c.live = Object.assign({}, c.live, live);
+  if (live.ticket_id) c.ticketId = live.ticket_id;
+  if (live.state && !c.ended) c.state = live.state;
+  if (Array.isArray(live.suggestions)) c.suggestions = live.suggestions;
+  if (live.prefill && typeof live.prefill === 'object') {
+    Object.keys(live.prefill).forEach(function (f) {
+      // Values the machine found; whether they went into the ticket, its provenance tells.
+      if (!c.prefill[f]) c.prefill[f] = Object.assign({}, live.prefill[f], { applied: false });
+    });
+  }
+  if (typeof live.lag === 'number' && !Object.keys(c.lag).length) c.lagFromLive = live.lag;
+  if (mine || isMineLive(live)) c.mine = true;
+  return c;
+}
+
+// The model for an event about a call we may not know yet (desk opened mid-call).
+function ensure(msg) {
+  var id = msg.linkedid || (msg.call && msg.call.linkedid);
+  if (!id) return null;
+  var c = state.calls.get(id);
+  if (!c && state.dismissed.has(id)) return null;
+  if (!c) {
+    c = newCall(id, msg.ticket_id);
+    c.mine = inAudience(msg);
+    c.state = 'connected';
+    state.calls.set(id, c);
+    scheduleLoadCalls();
+    fetchTicket(c);
+    if (c.mine) focusCall(c);
+  }
+  if (msg.ticket_id && !c.ticketId) c.ticketId = msg.ticket_id;
+  if (inAudience(msg)) c.mine = true;
+  return c;
+}
+
+function removeCall(id, dismissed) {
+  var c = state.calls.get(id);
+  if (c) clearTimeout(c.ticketTimer);
+  if (dismissed) state.dismissed.add(id);
+  state.calls.delete(id);
+  if (state.currentId === id) {
+    state.currentId = null;
+    pickCurrent();
+    renderAll(true);
+  } else {
+    renderChrome();
+  }
+}
+
+function focusCall(c) {
+  if (state.currentId === c.linkedid) return;
+  state.currentId = c.linkedid;
+  renderAll(true);
+}
+
+// Choose which call the panel shows when the current one goes away.
+function pickCurrent() {
+  if (state.currentId && state.calls.has(state.currentId)) return;
+  var best = null, bestRank = 99;
+  state.calls.forEach(function (c) {
+    var rank = c.ringingMe ? 0 : c.mine && !c.ended ? 1 : c.mine ? 2 : 3;
+    if (rank < bestRank) { best = c; bestRank = rank; }
+  });
+  state.currentId = best ? best.linkedid : null;
+}
+
+function current() { return state.currentId ? state.calls.get(state.currentId) || null : null; }
+
+function isLiveMine(c) { return c && c.mine && !c.ended && !c.transferred && c.state === 'connected'; }
+
+// ---------------------------------------------------------------------
+// Events from the desk socket
+// ---------------------------------------------------------------------
+
+function onEvent(msg) {
+  if (!state.active || !msg) return;
+  state.eventCount++;
+  dispatch(msg);
+  var c = state.calls.get(msg.linkedid || (msg.call && msg.call.linkedid));
+  if (c) c.lastEvent = state.eventCount;
+}
+
+function dispatch(msg) {
+  switch (msg.type) {
+    case 'call.ringing': return onRinging(msg);
+    case 'call.ring_stopped': return onRingStopped(msg);
+    case 'call.connected': return onConnected(msg);
+    case 'call.partial': return onPartial(msg);
+    case 'call.final': return onFinal(msg);
+    case 'call.lag': return onLag(msg);
+    case 'call.suggestions': return onSuggestions(msg);
+    case 'call.prefill': return onPrefill(msg);
+    case 'call.transferred': return onTransferred(msg);
+    case 'call.audio_failed':
+    case 'call.audio_interrupted': return onAudio(msg);
+    case 'call.ended': return onEnded(msg);
+  }
+}
+
+function onRinging(msg) {
+  var forMe = !!msg.agent && msg.agent === me();
+  if (forMe && msg.call) state.dismissed.delete(msg.call.linkedid);
+  var c = upsert(msg.call, forMe);
+  if (!c) return;
+  if (!c.ended) c.state = 'ringing';
+  if (forMe) {
+    c.ringingMe = true;
+    c.ended = null;
+    // A ringing phone takes the panel, unless the agent is still talking on another call.
+    var cur = current();
+    if (!cur || cur === c || !isLiveMine(cur)) {
+      state.currentId = c.linkedid;
+      renderAll(true);
+    } else {
+      renderChrome();
+    }
+    var earlier = Array.isArray(c.live.earlier) ? c.live.earlier.length : 0;
+    announce('来电：' + callerText(c.live) + (c.live.caller_name ? '，' + c.live.caller_name : '') +
+      (earlier ? '，该号码近期来电 ' + earlier + ' 次' : ''));
+    if (!c.ticket) fetchTicket(c);
+  } else {
+    renderIfCurrent(c);
+  }
+}
+
+function onRingStopped(msg) {
+  if (!inAudience(msg)) return; // another agent's phone stopped ringing
+  var c = state.calls.get(msg.linkedid);
+  if (!c) return;
+  c.ringingMe = false;
+  if (c.live.agent === me() && c.state === 'connected') { renderIfCurrent(c); return; }
+  if (c.ended) { renderIfCurrent(c); return; }
+  // Taken by another agent, or the caller gave up: close the pop.
+  removeCall(c.linkedid);
+}
+
+function onConnected(msg) {
+  var c = state.calls.get(msg.linkedid || (msg.call && msg.call.linkedid));
+  var wasMyCall = !!(c && c.live.agent === me());
+  var wasRinging = !!(c && c.ringingMe);
+  c = upsert(msg.call, false);
+  if (!c) return;
+  c.state = 'connected';
+  c.ringingMe = false;
+  c.ended = null;
+  if (!c.connectedAt) c.connectedAt = Date.now();
+  var agent = c.live.agent;
+  if (agent && agent === me()) {
+    c.mine = true;
+    c.transferred = false;
+    state.currentId = c.linkedid;
+    renderAll(true);
+    fetchTicket(c);
+    // Put the call's ticket in the detail pane, unless the agent is editing another one.
+    if (Desk.selectedId() !== c.ticketId && !Desk.editing()) Desk.openTicket(c.ticketId, { focus: false });
+  } else if (wasMyCall) {
+    // Transferred on to a colleague: keep what we have, let the agent close it.
+    c.transferred = true;
+    c.notes.push({ kind: 'warn', text: '通话已转接给' + (agent ? '坐席 ' + agent : '其他坐席') + '，您已不在该通话中' });
+    renderIfCurrent(c);
+  } else if (wasRinging) {
+    // Answered by someone else: gone from an agent's desk; a supervisor keeps watching it.
+    if (!Staff.hasRole('supervisor')) { removeCall(c.linkedid); return; }
+    c.mine = false;
+    renderAll(false);
+  } else {
+    renderIfCurrent(c);
+  }
+}
+
+function onPartial(msg) {
+  var c = ensure(msg);
+  if (!c || c.ended || !LEG_LABELS[msg.leg]) return;
+  c.partials[msg.leg] = isBlank(msg.text) ? null : { text: String(msg.text), audio_time: msg.audio_time };
+  if (c !== current()) return;
+  if ($('call-body').hidden) renderChrome(); // words while it still rings (the caller's leg is heard from the queue on)
+  renderPartial(c, msg.leg);
+}
+
+function onFinal(msg) {
+  var c = ensure(msg);
+  if (!c || !msg.segment || typeof msg.index !== 'number') return;
+  var leg = msg.leg || msg.segment.leg;
+  c.finals.set(msg.index, msg.segment);
+  c.partials[leg] = null;
+  if (c === current()) {
+    if ($('call-body').hidden) renderChrome();
+    mutateTranscript(function () {
+      addFinalEl(msg.index, msg.segment);
+      renderPartialEl(c, leg);
+    });
+  }
+}
+
+function onLag(msg) {
+  var c = ensure(msg);
+  if (!c) return;
+  c.lag[msg.leg || 'caller'] = { behind: !!msg.behind, seconds: Number(msg.seconds) || 0 };
+  c.lagFromLive = 0;
+  if (c === current()) renderLag(c);
+}
+
+function onSuggestions(msg) {
+  var c = ensure(msg);
+  if (!c) return;
+  c.suggestions = Array.isArray(msg.items) ? msg.items : [];
+  if (c === current()) renderSuggestions(c);
+}
+
+function onPrefill(msg) {
+  var c = ensure(msg);
+  if (!c || !msg.fields) return;
+  Object.keys(msg.fields).forEach(function (f) {
+    c.prefill[f] = Object.assign({}, msg.fields[f], { applied: true });
+  });
+  if (c === current()) renderPrefill(c);
+  scheduleFetchTicket(c); // provenance (and who confirmed) lives on the ticket
+}
+
+function onTransferred(msg) {
+  var c = ensure(msg);
+  if (!c) return;
+  var d = msg.detail || {};
+  var to = d.target_number || d.exten || '';
+  var how = d.type === 'attended' ? '咨询后转接' : d.type === 'blind' ? '直接转接' : '转接';
+  c.transferred = c.transferred || d.type === 'attended' || d.type === 'blind';
+  c.notes.push({ kind: 'warn', text: '通话已' + how + (to ? '至 ' + to : '') + '。' });
+  renderIfCurrent(c);
+}
+
+function onAudio(msg) {
+  var c = ensure(msg);
+  if (!c) return;
+  var leg = LEG_LABELS[msg.leg] ? msg.leg : 'caller';
+  c.audio[leg] = msg.type === 'call.audio_failed'
+    ? { type: 'failed', detail: msg.error || '' }
+    : { type: 'interrupted', detail: msg.reason || '' };
+  c.partials[leg] = null;
+  if (c === current()) { renderStatus(c); renderPartial(c, leg); }
+}
+
+function onEnded(msg) {
+  var c = ensure(msg);
+  if (!c) return;
+  c.ended = { abandoned: !!msg.abandoned, cause: msg.cause, cause_text: msg.cause_text };
+  c.state = 'ended';
+  c.ringingMe = false;
+  c.partials = {};
+  c.lag = {};
+  c.lagFromLive = 0;
+  if (!c.mine && (c !== current() || $('call-panel').hidden)) { removeCall(c.linkedid); return; } // someone else's call, not on screen
+  if (c.mine) announce(endedHeading(c));
+  if (c === current()) renderPartials(c);
+  renderIfCurrent(c);
+  fetchTicket(c); // the last words and the closed ticket
+}
+
+// ---------------------------------------------------------------------
+// Loading: live calls and the call's ticket
+// ---------------------------------------------------------------------
+
+function loadCalls() {
+  var seq = ++state.callsSeq;
+  var eventsBefore = state.eventCount;
+  return api('GET', '/agent/calls').then(function (data) {
+    if (seq !== state.callsSeq || !state.active) return;
+    showTranscriptionNotice(data && data.phone);
+    var seen = new Set();
+    ((data && data.calls) || []).forEach(function (live) {
+      if (!live || !live.linkedid) return;
+      seen.add(live.linkedid);
+      var known = state.calls.has(live.linkedid);
+      var c = upsert(live, false);
+      if (c.live.agent && c.live.agent === me() && c.state === 'connected') { c.mine = true; c.ringingMe = false; }
+      else if (c.state === 'ringing' && isMineLive(live)) c.ringingMe = true;
+      if (!known || !c.ticket) fetchTicket(c);
+      else scheduleFetchTicket(c); // catch up on what was said while the socket was down
+    });
+    // Calls we showed that are no longer live: they ended (or moved on) while we were away.
+    state.calls.forEach(function (c, id) {
+      // An event newer than the request is fresher than its answer (the pop is pushed before it is stored).
+      if (seen.has(id) || c.ended || (c.lastEvent || 0) > eventsBefore) return;
+      if (!c.mine) { removeCall(id); return; }
+      if (c.state !== 'connected' && !c.transferred) { removeCall(id); return; }
+      c.ended = { unknown: true };
+      c.state = 'ended';
+      c.partials = {};
+      c.lag = {};
+      c.lagFromLive = 0;
+      fetchTicket(c);
+    });
+    pickCurrent();
+    renderAll(false); // the transcript is rebuilt only if another call is now shown: the agent keeps their place
+    var c = current();
+    if (c) renderPartials(c);
+    if (isLiveMine(c) && !Desk.selectedId()) Desk.openTicket(c.ticketId, { focus: false });
+  }, function () { /* the panel keeps what it has; the next socket open retries */ });
+}
+
+// Without a speech model the gateway still pops calls and files tickets, but transcribes nothing.
+function showTranscriptionNotice(phone) {
+  var t = phone && phone.transcription;
+  var off = typeof t === 'string' && t.indexOf('off') === 0;
+  var el = $('asr-off-notice');
+  el.hidden = !off;
+  el.title = off ? t : '';
+}
+
+function scheduleLoadCalls() {
+  clearTimeout(state.callsTimer);
+  state.callsTimer = setTimeout(loadCalls, 300);
+}
+
+function fetchTicket(c) {
+  if (!c || !c.ticketId) return Promise.resolve();
+  clearTimeout(c.ticketTimer);
+  var seq = ++c.ticketSeq;
+  return api('GET', '/agent/tickets/' + encodeURIComponent(c.ticketId)).then(function (t) {
+    if (seq !== c.ticketSeq || state.calls.get(c.linkedid) !== c) return;
+    applyTicket(c, t);
+  }, function () { /* shown again on the next event or reload */ });
+}
+
+function scheduleFetchTicket(c) {
+  clearTimeout(c.ticketTimer);
+  c.ticketTimer = setTimeout(function () { fetchTicket(c); }, 400);
+}
+
+// A full ticket for the call (from our own fetch, an action's answer, or the detail pane).
+function applyTicket(c, t) {
+  if (!t || t.id !== c.ticketId) return;
+  c.ticket = t;
+  var added = [];
+  (Array.isArray(t.transcript) ? t.transcript : []).forEach(function (seg, i) {
+    if (seg && !c.finals.has(i)) { c.finals.set(i, seg); added.push(i); }
+  });
+  (Array.isArray(t.history) ? t.history : []).forEach(function (e) {
+    if (e && e.event === 'kb_answer_inserted' && e.detail && e.detail.entry_id) c.inserted.add(e.detail.entry_id);
+  });
+  // The detail pane reloads the ticket after every utterance: redraw the lists only when what
+  // they show changed, so a button is not replaced under the agent's pointer.
+  var sig = JSON.stringify([
+    (Array.isArray(t.provenance) ? t.provenance : []).filter(function (p) { return p && p.by === 'asr'; }),
+    PREFILL_FIELDS.map(function (f) { return ticketValue(t, f); }),
+    Array.from(c.inserted)
+  ]);
+  var changed = sig !== c.ticketSig;
+  c.ticketSig = sig;
+  if (c !== current()) return;
+  if (added.length) {
+    if ($('call-body').hidden) renderChrome();
+    mutateTranscript(function () {
+      added.forEach(function (i) { addFinalEl(i, c.finals.get(i)); });
+    });
+  }
+  renderBanner(c);
+  if (changed) {
+    renderPrefill(c);
+    renderSuggestions(c);
+  }
+}
+
+// ---------------------------------------------------------------------
+// Rendering: panel chrome
+// ---------------------------------------------------------------------
+
+function renderIfCurrent(c) {
+  if (c === current()) renderAll(false);
+  else renderChrome();
+}
+
+// fresh: the shown call changed (rebuild the transcript from scratch).
+function renderAll(fresh) {
+  pickCurrent();
+  var c = current();
+  renderChrome();
+  if (!c) { state.renderedId = null; return; }
+  if (state.renderedId !== c.linkedid) { fresh = true; state.renderedId = c.linkedid; }
+  renderBanner(c);
+  renderStatus(c);
+  renderEarlier(c);
+  if (fresh) renderTranscript(c);
+  renderLag(c);
+  renderPrefill(c);
+  renderSuggestions(c);
+}
+
+// Panel visibility, workspace layout, the call switcher, the top-bar indicator and the title.
+function renderChrome() {
+  var c = current();
+  var visible = !!c && (c.mine || state.panelOpen);
+  var panel = $('call-panel');
+  panel.hidden = !visible;
+  $('workspace').classList.toggle('has-call', visible);
+
+  var liveCount = 0;
+  state.calls.forEach(function (x) { if (!x.ended) liveCount++; });
+  var ind = $('calls-indicator');
+  ind.hidden = visible || state.calls.size === 0;
+  $('calls-indicator-num').textContent = String(liveCount || state.calls.size);
+  ind.title = '查看进行中的通话';
+
+  var ringing = false;
+  state.calls.forEach(function (x) { if (x.ringingMe && !x.ended) ringing = true; });
+  Desk.setTitlePrefix(ringing ? '【来电】' : '');
+
+  var sw = $('call-switch');
+  if (state.calls.size > 1 && visible) {
+    var items = Array.from(state.calls.values()).sort(function (a, b) {
+      return toMs(a.live.started_at) - toMs(b.live.started_at);
+    });
+    replaceKids(sw, items.map(function (x) {
+      return h('button', {
+        type: 'button', class: 'call-switch-item s-' + x.state, 'data-linkedid': x.linkedid,
+        'aria-pressed': x === c ? 'true' : 'false'
+      }, h('span', { class: 'call-switch-state' }, shortState(x)), ' ', callerText(x.live));
+    }));
+    sw.hidden = false;
+  } else {
+    sw.replaceChildren();
+    sw.hidden = true;
+  }
+  if (!c) return;
+  panel.setAttribute('data-state', c.ended ? 'ended' : c.state);
+  // The pop is about who is calling; the live view needs the room for the transcript.
+  var body = $('call-body');
+  var showBody = c.state === 'connected' || !!c.ended || c.transferred || c.finals.size > 0 || hasPartial(c);
+  if (body.hidden === showBody) {
+    body.hidden = !showBody;
+    if (showBody) { state.follow = true; transcriptBox().scrollTop = transcriptBox().scrollHeight; }
+  }
+  $('call-earlier').classList.toggle('is-compact', showBody);
+  panel.classList.toggle('is-mine', !!c.mine);
+  var close = $('call-close');
+  var closable = !!c.ended || c.transferred || !c.mine;
+  close.hidden = !closable;
+  close.textContent = c.ended || c.transferred ? '关闭' : '收起';
+  close.setAttribute('aria-label', (c.ended || c.transferred ? '关闭' : '收起') + '通话面板');
+  updateElapsed();
+}
+
+function hasPartial(c) {
+  return Object.keys(c.partials).some(function (leg) { return !!c.partials[leg]; });
+}
+
+function shortState(c) {
+  if (c.ended) return '已结束';
+  return { ringing: '来电', connected: '通话中', queued: '排队中', 'new': '呼入' }[c.state] || '通话';
+}
+
+function endedHeading(c) {
+  if (c.ended && c.ended.abandoned) return '市民已挂断（排队中放弃）';
+  return '通话已结束';
+}
+
+function heading(c) {
+  var other = c.live.agent && c.live.agent !== me() ? '（坐席 ' + c.live.agent + '）' : '';
+  if (c.ended) return endedHeading(c);
+  if (c.transferred) return '通话已转出';
+  if (c.state === 'ringing') return c.ringingMe ? '来电' : '来电振铃中' + ringingWho(c);
+  if (c.state === 'connected') return '通话中' + other;
+  if (c.state === 'queued') return '排队等候中';
+  return '呼入中';
+}
+
+function ringingWho(c) {
+  var r = Array.isArray(c.live.ringing) ? c.live.ringing : [];
+  return r.length ? '（' + r.join('、') + '）' : '';
+}
+
+function renderBanner(c) {
+  var live = c.live;
+  $('call-heading').textContent = heading(c);
+  var num = $('call-number');
+  num.textContent = callerText(live);
+  num.title = isBlank(live.caller) ? '' : String(live.caller);
+  var name = $('call-name');
+  name.textContent = live.caller_name || '';
+  name.hidden = !live.caller_name;
+  var q = $('call-queue');
+  q.textContent = live.queue ? '队列 ' + live.queue : '';
+  q.hidden = !live.queue;
+  var link = $('call-ticket-link');
+  link.textContent = c.ticketId || '—';
+  link.setAttribute('data-open-ticket', c.ticketId || '');
+  link.disabled = !c.ticketId;
+  link.title = c.ticketId ? '在右侧打开工单 ' + c.ticketId : '';
+  updateElapsed();
+}
+
+// "已等候 00:35" while ringing, "通话中 03:12" while connected, the start time once ended.
+function updateElapsed() {
+  var c = current();
+  var el = $('call-elapsed');
+  if (!c) { el.textContent = ''; return; }
+  var start = toMs(c.live.started_at);
+  if (c.ended || c.transferred) {
+    replaceKids(el, start ? ['来电于 ', Desk.timeEl(c.live.started_at)] : null);
+    return;
+  }
+  if (!start) { el.textContent = ''; return; }
+  var now = Date.now();
+  if (c.state === 'connected') {
+    el.textContent = c.connectedAt
+      ? '通话 ' + clock((now - c.connectedAt) / 1000) + '（来电已 ' + clock((now - start) / 1000) + '）'
+      : '来电已 ' + clock((now - start) / 1000);
+  } else {
+    el.textContent = '已等候 ' + clock((now - start) / 1000);
+  }
+  el.title = Staff.formatTime(c.live.started_at, 'full');
+}
+
+function renderStatus(c) {
+  var lines = [];
+  if (c.ended) {
+    var cause = causeText(c.ended);
+    var text = endedHeading(c) + (c.ended.unknown ? '（实时连接中断期间结束）' : '') + (cause ? '，挂机原因：' + cause : '');
+    if (c.ended.abandoned) text += '。请按工单回拨市民。';
+    lines.push(h('p', { class: 'msg msg--' + (c.ended.abandoned ? 'warn' : 'ok') + ' call-ended' }, text));
+  }
+  c.notes.forEach(function (n) { lines.push(h('p', { class: 'msg msg--' + n.kind + ' call-note' }, n.text)); });
+  Object.keys(LEG_LABELS).forEach(function (leg) {
+    var a = c.audio[leg];
+    if (!a) return;
+    var text = a.type === 'failed'
+      ? '该通话的语音转写不可用（' + LEG_LABELS[leg] + '一侧，语音通道未能建立），请手工记录通话要点。'
+      : '该通话' + LEG_LABELS[leg] + '一侧的语音转写已中断（' + (AUDIO_REASONS[a.detail] || '原因不明') + '），后续内容请手工记录。';
+    lines.push(h('p', { class: 'msg msg--error call-audio', 'data-leg': leg, title: a.detail ? String(a.detail) : null }, text));
+  });
+  replaceKids($('call-status'), lines);
+}
+
+function renderEarlier(c) {
+  var list = Array.isArray(c.live.earlier) ? c.live.earlier : [];
+  var box = $('call-earlier');
+  box.hidden = false;
+  box.classList.toggle('is-repeat', list.length > 0);
+  $('call-earlier-heading').textContent = list.length ? '该号码近期来电 ' + list.length + ' 次' : '该号码近期无来电记录';
+  replaceKids($('call-earlier-list'), list.map(function (t) {
+    return h('li', null, h('button', {
+      type: 'button', class: 'earlier-item', 'data-open-ticket': t.id, title: '在右侧打开工单 ' + t.id
+    },
+    h('span', { class: 'earlier-id' }, String(t.id)),
+    Desk.timeEl(t.received_at, 'earlier-at'),
+    h('span', { class: 'earlier-tags' }, [Desk.channelLabel(t.channel), t.kind_label || Desk.kindLabel(t.kind), t.status_label || Desk.statusLabel(t.status)]
+      .filter(Boolean).join(' · ')),
+    h('span', { class: 'earlier-summary' }, t.summary || '（无摘要）')));
+  }));
+}
+
+// ---------------------------------------------------------------------
+// Rendering: transcript
+// ---------------------------------------------------------------------
+
+function transcriptBox() { return $('call-transcript'); }
+
+function atBottom(el) { return el.scrollHeight - el.scrollTop - el.clientHeight <= FOLLOW_SLACK_PX; }
+
+// Changes the transcript; keeps it scrolled to the newest line unless the agent scrolled up.
+function mutateTranscript(fn) {
+  var box = transcriptBox();
+  var stick = state.follow;
+  fn();
+  if (stick) { box.scrollTop = box.scrollHeight; $('call-follow').hidden = true; }
+  else $('call-follow').hidden = atBottom(box);
+}
+
+function segKey(start, index) { return [Number(start) || 0, index]; }
+function keyLE(a, b) { return a[0] < b[0] || (a[0] === b[0] && a[1] <= b[1]); }
+
+function finalEl(index, seg) {
+  var leg = LEG_LABELS[seg.leg] ? seg.leg : 'caller';
+  var low = typeof seg.confidence === 'number' && seg.confidence < 0.6;
+  return h('li', {
+    class: 'seg final leg-' + leg + (low ? ' low-confidence' : ''), 'data-index': index, 'data-leg': leg,
+    'data-start': Number(seg.start) || 0, tabindex: '-1'
+  },
+  h('span', { class: 'seg-who' }, LEG_LABELS[leg]),
+  h('span', { class: 'seg-time' }, clock(seg.start)),
+  h('span', { class: 'seg-text' }, isBlank(seg.text) ? '（无法识别）' : String(seg.text)),
+  low ? h('span', { class: 'seg-low' }, '（识别置信度低）') : null);
+}
+
+function addFinalEl(index, seg) {
+  var box = transcriptBox();
+  var old = state.segEls.get(index);
+  if (old) { old.replaceWith(finalEl(index, seg)); state.segEls.set(index, box.querySelector('li.final[data-index="' + index + '"]')); return; }
+  var li = finalEl(index, seg);
+  var key = segKey(seg.start, index);
+  var finals = box.querySelectorAll('li.final');
+  var after = null;
+  for (var i = finals.length - 1; i >= 0; i--) {
+    var k = segKey(finals[i].getAttribute('data-start'), Number(finals[i].getAttribute('data-index')));
+    if (keyLE(k, key)) { after = finals[i]; break; }
+  }
+  if (after) box.insertBefore(li, after.nextSibling);
+  else if (finals.length) box.insertBefore(li, finals[0]);
+  else box.insertBefore(li, box.querySelector('li.partial'));
+  state.segEls.set(index, li);
+}
+
+// The leg's current words, after all finals; replaced in place as they change.
+function renderPartialEl(c, leg) {
+  var box = transcriptBox();
+  var p = c.partials[leg];
+  var el = state.partialEls[leg];
+  if (!p) {
+    if (el) el.remove();
+    delete state.partialEls[leg];
+    return;
+  }
+  if (!el) {
+    // Hidden from screen readers: they hear each utterance once, when it is final.
+    el = h('li', { class: 'seg partial leg-' + leg, 'data-leg': leg, 'aria-hidden': 'true' },
+      h('span', { class: 'seg-who' }, LEG_LABELS[leg]),
+      h('span', { class: 'seg-time' }, '识别中'),
+      h('span', { class: 'seg-text' }));
+    box.appendChild(el);
+    state.partialEls[leg] = el;
+  }
+  el.querySelector('.seg-text').textContent = p.text;
+}
+
+function renderPartial(c, leg) {
+  mutateTranscript(function () { renderPartialEl(c, leg); });
+}
+
+function renderPartials(c) {
+  mutateTranscript(function () { Object.keys(LEG_LABELS).forEach(function (leg) { renderPartialEl(c, leg); }); });
+}
+
+function renderTranscript(c) {
+  var box = transcriptBox();
+  box.replaceChildren();
+  state.segEls.clear();
+  state.partialEls = {};
+  var idx = Array.from(c.finals.keys()).sort(function (a, b) {
+    var sa = Number(c.finals.get(a).start) || 0, sb = Number(c.finals.get(b).start) || 0;
+    return sa - sb || a - b;
+  });
+  idx.forEach(function (i) {
+    var li = finalEl(i, c.finals.get(i));
+    box.appendChild(li);
+    state.segEls.set(i, li);
+  });
+  Object.keys(LEG_LABELS).forEach(function (leg) { renderPartialEl(c, leg); });
+  state.follow = true;
+  box.scrollTop = box.scrollHeight;
+  $('call-follow').hidden = true;
+}
+
+function onTranscriptScroll() {
+  state.follow = atBottom(transcriptBox());
+  if (state.follow) $('call-follow').hidden = true;
+}
+
+function followLatest() {
+  var box = transcriptBox();
+  state.follow = true;
+  box.scrollTop = box.scrollHeight;
+  $('call-follow').hidden = true;
+  box.focus();
+}
+
+// "来源": scroll to and highlight the utterance a value came from.
+function showSource(index) {
+  var el = state.segEls.get(index);
+  if (!el) return false;
+  var box = transcriptBox();
+  // Only the transcript scrolls: the panel and the page stay where they are.
+  box.scrollTop = Math.max(0, el.offsetTop - box.offsetTop - (box.clientHeight - el.offsetHeight) / 2);
+  state.follow = atBottom(box); // new words no longer pull the view down, unless this was the end anyway
+  $('call-follow').hidden = state.follow;
+  el.classList.remove('is-source');
+  void el.offsetWidth; // restart the highlight
+  el.classList.add('is-source');
+  el.focus({ preventScroll: true });
+  setTimeout(function () { el.classList.remove('is-source'); }, 4000);
+  return true;
+}
+
+function renderLag(c) {
+  var el = $('call-lag');
+  var worst = 0, behind = false, legs = [];
+  Object.keys(c.lag).forEach(function (leg) {
+    var l = c.lag[leg];
+    if (l && l.behind) { behind = true; worst = Math.max(worst, l.seconds); legs.push(LEG_LABELS[leg] || leg); }
+  });
+  if (!behind && c.lagFromLive > 0 && !c.ended) { behind = true; worst = c.lagFromLive; }
+  el.hidden = !behind;
+  el.textContent = behind ? '转写延迟约 ' + Math.max(1, Math.round(worst)) + ' 秒' : '';
+  el.title = behind ? '语音识别跟不上通话' + (legs.length ? '（' + legs.join('、') + '一侧）' : '') + '，文字会稍后补上' : '';
+}
+
+// ---------------------------------------------------------------------
+// Rendering: pre-filled fields
+// ---------------------------------------------------------------------
+
+function lastAsrProvenance(t, field) {
+  var list = t && Array.isArray(t.provenance) ? t.provenance : [];
+  for (var i = list.length - 1; i >= 0; i--) {
+    if (list[i] && list[i].field === field && list[i].by === 'asr') return list[i];
+  }
+  return null;
+}
+
+function ticketValue(t, field) {
+  if (field === 'kind') return t.kind || null;
+  if (field === 'location') return t.location ? { district: t.location.district || null, street: t.location.street || null } : null;
+  if (field === 'callback_phone') return t.requester ? t.requester.callback_phone || null : null;
+  return null;
+}
+
+function sameValue(field, a, b) {
+  if (field === 'location') {
+    a = a || {}; b = b || {};
+    return (a.district || '') === (b.district || '') && (a.street || '') === (b.street || '');
+  }
+  return (a || null) === (b || null);
+}
+
+function prefillInfo(c, field) {
+  var pf = c.prefill[field] || null;
+  var prov = lastAsrProvenance(c.ticket, field);
+  if (!prov && !(pf && pf.applied)) return null; // not filled from this call's transcript
+  var machine = pf ? pf.value : null;
+  var value = c.ticket ? ticketValue(c.ticket, field) : machine;
+  var segment = prov && typeof prov.segment === 'number' ? prov.segment : pf && typeof pf.segment === 'number' ? pf.segment : null;
+  var start = pf && typeof pf.start === 'number' ? pf.start : segment !== null && c.finals.has(segment) ? c.finals.get(segment).start : null;
+  return {
+    field: field, value: value, machine: machine, segment: segment, start: start,
+    text: pf && pf.text ? pf.text : prov && prov.detail ? prov.detail : '',
+    confirmedBy: prov ? prov.confirmed_by || null : null,
+    modified: !!c.ticket && pf !== null && machine !== null && machine !== undefined && !sameValue(field, value, machine)
+  };
+}
+
+function renderPrefill(c) {
+  var box = $('call-prefill');
+  var list = box.querySelector('ul.pf-list');
+  var infos = PREFILL_FIELDS.map(function (f) { return prefillInfo(c, f); }).filter(Boolean);
+  if (!infos.length) {
+    replaceKids(box, h('p', { class: 'empty' }, '尚未从通话中识别出诉求类型、地点或回拨电话。'));
+    return;
+  }
+  if (!list) { list = h('ul', { class: 'pf-list' }); replaceKids(box, list); }
+  var focused = document.activeElement && list.contains(document.activeElement)
+    ? { field: document.activeElement.closest('[data-field]').getAttribute('data-field'), cls: document.activeElement.className } : null;
+  var rows = new Map();
+  Array.prototype.forEach.call(list.children, function (li) { rows.set(li.getAttribute('data-field'), li); });
+  // Keyed, in place: the row whose editor is open is left alone, so the agent's input survives.
+  var cursor = list.firstChild;
+  infos.forEach(function (info) {
+    var li = rows.get(info.field);
+    var el = li && c.editing === info.field && li.querySelector('form.pf-editor') ? li : prefillRow(c, info);
+    if (li && el !== li) {
+      li.replaceWith(el);
+      if (cursor === li) cursor = el;
+    }
+    if (el === cursor) cursor = cursor.nextSibling;
+    else list.insertBefore(el, cursor);
+  });
+  while (cursor) {
+    var next = cursor.nextSibling;
+    cursor.remove();
+    cursor = next;
+  }
+  if (focused) {
+    var again = list.querySelector('[data-field="' + focused.field + '"] .' + String(focused.cls).split(' ').filter(function (x) {
+      return /^pf-/.test(x);
+    })[0]);
+    if (again && !again.disabled) again.focus();
+    else {
+      var state_ = list.querySelector('[data-field="' + focused.field + '"] .pf-state');
+      if (state_) state_.focus();
+    }
+  }
+}
+
+function prefillRow(c, info) {
+  var f = info.field;
+  var label = PREFILL_LABELS[f];
+  var valueText = prefillValueText(f, info.value);
+  var stateEl;
+  if (info.modified) {
+    stateEl = h('span', { class: 'pf-state pf-state--modified', tabindex: '-1' }, '已修改');
+  } else if (info.confirmedBy) {
+    stateEl = h('span', { class: 'pf-state pf-state--confirmed', tabindex: '-1', title: '由 ' + info.confirmedBy + ' 确认' },
+      '✓ 已确认（' + (info.confirmedBy === me() ? '本人' : info.confirmedBy) + '）');
+  } else {
+    stateEl = h('span', { class: 'pf-state pf-state--pending', tabindex: '-1' }, '待确认');
+  }
+  var msg = c.fieldMsgs[f];
+  var editing = c.editing === f;
+  return h('li', { class: 'pf-row' + (editing ? ' is-editing' : ''), 'data-field': f },
+    h('div', { class: 'pf-line' },
+      h('span', { class: 'pf-label' }, label),
+      h('span', { class: 'pf-value', 'data-field-value': f }, valueText),
+      stateEl),
+    editing ? null : h('div', { class: 'pf-actions' },
+      info.segment !== null ? h('button', {
+        type: 'button', class: 'linkish pf-source', 'data-index': info.segment,
+        title: info.text ? '原话：' + info.text : '查看原话',
+        'aria-label': '查看' + label + '的来源：第 ' + (info.segment + 1) + ' 句' + (info.start !== null ? '，' + clock(info.start) : '')
+      }, '来源' + (info.start !== null ? ' ' + clock(info.start) : '')) : null,
+      h('span', { class: 'spacer' }),
+      !info.confirmedBy && !info.modified ? h('button', {
+        type: 'button', class: 'btn btn--small btn--primary pf-confirm', 'aria-label': '确认' + label + '：' + valueText
+      }, '确认') : null,
+      h('button', { type: 'button', class: 'btn btn--small pf-edit', 'aria-label': '修改' + label, 'aria-expanded': 'false' }, '修改')),
+    editing ? prefillEditor(f, info) : null,
+    msg ? h('p', { class: 'msg pf-msg' + (msg.kind ? ' msg--' + msg.kind : ''), role: 'status' }, msg.text) : null);
+}
+
+function prefillEditor(f, info) {
+  var v = info.value;
+  var errId = 'pf-' + f + '-error';
+  var inputs;
+  if (f === 'kind') {
+    inputs = h('div', { class: 'field' },
+      h('label', { for: 'pf-kind-input' }, '诉求类型'),
+      h('select', { id: 'pf-kind-input', class: 'pf-input', 'aria-describedby': errId },
+        KIND_ORDER.map(function (k) { return h('option', { value: k, selected: v === k }, KIND_LABELS[k]); })));
+  } else if (f === 'location') {
+    var loc = v || {};
+    var district = h('select', { id: 'pf-district-input', class: 'pf-input', 'aria-describedby': errId });
+    // The same list of Beijing's districts as the correction form in the detail pane.
+    Array.prototype.forEach.call($('correct-district').options, function (o) {
+      district.appendChild(h('option', { value: o.value }, o.textContent));
+    });
+    district.value = loc.district || '';
+    inputs = h('div', { class: 'field-row' },
+      h('div', { class: 'field' }, h('label', { for: 'pf-district-input' }, '所在区'), district),
+      h('div', { class: 'field' }, h('label', { for: 'pf-street-input' }, '街道（乡镇）'),
+        h('input', { id: 'pf-street-input', class: 'pf-input', type: 'text', maxlength: '100', autocomplete: 'off',
+          value: loc.street || '', 'aria-describedby': errId })));
+  } else {
+    inputs = h('div', { class: 'field' },
+      h('label', { for: 'pf-phone-input' }, '回拨电话'),
+      h('input', { id: 'pf-phone-input', class: 'pf-input', type: 'tel', inputmode: 'tel', maxlength: '32', autocomplete: 'off',
+        placeholder: '手机号或带区号的固定电话', value: v ? Desk.fmtPhone(v) : '', 'aria-describedby': errId }));
+  }
+  return h('form', { class: 'pf-editor', 'data-field': f, novalidate: true },
+    inputs,
+    h('p', { id: errId, class: 'pf-error', role: 'alert', hidden: true }),
+    h('div', { class: 'pf-editor-actions' },
+      h('button', { type: 'submit', class: 'btn btn--small btn--primary pf-save' }, '保存'),
+      h('button', { type: 'button', class: 'btn btn--small pf-cancel' }, '取消')));
+}
+
+function onPrefillClick(ev) {
+  var c = current();
+  if (!c) return;
+  var btn = ev.target.closest && ev.target.closest('button');
+  if (!btn) return;
+  var row = btn.closest('[data-field]');
+  var field = row && row.getAttribute('data-field');
+  if (btn.classList.contains('pf-source')) {
+    var idx = Number(btn.getAttribute('data-index'));
+    if (!showSource(idx)) {
+      c.fieldMsgs[field] = { text: '原话尚未载入，请稍候再试', kind: 'warn' };
+      renderPrefill(c);
+      fetchTicket(c);
+    }
+  } else if (btn.classList.contains('pf-confirm')) {
+    confirmField(c, field, btn);
+  } else if (btn.classList.contains('pf-edit')) {
+    c.editing = field;
+    delete c.fieldMsgs[field];
+    renderPrefill(c);
+    var first = $('call-prefill').querySelector('[data-field="' + field + '"] .pf-input');
+    if (first) first.focus();
+  } else if (btn.classList.contains('pf-cancel')) {
+    closeEditor(c, field);
+  }
+}
+
+function closeEditor(c, field) {
+  c.editing = null;
+  renderPrefill(c);
+  var edit = $('call-prefill').querySelector('[data-field="' + field + '"] .pf-edit');
+  if (edit) edit.focus();
+}
+
+function confirmField(c, field, btn) {
+  var id = c.ticketId;
+  withBusy(btn, function () {
+    return api('POST', '/agent/tickets/' + encodeURIComponent(id) + '/prefill/' + field + '/confirm', {}).then(function (t) {
+      c.fieldMsgs[field] = null;
+      delete c.fieldMsgs[field];
+      took(c, t);
+    }, function (e) {
+      if (e.status === 401) return;
+      c.fieldMsgs[field] = { text: e.status === 409 ? e.message : '确认失败：' + e.message, kind: e.status === 409 ? 'warn' : 'error' };
+      if (c === current()) renderPrefill(c);
+    });
+  });
+}
+
+function onEditorSubmit(ev) {
+  var form = ev.target.closest && ev.target.closest('form.pf-editor');
+  if (!form) return;
+  ev.preventDefault();
+  var c = current();
+  if (!c) return;
+  var field = form.getAttribute('data-field');
+  var body = {};
+  var bad = null;
+  if (field === 'kind') {
+    body.kind = $('pf-kind-input').value;
+  } else if (field === 'location') {
+    body.location = { district: $('pf-district-input').value || null, street: $('pf-street-input').value.trim() };
+  } else {
+    var phone = $('pf-phone-input').value.replace(/[\s-]/g, '');
+    if (!phone) bad = { input: $('pf-phone-input'), text: '请填写回拨电话' };
+    body.callback_phone = phone;
+  }
+  if (bad) { showEditorError(form, bad.input, bad.text); return; }
+  var save = form.querySelector('.pf-save');
+  withBusy(save, function () {
+    return api('PATCH', '/agent/tickets/' + encodeURIComponent(c.ticketId), body).then(function (t) {
+      c.editing = null;
+      c.fieldMsgs[field] = { text: PREFILL_LABELS[field] + '已修改', kind: 'ok' };
+      took(c, t);
+      var st = $('call-prefill').querySelector('[data-field="' + field + '"] .pf-state');
+      if (st) st.focus();
+    }, function (e) {
+      if (e.status === 401) return;
+      var input = form.querySelector('.pf-input');
+      if (e.fields && e.fields.length && field === 'location') {
+        var which = String(e.fields[0].field || '');
+        input = which.indexOf('street') !== -1 ? $('pf-street-input') : $('pf-district-input');
+      }
+      showEditorError(form, input, e.status === 422 ? e.message : '保存失败：' + e.message);
+    });
+  });
+}
+
+function showEditorError(form, input, text) {
+  var err = form.querySelector('.pf-error');
+  err.textContent = text;
+  err.hidden = false;
+  form.querySelectorAll('.pf-input').forEach(function (i) { i.removeAttribute('aria-invalid'); });
+  if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+}
+
+// A ticket answered by an action on the call's ticket: show it here and in the detail pane.
+function took(c, t) {
+  if (t && t.id) {
+    applyTicket(c, t);
+    Desk.showTicket(t);
+  }
+  if (c === current()) { renderPrefill(c); renderSuggestions(c); }
+}
+
+// ---------------------------------------------------------------------
+// Rendering: knowledge-base suggestions
+// ---------------------------------------------------------------------
+
+function renderSuggestions(c) {
+  var box = $('call-suggestions');
+  var focused = document.activeElement && box.contains(document.activeElement) && document.activeElement.closest('[data-entry-id]')
+    ? { id: document.activeElement.closest('[data-entry-id]').getAttribute('data-entry-id'),
+      cls: document.activeElement.classList.contains('sg-toggle') ? 'sg-toggle' : 'sg-insert' } : null;
+  var items = Array.isArray(c.suggestions) ? c.suggestions : [];
+  if (!items.length) {
+    replaceKids(box, h('li', { class: 'empty sg-empty' }, c.ended ? '本次通话没有推荐答复。' : '市民说出诉求后，这里会推荐知识库答复。'));
+    return;
+  }
+  replaceKids(box, items.map(function (it, n) {
+    var id = String(it.entry_id);
+    var answer = isBlank(it.answer) ? '' : String(it.answer);
+    var long = answer.length > EXCERPT_CHARS;
+    var open = c.expanded.has(id);
+    var inserted = c.inserted.has(id);
+    var pending = c.pending.has(id);
+    var answerId = 'sg-answer-' + n;
+    var err = c.sgMsgs[id];
+    return h('li', { class: 'sg-item' + (inserted ? ' is-inserted' : ''), 'data-entry-id': id },
+      h('div', { class: 'sg-head' },
+        h('span', { class: 'sg-title' }, isBlank(it.title) ? id : String(it.title)),
+        it.category ? h('span', { class: 'chip sg-category' }, String(it.category)) : null,
+        typeof it.coverage === 'number' ? h('span', { class: 'sg-match', title: '市民所说与该条目的吻合程度' },
+          '吻合 ' + Math.round(it.coverage * 100) + '%') : null),
+      h('p', { class: 'sg-answer', id: answerId }, open || !long ? answer : answer.slice(0, EXCERPT_CHARS) + '…'),
+      h('div', { class: 'sg-actions' },
+        long ? h('button', {
+          type: 'button', class: 'linkish sg-toggle', 'aria-expanded': open ? 'true' : 'false', 'aria-controls': answerId
+        }, open ? '收起' : '展开全文') : null,
+        h('span', { class: 'spacer' }),
+        h('button', {
+          type: 'button', class: 'btn btn--small ' + (inserted ? 'sg-insert is-done' : 'btn--primary sg-insert'),
+          disabled: inserted || pending, 'aria-busy': pending ? 'true' : null,
+          'aria-label': inserted ? '已插入：' + (it.title || id) : '插入答复：' + (it.title || id)
+        }, inserted ? '已插入' : pending ? '正在插入…' : '插入答复')),
+      err ? h('p', { class: 'msg msg--error', role: 'alert' }, err) : null);
+  }));
+  if (focused) {
+    var again = box.querySelector('[data-entry-id="' + focused.id + '"] .' + focused.cls);
+    if (again && !again.disabled) again.focus();
+  }
+}
+
+function onSuggestionsClick(ev) {
+  var c = current();
+  var btn = ev.target.closest && ev.target.closest('button');
+  if (!c || !btn) return;
+  var item = btn.closest('[data-entry-id]');
+  if (!item) return;
+  var id = item.getAttribute('data-entry-id');
+  if (btn.classList.contains('sg-toggle')) {
+    if (c.expanded.has(id)) c.expanded.delete(id); else c.expanded.add(id);
+    renderSuggestions(c);
+  } else if (btn.classList.contains('sg-insert') && !btn.disabled) {
+    insertAnswer(c, id);
+  }
+}
+
+function insertAnswer(c, entryId) {
+  if (c.pending.has(entryId) || c.inserted.has(entryId)) return;
+  c.pending.add(entryId);
+  delete c.sgMsgs[entryId];
+  renderSuggestions(c);
+  api('POST', '/agent/tickets/' + encodeURIComponent(c.ticketId) + '/kb-answers', { entry_id: entryId }).then(function (t) {
+    c.pending.delete(entryId);
+    c.inserted.add(entryId);
+    took(c, t);
+    // Show the answer in the ticket's messages.
+    if (Desk.selectedId() !== c.ticketId && !Desk.editing()) Desk.openTicket(c.ticketId, { focus: false });
+    var done = $('call-suggestions').querySelector('[data-entry-id="' + entryId + '"] .sg-insert');
+    if (done) done.focus();
+  }, function (e) {
+    c.pending.delete(entryId);
+    if (e.status !== 401) c.sgMsgs[entryId] = '插入失败：' + e.message;
+    if (c === current()) renderSuggestions(c);
+  });
+}
+
+// ---------------------------------------------------------------------
+// Misc
+// ---------------------------------------------------------------------
+
+function announce(text) {
+  var a = $('call-announcer');
+  a.textContent = '';
+  setTimeout(function () { a.textContent = text; }, 50);
+}
+
+function onClose() {
+  var c = current();
+  if (!c) return;
+  if (c.ended || c.transferred) {
+    removeCall(c.linkedid, true);
+  } else {
+    state.panelOpen = false;
+    renderChrome();
+  }
+  if ($('call-panel').hidden) {
+    var ind = $('calls-indicator');
+    if (!ind.hidden) ind.focus();
+  }
+}
+
+function onIndicator() {
+  pickCurrent();
+  state.panelOpen = true;
+  renderAll(true);
+  var panel = $('call-heading');
+  if (panel) { panel.setAttribute('tabindex', '-1'); panel.focus(); }
+}
+
+function onSwitch(ev) {
+  var btn = ev.target.closest && ev.target.closest('[data-linkedid]');
+  if (!btn) return;
+  var c = state.calls.get(btn.getAttribute('data-linkedid'));
+  if (c) { state.currentId = c.linkedid; renderAll(true); }
+}
+
+// ---------------------------------------------------------------------
+// Hooks for agent.js
+// ---------------------------------------------------------------------
+
+function enter() {
+  state.active = true;
+  clearInterval(state.tick);
+  state.tick = setInterval(function () { if (!$('call-panel').hidden) updateElapsed(); }, 1000);
+  loadCalls();
+}
+
+function teardown() {
+  state.active = false;
+  clearInterval(state.tick);
+  clearTimeout(state.callsTimer);
+  state.calls.forEach(function (c) { clearTimeout(c.ticketTimer); });
+  state.calls.clear();
+  state.currentId = null;
+  state.panelOpen = false;
+  state.callsSeq++;
+  state.segEls.clear();
+  state.partialEls = {};
+  state.renderedId = null;
+  state.dismissed.clear();
+  transcriptBox().replaceChildren();
+  $('call-panel').hidden = true;
+  $('workspace').classList.remove('has-call');
+  $('calls-indicator').hidden = true;
+  $('asr-off-notice').hidden = true;
+  $('call-announcer').textContent = '';
+  Desk.setTitlePrefix('');
+}
+
+function socketOpen() {
+  if (state.active) loadCalls();
+}
+
+// The detail pane loaded a ticket: if it is a call's, keep the panel in step with it.
+function ticketRendered(t) {
+  if (!t || !t.id) return;
+  state.calls.forEach(function (c) {
+    if (c.ticketId === t.id) applyTicket(c, t);
+  });
+}
+
+function bind() {
+  $('call-prefill').addEventListener('click', onPrefillClick);
+  $('call-prefill').addEventListener('submit', onEditorSubmit);
+  $('call-prefill').addEventListener('keydown', function (ev) {
+    if (ev.key !== 'Escape') return;
+    var form = ev.target.closest && ev.target.closest('form.pf-editor');
+    var c = current();
+    if (form && c) { ev.preventDefault(); ev.stopPropagation(); closeEditor(c, form.getAttribute('data-field')); }
+  });
+  $('call-suggestions').addEventListener('click', onSuggestionsClick);
+  $('call-transcript').addEventListener('scroll', onTranscriptScroll, { passive: true });
+  $('call-follow').addEventListener('click', followLatest);
+  $('call-close').addEventListener('click', onClose);
+  $('calls-indicator').addEventListener('click', onIndicator);
+  $('call-switch').addEventListener('click', onSwitch);
+}
+
+Desk.register({
+  channel: 'phone',
+  events: 'call.',
+  enter: enter,
+  teardown: teardown,
+  socketOpen: socketOpen,
+  event: onEvent,
+  ticketRendered: ticketRendered
+});
+
+bind();
