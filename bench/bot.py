@@ -23,13 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.stats import percentile  # noqa: E402
-from triage import batch  # noqa: E402
-from triage.decision import Conversation, decide  # noqa: E402
-from triage.evaluation import DEFAULT_SET, load_items, starter_snapshot  # noqa: E402
 from gateway import clock  # noqa: E402
 from gateway.geography import districts  # noqa: E402
 from knowledge_base.snapshot import KnowledgeSnapshot  # noqa: E402
 from knowledge_base.text import clear_index_tokens  # noqa: E402
+from triage import batch  # noqa: E402
+from triage.decision import Conversation, decide  # noqa: E402
+from triage.evaluation import DEFAULT_SET, load_items, starter_snapshot  # noqa: E402
 
 VARIANTS = ["{d}", "{d}居民", "在{d}", "{d}范围内", "{d}户籍人员", "{d}的单位职工"]
 

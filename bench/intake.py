@@ -102,7 +102,7 @@ def main() -> None:
             env = {**os.environ, "REDIS_URL": redis.url, "HOTLINE_PORT": str(gw_port), "HOTLINE_DATA_DIR": str(work / "data"),
                    "HOTLINE_RATE_LIMIT_IP_PER_HOUR": "100000000", "HOTLINE_RATE_LIMIT_PHONE_PER_DAY": "100000000",
                    "HOTLINE_LOG_LEVEL": "WARNING", "HOTLINE_BOOTSTRAP_ADMIN_PASSWORD": "bench-admin-password"}
-            gateway = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+            gateway = subprocess.Popen([sys.executable, "-m", "server.cli", "run"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
             procs.append(gateway)
             wait_http(f"http://127.0.0.1:{gw_port}/healthz", proc=gateway)
 

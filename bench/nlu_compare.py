@@ -27,11 +27,11 @@ from aiohttp import web  # noqa: E402
 
 from bench.stats import percentile  # noqa: E402
 from bot import rasa_actions, rasa_model, rasa_venv  # noqa: E402
+from bot.rasa.client import RasaClient, RasaUnavailable  # noqa: E402
+from bot.rasa.server import RasaServer  # noqa: E402
+from gateway import clock  # noqa: E402
 from triage.decision import Conversation, Decision, decide, emergency_check  # noqa: E402
 from triage.evaluation import DECISIONS, DEFAULT_SET, Report, load_items, starter_snapshot  # noqa: E402
-from bot.rasa_client import RasaClient, RasaUnavailable  # noqa: E402
-from bot.rasa_server import RasaServer  # noqa: E402
-from gateway import clock  # noqa: E402
 
 TOKEN = "bench-action-token"
 

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.stats import percentile  # noqa: E402
-from channels.phone.fake_asterisk import FakeAsterisk  # noqa: E402
+from peers.asterisk import FakeAsterisk  # noqa: E402
 from speech.audio import read_wav, resample  # noqa: E402
 from speech.model import load_model  # noqa: E402
 from tests.support.processes import Gateway, free_port  # noqa: E402

@@ -32,9 +32,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from peers.video import Picture, offer  # noqa: E402
 from tests.support.desk import PASSWORD  # noqa: E402
 from tests.support.processes import Gateway, free_port, wait_http  # noqa: E402
-from channels.video.peer import Picture, offer  # noqa: E402
 
 
 @dataclass
@@ -179,7 +179,7 @@ async def main(args: argparse.Namespace) -> None:
         bare = subprocess.Popen([sys.executable, str(ROOT / "bench" / "video_bare_relay.py"), "--port", str(port)], cwd=ROOT)
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz", 30, bare)
-            subprocess.run([sys.executable, "-m", "gateway.cli", "users", "add", "signer", "--role", "agent", "--capability", "sign_language",
+            subprocess.run([sys.executable, "-m", "server.cli", "users", "add", "signer", "--role", "agent", "--capability", "sign_language",
                             "--password-stdin"], input=PASSWORD + "\n", text=True, check=True, cwd=ROOT, capture_output=True,
                            env={**os.environ, "HOTLINE_DATA_DIR": str(data)})
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent_http, aiohttp.ClientSession() as http:

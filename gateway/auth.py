@@ -13,60 +13,24 @@ import hmac
 import json
 import logging
 import math
-import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from redis.asyncio import Redis
 
-from gateway import keys
+from gateway.app_keys import RATE_LIMITER, SESSIONS, SETTINGS, USERS
 from gateway.client_address import client_address
 from gateway.errors import ApiError
 from gateway.json_io import json_response, read_model
 from gateway.rate_limits import login_lockouts
+from gateway.sessions import STAFF_SESSION, Sessions
 from gateway.users import PASSWORD_MAX_LENGTH, PasswordRejected, User
 
 log = logging.getLogger(__name__)
 
-COOKIE = "hl_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class Sessions:
-    def __init__(self, redis: Redis, ttl_seconds: int, cookie_secure: bool) -> None:
-        self.redis = redis
-        self.ttl = ttl_seconds
-        self.cookie_secure = cookie_secure
-
-    async def create(self, response: web.StreamResponse, user: User) -> str:
-        token = secrets.token_urlsafe(32)
-        csrf = secrets.token_urlsafe(24)
-        doc = {"user": user.username, "roles": sorted(user.roles), "display_name": user.display_name, "csrf": csrf,
-               "must_change_password": user.must_change_password}
-        await self.redis.set(keys.session(token), json.dumps(doc, ensure_ascii=False), ex=self.ttl)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=self.cookie_secure, path="/", max_age=self.ttl)
-        return csrf
-
-    async def load(self, request: web.Request) -> dict[str, Any] | None:
-        token = request.cookies.get(COOKIE)
-        if not token or len(token) > 100:
-            return None
-        key = keys.session(token)
-        doc = await self.redis.get(key)
-        if doc is None:
-            return None
-        await self.redis.expire(key, self.ttl)
-        return json.loads(doc)
-
-    async def destroy(self, request: web.Request, response: web.StreamResponse) -> None:
-        token = request.cookies.get(COOKIE)
-        if token:
-            await self.redis.delete(keys.session(token))
-        response.del_cookie(COOKIE, path="/")
 
 
 def requires(*roles: str, before_password_change: bool = False) -> Callable[[Handler], Handler]:
@@ -77,7 +41,7 @@ def requires(*roles: str, before_password_change: bool = False) -> Callable[[Han
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def guarded(request: web.Request) -> web.StreamResponse:
-            sessions: Sessions = request.app["sessions"]
+            sessions: Sessions = request.app[SESSIONS]
             session = await sessions.load(request)
             if session is None:
                 raise ApiError(401, "not_authenticated", "登录已失效，请重新登录")
@@ -89,7 +53,7 @@ def requires(*roles: str, before_password_change: bool = False) -> Callable[[Han
                 sent = request.headers.get("X-CSRF-Token", "")
                 if not hmac.compare_digest(sent, session["csrf"]):
                     raise ApiError(403, "csrf_failed", "页面已过期，请刷新后重试")
-            request["session"] = session
+            request[STAFF_SESSION] = session
             return await handler(request)
 
         return guarded
@@ -98,7 +62,7 @@ def requires(*roles: str, before_password_change: bool = False) -> Callable[[Han
 
 
 def actor(request: web.Request) -> str:
-    return "agent:" + request["session"]["user"]
+    return "agent:" + request[STAFF_SESSION]["user"]
 
 
 def _locked_out(wait_seconds: int) -> ApiError:
@@ -108,7 +72,7 @@ def _locked_out(wait_seconds: int) -> ApiError:
 
 async def _session_response(request: web.Request, user: User) -> web.Response:
     response = json_response({"user": user.public(), "csrf_token": ""})
-    csrf = await request.app["sessions"].create(response, user)
+    csrf = await request.app[SESSIONS].create(response, user)
     response.text = json.dumps({"user": user.public(), "csrf_token": csrf}, ensure_ascii=False)
     return response
 
@@ -116,14 +80,14 @@ async def _session_response(request: web.Request, user: User) -> web.Response:
 async def _check_password(request: web.Request, username: str, password: str) -> User | None:
     """The password check behind every login lock-out: refused while locked (before any hash is
     computed); otherwise counted as a failure unless the password is right."""
-    lockouts = request.app["rate_limiter"].lockouts
+    lockouts = request.app[RATE_LIMITER].lockouts
     address = client_address(request)
-    buckets = login_lockouts(request.app["settings"], username, address)
+    buckets = login_lockouts(request.app[SETTINGS], username, address)
     wait = await lockouts.attempt(*buckets)
     if wait:
         log.warning("login refused: locked out", extra={"username": username, "client": address})
         raise _locked_out(wait)
-    user = await request.app["users"].authenticate(username, password)
+    user = await request.app[USERS].authenticate(username, password)
     if user is None:
         log.info("login failed", extra={"username": username, "client": address})
     else:
@@ -153,8 +117,8 @@ async def change_password(request: web.Request) -> web.Response:
     """POST /api/v1/auth/password: the user's own password. Every session of the user ends (on
     every device); the answer carries a fresh session cookie and CSRF token for this one."""
     body: PasswordChangeIn = await read_model(request, PasswordChangeIn, summary="请填写当前密码和新密码")
-    username = request["session"]["user"]
-    users = request.app["users"]
+    username = request[STAFF_SESSION]["user"]
+    users = request.app[USERS]
     # Under the login lock-outs: a left-open desk must not become a password oracle.
     if await _check_password(request, username, body.current_password) is None:
         raise _field_error(422, "current_password_wrong", "current_password", "当前密码不正确")

@@ -13,6 +13,10 @@ from functools import lru_cache
 
 from aiohttp import web
 
+from gateway.app_keys import SETTINGS
+
+CLIENT_ADDRESS = web.RequestKey("client_address", str)
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -71,11 +75,11 @@ def client_address_from(peer: str | None, forwarded_for: list[str], trusted_prox
 
 def client_address(request: web.BaseRequest) -> str:
     """The one answer to "who is this" for limits and logs (see the module docstring)."""
-    cached = request.get("client_address")
+    cached = request.get(CLIENT_ADDRESS)
     if cached is not None:
         return cached
-    settings = request.config_dict.get("settings") if isinstance(request, web.Request) else None
-    trusted = getattr(settings, "trusted_proxies", "") if settings is not None else ""
+    settings = request.config_dict.get(SETTINGS) if isinstance(request, web.Request) else None
+    trusted = settings.trusted_proxies if settings is not None else ""
     address = client_address_from(request.remote, request.headers.getall("X-Forwarded-For", []), trusted)
-    request["client_address"] = address
+    request[CLIENT_ADDRESS] = address
     return address

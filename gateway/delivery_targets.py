@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import aiohttp
 from redis.asyncio import Redis
 
 from gateway import clock, keys
+from gateway.redis_values import text
 from gateway.signing import sign
 
 RETRYABLE_4XX = {408, 409, 425, 429}
@@ -120,5 +121,5 @@ class LocalInboxTarget:
         )
         if await self.redis.hsetnx(keys.LOCAL_INBOX, idempotency_key, record):
             return DeliveryResult("delivered", 201, case_id=f"LOCAL-{ticket_id}")
-        stored = json.loads(await self.redis.hget(keys.LOCAL_INBOX, idempotency_key))
+        stored = json.loads(text(await self.redis.hget(keys.LOCAL_INBOX, idempotency_key)))
         return DeliveryResult("delivered", 200, case_id=stored["case_id"])

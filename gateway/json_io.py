@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import accumulate
 from typing import Any, TypeVar
 
@@ -29,7 +29,7 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
 
 
-def _generic(_: dict[str, Any]) -> str:
+def _generic(_: Mapping[str, Any]) -> str:
     return "内容格式不正确"
 
 
@@ -70,7 +70,7 @@ async def read_json(request: web.Request, limit: int = JSON_MAX_BYTES) -> Any:
     return loads(await read_request(request, limit))
 
 
-async def read_model(request: web.Request, model: type[M], describe: Callable[[dict[str, Any]], str] = _generic,
+async def read_model(request: web.Request, model: type[M], describe: Callable[[Mapping[str, Any]], str] = _generic,
                      summary: str = "提交内容有误", limit: int = JSON_MAX_BYTES) -> M:
     """The body as `model`: 415 unless JSON, 413 beyond `limit` bytes, 400 if nested too deeply,
     422 with one message per field otherwise."""

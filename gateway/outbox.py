@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from gateway import clock, keys
 from gateway.delivery_targets import DeliveryResult, DeliveryTarget
 from gateway.metrics import Metrics
+from gateway.redis_values import text, text_fields
 from gateway.script_batch import BatchedScript
 from gateway.stream_worker import Fields, StreamWorker
 from gateway.ticket import DeliveryAttempt, Forwarded, HistoryEvent, Status, Ticket
@@ -106,10 +107,10 @@ class DeadLetterPage:
     total: int  # all dead letters, unfiltered (XLEN)
 
 
-def dead_letter_item(entry_id: bytes | str, raw: dict[bytes, bytes]) -> dict[str, Any]:
-    f = {k.decode(): v.decode() for k, v in raw.items()}
+def dead_letter_item(entry_id: Any, raw: Any) -> dict[str, Any]:
+    f = text_fields(raw)
     return {
-        "entry_id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id, "ticket_id": f["ticket"], "hop": f["hop"],
+        "entry_id": text(entry_id), "ticket_id": f["ticket"], "hop": f["hop"],
         "reason": f.get("reason"), "status_code": int(f["status_code"]) if f.get("status_code") else None,
         "at": f.get("at"), "attempts": int(f.get("attempts", "1")),
     }
@@ -203,16 +204,16 @@ class Outbox:
         if before is not None and all(int(p) == 0 for p in before.split("-")):
             return DeadLetterPage([], None, total)  # nothing is older than 0-0 (and Redis refuses "(0-0")
         while len(items) < limit and scanned < _FILTER_SCAN_CAP:
-            rows = await self.redis.xrevrange(keys.DEAD_LETTER_STREAM, max=cursor, min="-", count=chunk)
+            rows = await self.redis.xrevrange(keys.DEAD_LETTER_STREAM, max=cursor, min="-", count=chunk) or []
             for entry_id, raw in rows:
-                last = entry_id.decode()
+                last = text(entry_id)
                 scanned += 1
                 item = dead_letter_item(last, raw)
                 if hop_matches(item["hop"], hop):
                     items.append(item)
                     if len(items) == limit:
                         break
-            if len(rows) < chunk and (not rows or last == rows[-1][0].decode()):
+            if len(rows) < chunk and (not rows or last == text(rows[-1][0])):
                 exhausted = True  # read to the oldest entry
                 break
             cursor = f"({last}"
@@ -272,17 +273,17 @@ class Outbox:
         newest = await self.redis.xrevrange(keys.DEAD_LETTER_STREAM, count=1)
         if not newest:
             return counts
-        upper, cursor = newest[0][0].decode(), "-"
+        upper, cursor = text(newest[0][0]), "-"
         while True:
             rows = await self.redis.xrange(keys.DEAD_LETTER_STREAM, min=cursor, max=upper, count=batch)
             if not rows:
                 break
-            wanted = [e.decode() for e, raw in rows if hop_matches(raw[b"hop"].decode(), hop)]
+            wanted = [text(e) for e, raw in rows if hop_matches(text_fields(raw)["hop"], hop)]
             for result in await self.redrive_many(wanted, actor):
                 counts.add(result)
             if len(rows) < batch:
                 break
-            cursor = "(" + rows[-1][0].decode()
+            cursor = "(" + text(rows[-1][0])
         return counts
 
     # -- delivery -----------------------------------------------------------------------------

@@ -61,5 +61,6 @@ class BatchedScript:
     async def _execute(self, batch: list[tuple[list[Any], list[Any], asyncio.Future[Any]]]) -> list[Any]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for keys, args, _ in batch:
+                assert self.sha is not None  # loaded before the first batch
                 pipe.evalsha(self.sha, len(keys), *keys, *args)
             return await pipe.execute(raise_on_error=False)

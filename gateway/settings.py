@@ -1,6 +1,7 @@
 """Settings, read once from the environment. Every variable is documented in the README."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -210,8 +211,7 @@ class Settings:
         if self.nlu not in {"embedded", "rasa"}:
             raise ValueError("HOTLINE_NLU must be embedded or rasa")
         try:
-            from gateway.client_address import parse_networks
-            parse_networks(self.trusted_proxies)
+            [ipaddress.ip_network(part.strip(), strict=False) for part in self.trusted_proxies.split(",") if part.strip()]
         except ValueError as exc:
             raise ValueError(f"HOTLINE_TRUSTED_PROXIES must be IP addresses or CIDR networks, comma separated: {exc}") from None
 

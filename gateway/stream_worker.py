@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, describe, pause
+from gateway.redis_values import text, text_fields
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +24,8 @@ Fields = dict[str, str]
 Handler = Callable[[str, Fields], Awaitable[None]]
 
 
-def _decode(fields: dict[bytes | str, bytes | str]) -> Fields:
-    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in fields.items()}
+def _decode(fields: Any) -> Fields:
+    return text_fields(fields)
 
 
 class StreamWorker:
@@ -106,10 +108,11 @@ class StreamWorker:
             self.group, self.consumer, {self.stream: start}, count=count or self.concurrency,
             block=self.block_ms if start == ">" else None,
         )
-        for _stream, entries in reply or []:
+        streams = cast(list[tuple[Any, list[tuple[Any, Any]]]], reply or [])  # RESP2: [(stream, [(id, fields)])]
+        for _stream, entries in streams:
             for entry_id, fields in entries:
                 if fields:  # a pending entry deleted meanwhile comes back empty
-                    self._spawn(entry_id.decode() if isinstance(entry_id, bytes) else entry_id, _decode(fields))
+                    self._spawn(text(entry_id), _decode(fields))
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         interval = max(self.claim_idle_ms / 2000, 0.2)

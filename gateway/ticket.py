@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_ID = "hotline.ticket/v1"
+SCHEMA_ID: Literal["hotline.ticket/v1"] = "hotline.ticket/v1"
 PENDING_ID = "__TICKET_ID__"  # replaced by the intake script with the allocated id
 
 

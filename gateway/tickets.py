@@ -8,17 +8,14 @@ from typing import Any
 from redis.asyncio import Redis
 
 from gateway import clock, keys
-from gateway.summaries import summary
+from gateway.redis_values import text
 from gateway.script_batch import BatchedScript
+from gateway.summaries import summary
 from gateway.ticket import DeliveryAttempt, HistoryEvent, Ticket
 
 
 class TicketNotFound(KeyError):
     pass
-
-
-def _text(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 _UPDATE_LUA = """
@@ -65,7 +62,7 @@ class Tickets:
         ticket = Ticket.model_validate_json(doc)
         ticket.history = [HistoryEvent.model_validate_json(h) for h in history]
         ticket.deliveries = [DeliveryAttempt.model_validate_json(d) for d in deliveries]
-        return ticket, _text(doc)
+        return ticket, text(doc)
 
     async def update(
         self,
@@ -89,7 +86,7 @@ class Tickets:
                 raw = await self.redis.get(keys.ticket(ticket_id))
                 if raw is None:
                     raise TicketNotFound(ticket_id)
-                doc = _text(raw)
+                doc = text(raw)
             ticket = Ticket.model_validate_json(doc)
             detail = change(ticket)
             ticket.updated_at = clock.now()
@@ -112,7 +109,7 @@ class Tickets:
         ids = await self.redis.zrevrangebyscore(keys.RECENT_TICKETS, upper, "-inf", start=0, num=limit)
         if not ids:
             return []
-        docs = await self.redis.mget([keys.ticket(_text(i)) for i in ids])
+        docs = await self.redis.mget([keys.ticket(text(i)) for i in ids])
         return [summary(Ticket.model_validate_json(d)) for d in docs if d is not None]
 
 

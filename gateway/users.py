@@ -11,11 +11,14 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
 from gateway import clock, keys
+from gateway.redis_values import text, text_fields
 
 ROLES = ("agent", "supervisor", "kb_editor", "kb_reviewer", "admin")
 # What a desk user can do beyond their roles: sign_language = takes sign-language video sessions.
@@ -119,7 +122,7 @@ class Users:
             check_password_rules(password)
         except PasswordRejected as exc:
             raise UserError(str(exc)) from None
-        record = {
+        record: dict[str, str] = {
             "password": hash_password(password),
             "roles": ",".join(sorted(set(roles))),
             "display_name": display_name or username,
@@ -130,7 +133,7 @@ class Users:
         }
         if not await self.redis.hsetnx(keys.user(username), "password", record["password"]):
             raise UserError(f"user {username} already exists")
-        await self.redis.hset(keys.user(username), mapping=record)
+        await self.redis.hset(keys.user(username), mapping=cast(Mapping[Any, Any], record))  # the stubs want a mapping invariant in wider types
         await self.redis.sadd(keys.USERS_SET, username)
         for capability in capabilities or ():
             await self.redis.sadd(keys.capable_users(capability), username)
@@ -152,13 +155,13 @@ class Users:
         return True
 
     async def with_capability(self, capability: str) -> set[str]:
-        return {n.decode() for n in await self.redis.smembers(keys.capable_users(capability))}
+        return {text(n) for n in await self.redis.smembers(keys.capable_users(capability))}
 
     async def get(self, username: str) -> tuple[User, str] | None:
         raw = await self.redis.hgetall(keys.user(username))
         if not raw:
             return None
-        data = {k.decode(): v.decode() for k, v in raw.items()}
+        data = text_fields(raw)
         user = User(username, data.get("display_name", username), frozenset(filter(None, data.get("roles", "").split(","))), data.get("disabled") == "1",
                     frozenset(filter(None, data.get("capabilities", "").split(","))), data.get("must_change_password") == "1")
         return user, data["password"]
@@ -207,7 +210,7 @@ class Users:
         return ended
 
     async def list(self) -> list[User]:
-        names = sorted(n.decode() for n in await self.redis.smembers(keys.USERS_SET))
+        names = sorted(text(n) for n in await self.redis.smembers(keys.USERS_SET))
         users = []
         for name in names:
             found = await self.get(name)

@@ -12,14 +12,16 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from triage.decision import Conversation
 from gateway import clock
+from gateway.app_keys import REDIS
 from gateway.auth import requires
 from gateway.bodies import read_request
 from gateway.errors import ApiError
 from gateway.json_io import json_response as _json
 from gateway.json_io import read_model
+from gateway.sessions import STAFF_SESSION
 from knowledge_base import transfer
+from knowledge_base.app_keys import IMPORT_TASKS, KNOWLEDGE
 from knowledge_base.models import EntryContent, EntryStatus
 from knowledge_base.store import KnowledgeBase, WorkflowError
 
@@ -67,16 +69,16 @@ class SynonymsIn(BaseModel):
     groups: list[list[str]] = Field(max_length=5000)
 
 
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+async def read_body(request: web.Request, model: type[BaseModel]) -> Any:
     return await read_model(request, model, transfer._message, "内容有误，请按提示修改")
 
 
 def _kb(request: web.Request) -> KnowledgeBase:
-    return request.app["knowledge"].kb
+    return request.app[KNOWLEDGE].kb
 
 
 def _user(request: web.Request) -> str:
-    return request["session"]["user"]
+    return request[STAFF_SESSION]["user"]
 
 
 @web.middleware
@@ -135,7 +137,7 @@ async def list_entries(request: web.Request) -> web.Response:
 
 @requires(*EDIT)
 async def create_entry(request: web.Request) -> web.Response:
-    body: NewEntryIn = await _body(request, NewEntryIn)
+    body: NewEntryIn = await read_body(request, NewEntryIn)
     state = await _kb(request).create(body.content, _user(request), body.id)
     return _json(state.public(), status=201)
 
@@ -151,7 +153,7 @@ async def get_entry(request: web.Request) -> web.Response:
 
 @requires(*EDIT)
 async def save_entry(request: web.Request) -> web.Response:
-    body: SaveIn = await _body(request, SaveIn)
+    body: SaveIn = await read_body(request, SaveIn)
     state = await _kb(request).save(request.match_info["entry_id"], body.content, _user(request), body.base_version)
     return _json(state.public())
 
@@ -163,13 +165,13 @@ async def submit_entry(request: web.Request) -> web.Response:
 
 @requires(*REVIEW)
 async def publish_entry(request: web.Request) -> web.Response:
-    body: PublishIn = await _body(request, PublishIn) if request.can_read_body else PublishIn()
+    body: PublishIn = await read_body(request, PublishIn) if request.can_read_body else PublishIn()
     return _json((await _kb(request).publish(request.match_info["entry_id"], _user(request), body.version)).public())
 
 
 @requires(*REVIEW)
 async def reject_entry(request: web.Request) -> web.Response:
-    body: RejectIn = await _body(request, RejectIn)
+    body: RejectIn = await read_body(request, RejectIn)
     return _json((await _kb(request).reject(request.match_info["entry_id"], _user(request), body.reason)).public())
 
 
@@ -180,7 +182,7 @@ async def archive_entry(request: web.Request) -> web.Response:
 
 @requires(*EDIT)
 async def rollback_entry(request: web.Request) -> web.Response:
-    body: RollbackIn = await _body(request, RollbackIn)
+    body: RollbackIn = await read_body(request, RollbackIn)
     return _json((await _kb(request).rollback(request.match_info["entry_id"], body.to_version, _user(request))).public())
 
 
@@ -227,27 +229,13 @@ async def recall(request: web.Request) -> web.Response:
 
 
 @requires(*READ)
-async def try_bot(request: web.Request) -> web.Response:
-    body: TryIn = await _body(request, TryIn)
-    snapshot = request.app["knowledge"].snapshot
-    # The engine citizens get (HOTLINE_NLU), each try as a fresh conversation of its own.
-    outcome = await request.app["bot_engine"].decide(body.text, Conversation(), "web", f"kb-try:{secrets.token_hex(8)}", snapshot, clock.now())
-    decision = outcome.decision
-    out = {**decision.as_dict(), **outcome.record()}
-    if decision.entry_id:
-        out["entry_title"] = snapshot.entries[decision.entry_id].title
-    out["revision"] = snapshot.revision
-    return _json(out)
-
-
-@requires(*READ)
 async def get_synonyms(request: web.Request) -> web.Response:
     return _json({"groups": await _kb(request).synonyms()})
 
 
 @requires(*EDIT)
 async def put_synonyms(request: web.Request) -> web.Response:
-    body: SynonymsIn = await _body(request, SynonymsIn)
+    body: SynonymsIn = await read_body(request, SynonymsIn)
     groups = [[t.strip() for t in g if t.strip()] for g in body.groups]
     groups = [g for g in groups if len(g) >= 2]
     await _kb(request).set_synonyms(groups, _user(request))
@@ -283,8 +271,8 @@ async def start_import(request: web.Request) -> web.Response:
     state = {"id": secrets.token_hex(8), "phase": "validating", "total": len(rows), "done": 0, "errors": [], "result": None}
     await _save_job(request.app, state)
     task = asyncio.create_task(_run_import(request.app, state, rows, _user(request)))
-    request.app["kb_import_tasks"].add(task)
-    task.add_done_callback(request.app["kb_import_tasks"].discard)
+    request.app[IMPORT_TASKS].add(task)
+    task.add_done_callback(request.app[IMPORT_TASKS].discard)
     return _json(state, status=202)
 
 
@@ -297,7 +285,7 @@ def _job_key(job: str) -> str:
 
 async def _save_job(app: web.Application, state: dict[str, Any]) -> None:
     # In Redis, so that any gateway instance can report the progress.
-    await app["redis"].set(_job_key(state["id"]), json.dumps(state, ensure_ascii=False, default=str), ex=IMPORT_JOB_TTL)
+    await app[REDIS].set(_job_key(state["id"]), json.dumps(state, ensure_ascii=False, default=str), ex=IMPORT_JOB_TTL)
 
 
 async def _run_import(app: web.Application, state: dict[str, Any], rows: list[dict[str, Any]], author: str) -> None:
@@ -315,7 +303,7 @@ async def _run_import(app: web.Application, state: dict[str, Any], rows: list[di
         state["phase"] = "applying"
         await _save_job(app, state)
         try:
-            state.update(phase="done", result=await app["knowledge"].kb.import_rows(parsed.rows, author))
+            state.update(phase="done", result=await app[KNOWLEDGE].kb.import_rows(parsed.rows, author))
         except Exception as exc:  # nothing was applied: the transaction did not run
             state.update(phase="failed", errors=[{"row": 0, "entry_id": None, "field": "import", "message": f"写入失败，未导入任何条目：{exc}"}])
     await _save_job(app, state)
@@ -323,7 +311,7 @@ async def _run_import(app: web.Application, state: dict[str, Any], rows: list[di
 
 @requires(*EDIT)
 async def import_status(request: web.Request) -> web.Response:
-    raw = await request.app["redis"].get(_job_key(request.match_info["job"][:64]))
+    raw = await request.app[REDIS].get(_job_key(request.match_info["job"][:64]))
     if raw is None:
         raise ApiError(404, "import_not_found", "导入任务不存在或已过期")
     return web.Response(body=raw, content_type="application/json")
@@ -331,7 +319,7 @@ async def import_status(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.middlewares.append(workflow_errors)
-    app["kb_import_tasks"] = set()
+    app[IMPORT_TASKS] = set()
     r = app.router
     r.add_get("/kb", page, name="kb_page")
     r.add_static("/static/kb/", STATIC, name="kb_static")
@@ -347,7 +335,6 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/v1/kb/entries/{entry_id}/diff", diff_entry, name="kb_diff")
     r.add_get("/api/v1/kb/entries/{entry_id}/recall", recall, name="kb_recall")
     r.add_get("/api/v1/kb/review-queue", review_queue, name="kb_review_queue")
-    r.add_post("/api/v1/kb/try", try_bot, name="kb_try")
     r.add_get("/api/v1/kb/synonyms", get_synonyms, name="kb_synonyms")
     r.add_put("/api/v1/kb/synonyms", put_synonyms, name="kb_put_synonyms")
     r.add_get("/api/v1/kb/audit", audit, name="kb_audit")

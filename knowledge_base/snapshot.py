@@ -73,8 +73,8 @@ class KnowledgeSnapshot:
         index_tokens.keep()
         snapshot.doc_tokens = [frozenset(doc) for doc in corpus]
         df: dict[str, int] = {}
-        for doc in snapshot.doc_tokens:
-            for token in doc:
+        for doc_set in snapshot.doc_tokens:
+            for token in doc_set:
                 df[token] = df.get(token, 0) + 1
         n = len(corpus)
         snapshot.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from gateway import clock
+from gateway.redis_values import text, text_fields
 from knowledge_base.models import ENTRY_ID, EntryContent, EntryState, EntryStatus, EntryVersion
 
 K = "hl:kb:"
@@ -92,7 +93,7 @@ class KnowledgeBase:
         return raw, {k.decode(): v for k, v in reviews.items()}
 
     async def list_states(self) -> list[EntryState]:
-        ids = sorted(i.decode() for i in await self.redis.smembers(IDS))
+        ids = sorted(text(i) for i in await self.redis.smembers(IDS))
         if not ids:
             return []
         raw = await self.redis.mget([state_key(i) for i in ids])
@@ -103,19 +104,20 @@ class KnowledgeBase:
 
     async def published_versions(self, states: list[EntryState] | None = None) -> list[EntryVersion]:
         """Every entry's published version (in force or not: the snapshot filters by time)."""
-        states = [s for s in (await self.list_states() if states is None else states) if s.published_version]
-        if not states:
+        published = [(s.id, s.published_version) for s in (await self.list_states() if states is None else states)
+                     if s.published_version]
+        if not published:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
-            for s in states:
-                pipe.lindex(versions_key(s.id), s.published_version - 1)  # type: ignore[operator]
-                pipe.hget(reviews_key(s.id), str(s.published_version))
+            for entry_id, number in published:
+                pipe.lindex(versions_key(entry_id), number - 1)
+                pipe.hget(reviews_key(entry_id), str(number))
             replies = await pipe.execute()
         out = []
-        for i, s in enumerate(states):
+        for i, (_, number) in enumerate(published):
             raw, review = replies[2 * i], replies[2 * i + 1]
             if raw is not None:
-                out.append(_with_review(EntryVersion.model_validate_json(raw), {str(s.published_version): review} if review else {}))
+                out.append(_with_review(EntryVersion.model_validate_json(raw), {str(number): review} if review else {}))
         return out
 
     async def synonyms(self) -> list[list[str]]:
@@ -150,7 +152,7 @@ class KnowledgeBase:
         async def change(state: EntryState, pipe: Any) -> dict[str, Any]:
             if base_version is not None and base_version != state.latest_version:
                 raise WorkflowError(409, "stale_version", f"该条目已被他人更新到第 {state.latest_version} 版，请刷新后再修改")
-            previous = EntryVersion.model_validate_json(await self.redis.lindex(versions_key(entry_id), state.latest_version - 1))
+            previous = await self._stored_version(entry_id, state.latest_version)
             changed = _changed_fields(previous.content(), content)
             if not changed:
                 raise WorkflowError(422, "no_change", "内容没有变化")
@@ -189,7 +191,7 @@ class KnowledgeBase:
             number = version or state.latest_version
             if state.status != EntryStatus.in_review or number != state.latest_version:
                 raise WorkflowError(409, "not_in_review", "只能发布已提交审核的最新版本")
-            candidate = EntryVersion.model_validate_json(await self.redis.lindex(versions_key(entry_id), number - 1))
+            candidate = await self._stored_version(entry_id, number)
             if candidate.author == reviewer:
                 raise WorkflowError(403, "two_person_rule", "发布须由另一位审核人完成：您是该版本的最后编辑人")
             pipe.hset(reviews_key(entry_id), str(number), json.dumps({"reviewer": reviewer, "published_at": clock.now().isoformat()}))
@@ -271,6 +273,12 @@ class KnowledgeBase:
                 except WatchError:
                     continue
 
+    async def _stored_version(self, entry_id: str, number: int) -> EntryVersion:
+        """A version the entry's state names, so one that is stored (versions are never removed)."""
+        raw = await self.redis.lindex(versions_key(entry_id), number - 1)
+        assert raw is not None
+        return EntryVersion.model_validate_json(raw)
+
     async def _latest_versions(self, states: list[tuple[str, EntryState]]) -> list[EntryVersion]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for entry_id, state in states:
@@ -324,7 +332,7 @@ class KnowledgeBase:
         for number in range(1, current):
             ids = await self.redis.smembers(answered_key(entry_id, number))
             if ids:
-                out[number] = sorted(i.decode() for i in ids)
+                out[number] = sorted(text(i) for i in ids)
         return out
 
     async def audit(self, entry_id: str | None = None, count: int = 200) -> list[dict[str, Any]]:
@@ -332,11 +340,13 @@ class KnowledgeBase:
         if entry_id:
             raw = [json.loads(r) for r in await self.redis.lrange(f"{K}e:{entry_id}:audit", -count, -1)][::-1]
         else:
-            raw = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in await self.redis.xrevrange(AUDIT, count=count)]
+            entries = await self.redis.xrevrange(AUDIT, count=count) or []
+            raw = [text_fields(fields) for _, fields in entries if fields is not None]
         for row in raw:
             row["detail"] = json.loads(row["detail"])
             row["version"] = int(row["version"])
         return raw
+
 
 
 def _audit(pipe: Any, actor: str, entry_id: str, action: str, version: int, detail: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +93,7 @@ def validate(rows: list[dict[str, Any]], first_row: int = 1, seen: set[str] | No
     return out
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if "expires_at must be after" in str(error.get("msg", "")):
         return "到期日期须晚于生效日期"

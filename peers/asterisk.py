@@ -218,7 +218,7 @@ def _cause_text(cause: int) -> str:
     return CAUSE_TEXT.get(cause, "Unknown")
 
 
-class Headers(dict):  # type: ignore[type-arg]
+class Headers(dict[str, Any]):
     """An action's headers as received (repeated ones as lists); lookups ignore case like Asterisk."""
 
     def _key(self, key: str) -> str | None:
@@ -236,7 +236,7 @@ class Headers(dict):  # type: ignore[type-arg]
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self._key(key) is not None
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         found = self._key(key)
         return default if found is None else dict.__getitem__(self, found)
 
@@ -502,7 +502,7 @@ class FakeAsterisk:
         self.spies: list[AudioSpy] = []
         self.global_vars: dict[str, str] = {}
         self._requested_port = port
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._clients: list[_Client] = []
         self._queues: dict[str, list[Call]] = {}
         self._leg_audio: dict[str, _LegAudio] = {}
@@ -570,7 +570,7 @@ class FakeAsterisk:
         self._tick.set()
         self._tick = asyncio.Event()
 
-    async def wait_until(self, probe: Callable[[], T], timeout: float = 10.0) -> T:
+    async def wait_until(self, probe: Callable[[], T | None], timeout: float = 10.0) -> T:
         """Until `probe()` is truthy (re-checked whenever the fake's state changes); returns it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -725,7 +725,8 @@ class WeChatPeer:
             r.encrypted = True
             enc, ts, nn = outer.get("Encrypt"), outer.get("TimeStamp"), outer.get("Nonce")
             sig = outer.get("MsgSignature")
-            if not all(isinstance(v, str) and v for v in (enc, ts, nn, sig)):
+            if not (isinstance(enc, str) and enc and isinstance(ts, str) and ts
+                    and isinstance(nn, str) and nn and isinstance(sig, str) and sig):
                 r.error = "encrypted reply lacks Encrypt/MsgSignature/TimeStamp/Nonce"
                 return
             if msg_signature(self.account.token, ts, nn, enc) != sig:

@@ -8,7 +8,7 @@
                                               an event (click: the menu key, e.g. MENU_REPORT)
 
 Each push is signed, and encrypted unless the mode is plain, exactly as WeChat does
-(`channels/wechat/peer.py`), with the account's secrets read from the same environment variables
+(`peers/wechat.py`), with the account's secrets read from the same environment variables
 as the gateway (HOTLINE_WECHAT_<NAME>_TOKEN, _APPID, _AES_KEY, _MODE), and sent over HTTP to
 `<gateway>/wechat/<account>`. The passive reply is decrypted and checked as WeChat would and its
 text printed; `--raw` prints the answer as received. When the gateway answers `success` (no
@@ -28,13 +28,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from channels.wechat import peer as wx
+from peers import wechat as wx
 
 DEFAULT_OPENID = "oLocalTestUser-wechat-peer-0001"
 EVENTS = {"subscribe": "subscribe", "unsubscribe": "unsubscribe", "click": "CLICK", "view": "VIEW", "scan": "SCAN"}
 
 
-def add_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("wechat-peer", help="send WeChat pushes (signed/encrypted like WeChat) to a running gateway")
     p.add_argument("--gateway", default="http://127.0.0.1:8080", help="the gateway's base URL (default http://127.0.0.1:8080)")
     p.add_argument("--account", default="main", help="account name: the URL is <gateway>/wechat/<account>, secrets from HOTLINE_WECHAT_<ACCOUNT>_*")
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m channels.wechat.peer_cli ...` works like `hotline wechat-peer ...`."""
+    """`python -m peers.wechat_cli ...` works like `hotline wechat-peer ...`."""
     parser = argparse.ArgumentParser(prog="hotline")
     add_cli(parser.add_subparsers(dest="cmd", required=True))
     args = parser.parse_args(["wechat-peer", *(sys.argv[1:] if argv is None else argv)])

@@ -4,40 +4,52 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
 
-from triage import engines as bot_engine
-from triage.catalogue_store import CatalogueStore
-from triage.classify import warm as warm_triage
-from triage.conversations import Conversations
-from triage.turn import Turns
-from channels.partner import desk as partner_desk
-from channels.partner import routes as partner_routes
-from channels.partner.directory import partner_directory
-from channels.phone import routes as phone_routes
-from channels.video import routes as video_routes
-from channels.web import chat as chat_routes
-from channels.wechat import routes as wechat_routes
-from channels.web import routes as web_routes
-from gateway import desk_routes, ops_routes
-from gateway.auth import Sessions
+from bot import engine as bot_engine
+from gateway.app_keys import (
+    BLOBS,
+    INTAKE,
+    LIVE_HUB,
+    METRICS,
+    OUTBOX,
+    RATE_LIMITER,
+    REDIS,
+    SESSIONS,
+    SETTINGS,
+    STOP,
+    TICKETS,
+    USERS,
+)
 from gateway.blobs import BlobStore
-from gateway.delivery import build_outbox, run_delivery
+from gateway.channel import Channel
 from gateway.errors import error_middleware
 from gateway.intake import Intake
 from gateway.live_events import LiveHub
 from gateway.metrics import Metrics
 from gateway.rate_limits import RateLimiter
+from gateway.sessions import Sessions
 from gateway.settings import Settings
 from gateway.tickets import Tickets
 from gateway.users import Users
-from gateway.worker_process import WorkerSupervisor
 from knowledge_base import routes as kb_routes
+from knowledge_base.app_keys import KNOWLEDGE
 from knowledge_base.live import LiveKnowledge
 from knowledge_base.seed import seed_if_empty
+from server import desk_routes, ops_routes
+from server.delivery import build_outbox, run_delivery
+from server.registry import channels
+from server.worker_process import WORKER_SUPERVISOR, WorkerSupervisor
+from triage import routes as triage_routes
+from triage.app_keys import BOT_ENGINE, CATALOGUE, CONVERSATIONS, TURNS
+from triage.catalogue_store import CatalogueStore
+from triage.classify import warm as warm_triage
+from triage.conversations import Conversations
+from triage.turn import Turns
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +81,7 @@ async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
     finally:
         elapsed = time.perf_counter() - started
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
-        request.app["metrics"].observe_http(request.method, route, status, elapsed)
+        request.app[METRICS].observe_http(request.method, route, status, elapsed)
         if status >= 400 or elapsed > 1:
             log.info("http", extra={"method": request.method, "route": route, "status": status, "ms": round(elapsed * 1000, 1)})
 
@@ -84,107 +96,70 @@ def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | 
     redis = Redis.from_url(redis_url, max_connections=256, health_check_interval=30)
     metrics = Metrics()
     tickets = Tickets(redis)
-    app["settings"] = settings
-    app["redis"] = redis
-    app["metrics"] = metrics
-    app["tickets"] = tickets
-    app["intake"] = Intake(redis, settings.ticket_prefix)
-    app["users"] = Users(redis)
-    app["sessions"] = Sessions(redis, settings.session_ttl_seconds, settings.cookie_secure)
-    app["rate_limiter"] = RateLimiter(redis)
-    app["blobs"] = BlobStore(settings.blob_dir)
-    app["live_hub"] = LiveHub(redis)
-    app["knowledge"] = LiveKnowledge(redis)
-    app["conversations"] = Conversations(redis)
-    app["catalogue"] = CatalogueStore(redis)
-    app["stop"] = asyncio.Event()
-    app["partners"] = partner_directory(settings, redis)
-    app["outbox"] = build_outbox(settings, redis, tickets, metrics, app["partners"])
-    app["worker_supervisor"] = WorkerSupervisor(worker_env or {}) if settings.workers == "process" else None
-    app["phone"] = _phone_channel(app) if settings.phone else None
-    app["video"] = _video_channel(app) if settings.video else None
-    app.cleanup_ctx.append(_background)
+    app[SETTINGS] = settings
+    app[REDIS] = redis
+    app[METRICS] = metrics
+    app[TICKETS] = tickets
+    app[INTAKE] = Intake(redis, settings.ticket_prefix)
+    app[USERS] = Users(redis)
+    app[SESSIONS] = Sessions(redis, settings.session_ttl_seconds, settings.cookie_secure)
+    app[RATE_LIMITER] = RateLimiter(redis)
+    app[BLOBS] = BlobStore(settings.blob_dir)
+    app[LIVE_HUB] = LiveHub(redis)
+    app[KNOWLEDGE] = LiveKnowledge(redis)
+    app[CONVERSATIONS] = Conversations(redis)
+    app[CATALOGUE] = CatalogueStore(redis)
+    app[STOP] = asyncio.Event()
+    app[OUTBOX] = build_outbox(settings, redis, tickets, metrics)
+    app[WORKER_SUPERVISOR] = WorkerSupervisor(worker_env or {}) if settings.workers == "process" else None
+    app.cleanup_ctx.append(_background)  # before the channels': they start after it and stop before it
     bot_engine.setup(app)  # HOTLINE_NLU: embedded or Rasa (with its action endpoint)
-    app["turns"] = Turns(app["intake"], tickets, app["knowledge"], app["conversations"], app["bot_engine"], app["outbox"])
+    app[TURNS] = Turns(app[INTAKE], tickets, app[KNOWLEDGE], app[CONVERSATIONS], app[BOT_ENGINE], app[OUTBOX])
 
-    web_routes.setup(app)
-    chat_routes.setup(app)
     kb_routes.setup(app)
+    triage_routes.setup(app)
     desk_routes.setup(app)
-    phone_routes.setup(app)
-    wechat_routes.setup(app)
-    partner_routes.setup(app)
-    partner_desk.setup(app)
-    video_routes.setup(app)
+    for channel in channels():
+        channel.setup(app)
+        _serve_static(app, channel)
     ops_routes.setup(app)
     return app
 
 
-def _phone_channel(app: web.Application) -> Any:
-    # Imported only when on: the phone channel pulls in Vosk and panoramisk.
-    from channels.phone.config import ami_config
-    from channels.phone.service import PhoneChannel
-    from speech.recognizer import SpeechEngine
-
-    settings: Settings = app["settings"]
-    try:
-        ami = ami_config(settings)
-    except ValueError as exc:
-        # Citizens' web and WeChat requests must not go down with a missing phone secret.
-        log.error("phone channel disabled", extra={"reason": str(exc)})
-        return None
-    speech = SpeechEngine(settings.vosk_model, workers=settings.speech_workers or None,
-                          partial_interval=settings.speech_partial_interval_seconds, lag_threshold=settings.speech_lag_threshold_seconds)
-    return PhoneChannel(settings, ami, app["redis"], app["intake"], app["tickets"], app["knowledge"], app["metrics"], speech)
+def _serve_static(app: web.Application, channel: Channel) -> None:
+    if channel.static_dir is not None:
+        app.router.add_static(f"/static/{channel.name}/", channel.static_dir, name=f"{channel.name}_static")
 
 
-def _video_channel(app: web.Application) -> Any:
-    # Imported only when on: the video channel pulls in aiortc.
-    from channels.video.service import VideoChannel
-
-    return VideoChannel(app["settings"], app["redis"], app["intake"], app["tickets"], app["blobs"], app["users"])
-
-
-async def _background(app: web.Application):  # type: ignore[no-untyped-def]
-    settings: Settings = app["settings"]
-    stop: asyncio.Event = app["stop"]
-    await _warn_without_aof(app["redis"])
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    stop = app[STOP]
+    await _warn_without_aof(app[REDIS])
     if settings.kb_seed:
-        await seed_if_empty(app["redis"])
-    await app["partners"].seed_if_empty()
+        await seed_if_empty(app[REDIS])
     await _warm_triage()
-    await app["knowledge"].refresh()
+    await app[KNOWLEDGE].refresh()
     tasks = [
-        asyncio.create_task(app["live_hub"].run(stop), name="live-hub"),
-        asyncio.create_task(app["knowledge"].run(stop), name="knowledge"),
-        asyncio.create_task(app["catalogue"].follow(stop), name="dispatch-catalogue"),
+        asyncio.create_task(app[LIVE_HUB].run(stop), name="live-hub"),
+        asyncio.create_task(app[KNOWLEDGE].run(stop), name="knowledge"),
+        asyncio.create_task(app[CATALOGUE].follow(stop), name="dispatch-catalogue"),
     ]
+    supervisor = app[WORKER_SUPERVISOR]
     if settings.workers == "inline":
-        tasks.append(asyncio.create_task(run_delivery(app["outbox"], app["knowledge"], settings, stop), name="delivery"))
-    elif settings.workers == "process":
-        supervisor: WorkerSupervisor = app["worker_supervisor"]
+        tasks.append(asyncio.create_task(run_delivery(app[OUTBOX], app[KNOWLEDGE], settings, stop), name="delivery"))
+    elif supervisor is not None:
         tasks.append(asyncio.create_task(supervisor.run(stop), name="worker-supervisor"))
-    if app["phone"] is not None:
-        await app["phone"].start()
-    if app["video"] is not None:
-        await app["video"].start()
     log.info("gateway started", extra={"instance": settings.instance_id, "workers": settings.workers})
     yield
     stop.set()
-    if app["video"] is not None:
-        await app["video"].stop()
-    if app["phone"] is not None:
-        await app["phone"].stop()
-    for ws_conn in list(app["live_hub"].connections):
+    for ws_conn in list(app[LIVE_HUB].connections):
         await ws_conn.ws.close()
-    if app["worker_supervisor"] is not None:
-        await app["worker_supervisor"].shutdown()
+    if supervisor is not None:
+        await supervisor.shutdown()
     await asyncio.wait(tasks, timeout=15)
     for task in tasks:
         task.cancel()
-    if "wechat" in app:
-        await app["wechat"].api.close()
-    await app["redis"].aclose()
+    await app[REDIS].aclose()
 
 
 async def _warm_triage() -> None:

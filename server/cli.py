@@ -17,45 +17,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import contextlib
 import getpass
+import json
 import logging
 import os
 import secrets
 import sys
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from pathlib import Path
 
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot import rasa_cli
-from channels.phone import simulate
-from channels.wechat import peer_cli as wechat_peer_cli
+from bot.rasa import cli as rasa_cli
 from gateway import log_format
-from speech import fetch
-from gateway.embedded_redis import EmbeddedRedis
+from gateway.embedded_redis import redis_url_for
 from gateway.settings import Settings
-from knowledge_base.snapshot import KnowledgeSnapshot
 from gateway.users import CAPABILITIES, ROLES, PasswordRejected, UserError, Users
-
-
-@contextlib.contextmanager
-def redis_url_for(settings: Settings, supervise: bool = False) -> Iterator[str]:
-    """REDIS_URL if set; otherwise the embedded Redis under the data directory (started if needed,
-    stopped again on exit if this process started it). `supervise`: restart it if it dies
-    (`hotline run`, the process that owns it)."""
-    if settings.redis_url:
-        yield settings.redis_url
-        return
-    embedded = EmbeddedRedis(settings.data_dir).start()
-    if supervise:
-        embedded.supervise()
-    try:
-        yield embedded.url
-    finally:
-        embedded.stop()
+from knowledge_base.snapshot import KnowledgeSnapshot
+from peers import wechat_cli as wechat_peer_cli
+from server import simulate
+from server.registry import channels
+from speech import fetch
 
 
 def _install_uvloop() -> None:
@@ -138,7 +122,7 @@ async def _serve(settings: Settings, url: str, worker_env: dict[str, str], host:
     (Ctrl-C) or SIGTERM, quietly."""
     import signal
 
-    from gateway.app import create_app
+    from server.app import create_app
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -158,7 +142,7 @@ async def _serve(settings: Settings, url: str, worker_env: dict[str, str], host:
                     await _forget_bootstrap_admin(url)
                 return 0
         except Exception as exc:
-            logging.getLogger("gateway.cli").error("gateway start failed", exc_info=True)
+            logging.getLogger("server.cli").error("gateway start failed", exc_info=True)
             if password is not None:
                 await _forget_bootstrap_admin(url)
             print(f"\n  启动失败 / the gateway could not start: {type(exc).__name__}: {exc}\n", file=sys.stderr, flush=True)
@@ -166,11 +150,9 @@ async def _serve(settings: Settings, url: str, worker_env: dict[str, str], host:
         if password is not None:
             _announce_admin(password)
         print(f"  北京12345 受理网关: http://{host}:{port}/   坐席工作台: http://{host}:{port}/agent", file=sys.stderr, flush=True)
-        phone = app.get("phone")
-        if phone is not None and phone.speech.transcription != "on":
-            print(f"  通话实时转写未启用：语音模型未安装（运行 make model 下载）\n"
-                  f"  (live call transcription off: {phone.speech.transcription.removeprefix('off: ')}; "
-                  f"calls still pop up and become tickets)", file=sys.stderr, flush=True)
+        for channel in channels():
+            if (notice := channel.start_notice(app)) is not None:
+                print(f"  {notice}", file=sys.stderr, flush=True)
         await stop.wait()
         return 0
     finally:
@@ -178,7 +160,7 @@ async def _serve(settings: Settings, url: str, worker_env: dict[str, str], host:
             try:
                 await runner.cleanup()
             except Exception:  # a start-up cut short leaves parts never started
-                logging.getLogger("gateway.cli").warning("cleanup after an interrupted start failed", exc_info=True)
+                logging.getLogger("server.cli").warning("cleanup after an interrupted start failed", exc_info=True)
 
 
 async def _start_site(runner: web.AppRunner, host: str, port: int) -> None:
@@ -217,13 +199,9 @@ def _share_metrics_between_processes(settings: Settings) -> None:
 
 def cmd_worker(_: argparse.Namespace) -> int:
     """Router and outbox only (no HTTP): what `hotline run` supervises, or a standalone worker."""
-    settings = Settings.from_env()
-    log_format.configure(settings.log_level)
-    _install_uvloop()
-    from gateway import worker_process
+    from server import worker_process
 
-    with redis_url_for(settings) as url:
-        return worker_process.main(settings, url)
+    return worker_process.run_from_env()
 
 
 def _new_password(args: argparse.Namespace) -> str | None:

@@ -9,36 +9,31 @@ import logging
 
 from redis.asyncio import Redis
 
-from channels.partner.delivery import STATUS_HOP, TRANSFER_HOP, PartnerStatusTarget, PartnerTransferTarget
-from channels.partner.directory import PartnerDirectory, partner_directory
 from gateway.delivery_targets import CaseSystemTarget, DeliveryTarget, LocalInboxTarget
 from gateway.metrics import Metrics
 from gateway.outbox import CASE_HOP, Outbox
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, pause
-from triage.catalogue_store import CatalogueStore
-from triage.classify import warm as warm_triage
-from triage.router import Router
 from gateway.settings import Settings
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
+from server.registry import channels
+from triage.catalogue_store import CatalogueStore
+from triage.classify import warm as warm_triage
+from triage.router import Router
 
 log = logging.getLogger(__name__)
 
 
-def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Metrics, partners: PartnerDirectory | None = None) -> Outbox:
+def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Metrics) -> Outbox:
     target: DeliveryTarget
     if settings.case_system_url:
         target = CaseSystemTarget(settings.case_system_url, settings.case_system_secret, settings.case_system_timeout_seconds)
     else:
         target = LocalInboxTarget(redis)
     targets: dict[str, DeliveryTarget] = {CASE_HOP: target}
-    directory = partners or partner_directory(settings, redis)
-    targets[TRANSFER_HOP] = PartnerTransferTarget(redis, directory, settings.partner_timeout_seconds, settings.partner_link_ttl_seconds)
-    targets[STATUS_HOP] = PartnerStatusTarget(redis, directory, settings.partner_timeout_seconds)
-    if settings.wechat_accounts:
-        from channels.wechat.delivery import REPLY_HOP, WeChatReplyTarget
-
-        targets[REPLY_HOP] = WeChatReplyTarget(redis, settings)
+    for channel in channels():
+        if channel.outbound is not None:
+            targets.update(channel.outbound(settings, redis))
     return Outbox(
         redis, tickets, targets, metrics, settings.instance_id,
         retry_horizon=settings.outbox_retry_horizon_seconds, backoff_base=settings.outbox_backoff_base_seconds,

@@ -11,23 +11,28 @@ from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway import clock, keys
+from gateway.app_keys import BLOBS, LIVE_HUB, METRICS, OUTBOX, REDIS, SESSIONS, SETTINGS, TICKETS
 from gateway.auth import actor, change_password, log_in, requires
 from gateway.errors import ApiError
+from gateway.geography import district_code, districts
 from gateway.json_io import json_response as _json
 from gateway.json_io import read_model as _body
-from gateway.geography import district_code, districts
 from gateway.live_events import DeskConnection
 from gateway.media_types import sniff
 from gateway.outbox import ALREADY_REDRIVEN, CASE_HOP, DEAD_LETTER_PAGE_MAX, NOT_FOUND, RedriveCounts, is_stream_id
 from gateway.phone_numbers import InvalidPhone, mask, to_e164
+from gateway.route_tickets import ticket_or_404
+from gateway.sessions import STAFF_SESSION
 from gateway.ticket import Dispatch, HandlingUnit, HistoryEvent, Kind, Location, Message, Provenance, Ticket
-from gateway.tickets import TicketNotFound
+from knowledge_base.app_keys import KNOWLEDGE
+from server.registry import channels
 from triage import corrections
+from triage.app_keys import CATALOGUE
 from triage.assessment import assess_and_fill
 from triage.dispatch import Catalogue
 from triage.taxonomy import topics
 
-STATIC = Path(__file__).with_name("static") / "agent"
+STATIC = Path(__file__).resolve().parents[1] / "gateway" / "static" / "agent"  # the desk page and what every panel shares
 DESK = ("agent", "supervisor")
 
 
@@ -100,13 +105,13 @@ async def login(request: web.Request) -> web.Response:
 @requires(before_password_change=True)
 async def logout(request: web.Request) -> web.Response:
     response = _json({"ok": True})
-    await request.app["sessions"].destroy(request, response)
+    await request.app[SESSIONS].destroy(request, response)
     return response
 
 
 @requires(before_password_change=True)
 async def me(request: web.Request) -> web.Response:
-    s = request["session"]
+    s = request[STAFF_SESSION]
     return _json({"user": {"username": s["user"], "display_name": s["display_name"], "roles": s["roles"],
                            "must_change_password": bool(s.get("must_change_password"))}, "csrf_token": s["csrf"]})
 
@@ -118,15 +123,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         before = int(request.query["before"]) if "before" in request.query else None
     except ValueError:
         raise ApiError(422, "validation_failed", "参数格式不正确", [{"field": "limit", "code": "invalid", "message": "须为整数"}]) from None
-    return _json({"tickets": await request.app["tickets"].recent(limit, before)})
-
-
-async def ticket_or_404(request: web.Request) -> Ticket:
-    """The ticket named by the route's `ticket_id`, or 404 `ticket_not_found`."""
-    try:
-        return await request.app["tickets"].get(request.match_info["ticket_id"])
-    except TicketNotFound:
-        raise ApiError(404, "ticket_not_found", "工单不存在") from None
+    return _json({"tickets": await request.app[TICKETS].recent(limit, before)})
 
 
 @requires(*DESK)
@@ -138,14 +135,14 @@ async def get_ticket(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     body: NoteIn = await _body(request, NoteIn)
     await ticket_or_404(request)
-    user = request["session"]["user"]
+    user = request[STAFF_SESSION]["user"]
     at = clock.now()
 
     def change(ticket: Ticket) -> None:
         ticket.messages.append(Message(who="agent", at=at, text=body.text, source="note", author=user))
         return None
 
-    await request.app["tickets"].update(request.match_info["ticket_id"], change, HistoryEvent(at=at, actor=actor(request), event="note_added"))
+    await request.app[TICKETS].update(request.match_info["ticket_id"], change, HistoryEvent(at=at, actor=actor(request), event="note_added"))
     return _json((await ticket_or_404(request)).public_json())
 
 
@@ -170,7 +167,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
             ticket.requester.callback_phone = callback
         if body.kind is not None and body.kind != ticket.kind:
             changed["kind"] = {"from": ticket.kind, "to": body.kind.value}
-            ticket.kind = body.kind.value
+            ticket.kind = body.kind.value  # type: ignore[assignment]  # stored as its value (use_enum_values)
         if body.location is not None:
             old = ticket.location or Location()
             new = old.model_copy(update={k: v for k, v in body.location.model_dump(exclude_unset=True).items()})
@@ -192,12 +189,12 @@ async def patch_ticket(request: web.Request) -> web.Response:
         corrected.update(change(ticket))
         return corrected
 
-    await request.app["tickets"].update(
+    await request.app[TICKETS].update(
         request.match_info["ticket_id"], recorded, HistoryEvent(at=clock.now(), actor=who, event="corrected")
     )
     changes = {k: v for k, v in corrected.items() if k != "callback_phone" and not (k == "dispatch" and v.get("confirmed"))}
     if changes:
-        await corrections.record(request.app["redis"], before, changes, who, clock.now())
+        await corrections.record(request.app[REDIS], before, changes, who, clock.now())
     return _json((await ticket_or_404(request)).public_json())
 
 
@@ -212,7 +209,7 @@ async def taxonomy(_: web.Request) -> web.Response:
 
 @requires("supervisor")
 async def get_catalogue(request: web.Request) -> web.Response:
-    return _json((await request.app["catalogue"].get()).as_dict())
+    return _json((await request.app[CATALOGUE].get()).as_dict())
 
 
 @requires("supervisor")
@@ -222,7 +219,7 @@ async def put_catalogue(request: web.Request) -> web.Response:
     if problems := catalogue.problems():
         raise ApiError(422, "invalid_catalogue", "派单目录不完整，未保存",
                        [{"field": "catalogue", "code": "invalid", "message": p} for p in problems])
-    await request.app["catalogue"].put(catalogue)
+    await request.app[CATALOGUE].put(catalogue)
     return _json(catalogue.as_dict())
 
 
@@ -264,10 +261,10 @@ async def forward(request: web.Request) -> web.Response:
     ticket = await ticket_or_404(request)
     # Triage assesses what the agent filed (call, video, partner transfer) and fills only what
     # the agent left open, so the case system gets a topic and a recommended unit.
-    assessment = await assess_and_fill(request.app["tickets"], ticket.id, request.app["knowledge"].snapshot, clock.now())
+    assessment = await assess_and_fill(request.app[TICKETS], ticket.id, request.app[KNOWLEDGE].snapshot, clock.now())
     event = HistoryEvent(at=clock.now(), actor=actor(request), event="forward_requested",
                          detail={"hop": CASE_HOP, "reason": body.reason, "bot": assessment.record})
-    if not await request.app["outbox"].enqueue(ticket.id, CASE_HOP, event):
+    if not await request.app[OUTBOX].enqueue(ticket.id, CASE_HOP, event):
         raise ApiError(409, "already_forwarded", "该工单已转派，无需重复操作")
     return _json({"queued": True}, status=202)
 
@@ -275,7 +272,7 @@ async def forward(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def blob(request: web.Request) -> web.Response:
     sha = request.match_info["sha256"]
-    data = request.app["blobs"].get(sha)
+    data = request.app[BLOBS].get(sha)
     if data is None:
         raise ApiError(404, "blob_not_found", "附件不存在")
     return web.Response(body=data, content_type=sniff(data[:32]) or "application/octet-stream",
@@ -305,14 +302,14 @@ def _dead_letter_query(request: web.Request) -> tuple[str | None, int, str | Non
 @requires("supervisor")
 async def dead_letters(request: web.Request) -> web.Response:
     before, limit, hop = _dead_letter_query(request)
-    page = await request.app["outbox"].dead_letters(before, limit, hop)
+    page = await request.app[OUTBOX].dead_letters(before, limit, hop)
     return _json({"items": page.items, "next": page.next, "total": page.total})
 
 
 @requires("supervisor")
 async def redrive(request: web.Request) -> web.Response:
     entry_id = request.match_info["entry_id"]
-    result = await request.app["outbox"].redrive(entry_id, actor(request)) if is_stream_id(entry_id) else None
+    result = await request.app[OUTBOX].redrive(entry_id, actor(request)) if is_stream_id(entry_id) else None
     if result is None or result.outcome == NOT_FOUND:
         raise ApiError(404, "dead_letter_not_found", "该死信不存在或已重新投递")
     if result.outcome == ALREADY_REDRIVEN:
@@ -331,7 +328,7 @@ class BulkRedriveIn(BaseModel):
 @requires("supervisor")
 async def redrive_bulk(request: web.Request) -> web.Response:
     body: BulkRedriveIn = await _body(request, BulkRedriveIn)
-    outbox = request.app["outbox"]
+    outbox = request.app[OUTBOX]
     if body.all == (body.entry_ids is not None):
         raise ApiError(422, "validation_failed", "请选择要重新投递的死信，或选择全部", [
             {"field": "entry_ids", "code": "entry_ids_or_all", "message": "须提供 entry_ids 或 all: true 二者之一"}])
@@ -351,7 +348,7 @@ async def redrive_bulk(request: web.Request) -> web.Response:
 
 @requires("supervisor")
 async def local_inbox(request: web.Request) -> web.Response:
-    raw = await request.app["redis"].hvals(keys.LOCAL_INBOX)
+    raw = await request.app[REDIS].hvals(keys.LOCAL_INBOX)
     items = sorted((json.loads(r) for r in raw), key=lambda i: i["received_at"], reverse=True)[:500]
     return _json({"label": "本地收件箱", "items": items})
 
@@ -359,10 +356,10 @@ async def local_inbox(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def desk_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20)
-    session = request["session"]
-    hub = request.app["live_hub"]
+    session = request[STAFF_SESSION]
+    hub = request.app[LIVE_HUB]
     conn = DeskConnection(ws=ws, username=session["user"], roles=frozenset(session["roles"]))
-    request.app["metrics"].websockets.inc()
+    request.app[METRICS].websockets.inc()
     sender: asyncio.Task[None] | None = None
     try:
         # Subscribed before the socket opens: the desk reloads its list on open, and no event
@@ -370,7 +367,7 @@ async def desk_socket(request: web.Request) -> web.WebSocketResponse:
         await hub.add(conn)
         await ws.prepare(request)
         sender = asyncio.create_task(_pump(conn))
-        await ws.send_str(json.dumps({"type": "hello", "instance": request.app["settings"].instance_id}))
+        await ws.send_str(json.dumps({"type": "hello", "instance": request.app[SETTINGS].instance_id}))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == "ping":
                 await ws.send_str('{"type":"pong"}')
@@ -378,7 +375,7 @@ async def desk_socket(request: web.Request) -> web.WebSocketResponse:
         hub.remove(conn)
         if sender is not None:
             sender.cancel()
-        request.app["metrics"].websockets.dec()
+        request.app[METRICS].websockets.dec()
     return ws
 
 
@@ -390,6 +387,7 @@ async def _pump(conn: DeskConnection) -> None:
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/agent", desk_page, name="desk_page")
+    r.add_get("/api/v1/agent/desk-panels", desk_panels, name="desk_panels")
     r.add_static("/static/agent/", STATIC, name="desk_static")
     r.add_static("/static/common/", STATIC.with_name("common"), name="common_static")  # staff.js / staff.css for /agent and /kb
     r.add_post("/api/v1/auth/login", login, name="login")
@@ -410,3 +408,12 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/v1/agent/taxonomy", taxonomy, name="taxonomy")
     r.add_get("/api/v1/supervisor/dispatch-catalogue", get_catalogue, name="get_dispatch_catalogue")
     r.add_put("/api/v1/supervisor/dispatch-catalogue", put_catalogue, name="put_dispatch_catalogue")
+
+
+@requires(*DESK)
+async def desk_panels(request: web.Request) -> web.Response:
+    """The channels' panels of the agent desk (each a module that calls AgentDesk.register)."""
+    panels = [{"channel": c.name, "script": f"/static/{c.name}/{c.desk_panel}",
+               "styles": [f"/static/{c.name}/{style}" for style in c.desk_styles]}
+              for c in channels() if c.desk_panel is not None]
+    return _json({"panels": panels})

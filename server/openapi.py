@@ -5,23 +5,24 @@ the core case system (as a webhook, since the gateway is the caller there).
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from channels.web.forms import CitizenRequestIn
 from channels.partner.desk import PartnerStatusIn, TransferIn
 from channels.partner.directory import PartnerEdit, PartnerPut
 from channels.partner.envelope import StatusUpdate, TransferEnvelope, TransferReceipt
 from channels.phone.routes import KbAnswerIn
-from gateway.auth import PasswordChangeIn
-from gateway.desk_routes import BulkRedriveIn, CatalogueIn, ForwardIn, LoginIn, NoteIn, TicketPatch
-from gateway.ticket import Ticket
 from channels.web.chat import ChatIn
-from channels.video import openapi_paths as video_openapi
+from channels.web.forms import CitizenRequestIn
+from gateway.auth import PasswordChangeIn
+from gateway.channel import OpenApiPart
+from gateway.ticket import Ticket
 from knowledge_base.models import EntryContent, EntryVersion
 from knowledge_base.routes import NewEntryIn, PublishIn, RejectIn, RollbackIn, SaveIn, SynonymsIn, TryIn
+from server.desk_routes import BulkRedriveIn, CatalogueIn, ForwardIn, LoginIn, NoteIn, TicketPatch
+from server.registry import channels
 
 REF = "#/components/schemas/{model}"
 
@@ -111,7 +112,7 @@ def _json_body(model: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
 
 
-_SESSION = [{"session": []}]
+_SESSION: list[dict[str, list[str]]] = [{"session": []}]
 _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": r"^[A-Z]{2}-\d{8}-\d{6,}$"}}
 
 
@@ -238,14 +239,22 @@ def _partner_paths(desk: dict[str, Any], csrf: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def _channel_parts() -> list[OpenApiPart]:
+    return [channel.openapi() for channel in channels() if channel.openapi is not None]
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
+    inputs: list[type[BaseModel]] = [
+        CitizenRequestIn, LoginIn, PasswordChangeIn, NoteIn, TicketPatch, ForwardIn, KbAnswerIn, ChatIn, EntryContent,
+        NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, TransferIn, PartnerStatusIn,
+        PartnerEdit, PartnerPut, TransferEnvelope, StatusUpdate, BulkRedriveIn, CatalogueIn, *(m for part in _channel_parts() for m in part.models)]
+    outputs: list[type[BaseModel]] = [EntryVersion, Ticket, Error, RequestAccepted, TicketSummary, TicketList, DeadLetterList,
+                                      BulkRedriveResult, TrackView, CaseReceipt, TransferReceipt]
+    modes: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = (
+        [(m, "validation") for m in inputs] + [(m, "serialization") for m in outputs])
     _, defs = models_json_schema(
-        [(m, "validation") for m in (CitizenRequestIn, LoginIn, PasswordChangeIn, NoteIn, TicketPatch, ForwardIn, KbAnswerIn, ChatIn, EntryContent,
-                                     NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, TransferIn, PartnerStatusIn,
-                                     PartnerEdit, PartnerPut, TransferEnvelope, StatusUpdate, BulkRedriveIn, CatalogueIn, *video_openapi.MODELS)]
-        + [(EntryVersion, "serialization")]
-        + [(m, "serialization") for m in (Ticket, Error, RequestAccepted, TicketSummary, TicketList, DeadLetterList, BulkRedriveResult, TrackView, CaseReceipt, TransferReceipt)],
+        modes,
         ref_template=REF,
     )
     schemas = defs["$defs"]
@@ -303,6 +312,10 @@ def openapi_document() -> dict[str, Any]:
                                          "parameters": [csrf], "responses": {"200": {"description": "logged out"}, **_errors(401, 403)}}},
         "/api/v1/auth/me": {"get": {"tags": ["desk"], "summary": "Current user and CSRF token", "operationId": "me", **desk,
                                     "responses": {"200": {"description": "the user"}, **_errors(401)}}},
+        "/api/v1/agent/desk-panels": {"get": {
+            "tags": ["desk"], "summary": "The channels' panels of the agent desk: {panels: [{channel, script, styles}]}",
+            "operationId": "deskPanels", **desk, "responses": {"200": {"description": "the panels"}, **_errors(401, 403)},
+        }},
         "/api/v1/agent/tickets": {"get": {
             "tags": ["desk"], "summary": "Recent tickets, newest first", "operationId": "listTickets", **desk,
             "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
@@ -427,7 +440,6 @@ def openapi_document() -> dict[str, Any]:
         }},
         **_kb_paths(),
         **_partner_paths(desk, csrf),
-        **video_openapi.video_paths(REF, _errors, desk, csrf),
         "/healthz": {"get": {"tags": ["ops"], "summary": "Liveness", "operationId": "healthz", "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"tags": ["ops"], "summary": "Readiness: Redis reachable, outbox lag under the limit", "operationId": "readyz",
                             "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
@@ -438,6 +450,8 @@ def openapi_document() -> dict[str, Any]:
         "/openapi.json": {"get": {"tags": ["ops"], "summary": "This document", "operationId": "openapi",
                                   "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     }
+    for part in _channel_parts():
+        paths.update(part.paths(REF, _errors, desk, csrf))
     return {
         "openapi": "3.1.0",
         "info": {"title": "北京12345 intake gateway", "version": "1.0.0",

@@ -8,8 +8,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway import keys
-from gateway.openapi import openapi_document
+from gateway.app_keys import LIVE_HUB, METRICS, OUTBOX, REDIS, SETTINGS
 from gateway.ticket import ticket_json_schema
+from server.openapi import openapi_document
+from server.registry import channels
+from server.worker_process import WORKER_SUPERVISOR
 
 
 async def healthz(_: web.Request) -> web.Response:
@@ -28,46 +31,36 @@ async def readyz(request: web.Request) -> web.Response:
     app = request.app
     checks: dict[str, object] = {}
     failing: list[str] = []
-    leader: str | None = None
     try:
-        await asyncio.wait_for(app["redis"].ping(), timeout=READY_REDIS_TIMEOUT_SECONDS)
+        await asyncio.wait_for(app[REDIS].ping(), timeout=READY_REDIS_TIMEOUT_SECONDS)
         checks["redis"] = "ok"
-        lag = await app["outbox"].lag()
+        lag = await app[OUTBOX].lag()
         checks["outbox_lag"] = lag
-        if lag > app["settings"].ready_max_outbox_lag:
+        if lag > app[SETTINGS].ready_max_outbox_lag:
             failing.append("outbox_lag")
-        if app.get("phone") is not None:
-            leader = await app["phone"].lease_holder()
     except Exception as exc:  # any failure to reach Redis means not ready
         checks["redis"] = f"unreachable: {type(exc).__name__}"
         failing.append("redis")
 
-    hub = app["live_hub"].health()
+    hub = app[LIVE_HUB].health()
     checks["live_hub"] = hub
     if not hub["ok"]:
         failing.append("live_hub")
 
-    supervisor = app["worker_supervisor"]
+    supervisor = app[WORKER_SUPERVISOR]
     if supervisor is not None:
         checks["delivery_worker"] = "running" if supervisor.running else "restarting"
         checks["delivery_worker_restarts"] = supervisor.restarts
         if not supervisor.running:
             failing.append("delivery_worker")
-    elif app["settings"].workers == "inline":
-        checks["delivery_worker"] = f"inline: {app['outbox'].worker.state}"  # informational: it retries by itself
+    elif app[SETTINGS].workers == "inline":
+        checks["delivery_worker"] = f"inline: {app[OUTBOX].worker.state}"  # informational: it retries by itself
 
-    phone = app.get("phone")
-    if phone is not None:
-        checks["phone"] = phone.status()  # informational: web intake works without Asterisk
-        # Informational too: without a speech model calls still pop up and become tickets, untranscribed.
-        checks["transcription"] = phone.speech.transcription
-        lease = {**phone.lease(), "holder": leader}
-        if lease["state"] == "dead":
-            failing.append("phone_lease")  # this instance would never lead again
-        elif lease["leader"] and leader is not None and leader != app["settings"].instance_id:
-            lease["conflict"] = True  # leading without holding the lease: it steps down at its next renewal
-            failing.append("phone_lease")
-        checks["phone_lease"] = lease
+    for channel in channels():
+        if channel.readiness is not None:
+            part = await channel.readiness(app)
+            checks.update(part.checks)
+            failing.extend(part.failing)
 
     if failing:
         checks["failing"] = failing
@@ -78,11 +71,11 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     app = request.app
     try:
-        app["metrics"].outbox_lag.set(await app["outbox"].lag())
-        app["metrics"].dead_letter_depth.set(await app["redis"].xlen(keys.DEAD_LETTER_STREAM))
+        app[METRICS].outbox_lag.set(await app[OUTBOX].lag())
+        app[METRICS].dead_letter_depth.set(await app[REDIS].xlen(keys.DEAD_LETTER_STREAM))
     except Exception:
         pass  # still serve the counters when Redis is down
-    body = app["metrics"].exposition()
+    body = app[METRICS].exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

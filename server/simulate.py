@@ -33,7 +33,7 @@ def _agent_interface(settings: Settings, requested: str | None) -> str:
 
 
 async def simulate_call(settings: Settings, wav: Path, caller: str, agent_interface: str | None, fast: bool, ring_seconds: float) -> int:
-    from channels.phone.fake_asterisk import FakeAsterisk
+    from peers.asterisk import FakeAsterisk
     from speech.audio import read_wav, resample
 
     clip = read_wav(wav)
@@ -69,7 +69,7 @@ async def simulate_call(settings: Settings, wav: Path, caller: str, agent_interf
         await asterisk.stop()
 
 
-def add_cli(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("simulate-call", help="play a WAV as an inbound call (development, no Asterisk needed)")
     parser.add_argument("wav", type=Path, help="16-bit PCM WAV, e.g. ../shared/audio/BAC009S0764W0121.wav")
     parser.add_argument("--caller", default="13812345678", help="caller number (default 13812345678)")

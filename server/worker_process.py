@@ -1,28 +1,27 @@
 """The delivery worker as its own process: `hotline worker`, started and supervised by
-`hotline run` as `python -m gateway.worker_process` (or run on its own to scale deliveries out)."""
+`hotline run` as `python -m server.worker_process` (or run on its own to scale deliveries out)."""
 from __future__ import annotations
-
-import os
-import signal
-
-PARENT_ENV = "HOTLINE_PARENT_PID"
 
 import asyncio
 import ctypes
 import logging
+import os
+import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
 
+from aiohttp import web
 from redis.asyncio import Redis
 
-from gateway.delivery import build_outbox, run_delivery
 from gateway.metrics import Metrics
+from gateway.redis_faults import pause
 from gateway.settings import Settings
 from gateway.tickets import Tickets
-from gateway.redis_faults import pause
 from knowledge_base.live import LiveKnowledge
+from server.delivery import build_outbox, run_delivery
 
+PARENT_ENV = "HOTLINE_PARENT_PID"
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
@@ -61,7 +60,7 @@ async def run_worker(settings: Settings, redis_url: str) -> None:
         await redis.aclose()
 
 
-WORKER_COMMAND = (sys.executable, "-m", "gateway.worker_process")
+WORKER_COMMAND = (sys.executable, "-m", "server.worker_process")
 
 
 class WorkerSupervisor:
@@ -128,6 +127,10 @@ class WorkerSupervisor:
         _forget_metrics_of(self.process.pid)
 
 
+WORKER_SUPERVISOR: web.AppKey[WorkerSupervisor | None] = web.AppKey("worker_supervisor")
+"""The supervised delivery worker of `HOTLINE_WORKERS=process`, else None."""
+
+
 def _forget_metrics_of(pid: int) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -141,7 +144,23 @@ def main(settings: Settings, redis_url: str) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    from gateway.cli import main as _cli_main
+def run_from_env() -> int:
+    """Router and outbox only (no HTTP), configured from the environment: what `hotline run`
+    supervises (`python -m server.worker_process`) and what `hotline worker` runs."""
+    from gateway import log_format
+    from gateway.embedded_redis import redis_url_for
 
-    sys.exit(_cli_main(["worker"]))
+    settings = Settings.from_env()
+    log_format.configure(settings.log_level)
+    try:
+        import uvloop
+    except ImportError:
+        pass
+    else:
+        uvloop.install()
+    with redis_url_for(settings) as url:
+        return main(settings, url)
+
+
+if __name__ == "__main__":
+    sys.exit(run_from_env())

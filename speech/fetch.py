@@ -372,7 +372,7 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Register `models fetch` on the `hotline` parser's subparsers; dispatch is `args.func(args)`."""
     models = subparsers.add_parser("models", help="speech recognition models (Vosk)")
     msub = models.add_subparsers(dest="models_cmd", required=True)

@@ -26,10 +26,12 @@ import concurrent.futures
 import io
 import json
 from pathlib import Path
+from typing import cast
 
 import av
 import av.error
 import numpy as np
+from av.audio.codeccontext import AudioCodecContext
 
 from speech.model import load_model
 from speech.recognizer import join_words
@@ -84,7 +86,7 @@ def decode_audio(data: bytes, *, max_bytes: int = MAX_BYTES, max_seconds: float 
     with container:
         kind = container.format.name
         if not container.streams.audio:
-            kinds = sorted({s.type for s in container.streams}) or ["none"]
+            kinds: list[str] = sorted({s.type for s in container.streams}) or ["none"]
             raise UndecodableAudio(f"no audio stream in the {kind} file (streams: {', '.join(kinds)})")
         stream = container.streams.audio[0]
         decoder = _decoder(stream)
@@ -212,14 +214,15 @@ class _Resampled:
             self._parts.append(frame.to_ndarray().tobytes())
 
 
-def _decoder(stream: av.audio.stream.AudioStream) -> av.CodecContext:
+def _decoder(stream: av.audio.stream.AudioStream) -> AudioCodecContext:
     """The stream's decoder, or the preferred one for its codec if this FFmpeg has it."""
     ctx = stream.codec_context
     preferred = PREFERRED_DECODERS.get(ctx.name)
     if preferred is None:
         return ctx
     try:
-        better = av.CodecContext.create(preferred, "r")
+        # an audio decoder by name: PREFERRED_DECODERS holds only those
+        better = cast(AudioCodecContext, av.CodecContext.create(preferred, "r"))
     except (av.error.FFmpegError, ValueError):  # not in this FFmpeg build
         return ctx
     better.sample_rate = ctx.sample_rate

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 import redis as sync_redis
-from redis.asyncio import Redis
 from aiohttp.test_utils import TestServer
+from redis.asyncio import Redis
 
-from gateway.app import create_app
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
-from channels.phone.fake_asterisk import FakeAsterisk
+from peers.asterisk import FakeAsterisk
+from server.app import create_app
 from tests.support.phone import AGENTS, AMI_SECRET, Desk, PhoneRig, StartPhone
 from tests.support.processes import CaseReceiver, Gateway
 

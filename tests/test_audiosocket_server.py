@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from channels.phone.audiosocket import AudioSocketServer, CloseReason, ExpectedStream
-from channels.phone.fake_asterisk import encode_frame, stream_audiosocket
+from peers.asterisk import encode_frame, stream_audiosocket
 from tests.support.waiting import eventually
 
 

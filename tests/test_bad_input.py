@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, settings
 from redis.asyncio import Redis
 
 from gateway import keys
-from gateway.openapi import openapi_document
-from tests.support.media import png as make_png
+from server.openapi import openapi_document
 from tests.support.desk import PASSWORD, add_user, login
+from tests.support.media import png as make_png
 from tests.support.processes import Gateway
 
 CJK = re.compile(r"[\u4e00-\u9fff]")

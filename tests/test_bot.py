@@ -5,10 +5,10 @@ from datetime import date, datetime
 
 import pytest
 
-from triage.decision import Conversation, decide
 from gateway.clock import BEIJING
 from knowledge_base.models import EntryVersion
 from knowledge_base.snapshot import KnowledgeSnapshot
+from triage.decision import Conversation, decide
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=BEIJING)
 

@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 
 from gateway import keys
 from tests.support.browser import skip_without_chromium
-from tests.support.media import png
 from tests.support.desk import PASSWORD, add_user
+from tests.support.media import png
 from tests.support.processes import Gateway
 
 skip_without_chromium()

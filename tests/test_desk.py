@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gateway.app import create_app
 from gateway.settings import Settings
+from server.app import create_app
 from tests.support.desk import PASSWORD, add_user, login
 from tests.support.processes import Gateway
 

@@ -282,7 +282,7 @@ async def test_forward_to_the_case_system_asks_first(browser: Browser, pair: tup
 # ---------------------------------------------------------------------------------------------
 
 def _eval(path: Path) -> int:
-    from gateway.cli import parser
+    from server.cli import parser
 
     # A one-message triage set that meets every floor, so only the decision set can fail here.
     triage_set = path.with_name("triage.yaml")

@@ -12,8 +12,14 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from panoramisk import Manager
 
-from channels.phone.fake_asterisk import (
-    KIND_DTMF, KIND_SLIN, KIND_UUID, FakeAsterisk, encode_frame, read_frame, stream_audiosocket,
+from peers.asterisk import (
+    KIND_DTMF,
+    KIND_SLIN,
+    KIND_UUID,
+    FakeAsterisk,
+    encode_frame,
+    read_frame,
+    stream_audiosocket,
 )
 
 SECRET = "s3cret"

@@ -5,7 +5,7 @@ model download. The gateway must come up anyway, with live transcription off and
 The checkout is copied (tracked and untracked, not ignored files: what a clone of the working tree
 holds) into a temporary directory with nothing beside it. The copy uses this checkout's Python
 environment through a stand-in virtualenv directory (`make run VENV=...`), whose `hotline` runs
-`python -m gateway.cli` from the copy, so the copy's code and default paths are the ones tested.
+`python -m server.cli` from the copy, so the copy's code and default paths are the ones tested.
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.embedded_redis import _alive as pid_alive, _read_pid as read_pid
+from gateway.embedded_redis import _alive as pid_alive
+from gateway.embedded_redis import _read_pid as read_pid
 from tests.support.processes import ROOT, free_port
 
 pytestmark = pytest.mark.slow
@@ -47,7 +48,7 @@ def _stand_in_venv(venv: Path, checkout: Path) -> None:
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").symlink_to(sys.executable)
     hotline = venv / "bin" / "hotline"
-    hotline.write_text(f'#!/bin/sh\ncd "{checkout}" && exec "{sys.executable}" -m gateway.cli "$@"\n')
+    hotline.write_text(f'#!/bin/sh\ncd "{checkout}" && exec "{sys.executable}" -m server.cli "$@"\n')
     hotline.chmod(0o755)
     (venv / ".installed-run").touch()  # newer than the copied pyproject.toml (copy2 keeps mtimes)
 
@@ -123,8 +124,8 @@ def test_make_run_on_a_fresh_clone_without_a_model_serves_with_transcription_off
         assert ready["checks"]["transcription"] == "off: model not found (run: make model)", ready
         assert ready["checks"]["phone"]["transcription"].startswith("off:")
         assert _password(out)  # shown once everything is up
-        # The desk learns it from its calls request (calls.js shows #asr-off-notice).
-        added = subprocess.run([sys.executable, "-m", "gateway.cli", "users", "add", "desk1", "--role", "agent"], cwd=checkout,
+        # The desk learns it from its calls request (channels/phone/static/desk.js shows #asr-off-notice).
+        added = subprocess.run([sys.executable, "-m", "server.cli", "users", "add", "desk1", "--role", "agent"], cwd=checkout,
                                env={**env, "HOTLINE_NEW_PASSWORD": "desk1-password-9"}, capture_output=True, text=True, timeout=60)
         assert added.returncode == 0, added.stderr
         login = urllib.request.Request(base + "/api/v1/auth/login", data=json.dumps({"username": "desk1", "password": "desk1-password-9"}).encode(),

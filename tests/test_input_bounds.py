@@ -14,13 +14,13 @@ import aiohttp
 import psutil
 import pytest
 
-from triage.decision import Conversation, decide
-from triage.evaluation import starter_snapshot
 from gateway import clock
 from knowledge_base import text as kb_text
 from knowledge_base.snapshot import KnowledgeSnapshot
 from tests.support.desk import add_user, login
 from tests.support.kb import call, content
+from triage.decision import Conversation, decide
+from triage.evaluation import starter_snapshot
 
 BOUNDARY = "----hotline-flood-boundary-1b2c"
 MB = 1024 * 1024

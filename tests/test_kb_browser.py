@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.waiting import eventually
 from tests.support.browser import skip_without_chromium
 from tests.support.desk import PASSWORD, add_user
 from tests.support.processes import Gateway
+from tests.support.waiting import eventually
 
 skip_without_chromium()
 # Set to a folder to keep screenshots of the editor, the review diff and the import report.

@@ -210,7 +210,7 @@ def test_official_model_matches_provenance() -> None:
         assert source.sha256 in text and f"{source.size:,}" in text
 
 
-# --- CLI, wired the way gateway/cli.py builds its parser and dispatches ---------------------------
+# --- CLI, wired the way server/cli.py builds its parser and dispatches ---------------------------
 
 def run_cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="hotline")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from gateway.app import create_app
 from gateway.settings import Settings
+from server.app import create_app
 
 PAGES = {"/", "/track", "/agent", "/kb", "/video"}
 

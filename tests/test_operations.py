@@ -4,8 +4,8 @@ from __future__ import annotations
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from gateway.app import create_app
 from gateway.embedded_redis import EmbeddedRedis
+from server.app import create_app
 from tests.conftest import settings_for
 from tests.support.waiting import eventually
 

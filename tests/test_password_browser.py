@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Page, expect
 
-from gateway.cli import _bootstrap_admin
+from server.cli import _bootstrap_admin
 from tests.support.browser import skip_without_chromium, submit_login
 
 skip_without_chromium()

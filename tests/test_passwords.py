@@ -10,8 +10,8 @@ import sys
 import aiohttp
 from redis.asyncio import Redis
 
-from gateway.cli import _bootstrap_admin
 from gateway.users import Users
+from server.cli import _bootstrap_admin
 from tests.support.desk import PASSWORD, add_user, login
 
 NEW = "a-brand-new-password-7"
@@ -19,7 +19,7 @@ NEW = "a-brand-new-password-7"
 
 def _cli(redis_url: str, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k != "HOTLINE_NEW_PASSWORD"} | {"REDIS_URL": redis_url, **env}
-    return subprocess.run([sys.executable, "-m", "gateway.cli", "users", *args], input=stdin, env=environ,
+    return subprocess.run([sys.executable, "-m", "server.cli", "users", *args], input=stdin, env=environ,
                           capture_output=True, text=True, timeout=60)
 
 

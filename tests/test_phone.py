@@ -12,6 +12,7 @@ import pytest
 from tests.support.phone import AMI_SECRET, CLIP_TEXT, Desk, StartPhone, clip_8k, open_desk
 from tests.support.waiting import eventually
 
+
 async def test_inbound_queue_call_pops_up_for_the_ringing_agent_and_is_transcribed(start_phone: StartPhone, desks: list[Desk], http: Any) -> None:
     rig = await start_phone()
     # The caller asked something on the web last week: the agent must see it on the pop.

@@ -11,8 +11,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from channels.phone.fake_asterisk import FakeAsterisk
-from gateway.app import create_app
+from channels.phone.keys import PHONE
+from peers.asterisk import FakeAsterisk
+from server.app import create_app
 from speech.recognizer import Segment
 from tests.conftest import settings_for
 from tests.support.desk import add_user, login
@@ -94,7 +95,7 @@ async def test_fields_prefilled_from_the_transcript_link_to_their_utterance(phon
         await rig.asterisk.ring_agent(call, agent_endpoint="1001", interface="PJSIP/1001")
         await rig.asterisk.answer(call)
         await desk.wait("call.connected", call.linkedid)
-        phone = app["phone"]
+        phone = app[PHONE]
         session = phone.sessions[call.linkedid]
         # What the recogniser would deliver for three utterances (the clip has no place in it).
         said = ["你好我要投诉物业一直不管", "朝阳区望京街道有个井盖丢了很危险", "回电打我另一个号一三九一一一一二二二二"]

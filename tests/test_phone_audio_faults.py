@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from channels.phone.fake_asterisk import encode_frame
+from peers.asterisk import encode_frame
 from tests.support.phone import CLIP_TEXT, PhoneRig, StartPhone, clip_8k
 from tests.support.waiting import eventually
 

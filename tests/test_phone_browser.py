@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from channels.phone.fake_asterisk import FakeAsterisk
+from peers.asterisk import FakeAsterisk
 from tests.support.browser import skip_without_chromium
 from tests.support.desk import PASSWORD, add_user
 from tests.support.phone import AMI_SECRET, CLIP_TEXT, clip_8k

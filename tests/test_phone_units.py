@@ -8,8 +8,8 @@ import pytest
 
 from channels.phone import assist
 from channels.phone.agents import AgentDirectory
-from gateway.phone_numbers import phone_in_text
 from channels.phone.calls import CallTracker, channel_interface
+from gateway.phone_numbers import phone_in_text
 
 CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "captures" / "ami"
 

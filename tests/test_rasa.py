@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from bot.rasa_server import RasaServer
+from bot.rasa.server import RasaServer
 from gateway.ticket import Ticket
 from gateway.tickets import Tickets
 from tests.conftest import settings_for

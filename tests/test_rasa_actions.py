@@ -9,10 +9,10 @@ import aiohttp
 import pytest
 import yaml
 
-from bot import rasa_export
+from bot.rasa import export as rasa_export
+from bot.rasa.actions import TOKEN_HEADER
+from bot.rasa.client import RasaUnavailable, to_decision
 from triage.evaluation import starter_snapshot
-from bot.rasa_actions import TOKEN_HEADER
-from bot.rasa_client import RasaUnavailable, to_decision
 
 TOKEN = "unit-action-token"
 
@@ -176,7 +176,7 @@ def test_export_makes_one_consultation_intent_per_entry_from_its_phrasings() -> 
 
 def test_committed_training_data_matches_the_sample_kb() -> None:
     """bot/rasa/ holds the export of the sample KB; after editing it, run `hotline rasa export --from-seed`."""
-    from bot.rasa_cli import SEED_SOURCE
+    from bot.rasa.cli import SEED_SOURCE
 
     files = {**rasa_export.kb_files(list(starter_snapshot().entries.values()), SEED_SOURCE), **rasa_export.place_files()}
     for rel, content in files.items():
@@ -187,7 +187,7 @@ def test_venv_marker_holds_the_recipe_hash(tmp_path) -> None:
     """`hotline rasa setup` skips a venv built from this recipe and rebuilds any other."""
     import sys
 
-    from bot import rasa_venv
+    from bot.rasa import venv as rasa_venv
 
     home = tmp_path / "rasa-home"
     (home / "venv" / "bin").mkdir(parents=True)
@@ -203,7 +203,7 @@ def test_venv_marker_holds_the_recipe_hash(tmp_path) -> None:
 def test_model_name_follows_the_training_data(tmp_path) -> None:
     import shutil
 
-    from bot import rasa_model
+    from bot.rasa import model as rasa_model
 
     project = tmp_path / "project"
     shutil.copytree(rasa_export.PROJECT, project, ignore=shutil.ignore_patterns(".rasa", "models"))

@@ -23,12 +23,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from channels.phone.fake_asterisk import FakeAsterisk
+from channels.phone.keys import PHONE
 from gateway import keys
-from gateway.app import create_app
 from gateway.embedded_redis import redis_server_binary
 from gateway.live_events import DeskConnection, LiveHub
 from gateway.redis_faults import StoreUnavailable
+from peers.asterisk import FakeAsterisk
+from server.app import create_app
 from tests.conftest import settings_for
 from tests.support.desk import add_user, login
 from tests.support.phone import AGENTS, AMI_SECRET, Desk, open_desk
@@ -259,7 +260,7 @@ async def test_phone_lease_never_has_two_leaders_across_a_redis_restart(private_
     try:
         base_a, app_a = await start_app(private_redis.url, "a", **phone)
         base_b, app_b = await start_app(private_redis.url, "b", **phone)
-        channels = [app_a["phone"], app_b["phone"]]
+        channels = [app_a[PHONE], app_b[PHONE]]
 
         async def watch() -> None:
             nonlocal most_leaders, most_ami_sessions

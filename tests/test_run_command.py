@@ -2,11 +2,11 @@
 exit, and tickets still there after a restart. `hotline users` works beside a running gateway."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import urllib.request
-import json
 
 import pytest
 
@@ -43,10 +43,10 @@ def test_embedded_redis_keeps_tickets_across_restarts_and_stops_on_exit(tmp_path
         assert _redis_pids(data / "redis"), "embedded redis is not running"
         env = {**os.environ, "HOTLINE_DATA_DIR": str(data), "HOTLINE_NEW_PASSWORD": "a-long-password-1"}
         env.pop("REDIS_URL", None)
-        added = subprocess.run([sys.executable, "-m", "gateway.cli", "users", "add", "liu", "--role", "agent", "--display-name", "刘坐席"],
+        added = subprocess.run([sys.executable, "-m", "server.cli", "users", "add", "liu", "--role", "agent", "--display-name", "刘坐席"],
                                env=env, capture_output=True, text=True, timeout=30)
         assert added.returncode == 0, added.stderr
-        listed = subprocess.run([sys.executable, "-m", "gateway.cli", "users", "list"], env=env, capture_output=True, text=True, timeout=30)
+        listed = subprocess.run([sys.executable, "-m", "server.cli", "users", "list"], env=env, capture_output=True, text=True, timeout=30)
         assert "liu\t刘坐席\tagent\tactive" in listed.stdout
         assert _redis_pids(data / "redis"), "the users command stopped the gateway's redis"
     finally:
@@ -69,12 +69,12 @@ def test_users_disable_ends_login(tmp_path) -> None:
     data = (tmp_path / "data").resolve()
     env = {**os.environ, "HOTLINE_DATA_DIR": str(data), "HOTLINE_NEW_PASSWORD": "short"}
     env.pop("REDIS_URL", None)
-    weak = subprocess.run([sys.executable, "-m", "gateway.cli", "users", "add", "x", "--role", "agent"], env=env, capture_output=True, text=True, timeout=30)
+    weak = subprocess.run([sys.executable, "-m", "server.cli", "users", "add", "x", "--role", "agent"], env=env, capture_output=True, text=True, timeout=30)
     assert weak.returncode == 2 and "at least 10" in weak.stderr
     env["HOTLINE_NEW_PASSWORD"] = "a-long-password-2"
-    assert subprocess.run([sys.executable, "-m", "gateway.cli", "users", "add", "x", "--role", "agent"], env=env, timeout=30).returncode == 0
-    assert subprocess.run([sys.executable, "-m", "gateway.cli", "users", "disable", "x"], env=env, timeout=30).returncode == 0
-    listed = subprocess.run([sys.executable, "-m", "gateway.cli", "users", "list"], env=env, capture_output=True, text=True, timeout=30)
+    assert subprocess.run([sys.executable, "-m", "server.cli", "users", "add", "x", "--role", "agent"], env=env, timeout=30).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "server.cli", "users", "disable", "x"], env=env, timeout=30).returncode == 0
+    listed = subprocess.run([sys.executable, "-m", "server.cli", "users", "list"], env=env, capture_output=True, text=True, timeout=30)
     assert "x\tx\tagent\tdisabled" in listed.stdout
 
 
@@ -120,7 +120,7 @@ def _wait(condition, timeout: float = 30.0):  # type: ignore[no-untyped-def]
 
 
 def _worker_pid(gateway_pid: int) -> int | None:
-    out = subprocess.run(["pgrep", "-P", str(gateway_pid), "-f", "gateway.worker_process"], capture_output=True, text=True).stdout.split()
+    out = subprocess.run(["pgrep", "-P", str(gateway_pid), "-f", "server.worker_process"], capture_output=True, text=True).stdout.split()
     return int(out[0]) if out else None
 
 
@@ -163,7 +163,7 @@ sys.exit(1)
 async def test_worker_restart_delay_resets_after_a_healthy_run(tmp_path) -> None:
     import asyncio
 
-    from gateway.worker_process import WorkerSupervisor
+    from server.worker_process import WorkerSupervisor
 
     runs = tmp_path / "runs"
     supervisor = WorkerSupervisor(os.environ, command=[sys.executable, "-c", _FLAKY_WORKER, str(runs)],
@@ -194,10 +194,11 @@ async def test_worker_delivers_at_once_and_routes_once_the_knowledge_index_is_lo
 
     from redis.asyncio import Redis
 
-    from gateway import keys, worker_process
-    from gateway.ticket import HistoryEvent
+    from gateway import keys
     from gateway.clock import now
+    from gateway.ticket import HistoryEvent
     from knowledge_base.live import LiveKnowledge
+    from server import worker_process
     from tests.conftest import settings_for
 
     base = await make_app(workers="off")  # the web process only: intake, no router or outbox here

@@ -10,8 +10,18 @@ from pathlib import Path
 import pytest
 
 from speech import (
-    Final, Lag, ModelNotFound, Partial, SilenceGate, SpeechEngine, SpeechEvent,
-    default_model_dir, frames, load_model, read_wav, resample,
+    Final,
+    Lag,
+    ModelNotFound,
+    Partial,
+    SilenceGate,
+    SpeechEngine,
+    SpeechEvent,
+    default_model_dir,
+    frames,
+    load_model,
+    read_wav,
+    resample,
 )
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "audio" / "BAC009S0764W0121.wav"

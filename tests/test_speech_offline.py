@@ -17,7 +17,13 @@ import pytest
 from speech.audio import read_wav, resample
 from speech.model import load_model
 from speech.offline import (
-    AMR_MAGIC, MAX_SECONDS, UndecodableAudio, decode_audio, encode_amr, transcribe, transcribe_media,
+    AMR_MAGIC,
+    MAX_SECONDS,
+    UndecodableAudio,
+    decode_audio,
+    encode_amr,
+    transcribe,
+    transcribe_media,
 )
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "audio" / "BAC009S0764W0121.wav"

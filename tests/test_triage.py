@@ -132,7 +132,7 @@ def test_a_matter_in_yanjiao_is_recommended_to_langfang(kb) -> None:  # type: ig
 # -- one door -----------------------------------------------------------------------------
 
 _DECIDERS = {"triage.decision", "triage.classify", "triage.classifier", "triage.emergency", "triage.legal", "triage.lexicon", "triage.places",
-             "triage.engines", "triage.answers", "triage.dispatch", "bot.rasa_client", "bot.rasa_decisions"}
+             "triage.engines", "triage.answers", "triage.dispatch", "bot.rasa.client", "bot.rasa.decisions"}
 
 
 def test_no_channel_decides_by_itself() -> None:
@@ -162,7 +162,7 @@ def test_hotline_triage_answers_one_line_per_input_and_reports_bad_lines() -> No
         {"id": "e", "text": 5},
     ]
     stdin = "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
-    run = subprocess.run([sys.executable, "-m", "gateway.cli", "triage", "--from-seed"], input=stdin, capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "server.cli", "triage", "--from-seed"], input=stdin, capture_output=True,
                          text=True, cwd=ROOT, timeout=240)
     out = [json.loads(line) for line in run.stdout.splitlines()]
     assert run.returncode == 1 and len(out) == 5, run.stderr
@@ -179,10 +179,10 @@ def test_hotline_triage_answers_one_line_per_input_and_reports_bad_lines() -> No
 # -- fast scoring equals scikit-learn's ---------------------------------------------------------
 
 def test_fast_scoring_gives_scikit_learns_probabilities() -> None:
+    from knowledge_base.text import normalise
     from triage.classifier import classifiers
     from triage.emergency_model import _model, _scorer
     from triage.fast_linear import FastClassifier, FastFeatures
-    from knowledge_base.text import normalise
 
     texts = ["朝阳区望京街道花家地小区门口的井盖丢了好几天，晚上路过很危险", "居住证怎么办理", "厨房着火了", "", "ＡＢＣ 123"]
     models = classifiers()

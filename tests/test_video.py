@@ -269,8 +269,8 @@ async def test_phone_numbers_are_masked_in_logs(video_app, http: aiohttp.ClientS
 
 
 async def test_sign_language_capability_is_granted_and_revoked(redis_url: str) -> None:
-    from gateway.cli import main
     from gateway.users import UserError, Users
+    from server.cli import main
 
     redis = Redis.from_url(redis_url)
     try:
@@ -344,7 +344,7 @@ def test_answers_bound_the_bitrate_and_advertise_only_the_configured_addresses(t
 
 
 async def test_oversized_video_is_scaled_down_on_the_server(video_app, http: aiohttp.ClientSession, peers: list, tmp_path) -> None:
-    from channels.video.peer import Picture
+    from peers.video import Picture
     from tests.support.video import decoded_video_frames
 
     base = await video_app(video_max_width=320, video_max_height=240)

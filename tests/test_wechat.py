@@ -11,13 +11,13 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from channels.wechat import peer as wx
 from gateway import keys
 from gateway.tickets import Tickets
-from tests.support.kb import content, publish_new
-from tests.support.desk import add_user, login
+from peers import wechat as wx
 from speech.audio import read_wav
 from speech.offline import encode_amr
+from tests.support.desk import add_user, login
+from tests.support.kb import content, publish_new
 from tests.support.media import png
 from tests.support.phone import CLIP, CLIP_TEXT
 from tests.support.waiting import eventually

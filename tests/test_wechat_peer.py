@@ -22,8 +22,8 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException, WeChatClientException
 from wechatpy.utils import check_signature
 
-from channels.wechat import peer as wx
-from channels.wechat.peer import Account, PushResult, ReplyError, WeChatPeer
+from peers import wechat as wx
+from peers.wechat import Account, PushResult, ReplyError, WeChatPeer
 
 ACCOUNT = Account(token="hotline12345", appid="wx5a1b2c3d4e5f6a7b",
                   encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",

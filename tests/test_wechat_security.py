@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from channels.wechat import peer as wx
 from channels.wechat.accounts import load_accounts
+from peers import wechat as wx
 from tests.test_wechat import OPENID, configure_account, stored, wechat_tickets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,7 +237,7 @@ async def test_a_gateway_with_a_bad_mode_does_not_start(make_app: Any, monkeypat
 
 async def run_cli(env: dict[str, str], *argv: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "wechat-peer", *argv, cwd=ROOT,
+        sys.executable, "-m", "server.cli", "wechat-peer", *argv, cwd=ROOT,
         env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()

@@ -15,10 +15,10 @@ from gateway.ticket import HistoryEvent, Ticket
 from gateway.tickets import Tickets
 from knowledge_base.snapshot import KnowledgeSnapshot
 from knowledge_base.text import normalise_head
+from triage import lexicon
 from triage.classify import beijing_fields, classify
 from triage.decision import MAX_TEXT, Conversation, Decision, decide, with_dispatch
 from triage.fill import fill_in
-from triage import lexicon
 from triage.lexicon import EMERGENCY_WHAT
 from triage.places import find_location
 

@@ -34,12 +34,13 @@ async def export(redis: Redis, batch: int = 1000) -> AsyncIterator[dict[str, Any
     """Every kept correction, oldest first."""
     after = "-"
     while True:
-        rows = await redis.xrange(keys.TRIAGE_CORRECTIONS, min=after, max="+", count=batch)
+        rows = await redis.xrange(keys.TRIAGE_CORRECTIONS, min=after, max="+", count=batch) or []
         for entry_id, fields in rows:
-            raw = fields.get(b"doc") or fields.get("doc")
+            raw = (fields.get(b"doc") or fields.get("doc")) if fields is not None else None
             if raw is not None:
                 yield {"id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id, **json.loads(raw)}
         if len(rows) < batch:
             return
         last = rows[-1][0]
+        assert last is not None  # XRANGE always gives an entry's id (redis-py types it as optional)
         after = "(" + (last.decode() if isinstance(last, bytes) else last)

@@ -16,6 +16,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from gateway.deadlines import due_at
+from gateway.phone_numbers import phone_in_text
+from knowledge_base.snapshot import Hit, KnowledgeSnapshot, register_place_names
+from knowledge_base.text import add_user_words, normalise_head
 from triage import answers, lexicon
 from triage.classify import Classification, classify, partner_names
 from triage.dispatch import Catalogue
@@ -23,10 +27,6 @@ from triage.emergency import EmergencyCall, assess_emergency
 from triage.emergency_model import likely_emergency
 from triage.legal import legal_channel
 from triage.places import place_names
-from gateway.deadlines import due_at
-from gateway.phone_numbers import phone_in_text
-from knowledge_base.snapshot import Hit, KnowledgeSnapshot, register_place_names
-from knowledge_base.text import add_user_words, normalise_head
 
 DecisionType = Literal["answer", "clarify", "emergency", "legal_channel", "handoff", "forward"]
 

@@ -36,18 +36,24 @@ match of it needs (computed from the pattern at import), which keeps a message a
 from __future__ import annotations
 
 import bisect
+import importlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
-
-try:  # used only to precompute which characters a pattern needs (a fast pre-check)
-    import re._parser as _sre_parse  # type: ignore[import-not-found]
-    from re import _constants as _sre_c  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - other Pythons: no pre-check, same results
-    _sre_parse = None  # type: ignore[assignment]
+from types import ModuleType
+from typing import Any, Literal
 
 from knowledge_base.text import normalise_head
+
+# Used only to precompute which characters a pattern needs (a fast pre-check). Private modules
+# with no stubs, so imported by name: attributes of a ModuleType are Any to the type checker.
+_sre_parse: ModuleType | None
+try:
+    _sre_parse = importlib.import_module("re._parser")
+    _sre_c = importlib.import_module("re._constants")
+except ImportError:  # pragma: no cover - other Pythons: no pre-check, same results
+    _sre_parse = None
+
 
 __all__ = ["EmergencyCall", "assess_emergency"]
 
@@ -89,11 +95,11 @@ def _alt(patterns: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-def _required_chars(items: object) -> frozenset[str] | None:
+def _required_chars(items: Iterable[tuple[Any, Any]]) -> frozenset[str] | None:
     """Characters of which every match of a parsed regex contains at least one (None: unknown).
     Lets a pattern be skipped with a set intersection when the text has none of them."""
     best: frozenset[str] | None = None
-    for op, av in items:  # type: ignore[attr-defined]
+    for op, av in items:
         found: frozenset[str] | None = None
         if op is _sre_c.LITERAL:
             found = frozenset(chr(av))
@@ -106,7 +112,8 @@ def _required_chars(items: object) -> frozenset[str] | None:
             found = _required_chars(av)
         elif op is _sre_c.BRANCH:
             branches = [_required_chars(b) for b in av[1]]
-            found = None if any(b is None for b in branches) else frozenset().union(*branches)  # type: ignore[arg-type]
+            known = [b for b in branches if b is not None]
+            found = frozenset().union(*known) if len(known) == len(branches) else None
         elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, getattr(_sre_c, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
             found = _required_chars(av[2])
         if found is not None and (best is None or len(found) < len(best)):

@@ -7,14 +7,10 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from aiohttp import web
-
-from triage.decision import Conversation, Decision, decide, emergency_check, with_dispatch
-from bot.rasa_client import RasaClient, RasaUnavailable
-from gateway.settings import Settings
 from knowledge_base.snapshot import KnowledgeSnapshot
+from triage.decision import Conversation, Decision, decide, emergency_check, with_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +35,31 @@ class Outcome:
         return out
 
 
+class RemoteUnavailable(Exception):
+    """The remote engine did not decide: `code` says why (rasa_timeout, rasa_down, rasa_error, rasa_bad_reply)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class RemoteDecider(Protocol):
+    """A dialogue engine beside the embedded one (bot.rasa.client.RasaClient). Triage does not know
+    which: bot/ builds it and hands it in."""
+
+    async def decide(self, sender: str, text: str) -> Decision: ...
+    async def close(self) -> None: ...
+
+
 class BotEngine:
-    def __init__(self, nlu: str, rasa: RasaClient | None = None, retry_seconds: float = 5.0,
+    def __init__(self, nlu: str, rasa: RemoteDecider | None = None, retry_seconds: float = 5.0,
                  emergency_guard: bool = True) -> None:
         self.nlu = nlu
         self.rasa = rasa
         self.retry_seconds = retry_seconds
         self.guard_emergencies = emergency_guard
         self._skip_until = 0.0  # after a failure, don't make every citizen wait for the timeout
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "BotEngine":
-        client = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds) if settings.nlu == "rasa" else None
-        return cls(settings.nlu, client, settings.rasa_retry_seconds, settings.rasa_emergency_guard)
 
     async def decide(self, text: str, conversation: Conversation, channel: str, sender: str,
                      kb: KnowledgeSnapshot, now: datetime) -> Outcome:
@@ -64,7 +72,7 @@ class BotEngine:
         started = time.perf_counter()
         try:
             decision = await self.rasa.decide(sender, text)
-        except RasaUnavailable as exc:
+        except RemoteUnavailable as exc:
             self._skip_until = time.monotonic() + self.retry_seconds
             log.warning("rasa did not decide, embedded engine decides", extra={"reason": exc.code, "detail": exc.detail})
             return self._fallback(text, conversation, channel, kb, now, exc.code, exc.detail)
@@ -79,19 +87,3 @@ class BotEngine:
     async def close(self) -> None:
         if self.rasa is not None:
             await self.rasa.close()
-
-
-def setup(app: web.Application) -> None:
-    """The engine on the app, and with Rasa the action endpoint it calls back."""
-    settings: Settings = app["settings"]
-    engine = BotEngine.from_settings(settings)
-    app["bot_engine"] = engine
-    if settings.nlu == "rasa":
-        from bot import rasa_actions
-
-        rasa_actions.setup(app)
-
-    async def close(_: web.Application) -> None:
-        await engine.close()
-
-    app.on_cleanup.append(close)

@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from triage.decision import Conversation, Decision, decide
 from gateway import clock
 from knowledge_base.models import EntryContent, EntryVersion
 from knowledge_base.seed import starter_entries, starter_synonyms
 from knowledge_base.snapshot import KnowledgeSnapshot
+from triage.decision import Conversation, Decision, decide
 
 DEFAULT_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "bot_eval.yaml"
 DECISIONS = ("answer", "clarify", "emergency", "legal_channel", "handoff", "forward")

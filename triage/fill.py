@@ -18,12 +18,12 @@ def fill_in(ticket: Ticket, decision: Decision, now: datetime, by: str = "bot") 
     filled: dict[str, Any] = {}
     why = "; ".join(decision.reasons)
     if ticket.kind is None and decision.kind:
-        ticket.kind = decision.kind  # type: ignore[assignment]
+        ticket.kind = decision.kind  # type: ignore[assignment]  # the value, as use_enum_values stores it
         filled["kind"] = decision.kind
         ticket.provenance.append(Provenance(field="kind", by=by, at=now, detail=why))
     urgency = decision.urgency or ("emergency" if decision.type == "emergency" else None)
     if urgency and URGENCY_RANK.get(urgency, 0) > URGENCY_RANK.get(str(ticket.urgency), 0):
-        ticket.urgency = urgency  # type: ignore[assignment]
+        ticket.urgency = urgency  # type: ignore[assignment]  # the value, as use_enum_values stores it
         ticket.due_at = due_at(ticket.received_at, urgency)
         filled["urgency"] = urgency
         ticket.provenance.append(Provenance(field="urgency", by=by, at=now, detail=why))

@@ -213,8 +213,8 @@ def legal_channel(text: str) -> LegalChannel | None:
             return LegalChannel(route.route, m.group(0), _reply(route.route, clean))
         # 2. The matter is already in a legal channel (enforcement first).
         for route in ROUTES:
-            if (m := route.already.search(sentence)) is not None:
-                return LegalChannel(route.route, m.group(0), _reply(route.route, clean))
+            if (already := route.already.search(sentence)) is not None:
+                return LegalChannel(route.route, already.group(0), _reply(route.route, clean))
         # 3. A plan stated as such, in a message about that plan.
         for clause in clauses:
             if THREAT.search(clause):

@@ -230,7 +230,7 @@ def _common_pairs(min_freq: int = PAIR_MIN_FREQ) -> frozenset[str]:
     return frozenset(out)
 
 
-def _outside_places() -> Iterator[tuple[str, _Place]]:
+def _outside_places() -> Iterator[tuple[str, _Place | None]]:
     data = yaml.safe_load(OUTSIDE.read_text(encoding="utf-8"))
     risky = set(data.get("risky", []))
 
@@ -267,7 +267,7 @@ def _outside_places() -> Iterator[tuple[str, _Place]]:
             yield name, place(name, "other", None, DISTRICT, True)
             yield name + "市", place(name + "市", "other", None, DISTRICT)
     for word in data.get("not_places", []):
-        yield word, None  # type: ignore[misc]
+        yield word, None
 
 
 def _beijing_places(data: dict) -> Iterator[tuple[str, _Place | None]]:

@@ -16,9 +16,9 @@ from sklearn.metrics import f1_score
 
 from knowledge_base.snapshot import KnowledgeSnapshot
 from triage.batch import result
+from triage.classifier import Scored
 from triage.classify import partner_names
 from triage.dispatch import recommend, seed_catalogue
-from triage.classifier import Scored
 
 TRIAGE_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "triage_eval.yaml"
 

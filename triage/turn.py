@@ -63,7 +63,7 @@ class Turns:
     async def take(self, channel: str, user: str, text: str, new_ticket: NewTicket, source: str = "typed") -> Turn:
         now = clock.now()
         conversation, ticket_id = await self.conversations.load(channel, user)
-        message = Message(who="citizen", at=now, text=text, source=source)  # type: ignore[arg-type]
+        message = Message(who="citizen", at=now, text=text, source=source)
         if conversation.awaiting == "phone" and ticket_id is not None:
             if (phone := phone_in_text(text)) is not None:
                 return await self._file(channel, user, conversation, ticket_id, message, phone, now)
@@ -144,16 +144,16 @@ def apply_decision(ticket: Ticket, decision: Decision, now: datetime) -> None:
     """What the bot's decision does to a conversation's ticket."""
     ticket.messages.append(Message(who="bot", at=now, text=decision.reply, source="typed"))
     if decision.type == "answer":
-        ticket.kind = "consultation"  # type: ignore[assignment]
+        ticket.kind = "consultation"  # type: ignore[assignment]  # the value, as use_enum_values stores it
         ticket.status = Status.answered
         ticket.disposition = Answered(at=now, kb_entry_id=decision.entry_id or "", kb_version=decision.version or 0)
     elif decision.type == "emergency" and decision.crisis:
         # A person takes over at once: the ticket stays open at the top of every desk, the
         # conversation goes on on it (a crisis is not settled by giving numbers).
-        ticket.urgency = "emergency"  # type: ignore[assignment]
+        ticket.urgency = "emergency"  # type: ignore[assignment]  # the value, as use_enum_values stores it
         ticket.due_at = due_at(ticket.received_at, "emergency")
     elif decision.type == "emergency":
-        ticket.urgency = "emergency"  # type: ignore[assignment]
+        ticket.urgency = "emergency"  # type: ignore[assignment]  # the value, as use_enum_values stores it
         ticket.status = Status.diverted
         ticket.disposition = Diverted(at=now, to=decision.line or "", reason="紧急警情，已告知拨打" + (decision.line or ""))
     elif decision.type == "legal_channel":

@@ -22,9 +22,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.rasa_decisions import ACTIONS
+from bot.rasa.decisions import ACTIONS
 from gateway import clock
+from gateway.app_keys import SETTINGS
 from gateway.client_address import client_address
+from knowledge_base.app_keys import KNOWLEDGE
 from knowledge_base.snapshot import KnowledgeSnapshot
 
 log = logging.getLogger(__name__)
@@ -110,5 +112,5 @@ def handler(snapshot: Callable[[], KnowledgeSnapshot], token: str | None) -> Cal
 
 def setup(app: web.Application) -> None:
     """Mounted only with HOTLINE_NLU=rasa: nothing to call it otherwise."""
-    settings = app["settings"]
-    app.router.add_post(PATH, handler(lambda: app["knowledge"].snapshot, settings.rasa_action_token), name="rasa_actions")
+    settings = app[SETTINGS]
+    app.router.add_post(PATH, handler(lambda: app[KNOWLEDGE].snapshot, settings.rasa_action_token), name="rasa_actions")

@@ -13,8 +13,12 @@ import os
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from bot import rasa_venv
+from bot.rasa import venv as rasa_venv
+
+if TYPE_CHECKING:
+    from knowledge_base.models import EntryVersion
 
 SEED_SOURCE = "the sample knowledge base (knowledge_base/data/starter_entries.yaml)"
 
@@ -26,10 +30,10 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
-async def published_versions() -> list:  # type: ignore[type-arg]
+async def published_versions() -> list[EntryVersion]:
     from redis.asyncio import Redis
 
-    from gateway.cli import redis_url_for
+    from gateway.embedded_redis import redis_url_for
     from gateway.settings import Settings
     from knowledge_base.store import KnowledgeBase
 
@@ -42,7 +46,7 @@ async def published_versions() -> list:  # type: ignore[type-arg]
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot import rasa_export
+    from bot.rasa import export as rasa_export
 
     if args.from_seed:
         from triage.evaluation import starter_snapshot
@@ -61,7 +65,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from bot import rasa_model
+    from bot.rasa import model as rasa_model
 
     try:
         model = rasa_model.train(force=args.force)
@@ -75,8 +79,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot import rasa_model
-    from bot.rasa_server import RasaServer
+    from bot.rasa import model as rasa_model
+    from bot.rasa.server import RasaServer
     from gateway.settings import Settings
 
     settings = Settings.from_env()
@@ -92,13 +96,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return process.returncode
 
 
-def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rasa = sub.add_parser("rasa", help="Rasa beside the bot: setup, export, train, serve")
     rsub = rasa.add_subparsers(dest="rasa_cmd", required=True)
     setup = rsub.add_parser("setup", help="build Rasa's virtualenv in the cache directory (skipped when complete)")
     setup.add_argument("--force", action="store_true", help="rebuild even if complete")
     setup.set_defaults(func=cmd_setup)
-    export = rsub.add_parser("export", help="write consultation intents from the KB phrasings into bot/rasa/")
+    export = rsub.add_parser("export", help="write consultation intents from the KB phrasings into bot/rasa/project/")
     export.add_argument("--from-seed", action="store_true", help="from the sample KB file instead of the published KB in Redis")
     export.set_defaults(func=cmd_export)
     train = rsub.add_parser("train", help="train the model (cached by a hash of the training data)")

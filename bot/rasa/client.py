@@ -10,15 +10,11 @@ from typing import Any
 import aiohttp
 
 from triage.decision import Decision
+from triage.engines import RemoteUnavailable
 
 
-class RasaUnavailable(Exception):
+class RasaUnavailable(RemoteUnavailable):
     """Rasa did not decide: `code` says why (rasa_timeout, rasa_down, rasa_error, rasa_bad_reply)."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
 
 
 class RasaClient:

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.rasa.export import entry_for
+from gateway.deadlines import due_at
+from gateway.phone_numbers import InvalidPhone, to_e164
+from knowledge_base.snapshot import KnowledgeSnapshot
 from triage import lexicon
 from triage.decision import HANDOFF_REPLY_WEB, Decision
 from triage.legal import REPLIES as LEGAL_REPLIES
 from triage.places import find_location
-from bot.rasa_export import entry_for
-from gateway.deadlines import due_at
-from gateway.phone_numbers import InvalidPhone, to_e164
-from knowledge_base.snapshot import KnowledgeSnapshot
 
 Tracker = dict[str, Any]
 Events = list[dict[str, Any]]

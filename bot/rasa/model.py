@@ -11,8 +11,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from bot import rasa_venv
-from bot.rasa_export import PROJECT
+from bot.rasa import venv as rasa_venv
+from bot.rasa.export import PROJECT
 
 # What `rasa train` reads; jieba/ is the tokenizer's user dictionary.
 _INPUTS = ("config.yml", "domain", "data", "jieba")

@@ -13,9 +13,9 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-from bot import rasa_venv
-from bot.rasa_export import PROJECT
-from bot.rasa_model import rasa_env
+from bot.rasa import venv as rasa_venv
+from bot.rasa.export import PROJECT
+from bot.rasa.model import rasa_env
 
 
 class RasaServer:

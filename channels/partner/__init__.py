@@ -1,0 +1,27 @@
+"""Partner hotlines (京津冀一键互转): transfers to and from Tianjin and Hebei, signed both ways."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from channels.partner import desk, routes
+from channels.partner.directory import partner_directory
+from channels.partner.keys import PARTNERS
+from channels.partner.outbound import outbound
+from gateway.app_keys import REDIS, SETTINGS
+from gateway.channel import Channel
+
+
+def _setup(app: web.Application) -> None:
+    app[PARTNERS] = partner_directory(app[SETTINGS], app[REDIS])
+    app.on_startup.append(_seed)
+    routes.setup(app)
+    desk.setup(app)
+
+
+async def _seed(app: web.Application) -> None:
+    await app[PARTNERS].seed_if_empty()
+
+
+CHANNEL = Channel(name="partner", setup=_setup, package_dir=Path(__file__).parent, outbound=outbound, desk_panel="desk.js")

@@ -9,21 +9,22 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from channels.partner.delivery import queue_status, queue_transfer, transfer_id_for
 from channels.partner.directory import CASE_FIELDS, PERSONAL_FIELDS, Partner, PartnerDirectory, PartnerPut, audit_line
 from channels.partner.envelope import STATUS_LABELS, withheld_requester_fields
+from channels.partner.keys import PARTNERS
+from channels.partner.outbound import queue_status, queue_transfer, transfer_id_for
 from channels.partner.routes import PENDING_TRANSFERS
-from channels.phone.ami import AmiError
-from channels.phone.commands import CommandFailed, send_command
 from gateway import clock, keys
+from gateway.app_keys import CALL_TRANSFER, OUTBOX, REDIS, TICKETS
 from gateway.auth import actor, requires
-from gateway.desk_routes import ticket_or_404
+from gateway.call_transfer import TransferFailed, TransferUnavailable
 from gateway.errors import ApiError
 from gateway.json_io import json_response, read_model
+from gateway.route_tickets import ticket_or_404
+from gateway.sessions import STAFF_SESSION
 from gateway.ticket import PARTNER_STATUS_RANK, HistoryEvent, Provenance, Ticket, Transferred
 
 DESK = ("agent", "supervisor")
-LIVE_CALL_TIMEOUT = 12.0  # the AMI action itself may take up to 10 s
 AUDIT_KEY = keys.P + "partners:audit"
 
 
@@ -48,21 +49,21 @@ def _public(partner: Partner) -> dict[str, Any]:
 
 @requires(*DESK)
 async def list_partners(request: web.Request) -> web.Response:
-    directory: PartnerDirectory = request.app["partners"]
+    directory: PartnerDirectory = request.app[PARTNERS]
     return json_response({"self": directory.self_id, "partners": [_public(p) for p in await directory.peers()]})
 
 
 @requires(*DESK)
 async def transfer(request: web.Request) -> web.Response:
     body: TransferIn = await read_model(request, TransferIn)
-    directory: PartnerDirectory = request.app["partners"]
+    directory: PartnerDirectory = request.app[PARTNERS]
     partner = next((p for p in await directory.peers() if p.id == body.partner), None)
     if partner is None:
         raise ApiError(422, "unknown_partner", "请从列表中选择对方热线", [{"field": "partner", "code": "unknown_partner", "message": "不在合作热线名录中或尚未配置密钥"}])
     ticket = await ticket_or_404(request)
     if isinstance(ticket.disposition, Transferred) or any(e.event == "transfer_requested" for e in ticket.history):
         raise ApiError(409, "already_transferred", "该工单已转出，无需重复操作")
-    session = request["session"]
+    session = request[STAFF_SESSION]
     if body.verbal_consent and not ticket.requester.consent_share_partner:
         await _record_consent(request, ticket.id, partner)
         ticket.requester.consent_share_partner = True
@@ -71,7 +72,7 @@ async def transfer(request: web.Request) -> web.Response:
         "partner": partner.id, "partner_name": partner.name, "reason": body.reason, "agent_name": session.get("display_name"),
         "live_call": live_route is not None, "route": live_route,
     })
-    if not await queue_transfer(request.app["outbox"], ticket.id, partner.id, event):
+    if not await queue_transfer(request.app[OUTBOX], ticket.id, partner.id, event):
         raise ApiError(409, "already_transferred", "该工单已转出，无需重复操作")
     return json_response({"queued": True, "transfer_id": transfer_id_for(ticket.id, partner.id), "live_call": live_route is not None,
                           "withheld": withheld_requester_fields(ticket.requester, partner)}, status=202)
@@ -86,7 +87,7 @@ async def _record_consent(request: web.Request, ticket_id: str, partner: Partner
                                             detail=f"市民口头同意向{partner.name}提供个人信息"))
         return {"partner": partner.id}
 
-    await request.app["tickets"].update(ticket_id, consent, HistoryEvent(at=at, actor=actor(request), event="consent_recorded"))
+    await request.app[TICKETS].update(ticket_id, consent, HistoryEvent(at=at, actor=actor(request), event="consent_recorded"))
 
 
 async def _transfer_live_call(request: web.Request, ticket: Ticket, partner: Partner) -> str | None:
@@ -95,29 +96,24 @@ async def _transfer_live_call(request: web.Request, ticket: Ticket, partner: Par
     there is no live call to move."""
     if ticket.channel != "phone":
         return None
-    linkedid = ticket.source.channel_id
-    phone = request.app.get("phone")
-    local = phone is not None and phone.connected_call(linkedid)
-    if not local:
-        live = await request.app["redis"].hget(keys.LIVE_CALLS, linkedid)
-        if live is None or json.loads(live).get("state") != "connected":
-            return None
+    calls = request.app.get(CALL_TRANSFER)
+    if calls is None:
+        return None
     try:
-        if local:
-            await phone.transfer_call(linkedid, partner.route)
-        else:
-            await send_command(request.app["redis"], {"action": "transfer", "linkedid": linkedid, "route": partner.route}, LIVE_CALL_TIMEOUT)
-    except TimeoutError:
+        moved = await calls.transfer(ticket.source.channel_id, partner.route)
+    except TransferUnavailable:
         raise ApiError(503, "phone_unavailable", "电话系统暂时无法连接，通话未转接、工单未转出，请稍后重试") from None
-    except (AmiError, CommandFailed) as exc:  # from this instance's AMI session, or from the leader's
+    except TransferFailed as exc:
         raise ApiError(502, "call_transfer_failed", f"电话转接失败（{exc}），工单未转出，请稍后重试或改为仅转工单") from None
+    if not moved:
+        return None
     return partner.route
 
 
 @requires(*DESK)
 async def pending_transfers(request: web.Request) -> web.Response:
     """Transfers from partners that no agent has accepted yet, oldest first."""
-    raw = await request.app["redis"].hvals(PENDING_TRANSFERS)
+    raw = await request.app[REDIS].hvals(PENDING_TRANSFERS)
     pending = sorted((json.loads(r) for r in raw), key=lambda e: e["ticket"]["received_at"])
     return json_response({"transfers": pending})
 
@@ -136,11 +132,11 @@ async def report_status(request: web.Request) -> web.Response:
         raise ApiError(409, "status_not_forward", f"已回告“{STATUS_LABELS[str(current)]}”，不能重复或倒退")
     event = HistoryEvent(at=clock.now(), actor=actor(request), event="partner_status_set",
                          detail={"status": body.status, "result": body.result, "origin": ticket.source.extra.get("origin")})
-    await queue_status(request.app["outbox"], ticket.id, body.status, event)
-    if await request.app["redis"].hdel(PENDING_TRANSFERS, ticket.id):
-        claimed = {"type": "partner.transfer_claimed", "ticket_id": ticket.id, "by": request["session"]["user"],
-                   "by_name": request["session"].get("display_name")}
-        await request.app["redis"].publish(keys.EVENTS_CHANNEL, json.dumps(claimed, ensure_ascii=False))
+    await queue_status(request.app[OUTBOX], ticket.id, body.status, event)
+    if await request.app[REDIS].hdel(PENDING_TRANSFERS, ticket.id):
+        claimed = {"type": "partner.transfer_claimed", "ticket_id": ticket.id, "by": request[STAFF_SESSION]["user"],
+                   "by_name": request[STAFF_SESSION].get("display_name")}
+        await request.app[REDIS].publish(keys.EVENTS_CHANNEL, json.dumps(claimed, ensure_ascii=False))
     return json_response({"queued": True, "status": body.status}, status=202)
 
 
@@ -151,14 +147,14 @@ def _admin_view(directory: PartnerDirectory, partner: Partner) -> dict[str, Any]
 
 @requires("admin")
 async def admin_partners(request: web.Request) -> web.Response:
-    directory: PartnerDirectory = request.app["partners"]
+    directory: PartnerDirectory = request.app[PARTNERS]
     partners = [_admin_view(directory, p) for p in await directory.all()]
     return json_response({"self": directory.self_id, "partners": partners})
 
 
 @requires("admin")
 async def admin_get_partner(request: web.Request) -> web.Response:
-    directory: PartnerDirectory = request.app["partners"]
+    directory: PartnerDirectory = request.app[PARTNERS]
     partner = await directory.get(request.match_info["partner_id"])
     if partner is None:
         raise ApiError(404, "partner_not_found", "合作热线名录中没有该热线")
@@ -176,9 +172,9 @@ async def admin_put_partner(request: web.Request) -> web.Response:
         partner = Partner(id=partner_id, **edit.editable())
     except ValueError:
         raise ApiError(422, "validation_failed", "热线编号格式不正确", [{"field": "id", "code": "invalid", "message": "小写字母、数字和连字符"}]) from None
-    directory: PartnerDirectory = request.app["partners"]
+    directory: PartnerDirectory = request.app[PARTNERS]
     previous = await directory.put(partner)
-    await request.app["redis"].rpush(AUDIT_KEY, audit_line(actor(request), previous, partner))
+    await request.app[REDIS].rpush(AUDIT_KEY, audit_line(actor(request), previous, partner))
     return json_response(_admin_view(directory, partner), status=200 if previous else 201)
 
 

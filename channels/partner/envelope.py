@@ -5,17 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from channels.partner.directory import Partner
 from gateway.deadlines import due_at
 from gateway.ticket import (
-    PENDING_ID, Attachment, HistoryEvent, Kind, Location, Message, Requester, Source, Ticket, TranscriptSegment, Urgency,
+    PENDING_ID,
+    Attachment,
+    HistoryEvent,
+    Kind,
+    Location,
+    Message,
+    Requester,
+    Source,
+    Ticket,
+    TranscriptSegment,
+    Urgency,
 )
 
-ENVELOPE_SCHEMA = "hotline.partner-transfer/v1"
+ENVELOPE_SCHEMA: Final = "hotline.partner-transfer/v1"
 TRANSFER_ID = r"^[A-Za-z0-9._:-]{8,100}$"
 E164 = r"^\+[1-9]\d{6,14}$"
 

@@ -15,12 +15,13 @@ from urllib.parse import urlencode
 
 from redis.asyncio import Redis
 
-from channels.partner.directory import Partner, PartnerDirectory
+from channels.partner.directory import Partner, PartnerDirectory, partner_directory
 from channels.partner.envelope import StatusUpdate, build_envelope
 from channels.partner.signing import blob_path, link_signature, signed_headers
 from gateway import clock
-from gateway.delivery_targets import DeliveryResult, HttpTarget, classify_receipt
+from gateway.delivery_targets import DeliveryResult, DeliveryTarget, HttpTarget, classify_receipt
 from gateway.outbox import Outbox
+from gateway.settings import Settings
 from gateway.ticket import Attachment, DeliveryAttempt, HistoryEvent, Status, Ticket, Transferred
 
 TRANSFER_HOP = "partner"
@@ -122,7 +123,7 @@ class PartnerStatusTarget(_PartnerTarget):
         transfer_id = ticket.source.extra.get("transfer_id")
         if origin is None or event is None or not transfer_id:
             return DeliveryResult("reject", error="the transfer's origin or this status is no longer known")
-        update = StatusUpdate(status=status, at=event.at, ticket_id=ticket.id, result=event.detail.get("result"),  # type: ignore[arg-type]
+        update = StatusUpdate(status=status, at=event.at, ticket_id=ticket.id, result=event.detail.get("result"),
                               agent=event.actor.removeprefix("agent:"))
         return await self._send(origin, status_path(transfer_id), update.model_dump_json(exclude_none=True).encode(), None)
 
@@ -132,3 +133,10 @@ def _classify_ack(status: int, text: str) -> DeliveryResult:
         return DeliveryResult("delivered", status)
     return classify_receipt(status, text)
 
+
+
+def outbound(settings: Settings, redis: Redis) -> dict[str, DeliveryTarget]:
+    """The hops this channel delivers: transfers to partner hotlines and status reports back."""
+    directory = partner_directory(settings, redis)
+    return {TRANSFER_HOP: PartnerTransferTarget(redis, directory, settings.partner_timeout_seconds, settings.partner_link_ttl_seconds),
+            STATUS_HOP: PartnerStatusTarget(redis, directory, settings.partner_timeout_seconds)}

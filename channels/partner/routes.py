@@ -21,8 +21,10 @@ from pydantic import ValidationError
 from channels.partner.attachments import fetch_attachments
 from channels.partner.directory import Partner, PartnerDirectory
 from channels.partner.envelope import STATUS_LABELS, StatusUpdate, TransferEnvelope, TransferReceipt, envelope_ticket
+from channels.partner.keys import PARTNERS
 from channels.partner.signing import SignatureError, check, check_link, read_headers, remember_nonce
 from gateway import clock, keys
+from gateway.app_keys import BLOBS, INTAKE, REDIS, SETTINGS, TICKETS
 from gateway.bodies import TooLarge, read_limited
 from gateway.errors import ApiError
 from gateway.json_io import json_response
@@ -42,7 +44,7 @@ def _refused(exc: SignatureError) -> ApiError:
 
 async def authenticate(request: web.Request) -> tuple[Partner, bytes]:
     """The sending partner and the request body, or 401/413 with nothing stored."""
-    directory: PartnerDirectory = request.app["partners"]
+    directory: PartnerDirectory = request.app[PARTNERS]
     try:
         signed = read_headers(request.headers)
     except SignatureError as exc:
@@ -52,12 +54,12 @@ async def authenticate(request: web.Request) -> tuple[Partner, bytes]:
     if partner is None or not partner.enabled or partner.key_id != signed.key_id or secret is None:
         raise ApiError(401, "unknown_partner", "未知的合作热线或密钥")
     try:
-        body = await read_limited(request.content, request.content_length, request.app["settings"].partner_max_body_bytes)
+        body = await read_limited(request.content, request.content_length, request.app[SETTINGS].partner_max_body_bytes)
     except TooLarge:
         raise ApiError(413, "payload_too_large", "转办内容过大") from None
     try:
         check(secret, request.method, request.path, signed, body)
-        await remember_nonce(request.app["redis"], signed)
+        await remember_nonce(request.app[REDIS], signed)
     except SignatureError as exc:
         log.warning("partner request refused", extra={"partner": partner.id, "reason": exc.code})
         raise _refused(exc) from None
@@ -82,11 +84,11 @@ async def receive_transfer(request: web.Request) -> web.Response:
     if known is not None:
         return _receipt(envelope, known, duplicate=True)
     app = request.app
-    attachments, notes = await fetch_attachments(envelope.attachments, partner, app["blobs"], app["settings"].attachment_max_bytes)
+    attachments, notes = await fetch_attachments(envelope.attachments, partner, app[BLOBS], app[SETTINGS].attachment_max_bytes)
     ticket = envelope_ticket(envelope, partner, clock.now(), attachments, notes)
-    result = await app["intake"](ticket, actor=f"partner:{partner.id}")
+    result = await app[INTAKE](ticket, actor=f"partner:{partner.id}")
     assert result.ticket_id is not None  # no rate limits on partner intake
-    stored = await app["tickets"].document(result.ticket_id)
+    stored = await app[TICKETS].document(result.ticket_id)
     if result.created:
         await _pop_up(request, stored, partner, envelope)
     log.info("transfer received", extra={"partner": partner.id, "transfer": envelope.transfer_id, "ticket": result.ticket_id,
@@ -95,10 +97,10 @@ async def receive_transfer(request: web.Request) -> web.Response:
 
 
 async def _existing(request: web.Request, channel_id: str) -> Ticket | None:
-    ticket_id = await request.app["redis"].get(keys.idempotency("partner", channel_id))
+    ticket_id = await request.app[REDIS].get(keys.idempotency("partner", channel_id))
     if ticket_id is None:
         return None
-    return await request.app["tickets"].document(ticket_id.decode())
+    return await request.app[TICKETS].document(ticket_id.decode() if isinstance(ticket_id, bytes) else ticket_id)
 
 
 def _receipt(envelope: TransferEnvelope, ticket: Ticket, duplicate: bool) -> web.Response:
@@ -112,7 +114,7 @@ async def _pop_up(request: web.Request, ticket: Ticket, partner: Partner, envelo
     event = json.dumps({"type": "partner.transfer_in", "ticket": summary(ticket), "origin": {"id": partner.id, "name": partner.name},
                         "reason": envelope.reason, "live_call": bool(envelope.call and envelope.call.live),
                         "origin_agent": envelope.agent.display_name or envelope.agent.username}, ensure_ascii=False)
-    async with request.app["redis"].pipeline(transaction=True) as pipe:
+    async with request.app[REDIS].pipeline(transaction=True) as pipe:
         pipe.hset(PENDING_TRANSFERS, ticket.id, event)
         pipe.publish(keys.EVENTS_CHANNEL, event)
         await pipe.execute()
@@ -125,7 +127,7 @@ async def receive_status(request: web.Request) -> web.Response:
     if partner_id != partner.id:
         raise ApiError(404, "transfer_not_found", "未找到该转办记录")
     try:
-        current = await request.app["tickets"].get(ticket_id)
+        current = await request.app[TICKETS].get(ticket_id)
     except TicketNotFound:
         raise ApiError(404, "transfer_not_found", "未找到该转办记录") from None
     if not any(e.event == "transfer_requested" and e.detail.get("partner") == partner.id for e in current.history):
@@ -147,13 +149,13 @@ async def receive_status(request: web.Request) -> web.Response:
         return {"partner": partner.id, "status": update.status, "label": STATUS_LABELS[update.status], "result": update.result,
                 "partner_ticket_id": update.ticket_id, "partner_agent": update.agent}
 
-    ticket = await request.app["tickets"].update(ticket_id, apply, HistoryEvent(at=clock.now(), actor=f"partner:{partner.id}", event="partner_status"))
+    ticket = await request.app[TICKETS].update(ticket_id, apply, HistoryEvent(at=clock.now(), actor=f"partner:{partner.id}", event="partner_status"))
     return json_response({"ok": True, "partner_status": ticket.disposition.partner_status})  # type: ignore[union-attr]
 
 
 async def partner_blob(request: web.Request) -> web.Response:
     """An attachment for a partner, behind the link we signed for it."""
-    directory: PartnerDirectory = request.app["partners"]
+    directory: PartnerDirectory = request.app[PARTNERS]
     sha, query = request.match_info["sha256"], request.query
     key_id = query.get("kid", "")
     secret = directory.secrets.get(key_id)
@@ -163,7 +165,7 @@ async def partner_blob(request: web.Request) -> web.Response:
         check_link(secret, sha, query.get("exp", ""), key_id, query.get("sig", ""))
     except SignatureError as exc:
         raise _refused(exc) from None
-    data = request.app["blobs"].get(sha)
+    data = request.app[BLOBS].get(sha)
     if data is None:
         raise ApiError(404, "blob_not_found", "附件不存在")
     return web.Response(body=data, content_type=sniff(data[:32]) or "application/octet-stream",

@@ -18,6 +18,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -63,9 +64,9 @@ class SignatureError(Exception):
         self.message = message
 
 
-def read_headers(headers: "dict[str, str] | object", now: float | None = None) -> SignedHeaders:
+def read_headers(headers: Mapping[str, str], now: float | None = None) -> SignedHeaders:
     """The signature headers, well formed and within the time window (no body needed yet)."""
-    get = headers.get  # type: ignore[attr-defined]
+    get = headers.get
     values = SignedHeaders(*(str(get(name, "")) for name in (
         "X-Partner-Id", "X-Partner-Key-Id", "X-Partner-Timestamp", "X-Partner-Nonce", "X-Partner-Signature")))
     if not all((_ID.match(values.sender), _ID.match(values.key_id), _TIMESTAMP.match(values.timestamp),

@@ -1,1 +1,10 @@
 """Phone channel: Asterisk AMI call tracking, AudioSocket call audio, live transcription on the agent desk."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from channels.phone import lifecycle
+from gateway.channel import Channel
+
+CHANNEL = Channel(name="phone", setup=lifecycle.setup, package_dir=Path(__file__).parent, desk_panel="desk.js",
+                  readiness=lifecycle.readiness, start_notice=lifecycle.start_notice)

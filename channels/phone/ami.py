@@ -56,7 +56,9 @@ def md5_key(challenge: str, secret: str) -> str:
     return hashlib.md5((challenge + secret).encode()).hexdigest()
 
 
-class AmiClient(Manager):  # type: ignore[misc]  # panoramisk has no type hints
+class AmiClient(Manager):  # panoramisk has no type hints (Manager is Any to mypy)
+    protocol: Any  # panoramisk's AMI protocol instance (set by panoramisk / connection_made)
+
     def __init__(self, config: AmiConfig, on_event: EventHandler, on_ready: ReadyHandler) -> None:
         # No username in panoramisk's config: it must not send its own plain Login.
         super().__init__(host=config.host, port=config.port, events="on", ping_delay=10**9, reconnect_timeout=1)

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from gateway.phone_numbers import phone_in_text
-from triage.assessment import fields_said
 from knowledge_base.snapshot import KnowledgeSnapshot
+from triage.assessment import fields_said
 
 SUGGESTION_LIMIT = 3
 SUGGESTION_WINDOW_CHARS = 300  # what the caller said recently matters most

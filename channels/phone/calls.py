@@ -335,13 +335,13 @@ class CallTracker:
         live = [c for c in channels if not is_spy(_value(c, "Channel"))]
         present = {_value(c, "Channel") for c in live}
         updates: list[CallUpdate] = []
-        for call in list(self.calls.values()):
-            for leg in call.live_legs:
+        for stale in list(self.calls.values()):
+            for leg in stale.live_legs:
                 if leg.channel not in present:
                     leg.ended = True
-                    updates.append(CallUpdate("leg_ended", call, {"channel": leg.channel, "role": leg.role, "user": leg.user, "cause": None}))
-            if not call.live_legs or (call.caller_channel and call.caller_channel not in present):
-                updates += self._end(call, None, "通话在AMI连接中断期间结束")
+                    updates.append(CallUpdate("leg_ended", stale, {"channel": leg.channel, "role": leg.role, "user": leg.user, "cause": None}))
+            if not stale.live_legs or (stale.caller_channel and stale.caller_channel not in present):
+                updates += self._end(stale, None, "通话在AMI连接中断期间结束")
         # Caller channels first, so agent channels join a call that already knows its caller.
         for chan in sorted(live, key=lambda c: _value(c, "Uniqueid") != _value(c, "Linkedid")):
             linkedid = _value(chan, "Linkedid")

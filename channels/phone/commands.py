@@ -80,7 +80,7 @@ async def serve_commands(redis: Redis, leading: asyncio.Event, execute: Executor
             continue
         try:
             await execute(command)
-            reply = {"ok": True}
+            reply: dict[str, object] = {"ok": True}
         except Exception as exc:  # the requesting desk gets the reason, whatever it was
             reply = {"ok": False, "error": str(exc) or type(exc).__name__}
         try:

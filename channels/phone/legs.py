@@ -10,23 +10,45 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from channels.phone.audiosocket import CloseReason, ExpectedStream
-from speech.recognizer import Final, Lag, LegStream, Partial, SpeechEvent
-
-if TYPE_CHECKING:
-    from channels.phone.service import CallSession, PhoneChannel
+from gateway.metrics import Metrics
+from speech.recognizer import DiscardingLeg, Final, Lag, LegStream, Partial, Segment, SpeechEngine, SpeechEvent
 
 log = logging.getLogger(__name__)
 
 PARTIAL_SUGGEST_INTERVAL = 1.0  # seconds between suggestion refreshes driven by partials
 
 
-class LegTranscriber:
+class LegSession(Protocol):
+    """What a leg needs of its call (the phone channel's CallSession)."""
+    ticket_id: str
+    started_at: float
+
+    def leg_closed(self, leg: Any) -> None: ...
+
+
+CallT = TypeVar("CallT", bound=LegSession)
+CallT_contra = TypeVar("CallT_contra", bound=LegSession, contravariant=True)
+
+
+class CallOwner(Protocol[CallT_contra]):
+    """What a leg needs of the phone channel; a protocol so that legs does not import the service."""
+    speech: SpeechEngine
+    metrics: Metrics
+
+    async def record(self, session: CallT_contra, event: str, detail: dict[str, Any]) -> None: ...
+    async def push(self, session: CallT_contra, event: dict[str, Any], also: list[str] | None = None) -> None: ...
+    async def refresh_suggestions(self, session: CallT_contra, pending: str = "") -> None: ...
+    async def add_segment(self, session: CallT_contra, leg: str, segment: Segment, offset: float) -> None: ...
+    def observe_lag(self) -> None: ...
+
+
+class LegTranscriber(Generic[CallT]):
     """The StreamSink of one AudioSocket stream."""
 
-    def __init__(self, phone: "PhoneChannel", session: "CallSession", expected: ExpectedStream) -> None:
+    def __init__(self, phone: CallOwner[CallT], session: CallT, expected: ExpectedStream) -> None:
         self.phone = phone
         self.session = session
         self.expected = expected
@@ -34,7 +56,7 @@ class LegTranscriber:
         self.opened_at = time.time()
         # Where this leg's clock starts on the call's clock (the spy starts after the call does).
         self.offset = max(0.0, self.opened_at - session.started_at)
-        self.stream: LegStream | None = None
+        self.stream: LegStream | DiscardingLeg | None = None
         self.seconds_received = 0.0
         self.dtmf_digits = ""
         self.lag = 0.0

@@ -8,13 +8,17 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from channels.phone.keys import PHONE
 from gateway import clock
-from gateway.keys import LIVE_CALLS
+from gateway.app_keys import REDIS, TICKETS
 from gateway.auth import actor, requires
 from gateway.errors import ApiError
 from gateway.json_io import json_response, read_model
+from gateway.keys import LIVE_CALLS
+from gateway.sessions import STAFF_SESSION
 from gateway.ticket import Answered, HistoryEvent, Message, Status, Ticket
 from gateway.tickets import TicketNotFound
+from knowledge_base.app_keys import KNOWLEDGE
 
 DESK = ("agent", "supervisor")
 PREFILL_FIELDS = ("kind", "location", "callback_phone")
@@ -27,18 +31,18 @@ class KbAnswerIn(BaseModel):
 
 @requires(*DESK)
 async def live_calls(request: web.Request) -> web.Response:
-    session = request["session"]
+    session = request[STAFF_SESSION]
     supervisor = "supervisor" in session["roles"]
-    calls = [json.loads(raw) for raw in (await request.app["redis"].hvals(LIVE_CALLS))]
+    calls = [json.loads(raw) for raw in (await request.app[REDIS].hvals(LIVE_CALLS))]
     mine = [c for c in calls if supervisor or session["user"] == c.get("agent") or session["user"] in c.get("ringing", [])]
     mine.sort(key=lambda c: c["started_at"])
-    phone = request.app.get("phone")
+    phone = request.app.get(PHONE)
     return json_response({"calls": mine, "phone": phone.status() if phone is not None else {"ami": "off"}})
 
 
 async def _change(request: web.Request, change: Any, event: HistoryEvent) -> Ticket:
     try:
-        return await request.app["tickets"].update(request.match_info["ticket_id"], change, event)
+        return await request.app[TICKETS].update(request.match_info["ticket_id"], change, event)
     except TicketNotFound:
         raise ApiError(404, "ticket_not_found", "工单不存在") from None
 
@@ -46,12 +50,12 @@ async def _change(request: web.Request, change: Any, event: HistoryEvent) -> Tic
 @requires(*DESK)
 async def insert_kb_answer(request: web.Request) -> web.Response:
     body = await read_model(request, KbAnswerIn)
-    snapshot = request.app["knowledge"].snapshot
+    snapshot = request.app[KNOWLEDGE].snapshot
     entry = snapshot.entries.get(body.entry_id)
     at = clock.now()
     if entry is None or not entry.in_force(at):
         raise ApiError(404, "kb_entry_not_found", "该知识条目不存在或已失效")
-    user = request["session"]["user"]
+    user = request[STAFF_SESSION]["user"]
 
     def insert(ticket: Ticket) -> dict[str, Any]:
         ticket.messages.append(Message(who="agent", at=at, text=entry.answer, source="kb", author=user))
@@ -69,9 +73,9 @@ async def confirm_prefill(request: web.Request) -> web.Response:
     field: Literal["kind", "location", "callback_phone"] = request.match_info["field"]  # type: ignore[assignment]
     if field not in PREFILL_FIELDS:
         raise ApiError(404, "unknown_field", "该字段不支持确认")
-    user = request["session"]["user"]
+    user = request[STAFF_SESSION]["user"]
     try:
-        current = await request.app["tickets"].document(request.match_info["ticket_id"])
+        current = await request.app[TICKETS].document(request.match_info["ticket_id"])
     except TicketNotFound:
         raise ApiError(404, "ticket_not_found", "工单不存在") from None
     if not any(p.field == field and p.by == "asr" for p in current.provenance):

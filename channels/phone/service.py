@@ -37,7 +37,18 @@ from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, describe, stop_if
 from gateway.settings import Settings
 from gateway.summaries import summary
 from gateway.ticket import (
-    PENDING_ID, Abandoned, HistoryEvent, Links, Location, Provenance, Requester, Source, Status, Ticket, TranscriptSegment, Urgency,
+    PENDING_ID,
+    Abandoned,
+    HistoryEvent,
+    Links,
+    Location,
+    Provenance,
+    Requester,
+    Source,
+    Status,
+    Ticket,
+    TranscriptSegment,
+    Urgency,
 )
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
@@ -291,7 +302,7 @@ class PhoneChannel:
         user = update.detail.get("user")
         pop = {"type": "call.ringing", "ticket_id": session.ticket_id, "linkedid": session.call.linkedid, "agent": user,
                "interface": update.detail.get("interface"), "call": session.live_view()}
-        await self._publish(pop, [user] if user else [])
+        await self._publish(pop, [str(user)] if user else [])
         self.metrics.screen_pop.observe(time.perf_counter() - received)
         await self._store_live(session)
 
@@ -350,7 +361,7 @@ class PhoneChannel:
             phone: str | None = to_e164(call.caller_number) if call.caller_number else None
         except InvalidPhone:
             phone = None
-        earlier_ids = [i.decode() if isinstance(i, bytes) else i for i in
+        earlier_ids = [i.decode() if isinstance(i, bytes) else str(i) for i in
                        (await self.redis.zrevrange(keys.by_phone(phone), 0, REPEAT_CALLER_LIMIT) if phone else [])]
         extra = {"mode": "call", "queue": call.queue, "dialed": call.dialed}
         if call.caller_number and phone is None:
@@ -394,7 +405,7 @@ class PhoneChannel:
         await self.tickets.update(session.ticket_id, lambda _: None, HistoryEvent(at=clock.now(), actor="phone", event=event, detail=detail))
 
     async def add_segment(self, session: CallSession, leg: str, segment: Segment, offset: float) -> None:
-        stored = TranscriptSegment(leg=leg, start=round(segment.start + offset, 2), end=round(segment.end + offset, 2),  # type: ignore[arg-type]
+        stored = TranscriptSegment(leg=leg, start=round(segment.start + offset, 2), end=round(segment.end + offset, 2),
                                    text=segment.text, confidence=round(min(max(segment.confidence, 0.0), 1.0), 3))
         index: list[int] = []
 

@@ -5,3 +5,13 @@ relayed to the agent through aiortc in the instance that holds the peer connecti
 Shape (like the other channels): `adapter` translates a session into a `Ticket` and back,
 `routes` is the HTTP edge, `sessions` the Redis state (queue, sessions, chat) that any instance
 can serve, `media` + `recorder` the aiortc side, `service` ties them together."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from channels.video import lifecycle
+from channels.video.openapi import MODELS, video_paths
+from gateway.channel import Channel, OpenApiPart
+
+CHANNEL = Channel(name="video", setup=lifecycle.setup, package_dir=Path(__file__).parent,
+                  openapi=lambda: OpenApiPart(MODELS, video_paths), desk_panel="desk.js", desk_styles=("desk.css",))

@@ -37,3 +37,4 @@ def control(instance_id: str) -> str:
 
 def reply(request_id: str) -> str:
     return f"{P}video:reply:{request_id}"
+

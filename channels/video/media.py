@@ -7,8 +7,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, cast
 
 import av
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
@@ -21,7 +22,7 @@ from gateway.settings import Settings
 log = logging.getLogger(__name__)
 _BACKGROUND: set[asyncio.Task[None]] = set()  # fire-and-forget tasks, referenced until they finish
 
-Gone = Callable[[str], Awaitable[None]]
+Gone = Callable[[str], Coroutine[Any, Any, None]]  # a coroutine: run with create_task
 
 
 class OfferError(ValueError):
@@ -47,7 +48,8 @@ class AgentTrack(MediaStreamTrack):
         await self._ready.wait()
         if self.readyState != "live" or self._source is None:
             raise MediaStreamError
-        return await self._source.recv()
+        # aiortc types recv() as Frame | Packet; the citizen's media tracks yield decoded frames.
+        return cast("av.VideoFrame | av.AudioFrame", await self._source.recv())
 
 
 class BoundedVideo(MediaStreamTrack):
@@ -62,7 +64,8 @@ class BoundedVideo(MediaStreamTrack):
         self._max = (max_width, max_height)
 
     async def recv(self) -> av.VideoFrame:
-        frame = await self._source.recv()
+        # aiortc types recv() as Frame | Packet; a video track yields video frames.
+        frame = cast(av.VideoFrame, await self._source.recv())
         if frame.width <= self._max[0] and frame.height <= self._max[1]:
             return frame
         scale = min(self._max[0] / frame.width, self._max[1] / frame.height)

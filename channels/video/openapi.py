@@ -1,4 +1,4 @@
-"""The video channel's part of the OpenAPI document (gateway/openapi.py merges it)."""
+"""The video channel's part of the OpenAPI document (server/openapi.py merges it)."""
 from __future__ import annotations
 
 from typing import Any

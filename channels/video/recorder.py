@@ -12,6 +12,7 @@ import threading
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -48,7 +49,8 @@ class Recording:
     async def _pump(self, track: MediaStreamTrack) -> None:
         while True:
             try:
-                frame = await track.recv()
+                # aiortc types recv() as Frame | Packet; audio and video tracks yield decoded frames.
+                frame = cast("av.VideoFrame | av.AudioFrame", await track.recv())
             except MediaStreamError:
                 return
             self.last_frame_at = time.monotonic()
@@ -127,6 +129,7 @@ class _Writer:
 
     def _open(self, kind: str, frame: av.VideoFrame | av.AudioFrame) -> None:
         if kind == "video":
+            assert isinstance(frame, av.VideoFrame)
             # Bounded by the limits whatever the browser sends; even sizes for yuv420p.
             scale = min(1.0, self.rec.max_width / frame.width, self.rec.max_height / frame.height)
             stream = self.container.add_stream("libvpx", rate=30)
@@ -140,6 +143,7 @@ class _Writer:
             stream.codec_context.thread_count = 1  # one thread per recording: sessions are the parallelism
             self.video = stream
         else:
+            assert isinstance(frame, av.AudioFrame)
             audio = self.container.add_stream("libopus", rate=48000)
             audio.layout = "stereo" if frame.layout.nb_channels > 1 else "mono"
             audio.bit_rate = 32000
@@ -148,9 +152,11 @@ class _Writer:
     def _add(self, kind: str, frame: av.VideoFrame | av.AudioFrame, arrived: float) -> None:
         at_ms = self._timeline_ms(kind, frame, arrived)
         if kind == "video":
-            self._add_video(frame, at_ms)  # type: ignore[arg-type]
+            assert isinstance(frame, av.VideoFrame)
+            self._add_video(frame, at_ms)
         else:
-            self._add_audio(frame, at_ms)  # type: ignore[arg-type]
+            assert isinstance(frame, av.AudioFrame)
+            self._add_audio(frame, at_ms)
 
     def _add_video(self, frame: av.VideoFrame, at_ms: float) -> None:
         if self.last_video_ms >= 0 and at_ms - self.last_video_ms < self.rec.min_frame_ms:

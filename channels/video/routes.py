@@ -14,10 +14,13 @@ from redis.asyncio import Redis
 from channels.video import forms, keys
 from channels.video.errors import VideoError
 from channels.video.sessions import VideoSession
+from channels.video.state import VIDEO
+from gateway.app_keys import REDIS, SETTINGS
 from gateway.auth import requires
 from gateway.client_address import client_address
 from gateway.errors import ApiError
 from gateway.json_io import json_response
+from gateway.sessions import STAFF_SESSION
 
 if TYPE_CHECKING:  # the service pulls in aiortc, loaded only when the channel is on
     from channels.video.service import VideoChannel
@@ -27,7 +30,7 @@ DESK = ("agent", "supervisor")
 
 
 def _channel(request: web.Request) -> "VideoChannel":
-    channel = request.app.get("video")
+    channel = request.app.get(VIDEO)
     if channel is None:
         raise ApiError(503, "video_unavailable", "视频手语服务暂未开通，请使用文字服务或拨打12345")
     return channel
@@ -56,11 +59,11 @@ async def video_page(_: web.Request) -> web.FileResponse:
 
 
 async def video_config(request: web.Request) -> web.Response:
-    s = request.app["settings"]
+    s = request.app[SETTINGS]
     ice = [{"urls": u.strip(), **({"username": s.video_ice_username, "credential": s.video_ice_credential} if s.video_ice_username else {})}
            for u in s.video_ice_servers.split(",") if u.strip()]
     return json_response({
-        "enabled": request.app.get("video") is not None,
+        "enabled": request.app.get(VIDEO) is not None,
         "max_width": s.video_max_width, "max_height": s.video_max_height, "max_framerate": s.video_max_framerate,
         "max_bitrate_kbps": s.video_max_bitrate_kbps, "max_session_seconds": s.video_max_session_seconds,
         "queue_timeout_seconds": s.video_queue_timeout_seconds, "chat_max_chars": forms.CHAT_MAX_CHARS, "ice_servers": ice,
@@ -122,7 +125,7 @@ async def citizen_events(request: web.Request) -> web.WebSocketResponse:
     channel = _channel(request)
     ws = web.WebSocketResponse(heartbeat=15)
     await ws.prepare(request)
-    pump = asyncio.create_task(_pump_citizen(ws, channel, session, request.app["redis"]))
+    pump = asyncio.create_task(_pump_citizen(ws, channel, session, request.app[REDIS]))
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == "ping":
@@ -172,7 +175,7 @@ async def _pump_citizen(ws: web.WebSocketResponse, channel: "VideoChannel", sess
 
 
 async def _sign_language(request: web.Request) -> str:
-    username = request["session"]["user"]
+    username = request[STAFF_SESSION]["user"]
     if not await _channel(request).is_sign_language_agent(username):
         raise ApiError(403, "not_sign_language_agent", "您的账号未开通手语视频服务，请联系值班长")
     return username
@@ -182,8 +185,8 @@ async def _agent_session(request: web.Request, mine: bool = True) -> VideoSessio
     session = await _channel(request).sessions.get(request.match_info["session_id"])
     if session is None:
         raise ApiError(404, "video_session_not_found", "视频会话不存在")
-    user = request["session"]["user"]
-    if mine and session.agent != user and "supervisor" not in request["session"]["roles"]:
+    user = request[STAFF_SESSION]["user"]
+    if mine and session.agent != user and "supervisor" not in request[STAFF_SESSION]["roles"]:
         raise ApiError(403, "not_your_video_session", "该视频通话不是由您接听的")
     return session
 
@@ -191,9 +194,9 @@ async def _agent_session(request: web.Request, mine: bool = True) -> VideoSessio
 @requires(*DESK)
 async def agent_sessions(request: web.Request) -> web.Response:
     channel = _channel(request)
-    user = request["session"]["user"]
+    user = request[STAFF_SESSION]["user"]
     capable = await channel.is_sign_language_agent(user)
-    supervisor = "supervisor" in request["session"]["roles"]
+    supervisor = "supervisor" in request[STAFF_SESSION]["roles"]
     waiting: list[dict[str, Any]] = []
     if capable or supervisor:
         for position, s in enumerate(await channel.sessions.waiting(), start=1):
@@ -217,7 +220,7 @@ async def agent_accept(request: web.Request) -> web.Response:
     body: forms.VideoAgentOfferIn = await forms.read(request, forms.VideoAgentOfferIn)  # type: ignore[assignment]
     try:
         answer = await _channel(request).accept(request.match_info["session_id"], username,
-                                                request["session"].get("display_name") or username, body.sdp)
+                                                request[STAFF_SESSION].get("display_name") or username, body.sdp)
     except VideoError as exc:
         raise _api_error(exc) from None
     return json_response(answer)
@@ -236,7 +239,7 @@ async def agent_message(request: web.Request) -> web.Response:
     session = await _agent_session(request)
     body: forms.VideoChatIn = await forms.read(request, forms.VideoChatIn)  # type: ignore[assignment]
     try:
-        line = await _channel(request).chat(session, "agent", body.text, request["session"]["user"])
+        line = await _channel(request).chat(session, "agent", body.text, request[STAFF_SESSION]["user"])
     except VideoError as exc:
         raise _api_error(exc) from None
     return json_response(line, status=201)
@@ -246,7 +249,7 @@ async def agent_message(request: web.Request) -> web.Response:
 async def agent_file(request: web.Request) -> web.Response:
     session = await _agent_session(request)
     body: forms.VideoFileIn = await forms.read(request, forms.VideoFileIn)  # type: ignore[assignment]
-    ticket = await _channel(request).file(session, request["session"]["user"], body.content, body.kind)
+    ticket = await _channel(request).file(session, request[STAFF_SESSION]["user"], body.content, body.kind)
     return json_response(ticket.public_json())
 
 
@@ -254,7 +257,7 @@ async def agent_file(request: web.Request) -> web.Response:
 async def agent_end(request: web.Request) -> web.Response:
     session = await _agent_session(request)
     try:
-        await _channel(request).end(session, "agent", "agent:" + request["session"]["user"])  # a supervisor may end it too
+        await _channel(request).end(session, "agent", "agent:" + request[STAFF_SESSION]["user"])  # a supervisor may end it too
     except VideoError as exc:
         raise _api_error(exc) from None
     return json_response({"ok": True, "ticket_id": session.ticket_id})
@@ -263,7 +266,6 @@ async def agent_end(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/video", video_page, name="video_page")
-    r.add_static("/static/video/", STATIC, name="video_static")
     r.add_get("/api/v1/video/config", video_config, name="video_config")
     r.add_post("/api/v1/video/sessions", start_session, name="video_start")
     r.add_get("/api/v1/video/sessions/{session_id}", citizen_view, name="video_citizen_view")

@@ -191,7 +191,7 @@ class VideoChannel:
         def fill(ticket: Ticket) -> dict[str, Any]:
             ticket.content = content
             if kind:
-                ticket.kind = kind
+                ticket.kind = kind  # type: ignore[assignment]  # stored as its value (use_enum_values)
             return {"kind": kind} if kind else {}
 
         return await self.tickets.update(session.ticket_id, fill, HistoryEvent(at=clock.now(), actor=f"agent:{agent}", event="video_filed"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,12 @@ from redis.asyncio import Redis
 
 from channels.video import keys
 from gateway.keys import P
+
+
+def _text(value: object) -> str:
+    """A Redis reply item as text (bytes from this client; str only under decode_responses)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
 
 ALIVE_TTL_SECONDS = 20  # the owner refreshes every ALIVE_TTL_SECONDS / 4
 CHAT_MAX_MESSAGES = 500
@@ -77,8 +84,8 @@ class VideoSession:
     ended_ms: int
 
     @classmethod
-    def from_hash(cls, session_id: str, raw: dict[bytes, bytes]) -> "VideoSession":
-        f = {k.decode(): v.decode() for k, v in raw.items()}
+    def from_hash(cls, session_id: str, raw: Mapping[bytes | str, bytes | str]) -> "VideoSession":
+        f = {_text(k): _text(v) for k, v in raw.items()}
         num = lambda name: int(f.get(name) or 0)  # noqa: E731
         return cls(session_id, f.get("status", "ended"), f.get("instance", ""), f.get("token_sha", ""), f.get("ticket_id", ""),
                    num("created_ms"), num("queued_ms"), num("accepted_ms"), f.get("agent", ""), f.get("agent_name", ""),
@@ -127,16 +134,17 @@ class Sessions:
 
     async def position(self, session_id: str) -> int | None:
         rank = await self.redis.zrank(keys.QUEUE, session_id)
-        return None if rank is None else int(rank) + 1
+        assert rank is None or isinstance(rank, int)  # a list only with withscore=True
+        return None if rank is None else rank + 1
 
     async def waiting(self) -> list[VideoSession]:
-        ids = [i.decode() for i in await self.redis.zrange(keys.QUEUE, 0, -1)]
+        ids = [_text(i) for i in await self.redis.zrange(keys.QUEUE, 0, -1)]
         found = [await self.get(i) for i in ids]
         return [s for s in found if s is not None and s.status == "queued"]
 
     async def connected_to(self, agent: str | None) -> list[VideoSession]:
         """Connected sessions of `agent` (all of them for None)."""
-        ids = [i.decode() for i in await self.redis.zrange(keys.ACTIVE, 0, -1)]
+        ids = [_text(i) for i in await self.redis.zrange(keys.ACTIVE, 0, -1)]
         found = [await self.get(i) for i in ids]
         return [s for s in found if s is not None and s.status == "connected" and (agent is None or s.agent == agent)]
 
@@ -155,7 +163,7 @@ class Sessions:
         await self.redis.expire(keys.declined(session_id), 86400)
 
     async def declined_by(self, session_id: str) -> set[str]:
-        return {m.decode() for m in await self.redis.smembers(keys.declined(session_id))}
+        return {_text(m) for m in await self.redis.smembers(keys.declined(session_id))}
 
     async def end(self, session_id: str, reason: str, by: str) -> str:
         """Mark ended once; returns the status it had ('' if it had already ended)."""

@@ -1,0 +1,17 @@
+"""Web channel: the citizen portal's request form, request tracking and the web chat."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from channels.web import chat, routes
+from gateway.channel import Channel
+
+
+def _setup(app: web.Application) -> None:
+    routes.setup(app)
+    chat.setup(app)
+
+
+CHANNEL = Channel(name="web", setup=_setup, package_dir=Path(__file__).parent)

@@ -1,12 +1,11 @@
 """Web portal → Ticket. Translation only: validation happened at the edge, rules live elsewhere."""
 from __future__ import annotations
 
+from channels.web.forms import CitizenRequestIn
 from gateway import clock
 from gateway.deadlines import due_at
 from gateway.geography import district_code
 from gateway.ticket import PENDING_ID, Attachment, Channel, Links, Location, Message, Requester, Source, Ticket, Urgency
-
-from channels.web.forms import CitizenRequestIn
 
 
 def to_ticket(form: CitizenRequestIn, submission_key: str, attachments: list[Attachment]) -> Ticket:

@@ -10,18 +10,19 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import ValidationError
 
-from gateway.client_address import client_address
-from gateway.rate_limits import RateLimit
-from gateway.errors import ApiError
-from gateway.json_io import json_response
-from gateway.media_types import attachment_kind
-from gateway import clock
-from gateway.ticket import KIND_LABELS, STATUS_LABELS, Attachment, HistoryEvent, Status, Ticket
-from gateway.tickets import TicketNotFound
-
 from channels.web.adapter import to_ticket
 from channels.web.forms import CitizenRequestIn, field_errors
 from channels.web.uploads import Submission, UploadLimits, read_submission
+from gateway import clock
+from gateway.app_keys import BLOBS, INTAKE, METRICS, RATE_LIMITER, SETTINGS, TICKETS
+from gateway.client_address import client_address
+from gateway.errors import ApiError
+from gateway.json_io import json_response
+from gateway.media_types import attachment_kind
+from gateway.rate_limits import RateLimit
+from gateway.ticket import KIND_LABELS, STATUS_LABELS, Attachment, HistoryEvent, Status, Ticket
+from gateway.tickets import TicketNotFound
+from triage.app_keys import CONVERSATIONS
 
 STATIC = Path(__file__).with_name("static")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -64,7 +65,7 @@ def _normalise(fields: dict) -> dict:
 
 async def submit_request(request: web.Request) -> web.Response:
     app = request.app
-    settings = app["settings"]
+    settings = app[SETTINGS]
     submission_key = _submission_key(request)
 
     submission: Submission = await read_submission(request, UploadLimits(settings))
@@ -79,25 +80,26 @@ async def submit_request(request: web.Request) -> web.Response:
             raise ApiError(422, "validation_failed", "提交内容有误，请按提示修改", field_errors(exc)) from None
     except ApiError:
         # Rejected submissions count against the address too, so probing is limited as well.
-        allowed, retry_after = await app["rate_limiter"].hit(per_ip)
+        allowed, retry_after = await app[RATE_LIMITER].hit(per_ip)
         if not allowed:
             raise _rate_limited("提交过于频繁，请稍后再试；紧急情况请拨打12345", retry_after) from None
         raise
 
     attachments = []
     for upload in submission.uploads:
-        digest = await asyncio.to_thread(app["blobs"].put, upload.data)
+        digest = await asyncio.to_thread(app[BLOBS].put, upload.data)
         attachments.append(Attachment(
             kind=attachment_kind(upload.mime), sha256=digest, size=len(upload.data),
             mime=upload.mime, filename=upload.filename, blob=f"blob:sha256:{digest}",
         ))
     per_phone = RateLimit(f"phone:{form.phone}", settings.rate_limit_phone_per_day, 86400)
-    result = await app["intake"](to_ticket(form, submission_key, attachments), actor="citizen", limits=(per_ip, per_phone))
+    result = await app[INTAKE](to_ticket(form, submission_key, attachments), actor="citizen", limits=(per_ip, per_phone))
     if result.limited_by is per_ip:
         raise _rate_limited("提交过于频繁，请稍后再试；紧急情况请拨打12345", result.retry_after)
     if result.limited_by is per_phone:
         raise _rate_limited("该号码今日提交次数已达上限，如有急事请拨打12345", result.retry_after)
-    app["metrics"].intake.labels(channel="web", outcome="created" if result.created else "duplicate").inc()
+    assert result.ticket_id is not None  # only a rate limit leaves it unset, handled above
+    app[METRICS].intake.labels(channel="web", outcome="created" if result.created else "duplicate").inc()
     if result.created and form.related_ticket:
         await _link_back(app, form.related_ticket, result.ticket_id)
     return _accepted(request, result.ticket_id, duplicate=not result.created)
@@ -107,7 +109,7 @@ async def _link_back(app: web.Application, chat_ticket: str, form_ticket: str) -
     """The chat conversation that handed over to the form points to the filed request. Only chat
     tickets are linked this way; any other id is left alone."""
     try:
-        chat = await app["tickets"].document(chat_ticket)
+        chat = await app[TICKETS].document(chat_ticket)
     except TicketNotFound:
         return
     if chat.source.extra.get("mode") != "chat":
@@ -120,10 +122,10 @@ async def _link_back(app: web.Application, chat_ticket: str, form_ticket: str) -
             ticket.status = Status.closed
         return {"related": form_ticket}
 
-    await app["tickets"].update(chat_ticket, link, HistoryEvent(at=clock.now(), actor="citizen", event="form_filed"))
+    await app[TICKETS].update(chat_ticket, link, HistoryEvent(at=clock.now(), actor="citizen", event="form_filed"))
     # The chat's next message starts a new request instead of landing on the closed one.
     if session := chat.source.extra.get("session"):
-        await app["conversations"].close_request("web", session)
+        await app[CONVERSATIONS].close_request("web", session)
 
 
 def _rate_limited(message: str, retry_after: int) -> ApiError:
@@ -144,8 +146,8 @@ def _accepted(request: web.Request, ticket_id: str, duplicate: bool) -> web.Resp
 
 
 async def track(request: web.Request) -> web.Response:
-    settings = request.app["settings"]
-    allowed, retry_after = await request.app["rate_limiter"].hit(RateLimit(f"track:{client_address(request)}", settings.rate_limit_ip_per_hour * 4, 3600))
+    settings = request.app[SETTINGS]
+    allowed, retry_after = await request.app[RATE_LIMITER].hit(RateLimit(f"track:{client_address(request)}", settings.rate_limit_ip_per_hour * 4, 3600))
     if not allowed:
         raise _rate_limited("查询过于频繁，请稍后再试", retry_after)
     ticket_id = request.query.get("ticket_id", "").strip().upper()
@@ -159,7 +161,7 @@ async def track(request: web.Request) -> web.Response:
         raise ApiError(422, "validation_failed", "查询信息有误，请按提示修改", errors)
     not_found = ApiError(404, "not_found", "未找到该工单，请核对工单号和手机号后四位")
     try:
-        ticket = await request.app["tickets"].get(ticket_id)
+        ticket = await request.app[TICKETS].get(ticket_id)
     except TicketNotFound:
         raise not_found from None
     phone = ticket.requester.phone or ""
@@ -190,4 +192,3 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/track", track_page, name="track_page")
     app.router.add_post("/api/v1/requests", submit_request, name="submit_request")
     app.router.add_get("/api/v1/track", track, name="track")
-    app.router.add_static("/static/web/", STATIC, name="web_static")

@@ -24,12 +24,23 @@ from gateway import clock, keys
 from gateway.blobs import BlobStore
 from gateway.deadlines import due_at
 from gateway.intake import Intake
+from gateway.media_types import attachment_kind, sniff
 from gateway.outbox import Outbox
 from gateway.phone_numbers import phone_in_text
-from gateway.media_types import attachment_kind, sniff
 from gateway.summaries import summary
 from gateway.ticket import (
-    PENDING_ID, Abandoned, Attachment, Channel, HistoryEvent, Location, Message, Requester, Source, Status, Ticket, Urgency,
+    PENDING_ID,
+    Abandoned,
+    Attachment,
+    Channel,
+    HistoryEvent,
+    Location,
+    Message,
+    Requester,
+    Source,
+    Status,
+    Ticket,
+    Urgency,
 )
 from gateway.tickets import TicketNotFound, Tickets
 from knowledge_base.live import LiveKnowledge
@@ -126,7 +137,7 @@ class Dialogue:
         now = clock.now()
         closed = 0
         for raw in await self.redis.zrangebyscore(OPEN_DRAFTS, "-inf", now.timestamp(), start=0, num=100):
-            ticket_id = raw.decode() if isinstance(raw, bytes) else raw
+            ticket_id = raw.decode() if isinstance(raw, bytes) else str(raw)
             if not await self.redis.zrem(OPEN_DRAFTS, ticket_id):
                 continue
 
@@ -182,7 +193,7 @@ class Dialogue:
     async def media(self, account: WeChatAccount, openid: str, data: bytes, declared_kind: str, msg_key: str) -> Reply:
         mime = sniff(data[:32]) or "application/octet-stream"
         sha = self.blobs.put(data)
-        attachment = Attachment(kind=attachment_kind(mime), sha256=sha, size=len(data), mime=mime, blob=f"blob:sha256:{sha}")  # type: ignore[arg-type]
+        attachment = Attachment(kind=attachment_kind(mime), sha256=sha, size=len(data), mime=mime, blob=f"blob:sha256:{sha}")
         draft = await self._draft(account, openid) or Draft(started=clock.now().isoformat())
         ticket_id = await self._report_ticket(account, openid, draft)
 
@@ -210,7 +221,7 @@ class Dialogue:
         return Reply(WELCOME)
 
     async def progress(self, account: WeChatAccount, openid: str) -> Reply:
-        ids = [i.decode() if isinstance(i, bytes) else i for i in await self.redis.zrevrange(self._tickets_key(account, openid), 0, PROGRESS_LIMIT - 1)]
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await self.redis.zrevrange(self._tickets_key(account, openid), 0, PROGRESS_LIMIT - 1)]
         docs = await self.redis.mget([keys.ticket(i) for i in ids]) if ids else []
         rows = [summary(Ticket.model_validate_json(d)) for d in docs if d]
         if not rows:
@@ -261,7 +272,7 @@ class Dialogue:
 
     async def _fill(self, account: WeChatAccount, openid: str, draft: Draft, text: str, msg_key: str, source: str) -> Reply:
         ticket_id = await self._report_ticket(account, openid, draft)
-        said = Message(who="citizen", at=clock.now(), text=text, source=source)  # type: ignore[arg-type]
+        said = Message(who="citizen", at=clock.now(), text=text, source=source)
         await self._change(ticket_id, lambda t: t.messages.append(said), "message")
         missing = draft.missing()
         if missing == "description":

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from channels.wechat.accounts import WeChatAccount, load_accounts
 from channels.wechat.api import OUT_OF_WINDOW, WeChatApi, WeChatApiError, WeChatUnavailable
 from gateway import clock, keys
-from gateway.delivery_targets import DeliveryResult
+from gateway.delivery_targets import DeliveryResult, DeliveryTarget
 from gateway.outbox import Outbox
 from gateway.settings import Settings
 from gateway.ticket import HistoryEvent
@@ -87,3 +87,8 @@ class WeChatReplyTarget:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             return DeliveryResult("retry", error=type(exc).__name__)
         return DeliveryResult("delivered", 200)
+
+
+def outbound(settings: Settings, redis: Redis) -> dict[str, DeliveryTarget]:
+    """The hop this channel delivers: replies to citizens through the customer-service API."""
+    return {REPLY_HOP: WeChatReplyTarget(redis, settings)} if settings.wechat_accounts else {}

@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from channels.phone.fake_asterisk import FakeAsterisk
 from gateway import keys
 from gateway.ticket import Ticket
 from gateway.tickets import Tickets
+from peers.asterisk import FakeAsterisk
 from speech.audio import read_wav, resample
 from tests.support.desk import add_user, login
 from tests.support.waiting import eventually

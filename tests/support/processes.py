@@ -94,7 +94,7 @@ class Gateway(Proc):
             full_env["REDIS_URL"] = redis_url
         full_env.update(env)
         data_dir.mkdir(parents=True, exist_ok=True)
-        super().__init__([sys.executable, "-m", "gateway.cli", "run"], full_env, self.base + "/healthz", data_dir / f"gateway-{self.port}.log")
+        super().__init__([sys.executable, "-m", "server.cli", "run"], full_env, self.base + "/healthz", data_dir / f"gateway-{self.port}.log")
 
 
 class CaseReceiver(Proc):

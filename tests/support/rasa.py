@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot import rasa_model, rasa_venv
-from bot.rasa_server import RasaServer
-from gateway.app import create_app
+from bot.rasa import model as rasa_model
+from bot.rasa import venv as rasa_venv
+from bot.rasa.server import RasaServer
+from server.app import create_app
 
 ACTION_TOKEN = "test-rasa-action-token"
 

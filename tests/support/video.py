@@ -14,8 +14,8 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from playwright.async_api import Browser, async_playwright
 from redis.asyncio import Redis
 
-from channels.video.peer import offer
 from gateway.users import Users
+from peers.video import offer
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.desk import PASSWORD
 

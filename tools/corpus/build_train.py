@@ -23,12 +23,19 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
     __package__ = "tools.corpus"
 
+from tools.corpus import (  # noqa: E402
+    scenarios_anquan_minzheng,
+    scenarios_chengxiang,
+    scenarios_extra,
+    scenarios_huanbao,
+    scenarios_jiaotong,
+    scenarios_jiaoyu_laodong,
+    scenarios_more,
+    scenarios_shangmao_weisheng,
+)
 from tools.corpus import style as st  # noqa: E402
 from tools.corpus.bank import KINDS  # noqa: E402
 from tools.corpus.slots import ROOT, Slots  # noqa: E402
-from tools.corpus import (scenarios_chengxiang, scenarios_huanbao, scenarios_jiaotong,  # noqa: E402
-                          scenarios_jiaoyu_laodong, scenarios_shangmao_weisheng, scenarios_anquan_minzheng,
-                          scenarios_extra, scenarios_more)
 
 SEED = 20261206
 OUT = ROOT / "triage/data/corpus/train.jsonl"

@@ -1,0 +1,85 @@
+"""The phone channel on the app: built when HOTLINE_PHONE is on (Vosk and panoramisk are
+imported only then), started after the gateway's own start-up and stopped before it, its part
+of /readyz, and the call transfer it offers to other channels."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from channels.phone import routes
+from channels.phone.keys import PHONE
+from channels.phone.transfer import PhoneCallTransfer
+from gateway.app_keys import CALL_TRANSFER, INTAKE, METRICS, REDIS, SETTINGS, TICKETS
+from gateway.channel import Readiness
+from knowledge_base.app_keys import KNOWLEDGE
+
+if TYPE_CHECKING:
+    from channels.phone.service import PhoneChannel
+
+log = logging.getLogger(__name__)
+
+
+def setup(app: web.Application) -> None:
+    app[PHONE] = _build(app) if app[SETTINGS].phone else None
+    app[CALL_TRANSFER] = PhoneCallTransfer(app)  # also without a local AMI session: the leader may hold the call
+    app.cleanup_ctx.append(_run)
+    routes.setup(app)
+
+
+def _build(app: web.Application) -> PhoneChannel | None:
+    from channels.phone.config import ami_config
+    from channels.phone.service import PhoneChannel
+    from speech.recognizer import SpeechEngine
+
+    settings = app[SETTINGS]
+    try:
+        ami = ami_config(settings)
+    except ValueError as exc:
+        # Citizens' web and WeChat requests must not go down with a missing phone secret.
+        log.error("phone channel disabled", extra={"reason": str(exc)})
+        return None
+    speech = SpeechEngine(settings.vosk_model, workers=settings.speech_workers or None,
+                          partial_interval=settings.speech_partial_interval_seconds, lag_threshold=settings.speech_lag_threshold_seconds)
+    return PhoneChannel(settings, ami, app[REDIS], app[INTAKE], app[TICKETS], app[KNOWLEDGE], app[METRICS], speech)
+
+
+async def _run(app: web.Application) -> AsyncIterator[None]:
+    phone = app[PHONE]
+    if phone is not None:
+        await phone.start()
+    yield
+    if phone is not None:
+        await phone.stop()
+
+
+async def readiness(app: web.Application) -> Readiness:
+    """Informational but for the lease: web intake works without Asterisk, and calls without a
+    speech model still pop up and become tickets, untranscribed."""
+    phone = app[PHONE]
+    if phone is None:
+        return Readiness()
+    checks: dict[str, object] = {"phone": phone.status(), "transcription": phone.speech.transcription}
+    failing: list[str] = []
+    try:
+        leader = await phone.lease_holder()
+    except Exception:  # Redis unreachable: the kernel's check already says so
+        leader = None
+    lease = {**phone.lease(), "holder": leader}
+    if lease["state"] == "dead":
+        failing.append("phone_lease")  # this instance would never lead again
+    elif lease["leader"] and leader is not None and leader != app[SETTINGS].instance_id:
+        lease["conflict"] = True  # leading without holding the lease: it steps down at its next renewal
+        failing.append("phone_lease")
+    checks["phone_lease"] = lease
+    return Readiness(checks, failing)
+
+
+def start_notice(app: web.Application) -> str | None:
+    phone = app[PHONE]
+    if phone is None or phone.speech.transcription == "on":
+        return None
+    return (f"通话实时转写未启用：语音模型未安装（运行 make model 下载）\n"
+            f"  (live call transcription off: {phone.speech.transcription.removeprefix('off: ')}; calls still pop up and become tickets)")
