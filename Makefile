@@ -1,7 +1,7 @@
 # Beijing 12345 hotline intake gateway — developer entry points.
 #
 #   make run        start the gateway (README command #1); fetches the speech model first if it can
-#   make test       set up what the tests need (tools/test-setup.sh), run the suite (README command #2)
+#   make test       set up what the tests need (tools/test-setup.sh), run the static checks (make lint), then the suite (README command #2)
 #   make model      download the Vosk speech model into var/models/ (sha256 checked)
 #   make bench      intake benchmark
 #   make compose-check   validate docker-compose.yml
@@ -25,7 +25,7 @@ CHECK_CHROMIUM ?= 1
 TEST_SETUP ?= 1
 export CHECK_CHROMIUM PYTHON
 
-.PHONY: all venv venv-run run model model-auto test test-setup bench compose-check compose-shim check-chromium clean
+.PHONY: all venv venv-run run model model-auto test test-setup lint bench compose-check compose-shim check-chromium clean
 
 all: test
 
@@ -80,7 +80,16 @@ check-chromium:
 # If PYTEST_EXITCODE_FILE is set (by .ci/run), pytest's own exit code is
 # written there, since make itself only ever exits 0 or 2.
 # test-setup comes first: it installs python3-venv, which the venv needs.
-test: test-setup venv check-chromium
+# Static checks, before the tests: ruff (pyflakes, pycodestyle, import order), mypy with the
+# pydantic plugin on the product packages, the import layers (tools/layers.py) and ESLint on the
+# pages' modules (tools/lint-js.sh installs it from package-lock.json with npm).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VPY) tools/layers.py
+	bash tools/lint-js.sh
+
+test: test-setup venv check-chromium lint
 	@echo "$(VPY) -m pytest $(PYTEST_ARGS)"
 	@rc=0; $(VPY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ -n "$${PYTEST_EXITCODE_FILE:-}" ]; then echo $$rc > "$$PYTEST_EXITCODE_FILE"; fi; \

@@ -2,7 +2,7 @@
 # What `make test` needs besides the gateway's virtualenv, set up on any machine (CI or a fresh
 # Debian/Ubuntu): the Debian packages below (installed when this user may: root or passwordless
 # sudo), the docker compose plugin shim and a check of docker-compose.yml, and Rasa's own
-# virtualenv (bot/rasa_venv.py, cached outside the checkout). Idempotent: reruns skip what is done.
+# virtualenv (bot/rasa/venv.py, cached outside the checkout). Idempotent: reruns skip what is done.
 #
 #   tools/test-setup.sh             everything (what `make test` runs first)
 #   tools/test-setup.sh --packages  only print the Debian package list
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # The one list of Debian packages the tests need.
-APT_PACKAGES=(make python3-venv procps chromium docker-compose fonts-noto-cjk ca-certificates)
+APT_PACKAGES=(make python3-venv procps chromium docker-compose fonts-noto-cjk ca-certificates nodejs npm stress)
 # Rasa's own venv builds matplotlib 3.5 against these (../shared/DESIGN.md, "Rasa on Python 3.11").
 APT_PACKAGES+=(libfreetype-dev libqhull-dev pkg-config)
 
@@ -113,5 +113,5 @@ if [ "${HOTLINE_TEST_SETUP_RASA:-1}" != "0" ]; then
     # ${HOTLINE_RASA_HOME:-~/.cache/hotline/rasa}; skipped when the recipe's marker matches (the
     # first build takes a while). The test session trains the model (cached by a hash of the
     # training data) and runs it.
-    step "rasa venv" "$PYTHON" bot/rasa_venv.py
+    step "rasa venv" "$PYTHON" bot/rasa/venv.py
 fi
