@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of every HTTP API of the product, including the outbound call to
 the core case system (as a webhook, since the gateway is the caller there).
 
-`tests/test_openapi.py` checks that every registered API route appears here."""
+`tests/server/test_openapi.py` checks that every registered API route appears here."""
 from __future__ import annotations
 
 from functools import lru_cache

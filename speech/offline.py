@@ -5,7 +5,7 @@ cannot or must not decode with UndecodableAudio; transcribe() runs a fresh recog
 utterance on the shared Vosk model; transcribe_media() does both in an executor; encode_amr() makes
 AMR-NB files (tests, the developer WeChat peer).
 
-Measured on the reference clip (BAC009S0764W0121.wav, 4.2 s; see tests/test_speech_offline.py):
+Measured on the reference clip (BAC009S0764W0121.wav, 4.2 s; see tests/speech/test_speech_offline.py):
 encoded with encode_amr (AMR-NB 12.2 kbit/s, 8 kHz) and decoded here, Vosk still gives exactly
 甚至出现交易几乎停滞的情况; the mean word confidence drops from 0.99 (16 kHz original) and 0.985 (plain
 8 kHz) to about 0.96, all of it on 停滞 (0.95 -> ~0.73). Upsampling the decoded 8 kHz to 16 kHz here

@@ -5,7 +5,7 @@
 Layers, lowest first: gateway (the kernel) < knowledge_base, speech < triage < bot < channels
 < peers < server. A module may import its own layer or a lower one, never a higher one; a channel
 never imports another channel; and the graph (TYPE_CHECKING imports included) has no cycle.
-Used by tests/test_layers.py.
+Used by tests/gateway/test_layers.py.
 """
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ def evaluate(items: list[dict[str, Any]], kb: KnowledgeSnapshot, now: datetime |
     return report
 
 
-# What the engine must never fall under (tests/test_bot_quality.py asserts the same on the default
+# What the engine must never fall under (tests/bot/test_bot_quality.py asserts the same on the default
 # set); the targets printed by render() are higher. A figure the set cannot measure (no item of
 # that decision) is not checked.
 FLOORS: tuple[tuple[str, float], ...] = (

@@ -4,7 +4,7 @@ scikit-learn is built for batches: `predict_proba` on a single short message cos
 per-call overhead (sparse-matrix construction, the TF-IDF transformer, one call per calibrated
 fold and class), against a 5 ms budget for a whole decision. Here the same arithmetic runs on
 plain dictionaries and one dense dot product, using the fitted models' own analyzers,
-vocabularies, idf weights, coefficients and calibration parameters; tests/test_triage.py checks
+vocabularies, idf weights, coefficients and calibration parameters; tests/triage/test_triage.py checks
 that the probabilities equal `predict_proba`'s. Fitting stays scikit-learn's.
 
 Supported: FeatureUnion of TfidfVectorizers (sublinear tf, l2 norm) feeding either

@@ -3,18 +3,18 @@ channel, there is no import cycle, and a new channel is one package plus one reg
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.channel import Channel
 from server.registry import CHANNEL_PACKAGES, channels
+from tests.support.paths import REPO
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+sys.path.insert(0, str(REPO / "tools"))
 import layers  # noqa: E402 - tools/ is scripts, not a package
 
-EXAMPLE = Path(__file__).parent / "support" / "example_channel"
+EXAMPLE = REPO / "tests" / "support" / "example_channel"
 
 
 def test_no_upward_imports_no_channel_to_channel_imports_and_no_cycles() -> None:

@@ -2,16 +2,15 @@
 agent mapping, and reading fields out of a transcript."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from channels.phone import assist
 from channels.phone.agents import AgentDirectory
 from channels.phone.calls import CallTracker, channel_interface
 from gateway.phone_numbers import phone_in_text
+from tests.support.paths import REPO
 
-CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "captures" / "ami"
+CAPTURES = REPO.parent / "shared" / "captures" / "ami"
 
 
 def read_capture(name: str) -> list[dict[str, str]]:

@@ -20,9 +20,10 @@ from gateway.ticket import HistoryEvent
 from gateway.tickets import Tickets
 from tests.support.browser import CHROMIUM, desk_page
 from tests.support.partners import Hotline, pair  # noqa: F401 (fixture)
+from tests.support.paths import REPO
 from tests.support.waiting import eventually
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 DESK_JS = ROOT / "gateway" / "static" / "agent" / "agent.js"
 # The packages that record history on tickets (tests and protocol fakes do not).
 SOURCES = ("gateway", "channels", "bot", "knowledge_base", "speech", "triage", "server")

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO
+
+ROOT = REPO
 CONF = ROOT / "deploy" / "asterisk"
 
 

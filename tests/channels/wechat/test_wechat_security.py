@@ -11,7 +11,6 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +18,10 @@ from redis.asyncio import Redis
 
 from channels.wechat.accounts import load_accounts
 from peers import wechat as wx
-from tests.test_wechat import OPENID, configure_account, stored, wechat_tickets
+from tests.channels.wechat.test_wechat import OPENID, configure_account, stored, wechat_tickets
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 Start = Callable[..., Awaitable[tuple[wx.WeChatPeer, str]]]
 
 

@@ -23,8 +23,9 @@ from speech import (
     read_wav,
     resample,
 )
+from tests.support.paths import REPO
 
-CLIP = Path(__file__).resolve().parents[2] / "shared" / "audio" / "BAC009S0764W0121.wav"
+CLIP = REPO.parent / "shared" / "audio" / "BAC009S0764W0121.wav"
 TEXT = "甚至出现交易几乎停滞的情况"
 CUT_IN_LAST_WORD = 3.60  # inside 情况 (Vosk aligns it to 3.06-3.75 s); the file runs on to 4.20 s
 

@@ -24,6 +24,7 @@ from speech.fetch import (
     default_dest,
     fetch_model,
 )
+from tests.support.paths import REPO
 
 MODEL_FILES = {
     "am/final.mdl": b"\x00\x01fake acoustic model" * 500,
@@ -204,7 +205,7 @@ def test_official_model_matches_provenance() -> None:
     assert source.url == "https://alphacephei.com/vosk/models/vosk-model-small-cn-0.22.zip"
     assert source.sha256 == "3af8b0e7e0f835ae9d414ce5df580237a3cfb08d586c9fbbb0f7ff29ad5b14ba"
     assert source.size == 43_898_754
-    provenance = Path(__file__).resolve().parents[2] / "shared" / "models" / "PROVENANCE.md"
+    provenance = REPO.parent / "shared" / "models" / "PROVENANCE.md"
     if provenance.is_file():
         text = provenance.read_text(encoding="utf-8")
         assert source.sha256 in text and f"{source.size:,}" in text

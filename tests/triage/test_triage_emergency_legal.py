@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.paths import REPO
 from triage.emergency import EmergencyCall, assess_emergency
 from triage.legal import REPLIES, LegalChannel, legal_channel
 
-DEV_SET = Path(__file__).resolve().parents[1] / "triage" / "data" / "dev" / "emergency_legal_dev.yaml"
+DEV_SET = REPO / "triage" / "data" / "dev" / "emergency_legal_dev.yaml"
 ITEMS: list[dict[str, Any]] = yaml.safe_load(DEV_SET.read_text(encoding="utf-8"))
 EMERGENCIES = [i for i in ITEMS if i.get("emergency")]
 ORDINARY = [i for i in ITEMS if not i.get("emergency")]

@@ -6,16 +6,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.paths import REPO
 from triage import places
 from triage.places import PlaceFinding, find_location
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 DEV_SET = ROOT / "triage" / "data" / "dev" / "places_dev.yaml"
 PARTNERS = ROOT / "channels" / "partner" / "data" / "partners.yaml"
 

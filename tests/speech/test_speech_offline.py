@@ -8,7 +8,6 @@ import math
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import av
 import numpy as np
@@ -25,8 +24,9 @@ from speech.offline import (
     transcribe,
     transcribe_media,
 )
+from tests.support.paths import REPO
 
-CLIP = Path(__file__).resolve().parents[2] / "shared" / "audio" / "BAC009S0764W0121.wav"
+CLIP = REPO.parent / "shared" / "audio" / "BAC009S0764W0121.wav"
 TEXT = "甚至出现交易几乎停滞的情况"
 CLIP_SECONDS = 67263 / 16000  # 4.204 s
 AMR_122_FRAME = 32  # bytes of one 20 ms frame at 12.2 kbit/s, its header byte included
@@ -128,7 +128,7 @@ def undecodable_inputs(clip_amr: bytes) -> dict[str, bytes]:
         "empty": b"",
         "truncated-amr": clip_amr[:100],  # two whole frames, then 30 bytes of the third
         "text-file": "市民来电反映：小区门口道路积水严重，请尽快处理。\n".encode() * 50,
-        "readme": (Path(__file__).resolve().parents[1] / "README.md").read_bytes(),
+        "readme": (REPO / "README.md").read_bytes(),
         "amr-magic-only": AMR_MAGIC,
         "amr-cut-mid-file": clip_amr[:len(AMR_MAGIC) + 100 * AMR_122_FRAME + 7],
         "png": b"\x89PNG\r\n\x1a\n" + bytes(200),

@@ -9,11 +9,11 @@ import json
 import subprocess
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from gateway.ticket import Channel, Dispatch, Location, Source, Ticket
+from tests.support.paths import REPO
 from triage.classifier import Scored
 from triage.decision import Conversation, decide
 from triage.dispatch import STREET_UNIT_TYPE, Catalogue, recommend, seed_catalogue
@@ -21,7 +21,7 @@ from triage.evaluation import starter_snapshot
 from triage.fill import fill_in
 from triage.taxonomy import first_levels
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
 
 
