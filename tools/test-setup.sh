@@ -14,7 +14,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # The one list of Debian packages the tests need.
-APT_PACKAGES=(make python3-venv procps chromium docker-compose fonts-noto-cjk ca-certificates nodejs npm stress)
+APT_PACKAGES=(make python3-venv procps chromium docker-compose fonts-noto-cjk ca-certificates nodejs stress)
+# ESLint (tools/lint-js.sh) needs npm: Debian's nodejs comes without it, NodeSource's nodejs has it
+# built in and conflicts with Debian's npm package, so ask for it only when there is none.
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 # Rasa's own venv builds matplotlib 3.5 against these (../shared/DESIGN.md, "Rasa on Python 3.11").
 APT_PACKAGES+=(libfreetype-dev libqhull-dev pkg-config)
 
