@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from gateway import keys
 from gateway.clock import beijing_date
 from gateway.rate_limits import RateLimit
+from gateway.redis_values import text
 from gateway.script_batch import BatchedScript
 from gateway.summaries import summary
 from gateway.ticket import PENDING_ID, HistoryEvent, Ticket
@@ -100,6 +101,6 @@ class Intake:
         if outcome < 0:
             hit = limits[-outcome - 1]
             return IntakeResult(ticket_id=None, created=False, limited_by=hit, retry_after=hit.retry_after(now))
-        ticket_id = ticket_id.decode() if isinstance(ticket_id, bytes) else ticket_id
+        ticket_id = text(ticket_id)
         log.info("ticket %s", "created" if outcome else "duplicate", extra={"ticket": ticket_id, "channel": ticket.channel})
         return IntakeResult(ticket_id=ticket_id, created=bool(outcome))

@@ -14,10 +14,22 @@ from redis.asyncio import Redis
 
 from gateway import keys
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, StoreUnavailable
+from gateway.redis_values import text
 
 log = logging.getLogger(__name__)
 
 DESK_ROLES = {"agent", "supervisor"}
+
+
+def desk_event(event: dict[str, Any], audience: list[str] | None = None) -> str:
+    """An event for the agent desks as it goes over pub/sub. `audience`: the user names that get
+    it (supervisors get every event); None: every desk."""
+    return json.dumps(event if audience is None else {**event, "audience": audience}, ensure_ascii=False)
+
+
+async def publish_to_desks(redis: Redis, event: dict[str, Any], audience: list[str] | None = None) -> None:
+    """Tell the desks on every instance (each instance's LiveHub relays it to its sockets)."""
+    await redis.publish(keys.EVENTS_CHANNEL, desk_event(event, audience))
 
 
 @dataclass(eq=False)
@@ -136,15 +148,15 @@ class LiveHub:
                 retry = min(retry * 2, self.RETRY_MAX)
 
     def broadcast(self, raw: bytes | str) -> None:
-        text = raw.decode() if isinstance(raw, bytes) else raw
+        message = text(raw)
         try:
-            event = json.loads(text)
+            event = json.loads(message)
         except ValueError:
             return
         for conn in list(self.connections):
             if conn.wants(event):
                 try:
-                    conn.queue.put_nowait(text)
+                    conn.queue.put_nowait(message)
                 except asyncio.QueueFull:
                     # A stuck browser must not hold up the others; it reloads its list on reconnect.
                     asyncio.ensure_future(conn.ws.close(code=1013, message=b"too slow"))

@@ -127,7 +127,7 @@ class StreamWorker:
                     )
                     start, claimed = reply[0], reply[1]
                     for entry_id, fields in claimed:
-                        entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                        entry_id = text(entry_id)
                         if fields and entry_id not in self.in_flight:
                             log.info("reclaimed stream entry", extra={"stream": self.stream, "entry": entry_id})
                             self._spawn(entry_id, _decode(fields))

@@ -12,6 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from gateway import keys
+from gateway.redis_values import text
 from gateway.ticket import Ticket
 from triage.assessment import request_text
 
@@ -38,9 +39,9 @@ async def export(redis: Redis, batch: int = 1000) -> AsyncIterator[dict[str, Any
         for entry_id, fields in rows:
             raw = (fields.get(b"doc") or fields.get("doc")) if fields is not None else None
             if raw is not None:
-                yield {"id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id, **json.loads(raw)}
+                yield {"id": text(entry_id), **json.loads(raw)}
         if len(rows) < batch:
             return
         last = rows[-1][0]
         assert last is not None  # XRANGE always gives an entry's id (redis-py types it as optional)
-        after = "(" + (last.decode() if isinstance(last, bytes) else last)
+        after = "(" + text(last)

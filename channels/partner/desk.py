@@ -20,6 +20,7 @@ from gateway.auth import actor, requires
 from gateway.call_transfer import TransferFailed, TransferUnavailable
 from gateway.errors import ApiError
 from gateway.json_io import json_response, read_model
+from gateway.live_events import publish_to_desks
 from gateway.route_tickets import ticket_or_404
 from gateway.sessions import STAFF_SESSION
 from gateway.ticket import PARTNER_STATUS_RANK, HistoryEvent, Provenance, Ticket, Transferred
@@ -136,7 +137,7 @@ async def report_status(request: web.Request) -> web.Response:
     if await request.app[REDIS].hdel(PENDING_TRANSFERS, ticket.id):
         claimed = {"type": "partner.transfer_claimed", "ticket_id": ticket.id, "by": request[STAFF_SESSION]["user"],
                    "by_name": request[STAFF_SESSION].get("display_name")}
-        await request.app[REDIS].publish(keys.EVENTS_CHANNEL, json.dumps(claimed, ensure_ascii=False))
+        await publish_to_desks(request.app[REDIS], claimed)
     return json_response({"queued": True, "status": body.status}, status=202)
 
 

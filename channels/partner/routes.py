@@ -11,7 +11,6 @@ Every request is authenticated (channels/partner/signing.py) before its body is 
 refused request stores nothing."""
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -28,7 +27,9 @@ from gateway.app_keys import BLOBS, INTAKE, REDIS, SETTINGS, TICKETS
 from gateway.bodies import TooLarge, read_limited
 from gateway.errors import ApiError
 from gateway.json_io import json_response
+from gateway.live_events import desk_event
 from gateway.media_types import sniff
+from gateway.redis_values import text
 from gateway.summaries import summary
 from gateway.ticket import PARTNER_STATUS_RANK, HistoryEvent, Ticket, Transferred
 from gateway.tickets import TicketNotFound
@@ -100,7 +101,7 @@ async def _existing(request: web.Request, channel_id: str) -> Ticket | None:
     ticket_id = await request.app[REDIS].get(keys.idempotency("partner", channel_id))
     if ticket_id is None:
         return None
-    return await request.app[TICKETS].document(ticket_id.decode() if isinstance(ticket_id, bytes) else ticket_id)
+    return await request.app[TICKETS].document(text(ticket_id))
 
 
 def _receipt(envelope: TransferEnvelope, ticket: Ticket, duplicate: bool) -> web.Response:
@@ -111,9 +112,9 @@ def _receipt(envelope: TransferEnvelope, ticket: Ticket, duplicate: bool) -> web
 async def _pop_up(request: web.Request, ticket: Ticket, partner: Partner, envelope: TransferEnvelope) -> None:
     """Every agent desk hears of an inbound transfer and keeps it on screen (a desk that
     reloads gets the waiting ones again) until an agent accepts it."""
-    event = json.dumps({"type": "partner.transfer_in", "ticket": summary(ticket), "origin": {"id": partner.id, "name": partner.name},
+    event = desk_event({"type": "partner.transfer_in", "ticket": summary(ticket), "origin": {"id": partner.id, "name": partner.name},
                         "reason": envelope.reason, "live_call": bool(envelope.call and envelope.call.live),
-                        "origin_agent": envelope.agent.display_name or envelope.agent.username}, ensure_ascii=False)
+                        "origin_agent": envelope.agent.display_name or envelope.agent.username})
     async with request.app[REDIS].pipeline(transaction=True) as pipe:
         pipe.hset(PENDING_TRANSFERS, ticket.id, event)
         pipe.publish(keys.EVENTS_CHANNEL, event)

@@ -31,9 +31,11 @@ from channels.phone.legs import LegTranscriber
 from gateway import clock, keys
 from gateway.deadlines import due_at
 from gateway.intake import Intake
+from gateway.live_events import publish_to_desks
 from gateway.metrics import Metrics
 from gateway.phone_numbers import InvalidPhone, mask, to_e164
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, describe, stop_if_cancelled
+from gateway.redis_values import text
 from gateway.settings import Settings
 from gateway.summaries import summary
 from gateway.ticket import (
@@ -236,7 +238,7 @@ class PhoneChannel:
     async def lease_holder(self) -> str | None:
         """The instance Redis names as phone leader (None: nobody)."""
         holder = await self.redis.get(LEADER_KEY)
-        return holder.decode() if isinstance(holder, bytes) else holder
+        return text(holder) if holder is not None else None
 
     def lease(self) -> dict[str, Any]:
         """For /readyz: `state` leader | standby | lost (stepped down because the lease could
@@ -361,7 +363,7 @@ class PhoneChannel:
             phone: str | None = to_e164(call.caller_number) if call.caller_number else None
         except InvalidPhone:
             phone = None
-        earlier_ids = [i.decode() if isinstance(i, bytes) else str(i) for i in
+        earlier_ids = [text(i) for i in
                        (await self.redis.zrevrange(keys.by_phone(phone), 0, REPEAT_CALLER_LIMIT) if phone else [])]
         extra = {"mode": "call", "queue": call.queue, "dialed": call.dialed}
         if call.caller_number and phone is None:
@@ -521,7 +523,7 @@ class PhoneChannel:
         await self._publish({**event, "ticket_id": session.ticket_id, "linkedid": session.call.linkedid}, audience)
 
     async def _publish(self, event: dict[str, Any], audience: list[str]) -> None:
-        await self.redis.publish(keys.EVENTS_CHANNEL, json.dumps({**event, "audience": audience}, ensure_ascii=False))
+        await publish_to_desks(self.redis, event, audience)
 
     async def _store_live(self, session: CallSession) -> None:
         await self.redis.hset(LIVE_CALLS, session.call.linkedid, json.dumps(session.live_view(), ensure_ascii=False))

@@ -34,7 +34,3 @@ def control(instance_id: str) -> str:
     """List of requests for the instance holding a session's media (accept, end)."""
     return f"{P}video:ctl:{instance_id}"
 
-
-def reply(request_id: str) -> str:
-    return f"{P}video:reply:{request_id}"
-

@@ -20,6 +20,7 @@ from gateway.auth import requires
 from gateway.client_address import client_address
 from gateway.errors import ApiError
 from gateway.json_io import json_response
+from gateway.redis_values import text
 from gateway.sessions import STAFF_SESSION
 
 if TYPE_CHECKING:  # the service pulls in aiortc, loaded only when the channel is on
@@ -36,19 +37,11 @@ def _channel(request: web.Request) -> "VideoChannel":
     return channel
 
 
-def _api_error(exc: VideoError) -> ApiError:
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-    return ApiError(exc.status, exc.code, exc.message, headers=headers)
-
-
 async def _citizen_session(request: web.Request, token: str | None = None) -> VideoSession:
     token = token if token is not None else request.headers.get("X-Video-Token", "")
     if not token or len(token) > 64:
         raise ApiError(401, "video_token_missing", "请从视频服务页面重新申请")
-    try:
-        return await _channel(request).citizen_session(request.match_info["session_id"], token)
-    except VideoError as exc:
-        raise _api_error(exc) from None
+    return await _channel(request).citizen_session(request.match_info["session_id"], token)
 
 
 # --- citizen -----------------------------------------------------------------------
@@ -73,10 +66,7 @@ async def video_config(request: web.Request) -> web.Response:
 async def start_session(request: web.Request) -> web.Response:
     channel = _channel(request)
     body: forms.VideoOfferIn = await forms.read(request, forms.VideoOfferIn)  # type: ignore[assignment]
-    try:
-        started = await channel.start_session(body.sdp, body.phone, client_address(request))
-    except VideoError as exc:
-        raise _api_error(exc) from None
+    started = await channel.start_session(body.sdp, body.phone, client_address(request))
     return json_response({
         "session_id": started.session_id, "token": started.token, "ticket_id": started.ticket_id,
         "answer": {"type": "answer", "sdp": started.answer_sdp}, "position": started.position,
@@ -93,10 +83,7 @@ async def citizen_view(request: web.Request) -> web.Response:
 async def citizen_message(request: web.Request) -> web.Response:
     session = await _citizen_session(request)
     body: forms.VideoChatIn = await forms.read(request, forms.VideoChatIn)  # type: ignore[assignment]
-    try:
-        line = await _channel(request).chat(session, "citizen", body.text, None)
-    except VideoError as exc:
-        raise _api_error(exc) from None
+    line = await _channel(request).chat(session, "citizen", body.text, None)
     return json_response(line, status=201)
 
 
@@ -111,10 +98,7 @@ async def citizen_callback(request: web.Request) -> web.Response:
 
 async def citizen_end(request: web.Request) -> web.Response:
     session = await _citizen_session(request)
-    try:
-        await _channel(request).end(session, "citizen", "citizen")
-    except VideoError as exc:
-        raise _api_error(exc) from None
+    await _channel(request).end(session, "citizen", "citizen")
     return json_response({"ok": True, "ticket_id": session.ticket_id})
 
 
@@ -166,7 +150,7 @@ async def _pump_citizen(ws: web.WebSocketResponse, channel: "VideoChannel", sess
                                               "message": "目前手语坐席都在忙，您可以改用文字服务、预约回访，或继续排队等待。"}, ensure_ascii=False))
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is not None:
-                await ws.send_str(message["data"].decode() if isinstance(message["data"], bytes) else message["data"])
+                await ws.send_str(text(message["data"]))
     finally:
         await pubsub.aclose()
 
@@ -218,11 +202,8 @@ async def agent_session(request: web.Request) -> web.Response:
 async def agent_accept(request: web.Request) -> web.Response:
     username = await _sign_language(request)
     body: forms.VideoAgentOfferIn = await forms.read(request, forms.VideoAgentOfferIn)  # type: ignore[assignment]
-    try:
-        answer = await _channel(request).accept(request.match_info["session_id"], username,
-                                                request[STAFF_SESSION].get("display_name") or username, body.sdp)
-    except VideoError as exc:
-        raise _api_error(exc) from None
+    answer = await _channel(request).accept(request.match_info["session_id"], username,
+                                            request[STAFF_SESSION].get("display_name") or username, body.sdp)
     return json_response(answer)
 
 
@@ -238,10 +219,7 @@ async def agent_decline(request: web.Request) -> web.Response:
 async def agent_message(request: web.Request) -> web.Response:
     session = await _agent_session(request)
     body: forms.VideoChatIn = await forms.read(request, forms.VideoChatIn)  # type: ignore[assignment]
-    try:
-        line = await _channel(request).chat(session, "agent", body.text, request[STAFF_SESSION]["user"])
-    except VideoError as exc:
-        raise _api_error(exc) from None
+    line = await _channel(request).chat(session, "agent", body.text, request[STAFF_SESSION]["user"])
     return json_response(line, status=201)
 
 
@@ -256,10 +234,7 @@ async def agent_file(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def agent_end(request: web.Request) -> web.Response:
     session = await _agent_session(request)
-    try:
-        await _channel(request).end(session, "agent", "agent:" + request[STAFF_SESSION]["user"])  # a supervisor may end it too
-    except VideoError as exc:
-        raise _api_error(exc) from None
+    await _channel(request).end(session, "agent", "agent:" + request[STAFF_SESSION]["user"])  # a supervisor may end it too
     return json_response({"ok": True, "ticket_id": session.ticket_id})
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -20,10 +19,10 @@ from channels.video import adapter, keys
 from channels.video.errors import VideoError
 from channels.video.media import MediaSession, OfferError
 from channels.video.sessions import ALIVE_TTL_SECONDS, Sessions, VideoSession
-from gateway import clock
-from gateway import keys as gateway_keys
+from gateway import clock, instance_rpc
 from gateway.blobs import BlobStore
 from gateway.intake import Intake
+from gateway.live_events import publish_to_desks
 from gateway.phone_numbers import mask
 from gateway.rate_limits import RateLimit
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, stop_if_cancelled
@@ -79,7 +78,6 @@ class VideoChannel:
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._answers: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -278,8 +276,7 @@ class VideoChannel:
 
     async def _tell_desks(self, event: dict[str, Any], audience: list[str] | None = None) -> None:
         """Video events go to the sign-language agents (supervisors see every event anyway)."""
-        event["audience"] = audience if audience is not None else sorted(await self.users.with_capability(CAPABILITY))
-        await self.redis.publish(gateway_keys.EVENTS_CHANNEL, json.dumps(event, ensure_ascii=False))
+        await publish_to_desks(self.redis, event, audience if audience is not None else sorted(await self.users.with_capability(CAPABILITY)))
 
     async def _on_owner(self, session: VideoSession, request: dict[str, Any]) -> dict[str, Any]:
         if session.instance == self.settings.instance_id:
@@ -288,15 +285,12 @@ class VideoChannel:
             # Its instance is gone with the media: close the session so it stops counting.
             await self.sessions.end(session.id, "lost", "system")
             raise VideoError(409, "video_session_ended", "本次视频通话已中断")
-        request_id = secrets.token_hex(8)
-        await self.redis.rpush(keys.control(session.instance), json.dumps({**request, "reply": request_id}))
-        answer = await self.redis.blpop([keys.reply(request_id)], timeout=RPC_TIMEOUT_SECONDS)
-        if answer is None:
-            raise VideoError(504, "video_instance_timeout", "视频服务响应超时，请重试")
-        reply = json.loads(answer[1])
-        if "error" in reply:
-            raise VideoError(reply["status"], reply["error"], reply["message"])
-        return reply
+        try:
+            return await instance_rpc.call(self.redis, keys.control(session.instance), request, RPC_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise VideoError(504, "video_instance_timeout", "视频服务响应超时，请重试") from None
+        except instance_rpc.RemoteFailed as exc:
+            raise VideoError(exc.error["status"], exc.error["code"], exc.error["message"]) from None
 
     async def _run(self, request: dict[str, Any]) -> dict[str, Any]:
         if request["action"] == "accept":
@@ -305,31 +299,13 @@ class VideoChannel:
         return {"ended": True}
 
     async def _serve_control(self) -> None:
-        queue = keys.control(self.settings.instance_id)
-        outage = OutageLog(log, "video control list")
-        while True:
-            stop_if_cancelled()
-            try:
-                item = await self.redis.blpop([queue], timeout=2)  # below redis-py's 5 s socket timeout
-                outage.ok()
-            except REDIS_UNREACHABLE as exc:
-                outage.failed(exc)
-                await asyncio.sleep(1)
-                continue
-            if item is not None:
-                answer = asyncio.create_task(self._answer(json.loads(item[1])))
-                self._answers.add(answer)  # referenced until done: the loop holds tasks only weakly
-                answer.add_done_callback(self._answers.discard)
+        await instance_rpc.serve(self.redis, keys.control(self.settings.instance_id), self._run,
+                                 label="video control list", failure=_refusal, concurrent=True)
 
-    async def _answer(self, request: dict[str, Any]) -> None:
-        try:
-            reply = await self._run(request)
-        except VideoError as exc:
-            reply = {"error": exc.code, "message": exc.message, "status": exc.status}
-        except Exception:
-            log.exception("video control request failed")
-            reply = {"error": "internal_error", "message": "系统繁忙，请稍后再试", "status": 500}
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(keys.reply(request["reply"]), json.dumps(reply, ensure_ascii=False))
-            pipe.expire(keys.reply(request["reply"]), 60)
-            await pipe.execute()
+
+def _refusal(exc: Exception) -> dict[str, Any]:
+    """What the asking instance turns back into the same refusal."""
+    if isinstance(exc, VideoError):
+        return {"status": exc.status, "code": exc.code, "message": exc.message}
+    log.error("video control request failed", exc_info=exc)
+    return {"status": 500, "code": "internal_error", "message": "系统繁忙，请稍后再试"}

@@ -16,12 +16,7 @@ from redis.asyncio import Redis
 
 from channels.video import keys
 from gateway.keys import P
-
-
-def _text(value: object) -> str:
-    """A Redis reply item as text (bytes from this client; str only under decode_responses)."""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
+from gateway.redis_values import text
 
 ALIVE_TTL_SECONDS = 20  # the owner refreshes every ALIVE_TTL_SECONDS / 4
 CHAT_MAX_MESSAGES = 500
@@ -85,7 +80,7 @@ class VideoSession:
 
     @classmethod
     def from_hash(cls, session_id: str, raw: Mapping[bytes | str, bytes | str]) -> "VideoSession":
-        f = {_text(k): _text(v) for k, v in raw.items()}
+        f = {text(k): text(v) for k, v in raw.items()}
         num = lambda name: int(f.get(name) or 0)  # noqa: E731
         return cls(session_id, f.get("status", "ended"), f.get("instance", ""), f.get("token_sha", ""), f.get("ticket_id", ""),
                    num("created_ms"), num("queued_ms"), num("accepted_ms"), f.get("agent", ""), f.get("agent_name", ""),
@@ -138,13 +133,13 @@ class Sessions:
         return None if rank is None else rank + 1
 
     async def waiting(self) -> list[VideoSession]:
-        ids = [_text(i) for i in await self.redis.zrange(keys.QUEUE, 0, -1)]
+        ids = [text(i) for i in await self.redis.zrange(keys.QUEUE, 0, -1)]
         found = [await self.get(i) for i in ids]
         return [s for s in found if s is not None and s.status == "queued"]
 
     async def connected_to(self, agent: str | None) -> list[VideoSession]:
         """Connected sessions of `agent` (all of them for None)."""
-        ids = [_text(i) for i in await self.redis.zrange(keys.ACTIVE, 0, -1)]
+        ids = [text(i) for i in await self.redis.zrange(keys.ACTIVE, 0, -1)]
         found = [await self.get(i) for i in ids]
         return [s for s in found if s is not None and s.status == "connected" and (agent is None or s.agent == agent)]
 
@@ -163,13 +158,13 @@ class Sessions:
         await self.redis.expire(keys.declined(session_id), 86400)
 
     async def declined_by(self, session_id: str) -> set[str]:
-        return {_text(m) for m in await self.redis.smembers(keys.declined(session_id))}
+        return {text(m) for m in await self.redis.smembers(keys.declined(session_id))}
 
     async def end(self, session_id: str, reason: str, by: str) -> str:
         """Mark ended once; returns the status it had ('' if it had already ended)."""
         prior = await self._end(keys=[keys.session(session_id), keys.QUEUE, keys.ACTIVE, keys.alive(session_id)],
                                 args=[reason, by, now_ms(), session_id])
-        return prior.decode() if isinstance(prior, bytes) else (prior or "")
+        return text(prior) if prior else ""
 
     async def release(self, session_id: str) -> None:
         """A session that never got started (bad offer, rate limit): leaves no trace."""

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from channels.wechat.accounts import WeChatAccount
 from gateway import keys
 from gateway.bodies import TooLarge, read_limited
+from gateway.redis_values import text
 
 STALE_TOKEN = {40001, 40014, 42001}
 OUT_OF_WINDOW = {45015, 45047}
@@ -54,7 +55,7 @@ class WeChatApi:
     async def token(self, account: WeChatAccount, refresh: bool = False) -> str:
         key = f"{keys.P}wx:token:{account.name}"
         if not refresh and (cached := await self.redis.get(key)):
-            return cached.decode() if isinstance(cached, bytes) else str(cached)
+            return text(cached)
         params = {"grant_type": "client_credential", "appid": account.appid, "secret": account.secret}
         async with self._http().get(f"{self.base}/cgi-bin/token", params=params) as resp:
             if resp.status >= 500:

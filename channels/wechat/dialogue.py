@@ -27,6 +27,7 @@ from gateway.intake import Intake
 from gateway.media_types import attachment_kind, sniff
 from gateway.outbox import Outbox
 from gateway.phone_numbers import phone_in_text
+from gateway.redis_values import text
 from gateway.summaries import summary
 from gateway.ticket import (
     PENDING_ID,
@@ -137,7 +138,7 @@ class Dialogue:
         now = clock.now()
         closed = 0
         for raw in await self.redis.zrangebyscore(OPEN_DRAFTS, "-inf", now.timestamp(), start=0, num=100):
-            ticket_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            ticket_id = text(raw)
             if not await self.redis.zrem(OPEN_DRAFTS, ticket_id):
                 continue
 
@@ -221,7 +222,7 @@ class Dialogue:
         return Reply(WELCOME)
 
     async def progress(self, account: WeChatAccount, openid: str) -> Reply:
-        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in await self.redis.zrevrange(self._tickets_key(account, openid), 0, PROGRESS_LIMIT - 1)]
+        ids = [text(i) for i in await self.redis.zrevrange(self._tickets_key(account, openid), 0, PROGRESS_LIMIT - 1)]
         docs = await self.redis.mget([keys.ticket(i) for i in ids]) if ids else []
         rows = [summary(Ticket.model_validate_json(d)) for d in docs if d]
         if not rows:

@@ -56,6 +56,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from channels.wechat.accounts import DEFAULT_WINDOW_SECONDS, WeChatAccount
 from gateway import keys
 from gateway.bodies import TooLarge, read_limited
+from gateway.redis_values import text
 
 
 class PushRefused(Exception):
@@ -110,7 +111,7 @@ class ReplayGuard:
         known = await self.redis.get(key)
         if known is None and await self.redis.set(key, digest, nx=True, ex=self.ttl):
             return  # it had just expired
-        if (known.decode() if isinstance(known, bytes) else known) != digest:
+        if known is None or text(known) != digest:
             raise PushRefused(403, "replayed_nonce", "该签名已被使用")
 
 
