@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from gateway import clock, keys
 from gateway.redis_values import text
 from gateway.signing import sign
+from gateway.ticket import DeliveryAttempt, Ticket
 
 RETRYABLE_4XX = {408, 409, 425, 429}
 
@@ -32,12 +33,33 @@ class DeliveryResult:
 
 
 class DeliveryTarget(Protocol):
+    """Where one outbox hop goes. The outbox hands over the ticket and the hop (`case`,
+    `partner:tianjin`, `wx-reply:3`, …); the receiver recognises a redelivery by
+    `idempotency_key(ticket.id, hop)`. A target that subclasses this gets the optional hooks'
+    defaults."""
     name: str
 
-    async def deliver(self, body: bytes, idempotency_key: str) -> DeliveryResult: ...
+    async def deliver(self, ticket: Ticket, hop: str) -> DeliveryResult: ...
+
+    def record_delivery(self, ticket: Ticket, hop: str, record: DeliveryAttempt) -> None:
+        """Change the ticket when the hop is delivered (in the same write as the ledger entry)."""
+        return None
+
+    async def close(self) -> None:
+        """Release connections when the delivery worker stops."""
+        return None
 
 
-class HttpTarget:
+def idempotency_key(ticket_id: str, hop: str) -> str:
+    return f"{ticket_id}:{hop}"
+
+
+def case_document(ticket: Ticket) -> bytes:
+    """What the case system receives: the ticket without our delivery bookkeeping."""
+    return ticket.model_dump_json(by_alias=True, exclude={"deliveries"}).encode()
+
+
+class HttpTarget(DeliveryTarget):
     """A target reached over HTTP: one lazily created client session, and transport failures
     (timeout, refused connection, reset) mapped to retries."""
 
@@ -78,10 +100,11 @@ class CaseSystemTarget(HttpTarget):
         self.url = base_url.rstrip("/") + "/tickets"
         self.secret = secret
 
-    async def deliver(self, body: bytes, idempotency_key: str) -> DeliveryResult:
+    async def deliver(self, ticket: Ticket, hop: str) -> DeliveryResult:
+        body = case_document(ticket)
         timestamp = str(int(time.time()))
         headers = {
-            "Idempotency-Key": idempotency_key,
+            "Idempotency-Key": idempotency_key(ticket.id, hop),
             "X-Hotline-Timestamp": timestamp,
             "X-Hotline-Signature": sign(self.secret, timestamp, body),
         }
@@ -104,7 +127,7 @@ def classify_receipt(status: int, text: str, id_field: str = "case_id") -> Deliv
     return DeliveryResult("reject", status, error=text[:300] or f"HTTP {status}")
 
 
-class LocalInboxTarget:
+class LocalInboxTarget(DeliveryTarget):
     """本地收件箱: used when no CASE_SYSTEM_URL is set, so the one-command run works end to end.
     It keeps the same idempotency contract as the real case system."""
 
@@ -113,13 +136,13 @@ class LocalInboxTarget:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def deliver(self, body: bytes, idempotency_key: str) -> DeliveryResult:
-        ticket_id = json.loads(body)["id"]
+    async def deliver(self, ticket: Ticket, hop: str) -> DeliveryResult:
+        ticket_id, key = ticket.id, idempotency_key(ticket.id, hop)
         record = json.dumps(
             {"case_id": f"LOCAL-{ticket_id}", "ticket_id": ticket_id, "received_at": clock.now().isoformat()},
             ensure_ascii=False,
         )
-        if await self.redis.hsetnx(keys.LOCAL_INBOX, idempotency_key, record):
+        if await self.redis.hsetnx(keys.LOCAL_INBOX, key, record):
             return DeliveryResult("delivered", 201, case_id=f"LOCAL-{ticket_id}")
-        stored = json.loads(text(await self.redis.hget(keys.LOCAL_INBOX, idempotency_key)))
+        stored = json.loads(text(await self.redis.hget(keys.LOCAL_INBOX, key)))
         return DeliveryResult("delivered", 200, case_id=stored["case_id"])

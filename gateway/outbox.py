@@ -297,9 +297,8 @@ class Outbox:
         except TicketNotFound:
             await self._dead_letter(entry_id, ticket_id, hop, attempt, target.name, DeliveryResult("reject", error="ticket missing"), 0.0)
             return
-        body = _outbound(ticket)
         started = time.perf_counter()
-        result = await target.deliver(body, f"{ticket_id}:{hop}")
+        result = await target.deliver(ticket, hop)
         duration_ms = (time.perf_counter() - started) * 1000
         self.metrics.delivery_attempts.labels(hop=hop_family(hop), outcome=result.outcome).inc()
         if result.outcome == "delivered":
@@ -325,13 +324,13 @@ class Outbox:
     async def _delivered(self, entry_id: str, ticket_id: str, hop: str, attempt: int, target: str, result: DeliveryResult, duration_ms: float, doc: str) -> None:
         record = self._attempt(hop, attempt, target, "delivered", result, duration_ms)
 
-        recorder = getattr(self.target(hop), "record_delivery", None)
+        recorder = self.target(hop).record_delivery
 
         def change(ticket: Ticket) -> None:
             if hop == CASE_HOP:
                 ticket.disposition = Forwarded(at=record.at, target=target, case_id=result.case_id or "")
                 ticket.status = Status.forwarded
-            elif recorder is not None:  # e.g. a partner transfer's receipt becomes the disposition
+            else:  # e.g. a partner transfer's receipt becomes the disposition
                 recorder(ticket, hop, record)
             return None
 
@@ -364,8 +363,3 @@ class Outbox:
             await pipe.execute()
         self.metrics.dead_letters.labels(hop=hop_family(hop)).inc()
         log.warning("delivery dead-lettered", extra={"ticket": ticket_id, "hop": hop, "status": result.status_code, "error": result.error})
-
-
-def _outbound(ticket: Ticket) -> bytes:
-    """What the case system receives: the ticket without our delivery bookkeeping."""
-    return ticket.model_dump_json(by_alias=True, exclude={"deliveries"}).encode()

@@ -61,9 +61,7 @@ async def run_delivery(outbox: Outbox, knowledge: LiveKnowledge, settings: Setti
         for task in tasks:
             task.cancel()
         for target in outbox.targets.values():
-            close = getattr(target, "close", None)
-            if close is not None:
-                await close()
+            await target.close()
 
 
 async def _release_retries(outbox: Outbox, stop: asyncio.Event) -> None:

@@ -79,9 +79,8 @@ class PartnerTransferTarget(_PartnerTarget):
         super().__init__(redis, directory, timeout)
         self.link_ttl = link_ttl
 
-    async def deliver(self, body: bytes, idempotency_key: str) -> DeliveryResult:
-        ticket = Ticket.model_validate_json(body)
-        partner_id = idempotency_key.rpartition(":")[2]
+    async def deliver(self, ticket: Ticket, hop: str) -> DeliveryResult:
+        partner_id = hop.rpartition(":")[2]
         partner = await self.directory.get(partner_id)
         me = await self.directory.me()
         request = _last_event(ticket, "transfer_requested", partner=partner_id)
@@ -100,8 +99,7 @@ class PartnerTransferTarget(_PartnerTarget):
         payload = envelope.model_dump_json(by_alias=True, exclude_none=True).encode()
         return await self._send(partner, TRANSFERS_PATH, payload, "ticket_id")
 
-    @staticmethod
-    def record_delivery(ticket: Ticket, hop: str, record: DeliveryAttempt) -> None:
+    def record_delivery(self, ticket: Ticket, hop: str, record: DeliveryAttempt) -> None:
         """The partner's receipt is our ticket's disposition (a later status never regresses it)."""
         partner_id = hop.rpartition(":")[2]
         if isinstance(ticket.disposition, Transferred) and ticket.disposition.partner == partner_id:
@@ -115,9 +113,8 @@ class PartnerTransferTarget(_PartnerTarget):
 class PartnerStatusTarget(_PartnerTarget):
     name = "partner-status"
 
-    async def deliver(self, body: bytes, idempotency_key: str) -> DeliveryResult:
-        ticket = Ticket.model_validate_json(body)
-        status = idempotency_key.rpartition(":")[2]
+    async def deliver(self, ticket: Ticket, hop: str) -> DeliveryResult:
+        status = hop.rpartition(":")[2]
         origin = await self.directory.get(ticket.source.extra.get("origin", ""))
         event = _last_event(ticket, "partner_status_set", status=status)
         transfer_id = ticket.source.extra.get("transfer_id")

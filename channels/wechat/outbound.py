@@ -20,7 +20,7 @@ from gateway import clock, keys
 from gateway.delivery_targets import DeliveryResult, DeliveryTarget
 from gateway.outbox import Outbox
 from gateway.settings import Settings
-from gateway.ticket import HistoryEvent
+from gateway.ticket import HistoryEvent, Ticket
 
 REPLY_HOP = "wx-reply"
 MESSAGE_WINDOW = 48 * 3600
@@ -55,7 +55,7 @@ async def queue_reply(redis: Redis, outbox: Outbox, account: WeChatAccount, open
                                                       detail={"hop": hop, "reason": "超过被动回复时限，改用客服消息发送"}))
 
 
-class WeChatReplyTarget:
+class WeChatReplyTarget(DeliveryTarget):
     name = "wechat-customer-service"
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
@@ -66,9 +66,8 @@ class WeChatReplyTarget:
     async def close(self) -> None:
         await self.api.close()
 
-    async def deliver(self, body: bytes, idempotency_key: str) -> DeliveryResult:
-        ticket_id, _, hop = idempotency_key.partition(":")
-        raw = await self.redis.get(_reply_key(ticket_id, hop))
+    async def deliver(self, ticket: Ticket, hop: str) -> DeliveryResult:
+        raw = await self.redis.get(_reply_key(ticket.id, hop))
         if raw is None:
             return DeliveryResult("reject", error="reply text no longer stored")
         reply = json.loads(raw)
