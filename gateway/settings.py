@@ -1,28 +1,35 @@
-"""Settings, read once from the environment. Every variable is documented in the README."""
+"""Settings, read once from the environment. Each is declared once, here: its default, and its
+variable HOTLINE_<NAME> unless a field names another. Every variable is in the README's table."""
 from __future__ import annotations
 
 import ipaddress
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value
+def env_name(f: Field[Any]) -> str | None:
+    """The environment variable of a setting: HOTLINE_<NAME> unless the field says otherwise
+    (`metadata={"env": ...}`; None: not read from the environment)."""
+    return f.metadata["env"] if "env" in f.metadata else f"HOTLINE_{f.name.upper()}"
 
 
-def _env_int(name: str, default: int) -> int:
-    return int(_env(name, str(default)))
+def _named(env: str | None, default: Any) -> Any:
+    return field(default=default, metadata={"env": env})
 
 
-def _env_float(name: str, default: float) -> float:
-    return float(_env(name, str(default)))
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    return _env(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+def _parse(kind: Any, raw: str) -> Any:
+    """A variable's text as the field's type (`X | None` reads as X: empty means the default)."""
+    options = [k for k in get_args(kind) if k is not type(None)] if get_origin(kind) in (UnionType, Union) else [kind]
+    target = options[0]
+    if target is bool:
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if target in (int, float, Path, str):
+        return target(raw)
+    raise TypeError(f"no parser for {kind}")
 
 
 @dataclass(frozen=True)
@@ -30,15 +37,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path("var")
-    redis_url: str | None = None
+    redis_url: str | None = _named("REDIS_URL", None)
     instance_id: str = field(default_factory=lambda: f"gw-{secrets.token_hex(3)}")
     ticket_prefix: str = "BJ"
-    timezone: str = "Asia/Shanghai"
+    timezone: str = _named(None, "Asia/Shanghai")  # the hotline's clock; not configurable
     cookie_secure: bool = False
     session_ttl_seconds: int = 12 * 3600
     # Core case system
-    case_system_url: str | None = None
-    case_system_secret: str = ""
+    case_system_url: str | None = _named("CASE_SYSTEM_URL", None)
+    case_system_secret: str = _named("CASE_SYSTEM_SECRET", "")
     case_system_timeout_seconds: float = 10.0
     # Outbox
     outbox_retry_horizon_seconds: float = 24 * 3600
@@ -108,7 +115,7 @@ class Settings:
     # as `key_id=secret,...` (never in the directory itself).
     partner_self: str = "beijing"
     partner_keys: str = ""
-    partner_directory_seed: Path | None = None  # None: channels/partner/data/partners.yaml
+    partner_directory_seed: Path | None = _named("HOTLINE_PARTNER_DIRECTORY", None)  # None: channels/partner/data/partners.yaml
     partner_timeout_seconds: float = 10.0
     partner_max_body_bytes: int = 2 * 1024 * 1024
     partner_link_ttl_seconds: int = 7 * 24 * 3600  # attachment links in an envelope expire after this
@@ -123,85 +130,15 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        d = cls()
-        return cls(
-            host=_env("HOTLINE_HOST", d.host),
-            port=_env_int("HOTLINE_PORT", d.port),
-            data_dir=Path(_env("HOTLINE_DATA_DIR", str(d.data_dir))),
-            redis_url=os.environ.get("REDIS_URL") or None,
-            instance_id=_env("HOTLINE_INSTANCE_ID", d.instance_id),
-            ticket_prefix=_env("HOTLINE_TICKET_PREFIX", d.ticket_prefix),
-            cookie_secure=_env_bool("HOTLINE_COOKIE_SECURE", d.cookie_secure),
-            session_ttl_seconds=_env_int("HOTLINE_SESSION_TTL_SECONDS", d.session_ttl_seconds),
-            case_system_url=(os.environ.get("CASE_SYSTEM_URL") or None),
-            case_system_secret=_env("CASE_SYSTEM_SECRET", ""),
-            case_system_timeout_seconds=_env_float("HOTLINE_CASE_SYSTEM_TIMEOUT_SECONDS", d.case_system_timeout_seconds),
-            outbox_retry_horizon_seconds=_env_float("HOTLINE_OUTBOX_RETRY_HORIZON_SECONDS", d.outbox_retry_horizon_seconds),
-            outbox_backoff_base_seconds=_env_float("HOTLINE_OUTBOX_BACKOFF_BASE_SECONDS", d.outbox_backoff_base_seconds),
-            outbox_backoff_cap_seconds=_env_float("HOTLINE_OUTBOX_BACKOFF_CAP_SECONDS", d.outbox_backoff_cap_seconds),
-            outbox_claim_idle_seconds=_env_float("HOTLINE_OUTBOX_CLAIM_IDLE_SECONDS", d.outbox_claim_idle_seconds),
-            outbox_concurrency=_env_int("HOTLINE_OUTBOX_CONCURRENCY", d.outbox_concurrency),
-            ready_max_outbox_lag=_env_int("HOTLINE_READY_MAX_OUTBOX_LAG", d.ready_max_outbox_lag),
-            rate_limit_ip_per_hour=_env_int("HOTLINE_RATE_LIMIT_IP_PER_HOUR", d.rate_limit_ip_per_hour),
-            rate_limit_phone_per_day=_env_int("HOTLINE_RATE_LIMIT_PHONE_PER_DAY", d.rate_limit_phone_per_day),
-            trusted_proxies=_env("HOTLINE_TRUSTED_PROXIES", d.trusted_proxies),
-            login_failures_per_user=_env_int("HOTLINE_LOGIN_FAILURES_PER_USER", d.login_failures_per_user),
-            login_failures_per_address=_env_int("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", d.login_failures_per_address),
-            login_lockout_seconds=_env_int("HOTLINE_LOGIN_LOCKOUT_SECONDS", d.login_lockout_seconds),
-            attachment_max_bytes=_env_int("HOTLINE_ATTACHMENT_MAX_BYTES", d.attachment_max_bytes),
-            attachments_max_total_bytes=_env_int("HOTLINE_ATTACHMENTS_MAX_TOTAL_BYTES", d.attachments_max_total_bytes),
-            attachments_max_count=_env_int("HOTLINE_ATTACHMENTS_MAX_COUNT", d.attachments_max_count),
-            log_level=_env("HOTLINE_LOG_LEVEL", d.log_level),
-            workers=_env("HOTLINE_WORKERS", d.workers),
-            kb_seed=_env_bool("HOTLINE_KB_SEED", d.kb_seed),
-            phone=_env_bool("HOTLINE_PHONE", d.phone),
-            ami_host=_env("HOTLINE_AMI_HOST", d.ami_host),
-            ami_port=_env_int("HOTLINE_AMI_PORT", d.ami_port),
-            ami_username=_env("HOTLINE_AMI_USERNAME", d.ami_username),
-            ami_secret=os.environ.get("HOTLINE_AMI_SECRET") or None,
-            ami_auth=_env("HOTLINE_AMI_AUTH", d.ami_auth),
-            ami_reconnect_max_seconds=_env_float("HOTLINE_AMI_RECONNECT_MAX_SECONDS", d.ami_reconnect_max_seconds),
-            audiosocket_listen=_env("HOTLINE_AUDIOSOCKET_LISTEN", d.audiosocket_listen),
-            audiosocket_advertise=os.environ.get("HOTLINE_AUDIOSOCKET_ADVERTISE") or None,
-            audiosocket_allow=_env("HOTLINE_AUDIOSOCKET_ALLOW", d.audiosocket_allow),
-            audiosocket_slin_rate=_env_int("HOTLINE_AUDIOSOCKET_SLIN_RATE", d.audiosocket_slin_rate),
-            phone_agents=_env("HOTLINE_PHONE_AGENTS", d.phone_agents),
-            phone_inbound_contexts=_env("HOTLINE_PHONE_INBOUND_CONTEXTS", d.phone_inbound_contexts),
-            vosk_model=Path(os.environ["HOTLINE_VOSK_MODEL"]) if os.environ.get("HOTLINE_VOSK_MODEL") else None,
-            speech_workers=_env_int("HOTLINE_SPEECH_WORKERS", d.speech_workers),
-            speech_lag_threshold_seconds=_env_float("HOTLINE_SPEECH_LAG_THRESHOLD_SECONDS", d.speech_lag_threshold_seconds),
-            speech_partial_interval_seconds=_env_float("HOTLINE_SPEECH_PARTIAL_INTERVAL_SECONDS", d.speech_partial_interval_seconds),
-            wechat_accounts=_env("HOTLINE_WECHAT_ACCOUNTS", d.wechat_accounts),
-            wechat_api_base=_env("HOTLINE_WECHAT_API_BASE", d.wechat_api_base),
-            wechat_max_body_bytes=_env_int("HOTLINE_WECHAT_MAX_BODY_BYTES", d.wechat_max_body_bytes),
-            wechat_reply_budget_seconds=_env_float("HOTLINE_WECHAT_REPLY_BUDGET_SECONDS", d.wechat_reply_budget_seconds),
-            wechat_draft_sweep_seconds=_env_float("HOTLINE_WECHAT_DRAFT_SWEEP_SECONDS", d.wechat_draft_sweep_seconds),
-            video=_env_bool("HOTLINE_VIDEO", d.video),
-            video_max_sessions=_env_int("HOTLINE_VIDEO_MAX_SESSIONS", d.video_max_sessions),
-            video_max_session_seconds=_env_float("HOTLINE_VIDEO_MAX_SESSION_SECONDS", d.video_max_session_seconds),
-            video_queue_timeout_seconds=_env_float("HOTLINE_VIDEO_QUEUE_TIMEOUT_SECONDS", d.video_queue_timeout_seconds),
-            video_media_timeout_seconds=_env_float("HOTLINE_VIDEO_MEDIA_TIMEOUT_SECONDS", d.video_media_timeout_seconds),
-            video_max_width=_env_int("HOTLINE_VIDEO_MAX_WIDTH", d.video_max_width),
-            video_max_height=_env_int("HOTLINE_VIDEO_MAX_HEIGHT", d.video_max_height),
-            video_max_framerate=_env_int("HOTLINE_VIDEO_MAX_FRAMERATE", d.video_max_framerate),
-            video_max_bitrate_kbps=_env_int("HOTLINE_VIDEO_MAX_BITRATE_KBPS", d.video_max_bitrate_kbps),
-            video_ice_servers=_env("HOTLINE_VIDEO_ICE_SERVERS", d.video_ice_servers),
-            video_ice_username=_env("HOTLINE_VIDEO_ICE_USERNAME", d.video_ice_username),
-            video_ice_credential=_env("HOTLINE_VIDEO_ICE_CREDENTIAL", d.video_ice_credential),
-            video_ice_addresses=_env("HOTLINE_VIDEO_ICE_ADDRESSES", d.video_ice_addresses),
-            partner_self=_env("HOTLINE_PARTNER_SELF", d.partner_self),
-            partner_keys=_env("HOTLINE_PARTNER_KEYS", d.partner_keys),
-            partner_directory_seed=Path(os.environ["HOTLINE_PARTNER_DIRECTORY"]) if os.environ.get("HOTLINE_PARTNER_DIRECTORY") else None,
-            partner_timeout_seconds=_env_float("HOTLINE_PARTNER_TIMEOUT_SECONDS", d.partner_timeout_seconds),
-            partner_max_body_bytes=_env_int("HOTLINE_PARTNER_MAX_BODY_BYTES", d.partner_max_body_bytes),
-            partner_link_ttl_seconds=_env_int("HOTLINE_PARTNER_LINK_TTL_SECONDS", d.partner_link_ttl_seconds),
-            nlu=_env("HOTLINE_NLU", d.nlu),
-            rasa_url=_env("HOTLINE_RASA_URL", d.rasa_url),
-            rasa_timeout_seconds=_env_float("HOTLINE_RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
-            rasa_retry_seconds=_env_float("HOTLINE_RASA_RETRY_SECONDS", d.rasa_retry_seconds),
-            rasa_action_token=os.environ.get("HOTLINE_RASA_ACTION_TOKEN") or None,
-            rasa_emergency_guard=_env_bool("HOTLINE_RASA_EMERGENCY_GUARD", d.rasa_emergency_guard),
-        )
+        """Each field from its variable (`env_name`); unset or empty keeps the default."""
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = env_name(f)
+            raw = os.environ.get(name) if name else None
+            if raw is not None and raw != "":
+                values[f.name] = _parse(hints[f.name], raw)
+        return cls(**values)
 
     def __post_init__(self) -> None:
         if self.workers not in {"process", "inline", "off"}:
