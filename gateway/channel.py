@@ -26,12 +26,12 @@ from gateway.settings import Settings
 
 @dataclass(frozen=True)
 class OpenApiPart:
-    """A channel's part of the OpenAPI document: the request/response models it adds to the
-    shared schema registry and its paths. `paths(ref, errors, desk, csrf)`: `ref` is the
-    `$ref` template, `errors(*codes)` the shared error responses, `desk` the staff-session
-    security block and `csrf` the CSRF header parameter."""
+    """A channel's part of the OpenAPI document: the models its requests are validated with and
+    those its responses are shaped by (added to the shared schemas), and its paths, written
+    with gateway/openapi_parts.py."""
     models: tuple[type[BaseModel], ...]
-    paths: Callable[[str, Callable[..., dict[str, Any]], dict[str, Any], dict[str, Any]], dict[str, Any]]
+    paths: Callable[[], dict[str, Any]]
+    responses: tuple[type[BaseModel], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ from gateway.embedded_redis import redis_url_for
 from gateway.settings import Settings
 from gateway.users import CAPABILITIES, ROLES, PasswordRejected, UserError, Users
 from knowledge_base.snapshot import KnowledgeSnapshot
+from peers import simulate_call as simulate
 from peers import wechat_cli as wechat_peer_cli
-from server import simulate
 from server.registry import channels
 from speech import fetch
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from channels.partner import desk, routes
+from channels.partner import desk, openapi, routes
 from channels.partner.directory import partner_directory
 from channels.partner.keys import PARTNERS
 from channels.partner.outbound import outbound
 from gateway.app_keys import REDIS, SETTINGS
-from gateway.channel import Channel
+from gateway.channel import Channel, OpenApiPart
 
 
 def _setup(app: web.Application) -> None:
@@ -24,4 +24,5 @@ async def _seed(app: web.Application) -> None:
     await app[PARTNERS].seed_if_empty()
 
 
-CHANNEL = Channel(name="partner", setup=_setup, package_dir=Path(__file__).parent, outbound=outbound, desk_panel="desk.js")
+CHANNEL = Channel(name="partner", setup=_setup, package_dir=Path(__file__).parent, outbound=outbound, desk_panel="desk.js",
+                  openapi=lambda: OpenApiPart(openapi.MODELS, openapi.paths, openapi.RESPONSES))

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from channels.phone import lifecycle
-from gateway.channel import Channel
+from channels.phone import lifecycle, openapi
+from gateway.channel import Channel, OpenApiPart
 
 CHANNEL = Channel(name="phone", setup=lifecycle.setup, package_dir=Path(__file__).parent, desk_panel="desk.js",
-                  readiness=lifecycle.readiness, start_notice=lifecycle.start_notice)
+                  readiness=lifecycle.readiness, start_notice=lifecycle.start_notice,
+                  openapi=lambda: OpenApiPart(openapi.MODELS, openapi.paths))

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from channels.video import lifecycle
-from channels.video.openapi import MODELS, video_paths
+from channels.video import lifecycle, openapi
 from gateway.channel import Channel, OpenApiPart
 
 CHANNEL = Channel(name="video", setup=lifecycle.setup, package_dir=Path(__file__).parent,
-                  openapi=lambda: OpenApiPart(MODELS, video_paths), desk_panel="desk.js", desk_styles=("desk.css",))
+                  openapi=lambda: OpenApiPart(openapi.MODELS, openapi.paths), desk_panel="desk.js", desk_styles=("desk.css",))

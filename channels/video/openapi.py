@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from channels.video.forms import VideoAgentOfferIn, VideoCallbackIn, VideoChatIn, VideoFileIn, VideoOfferIn
+from gateway.openapi_parts import CSRF, DESK, REF, errors
 
 MODELS: tuple[type[BaseModel], ...] = (VideoOfferIn, VideoAgentOfferIn, VideoChatIn, VideoCallbackIn, VideoFileIn)
 
@@ -64,3 +65,7 @@ def video_paths(ref: str, errors: Any, desk: dict[str, Any], csrf: dict[str, Any
         "/api/v1/agent/video/sessions/{session_id}/file": {"post": agent("File the ticket: content and kind", "videoAgentFile", "VideoFileIn", (401, 403, 404, 415, 422))},
         "/api/v1/agent/video/sessions/{session_id}/end": {"post": agent("End the session", "videoAgentEnd", None, (401, 403, 404))},
     }
+
+
+def paths() -> dict[str, Any]:
+    return video_paths(REF, errors, DESK, CSRF)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from channels.web import chat, routes
-from gateway.channel import Channel
+from channels.web import chat, openapi, routes
+from gateway.channel import Channel, OpenApiPart
 
 
 def _setup(app: web.Application) -> None:
@@ -14,4 +14,5 @@ def _setup(app: web.Application) -> None:
     chat.setup(app)
 
 
-CHANNEL = Channel(name="web", setup=_setup, package_dir=Path(__file__).parent)
+CHANNEL = Channel(name="web", setup=_setup, package_dir=Path(__file__).parent,
+                  openapi=lambda: OpenApiPart(openapi.MODELS, openapi.paths, openapi.RESPONSES))

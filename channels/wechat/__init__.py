@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from channels.wechat import routes
+from channels.wechat import openapi, routes
 from channels.wechat.outbound import outbound
-from gateway.channel import Channel
+from gateway.channel import Channel, OpenApiPart
 
-CHANNEL = Channel(name="wechat", setup=routes.setup, package_dir=Path(__file__).parent, outbound=outbound)
+CHANNEL = Channel(name="wechat", setup=routes.setup, package_dir=Path(__file__).parent, outbound=outbound,
+                  openapi=lambda: OpenApiPart((), openapi.paths))
