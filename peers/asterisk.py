@@ -1653,15 +1653,25 @@ class FakeAsterisk:
                                        int(extra_priority) if extra_priority.isdigit() else int(priority)))
         return True
 
-    async def _act_blindtransfer(self, client: _Client, msg: Headers) -> bool:
+    async def _transfer_request(self, client: _Client, msg: Headers) -> tuple[Channel, str] | None:
+        """The channel and extension of a BlindTransfer or Atxfer, or None after Asterisk's error."""
         name, exten = msg.first("Channel").strip(), msg.first("Exten").strip()
         if not name:
-            return await self._error(client, msg, "No channel specified")
+            await self._error(client, msg, "No channel specified")
+            return None
         if not exten:
-            return await self._error(client, msg, "No extension specified")
+            await self._error(client, msg, "No extension specified")
+            return None
         channel = self.find_channel(name)
         if channel is None:
-            return await self._error(client, msg, "Channel specified does not exist")
+            await self._error(client, msg, "Channel specified does not exist")
+            return None
+        return channel, exten
+
+    async def _act_blindtransfer(self, client: _Client, msg: Headers) -> bool:
+        if (request := await self._transfer_request(client, msg)) is None:
+            return True
+        channel, exten = request
         context = msg.first("Context").strip() or channel.context
         call, role = self._call_of(channel)
         if call is None or call.bridge is None or role != "agent":
@@ -1676,14 +1686,9 @@ class FakeAsterisk:
         return True
 
     async def _act_atxfer(self, client: _Client, msg: Headers) -> bool:
-        name, exten = msg.first("Channel").strip(), msg.first("Exten").strip()
-        if not name:
-            return await self._error(client, msg, "No channel specified")
-        if not exten:
-            return await self._error(client, msg, "No extension specified")
-        channel = self.find_channel(name)
-        if channel is None:
-            return await self._error(client, msg, "Channel specified does not exist")
+        if (request := await self._transfer_request(client, msg)) is None:
+            return True
+        channel, exten = request
         if not self.atxfer_feature:
             return await self._error(client, msg, "No attended transfer feature code found")
         await self._ack(client, msg, "Atxfer successfully queued")

@@ -24,5 +24,5 @@ async def _seed(app: web.Application) -> None:
     await app[PARTNERS].seed_if_empty()
 
 
-CHANNEL = Channel(name="partner", setup=_setup, package_dir=Path(__file__).parent, outbound=outbound, desk_panel="desk.js",
+CHANNEL = Channel(name="partner", setup=_setup, package_dir=Path(__file__).parent, outbound=outbound, desk_panel="desk.js", desk_styles=("desk.css",),
                   openapi=lambda: OpenApiPart(openapi.MODELS, openapi.paths, openapi.RESPONSES))

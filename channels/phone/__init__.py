@@ -6,6 +6,6 @@ from pathlib import Path
 from channels.phone import lifecycle, openapi
 from gateway.channel import Channel, OpenApiPart
 
-CHANNEL = Channel(name="phone", setup=lifecycle.setup, package_dir=Path(__file__).parent, desk_panel="desk.js",
+CHANNEL = Channel(name="phone", setup=lifecycle.setup, package_dir=Path(__file__).parent, desk_panel="desk.js", desk_styles=("desk.css",),
                   readiness=lifecycle.readiness, start_notice=lifecycle.start_notice,
                   openapi=lambda: OpenApiPart(openapi.MODELS, openapi.paths))
