@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiohttp import web  # noqa: E402
 
 from bench.stats import percentile  # noqa: E402
-from bot import rasa_actions, rasa_model, rasa_venv  # noqa: E402
+from bot.rasa import actions as rasa_actions  # noqa: E402
+from bot.rasa import model as rasa_model  # noqa: E402
+from bot.rasa import venv as rasa_venv  # noqa: E402
 from bot.rasa.client import RasaClient, RasaUnavailable  # noqa: E402
 from bot.rasa.server import RasaServer  # noqa: E402
 from gateway import clock  # noqa: E402

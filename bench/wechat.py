@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.stats import percentile as pct  # noqa: E402
-from channels.wechat import peer as wx  # noqa: E402
+from peers import wechat as wx  # noqa: E402
 from tests.support.processes import Gateway  # noqa: E402
 
 QUESTIONS = ["居住证怎么办理", "社保卡丢了怎么补办", "公积金怎么提取", "小客车指标怎么申请", "孩子入学需要什么材料"]
