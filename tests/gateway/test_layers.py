@@ -35,6 +35,7 @@ def test_every_registered_channel_has_the_same_shape() -> None:
         assert (channel.package_dir / "__init__.py").is_file()
         if channel.desk_panel is not None:
             assert channel.static_dir is not None and (channel.static_dir / channel.desk_panel).is_file(), channel.name
+            assert all((channel.static_dir / style).is_file() for style in channel.desk_styles), channel.name
 
 
 async def test_a_new_channel_is_one_package_and_one_registry_line() -> None:

@@ -7,8 +7,9 @@
  * transfer is reported back (受理 / 办理中 / 办结回告).
  * Backend: channels/partner/desk.py (routes), routes.py (partner API), delivery.py (outbox).
  *
- * Served at /static/partner/desk.js; the desk loads it when GET /api/v1/agent/desk-panels lists it,
- * and it plugs in with AgentDesk.register() (/static/agent/desk.js).
+ * Served at /static/partner/desk.js (styles: desk.css); the desk loads it when
+ * GET /api/v1/agent/desk-panels lists it, and it plugs in with AgentDesk.register()
+ * (/static/agent/desk.js). Its markup is built here (markup()) and mounted in the desk's slots.
  * All untrusted text is inserted with textContent via h(); innerHTML is never used.
  */
 import * as Staff from '/static/common/staff.js';
@@ -292,6 +293,53 @@ function onEvent(msg) {
 // ---------------------------------------------------------------------
 // Hooks
 // ---------------------------------------------------------------------
+
+// ---------------------------------------------------------------------
+// Markup: the pops above the ticket list, the transfer and report-back forms in the detail
+// pane's actions column (hidden until a ticket allows them), the screen-reader announcer.
+// ---------------------------------------------------------------------
+
+function markup() {
+  // Transfers from partner hotlines waiting for an agent.
+  Desk.mount('partner', 'list', h('div', { id: 'partner-pops', class: 'partner-pops', role: 'region', 'aria-label': '外省市转入待受理', hidden: true },
+    h('h3', { class: 'block-title' }, '外省市转入待受理 ', h('span', { id: 'partner-pops-count', class: 'count' })),
+    h('ul', { id: 'partner-pop-list', class: 'partner-pop-list' })));
+  Desk.mount('partner', 'actions', [
+    // 京津冀一键互转: shown while the ticket can still be transferred.
+    h('form', { id: 'transfer-form', class: 'action-block', hidden: true, novalidate: true },
+      h('h3', { class: 'block-title' }, '转外省市 ', h('span', { class: 'muted' }, '（京津冀一键互转）')),
+      h('div', { class: 'field' },
+        h('label', { for: 'transfer-partner' }, '对方热线'),
+        h('select', { id: 'transfer-partner', required: true })),
+      h('div', { class: 'field' },
+        h('label', { for: 'transfer-reason' }, '转办原因'),
+        h('textarea', {
+          id: 'transfer-reason', rows: '2', maxlength: '500', required: true,
+          placeholder: '如：诉求发生地在天津市河西区，属对方管辖'
+        })),
+      h('div', { id: 'transfer-consent-row', class: 'field field--check', hidden: true },
+        h('label', {}, h('input', { id: 'transfer-consent', type: 'checkbox' }), '市民已口头同意向对方热线提供本人姓名和电话')),
+      h('p', { id: 'transfer-note', class: 'hint' }),
+      h('button', { id: 'transfer-submit', type: 'submit', class: 'btn btn--warn' }, '确认转出'),
+      h('p', { id: 'transfer-msg', class: 'msg', role: 'status', 'aria-live': 'polite' })),
+    // A transfer we received: report back to the hotline that sent it.
+    h('form', { id: 'partner-status-form', class: 'action-block', hidden: true, novalidate: true },
+      h('h3', { class: 'block-title' }, '向转出方回告'),
+      h('p', { id: 'partner-status-current', class: 'hint' }),
+      h('div', { class: 'field' },
+        h('label', { for: 'partner-result' }, '办理结果 ', h('span', { class: 'muted' }, '（办结回告时必填）')),
+        h('textarea', { id: 'partner-result', rows: '2', maxlength: '2000' })),
+      h('div', { class: 'btn-row' },
+        h('button', { type: 'button', class: 'btn', 'data-partner-status': 'accepted' }, '受理'),
+        h('button', { type: 'button', class: 'btn', 'data-partner-status': 'in_progress' }, '办理中'),
+        h('button', { type: 'button', class: 'btn btn--primary', 'data-partner-status': 'resolved' }, '办结回告')),
+      h('p', { id: 'partner-status-msg', class: 'msg', role: 'status', 'aria-live': 'polite' }))
+  ]);
+  // Screen-reader announcements for transfers from partner hotlines.
+  Desk.mount('partner', 'end', h('div', { id: 'partner-announcer', class: 'sr-only', 'aria-live': 'assertive', 'aria-atomic': 'true' }));
+}
+
+markup();
 
 var bound = false;
 

@@ -9,7 +9,8 @@
  *
  * Served at /static/video/desk.js (styles: desk.css); the desk loads it when
  * GET /api/v1/agent/desk-panels lists it, and it plugs in with AgentDesk.register()
- * (/static/agent/desk.js). WebRTC helpers: /static/common/webrtc.js (shared with the citizen's
+ * (/static/agent/desk.js); its markup is built here (markup()) and mounted in the desk's
+ * workspace slot. WebRTC helpers: /static/common/webrtc.js (shared with the citizen's
  * page, video.js).
  *
  * All untrusted text is inserted with textContent via h(); innerHTML is never used.
@@ -21,6 +22,7 @@ import { closeMedia, createPeer, offerWithCandidates, openCamera } from '/static
 
 var $ = Staff.$, h = Staff.h, api = Staff.api, setMsg = Staff.setMsg, withBusy = Staff.withBusy;
 var WHO = { citizen: '市民', agent: '坐席' };
+var KIND_OPTIONS = [['', '待分类'], ['consultation', '咨询'], ['help', '求助'], ['complaint', '投诉'], ['report', '举报'], ['suggestion', '建议']];
 
 var state = { active: false, capable: false, current: null, pc: null, stream: null, loadSeq: 0, ended: false };
 
@@ -230,6 +232,49 @@ function stopMedia() {
   state.stream = null;
   state.pc = null;
 }
+
+// The panel (hidden until there is something to show): waiting requests, then the live session.
+function markup() {
+  Desk.mount('video', 'workspace', h('section', {
+    id: 'video-panel', class: 'pane video-panel', 'aria-labelledby': 'video-heading', 'data-state': 'idle', hidden: true
+  },
+    h('div', { class: 'pane-head' },
+      h('h2', { id: 'video-heading', class: 'pane-title' }, '手语视频'),
+      h('span', { id: 'video-count', class: 'count' }),
+      h('span', { class: 'spacer' }),
+      h('span', { id: 'video-capacity', class: 'muted' })),
+    h('p', { id: 'video-msg', class: 'msg', role: 'status', 'aria-live': 'polite' }),
+    h('ul', { id: 'video-waiting', class: 'video-waiting', 'aria-label': '等待接听的视频请求' }),
+    h('div', { id: 'video-session', class: 'video-session', hidden: true },
+      h('div', { class: 'video-media' },
+        h('video', { id: 'video-remote', autoplay: true, playsinline: true, 'aria-label': '市民的视频' }),
+        h('video', { id: 'video-local', autoplay: true, playsinline: true, muted: true, 'aria-label': '您自己的画面' }),
+        h('div', { class: 'video-controls' },
+          h('span', { id: 'video-status', class: 'video-status', role: 'status' }),
+          h('button', { id: 'video-end', type: 'button', class: 'btn btn--warn' }, '结束通话'))),
+      h('div', { class: 'video-side' },
+        h('h3', { id: 'video-chat-heading', class: 'block-title' }, '文字交流'),
+        h('ol', {
+          id: 'video-chat-log', class: 'video-chat-log', role: 'log', 'aria-live': 'polite',
+          'aria-labelledby': 'video-chat-heading', tabindex: '0'
+        }),
+        h('form', { id: 'video-chat-form', class: 'video-chat-form' },
+          h('label', { for: 'video-chat-input', class: 'sr-only' }, '输入文字消息'),
+          h('input', { id: 'video-chat-input', type: 'text', maxlength: '500', autocomplete: 'off', placeholder: '输入文字，回车发送' }),
+          h('button', { id: 'video-chat-send', type: 'submit', class: 'btn btn--small' }, '发送')),
+        h('form', { id: 'video-file-form', class: 'video-file-form' },
+          h('h3', { class: 'block-title' }, '记录诉求并提交工单'),
+          h('label', { for: 'video-file-content' }, '诉求内容'),
+          h('textarea', { id: 'video-file-content', rows: '3', maxlength: '2000', required: true }),
+          h('label', { for: 'video-file-kind' }, '诉求类型'),
+          h('select', { id: 'video-file-kind' }, KIND_OPTIONS.map(function (o) { return h('option', { value: o[0] }, o[1]); })),
+          h('button', { id: 'video-file-submit', type: 'submit', class: 'btn btn--primary' }, '提交工单'),
+          h('p', { id: 'video-file-msg', class: 'msg', role: 'status', 'aria-live': 'polite' }))))));
+  // The muted attribute only sets the default; the property is what keeps the own picture silent.
+  $('video-local').muted = true;
+}
+
+markup();
 
 function bind() {
   $('video-waiting').addEventListener('click', function (ev) {

@@ -1515,7 +1515,8 @@ function suggestedPartnerName(d) {
 // 填入转外省市表单 only while the partner panel shows the transfer form (it renders after the detail).
 function syncPartnerButton() {
   var btn = document.querySelector('#dispatch-view .dispatch-use-partner');
-  if (btn) btn.hidden = $('transfer-form').hidden;
+  var form = $('transfer-form');  // absent until (or unless) the partner panel has loaded
+  if (btn) btn.hidden = !form || form.hidden;
 }
 
 function renderDispatch(t, refillForm) {
@@ -1603,7 +1604,7 @@ function onDispatchViewClick(ev) {
 function usePartner(partner) {
   var form = $('transfer-form');
   var sel = $('transfer-partner');
-  if (form.hidden) { actionMsg('该工单当前不能转外省市', 'warn'); return; }
+  if (!form || !sel || form.hidden) { actionMsg('该工单当前不能转外省市', 'warn'); return; }
   sel.value = partner;
   if (sel.value !== partner) { actionMsg('对方热线列表中没有' + partnerName(partner), 'warn'); return; }
   sel.dispatchEvent(new Event('change', { bubbles: true }));

@@ -17,8 +17,17 @@
  *   });
  *
  * Every hook is optional. A panel registered after the desk opened is entered at once (and told
- * about the open socket and the ticket on screen), so the load order does not matter. The panel's
- * markup is in agent.html, hidden until the panel shows it.
+ * about the open socket and the ticket on screen), so the load order does not matter.
+ *
+ * A panel builds its own markup when its module loads (before it registers) and puts it in one of
+ * agent.html's generic slots with AgentDesk.mount(channel, slot, elements):
+ *   topbar     the top bar, after the connection status (indicators, notices)
+ *   workspace  the top of the workspace grid, before the ticket list (panes)
+ *   list       the ticket list pane, above the list (pops)
+ *   actions    the detail pane's actions column, after the note form (action forms)
+ *   end        the end of the desk (screen-reader announcers)
+ * Slots are `display: contents`, so what a panel adds lays out as a child of the slot's parent.
+ * Within a slot, panels keep the order the server lists them in, whichever script loads first.
  *
  * What the desk offers the panels (filled in by agent.js before any panel loads):
  *   openTicket(id, {focus}), selectedId(), editing(), showTicket(ticket), reloadDetail(),
@@ -28,6 +37,8 @@
  */
 
 const panels = [];
+// The channels the server listed, in its order (see mount).
+const listed = [];
 // What a late panel needs to catch up with.
 const desk = { entered: false, socketOpen: false, ticket: null };
 
@@ -48,7 +59,21 @@ export const AgentDesk = {
   },
 
   // The registered panels' channels, in registration order.
-  channels: function () { return panels.map(function (p) { return p.channel; }); }
+  channels: function () { return panels.map(function (p) { return p.channel; }); },
+
+  // Puts a panel's elements (one or a list) into agent.html's slot [data-desk-slot="<slot>"].
+  mount: function (channel, slot, elements) {
+    const box = document.querySelector('[data-desk-slot="' + slot + '"]');
+    if (!box) throw new Error('AgentDesk.mount: no desk slot ' + slot);
+    const rank = function (c) { const i = listed.indexOf(c); return i === -1 ? listed.length : i; };
+    const before = Array.prototype.find.call(box.children, function (el) {
+      return rank(el.getAttribute('data-desk-panel')) > rank(channel);
+    }) || null;
+    [].concat(elements).forEach(function (el) {
+      el.setAttribute('data-desk-panel', channel);
+      box.insertBefore(el, before);
+    });
+  }
 };
 
 // For agent.js: tells every panel (or the panels whose event prefix matches a socket event).
@@ -87,6 +112,7 @@ export const panelHooks = {
 // Adds the panels the server lists (GET /agent/desk-panels): their styles, then their scripts.
 // Resolves when every script has loaded or failed (a broken panel does not stop the others).
 export function loadPanels(list) {
+  (list || []).forEach(function (p) { if (p.channel && listed.indexOf(p.channel) === -1) listed.push(p.channel); });
   return Promise.all((list || []).map(function (p) {
     (p.styles || []).forEach(function (href) {
       if (document.querySelector('link[rel="stylesheet"][href="' + href + '"]')) return;
