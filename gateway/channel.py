@@ -55,6 +55,9 @@ class Channel:
     desk_panel: str | None = None
     """A module in its `static/` that plugs a panel into the agent desk (`AgentDesk.register`)."""
     desk_styles: tuple[str, ...] = ()
+    prepare: Callable[[web.Application], Awaitable[None]] | None = None
+    """Runs in the gateway's start-up before deliveries and channels start (e.g. seed data the
+    outbox needs)."""
     readiness: Callable[[web.Application], Awaitable[Readiness]] | None = None
     start_notice: Callable[[web.Application], str | None] = lambda app: None
     """One line for the operator after `hotline run` starts (e.g. transcription off), or None."""

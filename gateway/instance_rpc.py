@@ -45,7 +45,7 @@ async def call(redis: Redis, queue: str, request: dict[str, Any], timeout: float
     """Send `request` to whoever serves `queue` and wait for its result. Raises TimeoutError when
     nobody answered in `timeout` seconds and RemoteFailed when the request failed there."""
     request_id = secrets.token_hex(8)
-    expires = time.time() + timeout
+    expires = await _redis_now(redis) + timeout  # Redis' clock: instances' clocks may differ
     async with redis.pipeline(transaction=True) as pipe:
         pipe.rpush(queue, json.dumps({"id": request_id, "expires": expires, "request": request}, ensure_ascii=False))
         pipe.expire(queue, max(1, int(timeout) + 1))
@@ -65,16 +65,23 @@ async def call(redis: Redis, queue: str, request: dict[str, Any], timeout: float
     return result
 
 
+async def _redis_now(redis: Redis) -> float:
+    seconds, micros = await redis.time()
+    return seconds + micros / 1_000_000
+
+
 def _as_message(exc: Exception) -> dict[str, Any]:
     return {"message": str(exc) or type(exc).__name__}
 
 
 async def serve(redis: Redis, queue: str, handle: Handler, *, label: str,
                 failure: Callable[[Exception], dict[str, Any]] = _as_message,
-                ready: asyncio.Event | None = None, concurrent: bool = False) -> None:
-    """Answer the requests on `queue` until cancelled (while `ready` is set, if given). A Redis
-    outage pauses it with one warning; it does not end it. `concurrent`: each request runs as a
-    task of its own (one slow request does not hold up the next)."""
+                ready: asyncio.Event | None = None, concurrent: bool = False,
+                wait_slice: float = WAIT_SLICE_SECONDS) -> None:
+    """Answer the requests on `queue` until cancelled (while `ready` is set, if given: it is
+    looked at again every `wait_slice` seconds). A Redis outage pauses it with one warning; it
+    does not end it. `concurrent`: each request runs as a task of its own (one slow request does
+    not hold up the next)."""
     outage = OutageLog(log, label)
     running: set[asyncio.Task[None]] = set()  # referenced until done: the loop holds tasks only weakly
     while True:
@@ -82,7 +89,7 @@ async def serve(redis: Redis, queue: str, handle: Handler, *, label: str,
         if ready is not None:
             await ready.wait()
         try:
-            item = await redis.blpop([queue], timeout=WAIT_SLICE_SECONDS)
+            item = await redis.blpop([queue], timeout=wait_slice)
         except REDIS_UNREACHABLE as exc:
             outage.failed(exc)
             await asyncio.sleep(1)
@@ -96,8 +103,14 @@ async def serve(redis: Redis, queue: str, handle: Handler, *, label: str,
         except (ValueError, KeyError, TypeError):
             log.warning("malformed request dropped", extra={"queue": label})
             continue
-        if time.time() > expires:
-            continue  # the asker has given up already
+        try:
+            late = await _redis_now(redis) > expires
+        except REDIS_UNREACHABLE as exc:
+            outage.failed(exc)
+            late = False
+        if late:
+            log.warning("request dropped: its asker has given up", extra={"queue": label, "action": request.get("action")})
+            continue
         answer = _answer(redis, reply_key(queue, request_id), request, handle, failure, outage)
         if concurrent:
             task = asyncio.create_task(answer)

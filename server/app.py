@@ -137,6 +137,9 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     await _warn_without_aof(app[REDIS])
     if settings.kb_seed:
         await seed_if_empty(app[REDIS])
+    for channel in channels():
+        if channel.prepare is not None:
+            await channel.prepare(app)
     await _warm_triage()
     await app[KNOWLEDGE].refresh()
     tasks = [

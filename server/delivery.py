@@ -32,8 +32,10 @@ def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Me
         target = LocalInboxTarget(redis)
     targets: dict[str, DeliveryTarget] = {CASE_HOP: target}
     for channel in channels():
-        if channel.outbound is not None:
-            targets.update(channel.outbound(settings, redis))
+        for hop, hop_target in (channel.outbound(settings, redis) if channel.outbound is not None else {}).items():
+            if hop in targets:
+                raise ValueError(f"channel {channel.name} delivers hop {hop!r}, which another part already delivers")
+            targets[hop] = hop_target
     return Outbox(
         redis, tickets, targets, metrics, settings.instance_id,
         retry_horizon=settings.outbox_retry_horizon_seconds, backoff_base=settings.outbox_backoff_base_seconds,

@@ -15,14 +15,14 @@ from gateway.channel import Channel, OpenApiPart
 
 def _setup(app: web.Application) -> None:
     app[PARTNERS] = partner_directory(app[SETTINGS], app[REDIS])
-    app.on_startup.append(_seed)
     routes.setup(app)
     desk.setup(app)
 
 
 async def _seed(app: web.Application) -> None:
+    """The partner directory before any partner hop is delivered (an unknown partner is final)."""
     await app[PARTNERS].seed_if_empty()
 
 
-CHANNEL = Channel(name="partner", setup=_setup, package_dir=Path(__file__).parent, outbound=outbound, desk_panel="desk.js", desk_styles=("desk.css",),
+CHANNEL = Channel(name="partner", setup=_setup, package_dir=Path(__file__).parent, outbound=outbound, prepare=_seed, desk_panel="desk.js", desk_styles=("desk.css",),
                   openapi=lambda: OpenApiPart(openapi.MODELS, openapi.paths, openapi.RESPONSES))

@@ -36,4 +36,5 @@ async def serve_commands(redis: Redis, leading: asyncio.Event, execute: Executor
         await execute(command)
         return {}
 
-    await instance_rpc.serve(redis, COMMANDS, handle, label="phone command queue", ready=leading)
+    # A 1 s wait: an instance that steps down stops taking commands within a second.
+    await instance_rpc.serve(redis, COMMANDS, handle, label="phone command queue", ready=leading, wait_slice=1.0)

@@ -3,6 +3,7 @@ imported only then), started after the gateway's own start-up and stopped before
 of /readyz, and the call transfer it offers to other channels."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from channels.phone.service import PhoneChannel
 
 log = logging.getLogger(__name__)
+
+LEASE_CHECK_TIMEOUT_SECONDS = 2.0  # /readyz answers within seconds even when Redis hangs
 
 
 def setup(app: web.Application) -> None:
@@ -64,8 +67,8 @@ async def readiness(app: web.Application) -> Readiness:
     checks: dict[str, object] = {"phone": phone.status(), "transcription": phone.speech.transcription}
     failing: list[str] = []
     try:
-        leader = await phone.lease_holder()
-    except Exception:  # Redis unreachable: the kernel's check already says so
+        leader = await asyncio.wait_for(phone.lease_holder(), timeout=LEASE_CHECK_TIMEOUT_SECONDS)
+    except Exception:  # Redis unreachable or stuck: the kernel's own check says so
         leader = None
     lease = {**phone.lease(), "holder": leader}
     if lease["state"] == "dead":
