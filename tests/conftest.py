@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 import redis as sync_redis
 from aiohttp.test_utils import TestServer
+from playwright.async_api import expect
 from redis.asyncio import Redis
 
 from gateway.embedded_redis import EmbeddedRedis
@@ -19,6 +20,10 @@ from peers.asterisk import FakeAsterisk
 from server.app import create_app
 from tests.support.phone import AGENTS, AMI_SECRET, Desk, PhoneRig, StartPhone
 from tests.support.processes import CaseReceiver, Gateway
+
+# Browser assertions wait for their condition; on a busy machine (CI, `stress --cpu 2`) a page can
+# take well over Playwright's default 5 s to get there, which says nothing about the product.
+expect.set_options(timeout=20_000)
 
 pytest_plugins = ["tests.support.browser"]  # the `browser` fixture
 
