@@ -219,7 +219,8 @@ async def test_an_agent_page_reloading_mid_session_ends_and_files_it(video_app, 
     person = await citizen(video_browser, base)
     ticket_id = await connect(agent, person)
     await agent.reload()  # the agent's peer connection closes with the page
-    await expect(person.locator("#ended-message")).to_contain_text("坐席的视频连接已中断", timeout=30_000)
+    # How soon the citizen hears of it depends on ICE noticing on a loaded machine: waited for, not timed.
+    await expect(person.locator("#ended-message")).to_contain_text("坐席的视频连接已中断", timeout=120_000)
     ticket = await ended_ticket(agent, base, ticket_id)
     assert next(e for e in ticket["history"] if e["event"] == "video_ended")["detail"]["reason"] == "agent_disconnected"
     assert await recording_frames(agent, base, ticket, tmp_path) >= 5
