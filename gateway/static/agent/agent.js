@@ -403,7 +403,6 @@ function enterDesk() {
   resetList();
   closeDetail();
   loadList();
-  connectWs();
   loadTaxonomy();
 
   var sup = isSupervisor();
@@ -413,7 +412,10 @@ function enterDesk() {
 
   state.intervals.push(setInterval(refreshDueMarks, 30000));
   panelHooks.enter();
-  loadDeskPanels();
+  // The live connection opens once the panels are in: no event reaches the desk before the panel
+  // that shows it (a call ringing while the phone panel was still loading was lost).
+  var entry = ++deskEntries;
+  loadDeskPanels().then(function () { if (entry === deskEntries) connectWs(); });
   if (sup) {
     state.intervals.push(setInterval(function () {
       if (!document.hidden) { loadDeadLetters(true); loadLocalInbox(true); }
@@ -423,6 +425,7 @@ function enterDesk() {
 }
 
 function teardownDesk() {
+  deskEntries += 1;  // a panel load still pending opens no connection for this session
   disconnectWs();
   panelHooks.teardown();
   state.titlePrefix = '';
@@ -2075,6 +2078,7 @@ function disconnectWs() {
 // ---------------------------------------------------------------------
 
 var panelsLoading = null;
+var deskEntries = 0;  // each login into the desk; a late panel load must not reconnect an older one
 
 // Once per page: the panels the server lists, loaded after the first login (the list needs the session).
 function loadDeskPanels() {
