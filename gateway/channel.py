@@ -2,9 +2,9 @@
 
 A channel (web, WeChat, phone, video, partner hotlines, …) is a package under `channels/` whose
 `__init__` defines `CHANNEL = Channel(...)`. The composition root (`server/`) reads the list of
-channel packages from `server/registry.py` and, for each, calls `setup` on the web app, asks
-`outbound` for the delivery targets it owns (in the web process and in the delivery worker),
-merges its `openapi` part, serves its `static/` directory at `/static/<name>/` and lists its
+channel packages from `server/registry.py` and, for each, reads its settings section, calls
+`setup` on the web app, asks `outbound` for the delivery targets it owns (in the web process and
+in the delivery worker), merges its `openapi` part, serves its `static/` directory at `/static/<name>/` and lists its
 desk panel for the agent page. The kernel never imports a channel; a channel never imports
 another channel, the bot or the server: it hands what people say to `triage/` and tickets to
 `gateway.intake`.
@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from gateway.delivery_targets import DeliveryTarget
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsSection
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class Channel:
     """Routes, typed state (its own `web.AppKey`s) and its lifecycle (`app.cleanup_ctx`)."""
     package_dir: Path
     """The channel package's directory; `static/` under it is served when it exists."""
+    settings: type[SettingsSection] | None = None
+    """Its settings section (its own `settings.py`), read from the environment at start-up."""
     outbound: Callable[[Settings, Redis], Mapping[str, DeliveryTarget]] | None = None
     """The outbox hops it delivers, hop name → target (built in every process that delivers)."""
     openapi: Callable[[], OpenApiPart] | None = None

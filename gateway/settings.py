@@ -1,14 +1,17 @@
-"""Settings, read once from the environment. Each is declared once, here: its default, and its
-variable HOTLINE_<NAME> unless a field names another. Every variable is in the README's table."""
+"""Settings, read once from the environment. Each is declared once: its default, and its variable
+HOTLINE_<NAME> unless a field names another. The kernel's are here; a channel declares its own in
+its `settings.py` (a `SettingsSection`), which the composition root adds to `Settings.sections`.
+Every variable is in the README's table."""
 from __future__ import annotations
 
 import ipaddress
 import os
 import secrets
-from dataclasses import Field, dataclass, field, fields
+from collections.abc import Iterable
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 
 def env_name(f: Field[Any]) -> str | None:
@@ -17,7 +20,8 @@ def env_name(f: Field[Any]) -> str | None:
     return f.metadata["env"] if "env" in f.metadata else f"HOTLINE_{f.name.upper()}"
 
 
-def _named(env: str | None, default: Any) -> Any:
+def named(env: str | None, default: Any) -> Any:
+    """A field read from `env` instead of HOTLINE_<NAME> (None: not read from the environment)."""
     return field(default=default, metadata={"env": env})
 
 
@@ -33,19 +37,42 @@ def _parse(kind: Any, raw: str) -> Any:
 
 
 @dataclass(frozen=True)
+class SettingsSection:
+    """Base of a channel's settings: a frozen dataclass whose fields are read like the kernel's
+    (HOTLINE_<NAME>, or the name given with `named`). Field names are unique across sections."""
+
+
+Section = TypeVar("Section", bound=SettingsSection)
+Declared = TypeVar("Declared")
+
+
+def read_env(kind: type[Declared], **given: Any) -> Declared:
+    """A settings dataclass with each field from its variable (`env_name`); unset or empty keeps
+    the default."""
+    hints = get_type_hints(kind)
+    values: dict[str, Any] = dict(given)
+    for f in fields(kind):  # type: ignore[arg-type]  # kind is a dataclass; TypeVar can't say so
+        name = env_name(f)
+        raw = os.environ.get(name) if name else None
+        if raw is not None and raw != "":
+            values[f.name] = _parse(hints[f.name], raw)
+    return kind(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path("var")
-    redis_url: str | None = _named("REDIS_URL", None)
+    redis_url: str | None = named("REDIS_URL", None)
     instance_id: str = field(default_factory=lambda: f"gw-{secrets.token_hex(3)}")
     ticket_prefix: str = "BJ"
-    timezone: str = _named(None, "Asia/Shanghai")  # the hotline's clock; not configurable
+    timezone: str = named(None, "Asia/Shanghai")  # the hotline's clock; not configurable
     cookie_secure: bool = False
     session_ttl_seconds: int = 12 * 3600
     # Core case system
-    case_system_url: str | None = _named("CASE_SYSTEM_URL", None)
-    case_system_secret: str = _named("CASE_SYSTEM_SECRET", "")
+    case_system_url: str | None = named("CASE_SYSTEM_URL", None)
+    case_system_secret: str = named("CASE_SYSTEM_SECRET", "")
     case_system_timeout_seconds: float = 10.0
     # Outbox
     outbox_retry_horizon_seconds: float = 24 * 3600
@@ -56,7 +83,6 @@ class Settings:
     ready_max_outbox_lag: int = 10_000
     # Citizen portal limits
     rate_limit_ip_per_hour: int = 30
-    rate_limit_phone_per_day: int = 10
     # Reverse proxies whose X-Forwarded-For is believed (IPs/CIDRs, comma separated; empty: none).
     trusted_proxies: str = ""
     # Desk login lock-outs (failures only): per user name from any address, per client address
@@ -73,52 +99,6 @@ class Settings:
     workers: str = "process"
     # Load the sample knowledge base on the first start of an empty one.
     kb_seed: bool = True
-    # Phone channel (Asterisk AMI + AudioSocket); "off" disables it.
-    phone: bool = True
-    ami_host: str = "127.0.0.1"
-    ami_port: int = 5038
-    ami_username: str = "hotline"
-    ami_secret: str | None = None  # None: a development secret kept in the data directory
-    ami_auth: str = "md5"  # md5 (challenge) or plain
-    ami_reconnect_max_seconds: float = 10.0
-    audiosocket_listen: str = "127.0.0.1:9092"
-    audiosocket_advertise: str | None = None  # what Asterisk dials; defaults to the listen address
-    audiosocket_allow: str = "127.0.0.1,::1"  # peers allowed to connect (AudioSocket has no auth)
-    audiosocket_slin_rate: int = 8000  # rate of kind 0x10 frames (older Asterisk labels every rate 0x10)
-    phone_agents: str = ""  # interface or extension = desk user, comma separated
-    phone_inbound_contexts: str = "from-pstn,from-trunk"
-    vosk_model: Path | None = None  # None: speech.model.default_model_dir()
-    speech_workers: int = 0  # decoding threads; 0 = one per core
-    speech_lag_threshold_seconds: float = 1.0
-    speech_partial_interval_seconds: float = 0.25
-    # WeChat official accounts: names; each reads HOTLINE_WECHAT_<NAME>_TOKEN/_APPID/_AES_KEY/_SECRET.
-    wechat_accounts: str = ""
-    wechat_api_base: str = "https://api.weixin.qq.com"
-    wechat_max_body_bytes: int = 64 * 1024
-    wechat_reply_budget_seconds: float = 3.0  # WeChat waits 5 s; past this the answer goes as a 客服消息
-    wechat_draft_sweep_seconds: float = 60.0  # how often abandoned 我要反映 drafts are looked for and closed
-    # Video (sign-language) channel: WebRTC media through aiortc in this instance.
-    video: bool = True
-    video_max_sessions: int = 8  # concurrent sessions, queued or connected, across all instances
-    video_max_session_seconds: float = 1800.0  # from the agent's answer to the forced end
-    video_queue_timeout_seconds: float = 120.0  # then the page offers text chat, a callback or staying
-    video_media_timeout_seconds: float = 10.0  # no media from the citizen this long = disconnected
-    video_max_width: int = 640
-    video_max_height: int = 480
-    video_max_framerate: int = 15
-    video_max_bitrate_kbps: int = 800  # per direction; also the recording's video bitrate
-    video_ice_servers: str = ""  # STUN/TURN URLs, comma separated (empty: host candidates only)
-    video_ice_username: str = ""
-    video_ice_credential: str = ""
-    video_ice_addresses: str = ""  # only advertise these local addresses in SDP answers (empty: all)
-    # Jing-Jin-Ji partner hotlines: this hotline's id in the directory, and the shared HMAC keys
-    # as `key_id=secret,...` (never in the directory itself).
-    partner_self: str = "beijing"
-    partner_keys: str = ""
-    partner_directory_seed: Path | None = _named("HOTLINE_PARTNER_DIRECTORY", None)  # None: channels/partner/data/partners.yaml
-    partner_timeout_seconds: float = 10.0
-    partner_max_body_bytes: int = 2 * 1024 * 1024
-    partner_link_ttl_seconds: int = 7 * 24 * 3600  # attachment links in an envelope expire after this
     # Which engine decides: "embedded" (bot/decision.py) or "rasa" (a Rasa server, whose custom
     # actions call back to /rasa/actions; the embedded engine decides when Rasa is slow or down).
     nlu: str = "embedded"
@@ -128,23 +108,36 @@ class Settings:
     rasa_action_token: str | None = None  # None: the action endpoint accepts loopback peers only
     rasa_emergency_guard: bool = True  # the lexicon's emergency cues decide before Rasa is asked
 
+    sections: tuple[SettingsSection, ...] = named(None, ())
+    """The channels' sections (`section()` finds one; one not here reads as its defaults)."""
+
     @classmethod
-    def from_env(cls) -> "Settings":
-        """Each field from its variable (`env_name`); unset or empty keeps the default."""
-        hints = get_type_hints(cls)
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            name = env_name(f)
-            raw = os.environ.get(name) if name else None
-            if raw is not None and raw != "":
-                values[f.name] = _parse(hints[f.name], raw)
-        return cls(**values)
+    def from_env(cls, sections: Iterable[type[SettingsSection]] = ()) -> "Settings":
+        """The kernel's fields and each given section from the environment."""
+        return read_env(cls, sections=tuple(read_env(kind) for kind in sections))
+
+    def section(self, kind: type[Section]) -> Section:
+        for part in self.sections:
+            if isinstance(part, kind):
+                return part
+        return kind()
+
+    def with_values(self, **changes: Any) -> "Settings":
+        """A copy with fields changed by name, wherever they are declared (kernel or section)."""
+        own = {f.name for f in fields(self)}
+        remaining = {name: value for name, value in changes.items() if name not in own}
+        sections = []
+        for part in self.sections:
+            names = {f.name for f in fields(part)}
+            mine = {name: remaining.pop(name) for name in list(remaining) if name in names}
+            sections.append(replace(part, **mine))
+        if remaining:
+            raise TypeError(f"no such settings: {', '.join(sorted(remaining))}")
+        return replace(self, **{name: value for name, value in changes.items() if name in own}, sections=tuple(sections))
 
     def __post_init__(self) -> None:
         if self.workers not in {"process", "inline", "off"}:
             raise ValueError("HOTLINE_WORKERS must be process, inline or off")
-        if self.ami_auth not in {"md5", "plain"}:
-            raise ValueError("HOTLINE_AMI_AUTH must be md5 or plain")
         if self.nlu not in {"embedded", "rasa"}:
             raise ValueError("HOTLINE_NLU must be embedded or rasa")
         try:
@@ -155,8 +148,3 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
-
-    @property
-    def video_recording_dir(self) -> Path:
-        """Recordings in progress; each moves into the blob store when its session ends."""
-        return self.data_dir / "video-recordings"

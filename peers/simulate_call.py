@@ -15,6 +15,7 @@ from pathlib import Path
 
 from channels.phone.agents import AgentDirectory
 from channels.phone.config import ami_config
+from channels.phone.settings import PhoneSettings
 from gateway.settings import Settings
 
 PHONE_RATE = 8000
@@ -28,7 +29,7 @@ def _say(text: str) -> None:
 def _agent_interface(settings: Settings, requested: str | None) -> str:
     if requested:
         return requested
-    interfaces = AgentDirectory.parse(settings.phone_agents).interfaces
+    interfaces = AgentDirectory.parse(settings.section(PhoneSettings).phone_agents).interfaces
     return interfaces[0] if interfaces else "PJSIP/1001"
 
 
@@ -38,17 +39,18 @@ async def simulate_call(settings: Settings, wav: Path, caller: str, agent_interf
 
     clip = read_wav(wav)
     audio = resample(clip.samples, clip.rate, PHONE_RATE)
-    config = ami_config(settings)
-    asterisk = FakeAsterisk(username=config.username, secret=config.secret, host=settings.ami_host, port=settings.ami_port)
+    phone = settings.section(PhoneSettings)
+    config = ami_config(phone, settings.data_dir)
+    asterisk = FakeAsterisk(username=config.username, secret=config.secret, host=phone.ami_host, port=phone.ami_port)
     try:
         await asterisk.start()
     except OSError as exc:
-        _say(f"无法在 {settings.ami_host}:{settings.ami_port} 监听 AMI（{exc.strerror}）：是否已有 Asterisk 或另一个模拟器在运行？")
+        _say(f"无法在 {phone.ami_host}:{phone.ami_port} 监听 AMI（{exc.strerror}）：是否已有 Asterisk 或另一个模拟器在运行？")
         return 2
     interface = _agent_interface(settings, agent_interface)
     endpoint = interface.split("/", 1)[-1]
     try:
-        _say(f"模拟 Asterisk 已就绪（AMI {settings.ami_host}:{asterisk.port}），等待网关登录…  请先用 `make run` 启动网关")
+        _say(f"模拟 Asterisk 已就绪（AMI {phone.ami_host}:{asterisk.port}），等待网关登录…  请先用 `make run` 启动网关")
         try:
             await asterisk.wait_for_clients(timeout=LOGIN_WAIT)
         except asyncio.TimeoutError:
@@ -80,7 +82,7 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = Settings.from_env(sections=[PhoneSettings])
     if not args.wav.exists():
         _say(f"找不到音频文件：{args.wav}")
         return 2

@@ -38,7 +38,7 @@ from gateway.users import CAPABILITIES, ROLES, PasswordRejected, UserError, User
 from knowledge_base.snapshot import KnowledgeSnapshot
 from peers import simulate_call as simulate
 from peers import wechat_cli as wechat_peer_cli
-from server.registry import channels
+from server.registry import channels, settings_from_env
 from speech import fetch
 
 
@@ -100,7 +100,7 @@ def _tune_gc() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = settings_from_env()
     log_format.configure(settings.log_level)
     host = args.host or settings.host
     port = args.port or settings.port
@@ -271,7 +271,7 @@ async def _users(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = settings_from_env()
     with redis_url_for(settings) as url:
         return asyncio.run(_users(args, url))
 
@@ -298,7 +298,7 @@ def cmd_bot_corrections(args: argparse.Namespace) -> int:
         print(f"{count} corrections", file=sys.stderr)
         return 0
 
-    with redis_url_for(Settings.from_env()) as url:
+    with redis_url_for(settings_from_env()) as url:
         return asyncio.run(dump(url))
 
 
@@ -317,7 +317,7 @@ async def _published_snapshot() -> KnowledgeSnapshot:
     """The running gateway's published knowledge base, as the bot serves it."""
     from knowledge_base.store import KnowledgeBase
 
-    with redis_url_for(Settings.from_env()) as url:
+    with redis_url_for(settings_from_env()) as url:
         redis = Redis.from_url(url)
         try:
             kb = KnowledgeBase(redis)

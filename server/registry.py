@@ -5,6 +5,7 @@ import importlib
 from functools import cache
 
 from gateway.channel import Channel
+from gateway.settings import Settings
 
 CHANNEL_PACKAGES: tuple[str, ...] = (
     "channels.web",
@@ -22,3 +23,8 @@ def channels(packages: tuple[str, ...] = CHANNEL_PACKAGES) -> tuple[Channel, ...
     if len(set(names)) != len(names):
         raise ValueError(f"two channels share a name: {names}")
     return found
+
+
+def settings_from_env() -> Settings:
+    """The kernel's settings with every registered channel's section, from the environment."""
+    return Settings.from_env(sections=[c.settings for c in channels() if c.settings])

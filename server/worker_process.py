@@ -20,6 +20,7 @@ from gateway.settings import Settings
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
 from server.delivery import build_outbox, run_delivery
+from server.registry import settings_from_env
 
 PARENT_ENV = "HOTLINE_PARENT_PID"
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def run_from_env() -> int:
     from gateway import log_format
     from gateway.embedded_redis import redis_url_for
 
-    settings = Settings.from_env()
+    settings = settings_from_env()
     log_format.configure(settings.log_level)
     try:
         import uvloop

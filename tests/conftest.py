@@ -18,6 +18,7 @@ from gateway.embedded_redis import EmbeddedRedis
 from gateway.settings import Settings
 from peers.asterisk import FakeAsterisk
 from server.app import create_app
+from server.registry import channels
 from tests.support.phone import AGENTS, AMI_SECRET, Desk, PhoneRig, StartPhone
 from tests.support.processes import CaseReceiver, Gateway
 
@@ -71,12 +72,13 @@ def redis_url(redis_server: str) -> str:
 
 
 def settings_for(tmp_path: Path, redis_url: str, **overrides: object) -> Settings:
-    base = Settings(
+    """Test settings with every channel's section; overrides by field name, kernel or section."""
+    base = Settings(sections=tuple(c.settings() for c in channels() if c.settings)).with_values(
         data_dir=tmp_path / "data", redis_url=redis_url, instance_id="test-a",
         rate_limit_ip_per_hour=100_000, rate_limit_phone_per_day=100_000, workers="inline",
         kb_seed=False, phone=False,  # phone tests turn it on with their own AMI peer and ports
     )
-    return Settings(**{**base.__dict__, **overrides})
+    return base.with_values(**overrides)
 
 
 def other_database(url: str, db: int) -> str:

@@ -9,6 +9,7 @@ from channels.partner import desk, openapi, routes
 from channels.partner.directory import partner_directory
 from channels.partner.keys import PARTNERS
 from channels.partner.outbound import outbound
+from channels.partner.settings import PartnerSettings
 from gateway.app_keys import REDIS, SETTINGS
 from gateway.channel import Channel, OpenApiPart
 
@@ -24,5 +25,5 @@ async def _seed(app: web.Application) -> None:
     await app[PARTNERS].seed_if_empty()
 
 
-CHANNEL = Channel(name="partner", setup=_setup, package_dir=Path(__file__).parent, outbound=outbound, prepare=_seed, desk_panel="desk.js", desk_styles=("desk.css",),
+CHANNEL = Channel(name="partner", settings=PartnerSettings, setup=_setup, package_dir=Path(__file__).parent, outbound=outbound, prepare=_seed, desk_panel="desk.js", desk_styles=("desk.css",),
                   openapi=lambda: OpenApiPart(openapi.MODELS, openapi.paths, openapi.RESPONSES))

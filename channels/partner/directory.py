@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis.asyncio import Redis
 
+from channels.partner.settings import PartnerSettings
 from gateway import keys
 from gateway.settings import Settings
 
@@ -125,7 +126,8 @@ class PartnerDirectory:
 
 
 def partner_directory(settings: Settings, redis: Redis) -> PartnerDirectory:
-    return PartnerDirectory(redis, settings.partner_self, parse_keys(settings.partner_keys), settings.partner_directory_seed)
+    partner = settings.section(PartnerSettings)
+    return PartnerDirectory(redis, partner.partner_self, parse_keys(partner.partner_keys), partner.partner_directory_seed)
 
 
 def audit_line(actor: str, before: Partner | None, after: Partner) -> str:

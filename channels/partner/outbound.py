@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from channels.partner.directory import Partner, PartnerDirectory, partner_directory
 from channels.partner.envelope import StatusUpdate, build_envelope
+from channels.partner.settings import PartnerSettings
 from channels.partner.signing import blob_path, link_signature, signed_headers
 from gateway import clock
 from gateway.delivery_targets import DeliveryResult, DeliveryTarget, HttpTarget, classify_receipt
@@ -135,5 +136,6 @@ def _classify_ack(status: int, text: str) -> DeliveryResult:
 def outbound(settings: Settings, redis: Redis) -> dict[str, DeliveryTarget]:
     """The hops this channel delivers: transfers to partner hotlines and status reports back."""
     directory = partner_directory(settings, redis)
-    return {TRANSFER_HOP: PartnerTransferTarget(redis, directory, settings.partner_timeout_seconds, settings.partner_link_ttl_seconds),
-            STATUS_HOP: PartnerStatusTarget(redis, directory, settings.partner_timeout_seconds)}
+    partner = settings.section(PartnerSettings)
+    return {TRANSFER_HOP: PartnerTransferTarget(redis, directory, partner.partner_timeout_seconds, partner.partner_link_ttl_seconds),
+            STATUS_HOP: PartnerStatusTarget(redis, directory, partner.partner_timeout_seconds)}

@@ -17,10 +17,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from channels.partner import adapter
 from channels.partner.attachments import fetch_attachments
 from channels.partner.directory import Partner, PartnerDirectory
-from channels.partner.envelope import STATUS_LABELS, StatusUpdate, TransferEnvelope, TransferReceipt, envelope_ticket
+from channels.partner.envelope import STATUS_LABELS, StatusUpdate, TransferEnvelope, TransferReceipt
 from channels.partner.keys import PARTNERS
+from channels.partner.settings import PartnerSettings
 from channels.partner.signing import SignatureError, check, check_link, read_headers, remember_nonce
 from gateway import clock, keys
 from gateway.app_keys import BLOBS, INTAKE, REDIS, SETTINGS, TICKETS
@@ -55,7 +57,7 @@ async def authenticate(request: web.Request) -> tuple[Partner, bytes]:
     if partner is None or not partner.enabled or partner.key_id != signed.key_id or secret is None:
         raise ApiError(401, "unknown_partner", "未知的合作热线或密钥")
     try:
-        body = await read_limited(request.content, request.content_length, request.app[SETTINGS].partner_max_body_bytes)
+        body = await read_limited(request.content, request.content_length, request.app[SETTINGS].section(PartnerSettings).partner_max_body_bytes)
     except TooLarge:
         raise ApiError(413, "payload_too_large", "转办内容过大") from None
     try:
@@ -86,7 +88,7 @@ async def receive_transfer(request: web.Request) -> web.Response:
         return _receipt(envelope, known, duplicate=True)
     app = request.app
     attachments, notes = await fetch_attachments(envelope.attachments, partner, app[BLOBS], app[SETTINGS].attachment_max_bytes)
-    ticket = envelope_ticket(envelope, partner, clock.now(), attachments, notes)
+    ticket = adapter.to_ticket(envelope, partner, clock.now(), attachments, notes)
     result = await app[INTAKE](ticket, actor=f"partner:{partner.id}")
     assert result.ticket_id is not None  # no rate limits on partner intake
     stored = await app[TICKETS].document(result.ticket_id)

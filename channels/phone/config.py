@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 
 from channels.phone.ami import AmiConfig
-from gateway.settings import Settings
+from channels.phone.settings import PhoneSettings
 
 DEV_SECRET_FILE = "ami-dev-secret"
 
@@ -33,19 +33,19 @@ def dev_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def ami_config(settings: Settings) -> AmiConfig:
+def ami_config(settings: PhoneSettings, data_dir: Path) -> AmiConfig:
     secret = settings.ami_secret
     if secret is None:
         if not _loopback(settings.ami_host):
             raise ValueError("HOTLINE_AMI_SECRET must be set when Asterisk is not on this machine")
-        secret = dev_secret(settings.data_dir)
+        secret = dev_secret(data_dir)
     return AmiConfig(
         host=settings.ami_host, port=settings.ami_port, username=settings.ami_username, secret=secret,
         auth="plain" if settings.ami_auth == "plain" else "md5", reconnect_max_seconds=settings.ami_reconnect_max_seconds,
     )
 
 
-def audiosocket_allow(settings: Settings) -> list[str]:
+def audiosocket_allow(settings: PhoneSettings) -> list[str]:
     """Loopback and Asterisk's own address are always allowed."""
     allowed = [a.strip() for a in settings.audiosocket_allow.split(",") if a.strip()]
     try:

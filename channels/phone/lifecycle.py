@@ -12,6 +12,7 @@ from aiohttp import web
 
 from channels.phone import routes
 from channels.phone.keys import PHONE
+from channels.phone.settings import PhoneSettings
 from channels.phone.transfer import PhoneCallTransfer
 from gateway.app_keys import CALL_TRANSFER, INTAKE, METRICS, REDIS, SETTINGS, TICKETS
 from gateway.channel import Readiness
@@ -26,7 +27,7 @@ LEASE_CHECK_TIMEOUT_SECONDS = 2.0  # /readyz answers within seconds even when Re
 
 
 def setup(app: web.Application) -> None:
-    app[PHONE] = _build(app) if app[SETTINGS].phone else None
+    app[PHONE] = _build(app) if app[SETTINGS].section(PhoneSettings).phone else None
     app[CALL_TRANSFER] = PhoneCallTransfer(app)  # also without a local AMI session: the leader may hold the call
     app.cleanup_ctx.append(_run)
     routes.setup(app)
@@ -38,14 +39,15 @@ def _build(app: web.Application) -> PhoneChannel | None:
     from speech.recognizer import SpeechEngine
 
     settings = app[SETTINGS]
+    phone = settings.section(PhoneSettings)
     try:
-        ami = ami_config(settings)
+        ami = ami_config(phone, settings.data_dir)
     except ValueError as exc:
         # Citizens' web and WeChat requests must not go down with a missing phone secret.
         log.error("phone channel disabled", extra={"reason": str(exc)})
         return None
-    speech = SpeechEngine(settings.vosk_model, workers=settings.speech_workers or None,
-                          partial_interval=settings.speech_partial_interval_seconds, lag_threshold=settings.speech_lag_threshold_seconds)
+    speech = SpeechEngine(phone.vosk_model, workers=phone.speech_workers or None,
+                          partial_interval=phone.speech_partial_interval_seconds, lag_threshold=phone.speech_lag_threshold_seconds)
     return PhoneChannel(settings, ami, app[REDIS], app[INTAKE], app[TICKETS], app[KNOWLEDGE], app[METRICS], speech)
 
 

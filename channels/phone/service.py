@@ -20,7 +20,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from channels.phone import assist
+from channels.phone import adapter, assist
 from channels.phone.agents import AgentDirectory
 from channels.phone.ami import AmiClient, AmiConfig, AmiError
 from channels.phone.audiosocket import AudioSocketServer, ExpectedStream
@@ -28,8 +28,8 @@ from channels.phone.calls import Call, CallTracker, CallUpdate
 from channels.phone.commands import serve_commands
 from channels.phone.config import audiosocket_allow
 from channels.phone.legs import LegTranscriber
+from channels.phone.settings import PhoneSettings
 from gateway import clock, keys
-from gateway.deadlines import due_at
 from gateway.intake import Intake
 from gateway.live_events import publish_to_desks
 from gateway.metrics import Metrics
@@ -39,18 +39,13 @@ from gateway.redis_values import text
 from gateway.settings import Settings
 from gateway.summaries import summary
 from gateway.ticket import (
-    PENDING_ID,
     Abandoned,
     HistoryEvent,
-    Links,
     Location,
     Provenance,
-    Requester,
-    Source,
     Status,
     Ticket,
     TranscriptSegment,
-    Urgency,
 )
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
@@ -106,16 +101,17 @@ class PhoneChannel:
     def __init__(self, settings: Settings, ami: AmiConfig, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge,
                  metrics: Metrics, speech: SpeechEngine) -> None:
         self.settings = settings
+        self.config = config = settings.section(PhoneSettings)
         self.redis = redis
         self.intake = intake
         self.tickets = tickets
         self.knowledge = knowledge
         self.metrics = metrics
         self.speech = speech
-        self.directory = AgentDirectory.parse(settings.phone_agents)
-        self.tracker = CallTracker(self.directory.lookup, settings.phone_inbound_contexts.split(","))
+        self.directory = AgentDirectory.parse(config.phone_agents)
+        self.tracker = CallTracker(self.directory.lookup, config.phone_inbound_contexts.split(","))
         self.ami = AmiClient(ami, self._on_ami_event, self._on_ami_ready)
-        self.audio = AudioSocketServer(settings.audiosocket_listen, audiosocket_allow(settings), self._open_stream, settings.audiosocket_slin_rate)
+        self.audio = AudioSocketServer(config.audiosocket_listen, audiosocket_allow(config), self._open_stream, config.audiosocket_slin_rate)
         self.sessions: dict[str, CallSession] = {}
         self._queue: asyncio.Queue[tuple[str, Any, float]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -130,8 +126,8 @@ class PhoneChannel:
 
     @property
     def advertised_audiosocket(self) -> str:
-        if self.settings.audiosocket_advertise:
-            return self.settings.audiosocket_advertise
+        if self.config.audiosocket_advertise:
+            return self.config.audiosocket_advertise
         host = self.audio.host if self.audio.host not in ("0.0.0.0", "::") else "127.0.0.1"
         return f"[{host}]:{self.audio.port}" if ":" in host else f"{host}:{self.audio.port}"
 
@@ -143,7 +139,7 @@ class PhoneChannel:
         self._consumer = asyncio.create_task(self._consume(), name="ami-events")
         self._leader = asyncio.create_task(self._lead(), name="phone-leader")
         self._commands = asyncio.create_task(serve_commands(self.redis, self.leading, self._run_command), name="phone-commands")
-        log.info("phone channel started", extra={"ami": f"{self.settings.ami_host}:{self.settings.ami_port}", "audiosocket": self.advertised_audiosocket})
+        log.info("phone channel started", extra={"ami": f"{self.config.ami_host}:{self.config.ami_port}", "audiosocket": self.advertised_audiosocket})
 
     async def stop(self) -> None:
         for task in (self._leader, self._commands):
@@ -365,15 +361,7 @@ class PhoneChannel:
             phone = None
         earlier_ids = [text(i) for i in
                        (await self.redis.zrevrange(keys.by_phone(phone), 0, REPEAT_CALLER_LIMIT) if phone else [])]
-        extra = {"mode": "call", "queue": call.queue, "dialed": call.dialed}
-        if call.caller_number and phone is None:
-            extra["caller_id"] = call.caller_number  # kept as Asterisk gave it: anonymous, foreign, …
-        ticket = Ticket(
-            id=PENDING_ID, channel="phone", received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
-            requester=Requester(phone=phone, name=call.caller_name or None),
-            content="电话来电，通话内容见语音转写。", source=Source(channel_id=call.linkedid, extra={k: v for k, v in extra.items() if v}),
-            links=Links(repeat_caller=earlier_ids[:REPEAT_CALLER_LIMIT]),
-        )
+        ticket = adapter.call_ticket(call, phone, earlier_ids[:REPEAT_CALLER_LIMIT], now)
         result = await self.intake(ticket, actor="phone")
         if result.ticket_id is None:
             log.error("call could not be filed", extra={"linkedid": call.linkedid})

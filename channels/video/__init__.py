@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from channels.video import lifecycle, openapi
+from channels.video import lifecycle, openapi, outbound
+from channels.video.settings import VideoSettings
 from gateway.channel import Channel, OpenApiPart
 
-CHANNEL = Channel(name="video", setup=lifecycle.setup, package_dir=Path(__file__).parent,
+CHANNEL = Channel(name="video", outbound=outbound.outbound, settings=VideoSettings, setup=lifecycle.setup, package_dir=Path(__file__).parent,
                   openapi=lambda: OpenApiPart(openapi.MODELS, openapi.paths), desk_panel="desk.js", desk_styles=("desk.css",))

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from channels.video import routes
+from channels.video.settings import VideoSettings
 from channels.video.state import VIDEO
 from gateway.app_keys import BLOBS, INTAKE, REDIS, SETTINGS, TICKETS, USERS
 
 
 def setup(app: web.Application) -> None:
-    if app[SETTINGS].video:
+    if app[SETTINGS].section(VideoSettings).video:
         from channels.video.service import VideoChannel
 
         app[VIDEO] = VideoChannel(app[SETTINGS], app[REDIS], app[INTAKE], app[TICKETS], app[BLOBS], app[USERS])

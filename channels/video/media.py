@@ -17,7 +17,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from channels.video.recorder import Recording
-from gateway.settings import Settings
+from channels.video.settings import VideoSettings
 
 log = logging.getLogger(__name__)
 _BACKGROUND: set[asyncio.Task[None]] = set()  # fire-and-forget tasks, referenced until they finish
@@ -74,14 +74,14 @@ class BoundedVideo(MediaStreamTrack):
         return out
 
 
-def rtc_configuration(settings: Settings) -> RTCConfiguration:
+def rtc_configuration(settings: VideoSettings) -> RTCConfiguration:
     urls = [u.strip() for u in settings.video_ice_servers.split(",") if u.strip()]
     servers = [RTCIceServer(urls=u, username=settings.video_ice_username or None, credential=settings.video_ice_credential or None)
                for u in urls]
     return RTCConfiguration(iceServers=servers)
 
 
-def shape_answer(sdp: str, settings: Settings) -> str:
+def shape_answer(sdp: str, settings: VideoSettings) -> str:
     """Bound the browser's video bitrate (b=AS/TIAS in the video section) and advertise only the
     configured local addresses, if any."""
     allowed = {a.strip() for a in settings.video_ice_addresses.split(",") if a.strip()}
@@ -113,7 +113,7 @@ def check_offer(sdp: str) -> None:
 
 
 class MediaSession:
-    def __init__(self, session_id: str, settings: Settings, on_gone: Gone) -> None:
+    def __init__(self, session_id: str, settings: VideoSettings, recordings: Path, on_gone: Gone) -> None:
         self.session_id = session_id
         self.settings = settings
         self._on_gone = on_gone
@@ -123,7 +123,7 @@ class MediaSession:
         self.relay = MediaRelay()
         self.incoming: dict[str, MediaStreamTrack] = {}
         self.outgoing = {"video": AgentTrack("video"), "audio": AgentTrack("audio")}
-        self.recording = Recording(settings.video_recording_dir / f"{session_id}.webm", settings.video_max_width,
+        self.recording = Recording(recordings / f"{session_id}.webm", settings.video_max_width,
                                    settings.video_max_height, settings.video_max_framerate, settings.video_max_bitrate_kbps)
         self._tasks: list[asyncio.Task[None]] = []
         self._gone = False

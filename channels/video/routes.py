@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from channels.video import forms, keys
 from channels.video.errors import VideoError
 from channels.video.sessions import VideoSession
+from channels.video.settings import VideoSettings
 from channels.video.state import VIDEO
 from gateway.app_keys import REDIS, SETTINGS
 from gateway.auth import requires
@@ -52,7 +53,7 @@ async def video_page(_: web.Request) -> web.FileResponse:
 
 
 async def video_config(request: web.Request) -> web.Response:
-    s = request.app[SETTINGS]
+    s = request.app[SETTINGS].section(VideoSettings)
     ice = [{"urls": u.strip(), **({"username": s.video_ice_username, "credential": s.video_ice_credential} if s.video_ice_username else {})}
            for u in s.video_ice_servers.split(",") if u.strip()]
     return json_response({
@@ -127,7 +128,7 @@ async def citizen_events(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _pump_citizen(ws: web.WebSocketResponse, channel: "VideoChannel", session: VideoSession, redis: Redis) -> None:
-    settings = channel.settings
+    settings = channel.config
     pubsub = redis.pubsub()
     await pubsub.subscribe(keys.events(session.id))
     try:
@@ -188,7 +189,7 @@ async def agent_sessions(request: web.Request) -> web.Response:
                 waiting.append(s.public(position))
     connected = [s.public() for s in await channel.sessions.connected_to(None if supervisor else user)]
     return json_response({"sign_language": capable, "waiting": waiting, "connected": connected,
-                          "active": await channel.sessions.active_count(), "max_sessions": channel.settings.video_max_sessions})
+                          "active": await channel.sessions.active_count(), "max_sessions": channel.config.video_max_sessions})
 
 
 @requires(*DESK)

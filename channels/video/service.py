@@ -19,6 +19,7 @@ from channels.video import adapter, keys
 from channels.video.errors import VideoError
 from channels.video.media import MediaSession, OfferError
 from channels.video.sessions import ALIVE_TTL_SECONDS, Sessions, VideoSession
+from channels.video.settings import VideoSettings, recording_dir
 from gateway import clock, instance_rpc
 from gateway.blobs import BlobStore
 from gateway.intake import Intake
@@ -68,6 +69,8 @@ class Started:
 class VideoChannel:
     def __init__(self, settings: Settings, redis: Redis, intake: Intake, tickets: Tickets, blobs: BlobStore, users: Users) -> None:
         self.settings = settings
+        self.config = settings.section(VideoSettings)
+        self.recordings = recording_dir(settings.data_dir)
         self.redis = redis
         self.intake = intake
         self.tickets = tickets
@@ -82,7 +85,7 @@ class VideoChannel:
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.settings.video_recording_dir.mkdir(parents=True, exist_ok=True)
+        self.recordings.mkdir(parents=True, exist_ok=True)
         self._tasks = [asyncio.create_task(self._serve_control(), name="video-control"),
                        asyncio.create_task(self._keep_alive(), name="video-alive")]
 
@@ -112,9 +115,9 @@ class VideoChannel:
             raise VideoError(503, "video_unavailable", "视频服务正在维护，请稍后再试或使用文字服务")
         session_id = secrets.token_urlsafe(12)
         token = secrets.token_urlsafe(24)
-        if not await self.sessions.admit(session_id, self.settings.instance_id, token_sha(token), self.settings.video_max_sessions):
+        if not await self.sessions.admit(session_id, self.settings.instance_id, token_sha(token), self.config.video_max_sessions):
             raise VideoError(503, "video_busy", "当前视频手语服务已满，请稍后再试，也可以使用文字服务或预约回访", retry_after=60)
-        media = MediaSession(session_id, self.settings, lambda reason: self.finish(session_id, reason, "system"))
+        media = MediaSession(session_id, self.config, self.recordings, lambda reason: self.finish(session_id, reason, "system"))
         try:
             answer = await media.answer_citizen(offer_sdp)
             now = clock.now()
@@ -258,7 +261,7 @@ class VideoChannel:
         await self._tell_desks({"type": "video.ended", "session": session.public(), "message": message})
 
     async def _limit_duration(self, session_id: str) -> None:
-        limit = self.settings.video_max_session_seconds
+        limit = self.config.video_max_session_seconds
         warn_at = max(0.0, limit - WARN_BEFORE_END_SECONDS)
         await asyncio.sleep(warn_at)
         if limit > WARN_BEFORE_END_SECONDS:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from channels.web import chat, openapi, routes
+from channels.web import chat, openapi, outbound, routes
+from channels.web.settings import WebSettings
 from gateway.channel import Channel, OpenApiPart
 
 
@@ -14,5 +15,5 @@ def _setup(app: web.Application) -> None:
     chat.setup(app)
 
 
-CHANNEL = Channel(name="web", setup=_setup, package_dir=Path(__file__).parent,
+CHANNEL = Channel(name="web", settings=WebSettings, outbound=outbound.outbound, setup=_setup, package_dir=Path(__file__).parent,
                   openapi=lambda: OpenApiPart(openapi.MODELS, openapi.paths, openapi.RESPONSES))

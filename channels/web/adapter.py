@@ -1,5 +1,7 @@
-"""Web portal → Ticket. Translation only: validation happened at the edge, rules live elsewhere."""
+"""Web portal and web chat → Ticket. Translation only: validation happened at the edge, rules live elsewhere."""
 from __future__ import annotations
+
+from datetime import datetime
 
 from channels.web.forms import CitizenRequestIn
 from gateway import clock
@@ -34,4 +36,13 @@ def to_ticket(form: CitizenRequestIn, submission_key: str, attachments: list[Att
         location=location,
         source=Source(channel_id=submission_key),
         links=Links(related=[form.related_ticket] if form.related_ticket else []),
+    )
+
+
+def chat_ticket(session_id: str, text: str, now: datetime, message: Message, number: int) -> Ticket:
+    # Each request of the session has its own ticket; a retried first message finds it again.
+    return Ticket(
+        id=PENDING_ID, channel=Channel.web, received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
+        content=text, messages=[message],
+        source=Source(channel_id=f"chat:{session_id}:{number}", extra={"mode": "chat", "session": session_id}),
     )

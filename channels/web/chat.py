@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from channels.web import adapter, keys
 from gateway.app_keys import RATE_LIMITER, SETTINGS
 from gateway.client_address import client_address
-from gateway.deadlines import due_at
 from gateway.errors import ApiError
 from gateway.json_io import json_response, read_model
 from gateway.rate_limits import RateLimit
-from gateway.ticket import PENDING_ID, Channel, Message, Source, Ticket, Urgency
 from triage.app_keys import TURNS
 from triage.turn import Turn
 
@@ -34,25 +32,16 @@ async def chat(request: web.Request) -> web.Response:
     app = request.app
     body = await read_model(request, ChatIn, _field_message)
     settings = app[SETTINGS]
-    allowed, retry_after = await app[RATE_LIMITER].hit(RateLimit(f"chat:{client_address(request)}", settings.rate_limit_ip_per_hour * 10, 3600))
+    allowed, retry_after = await app[RATE_LIMITER].hit(RateLimit(keys.chat_from(client_address(request)), settings.rate_limit_ip_per_hour * 10, 3600))
     if not allowed:
         raise ApiError(429, "rate_limited", "提问过于频繁，请稍后再试；紧急情况请拨打 110、119、120、122", headers={"Retry-After": str(retry_after)})
 
-    turn = await app[TURNS].take("web", body.session_id, body.text, lambda now, message, number: _new_ticket(body, now, message, number))
+    turn = await app[TURNS].take("web", body.session_id, body.text, lambda now, message, number: adapter.chat_ticket(body.session_id, body.text, now, message, number))
     return json_response(_reply(turn))
 
 
 def _field_message(error: Mapping[str, Any]) -> str:
     return "请输入1至2000字的问题" if error["loc"] and error["loc"][0] == "text" else "会话编号无效，请刷新页面"
-
-
-def _new_ticket(body: ChatIn, now: datetime, message: Message, number: int) -> Ticket:
-    # Each request of the session has its own ticket; a retried first message finds it again.
-    return Ticket(
-        id=PENDING_ID, channel=Channel.web, received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
-        content=body.text, messages=[message],
-        source=Source(channel_id=f"chat:{body.session_id}:{number}", extra={"mode": "chat", "session": body.session_id}),
-    )
 
 
 def _reply(turn: Turn) -> dict[str, Any]:

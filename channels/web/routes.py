@@ -10,8 +10,10 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import ValidationError
 
+from channels.web import keys
 from channels.web.adapter import to_ticket
 from channels.web.forms import CitizenRequestIn, field_errors
+from channels.web.settings import WebSettings
 from channels.web.uploads import Submission, UploadLimits, read_submission
 from gateway import clock
 from gateway.app_keys import BLOBS, INTAKE, METRICS, RATE_LIMITER, SETTINGS, TICKETS
@@ -70,7 +72,7 @@ async def submit_request(request: web.Request) -> web.Response:
 
     submission: Submission = await read_submission(request, UploadLimits(settings))
     fields = _normalise(submission.fields)
-    per_ip = RateLimit(f"ip:{client_address(request)}", settings.rate_limit_ip_per_hour, 3600)
+    per_ip = RateLimit(keys.submissions_from(client_address(request)), settings.rate_limit_ip_per_hour, 3600)
     try:
         if fields.get("website"):
             raise ApiError(400, "honeypot_filled", "提交未通过校验，请刷新页面后重试")
@@ -92,7 +94,7 @@ async def submit_request(request: web.Request) -> web.Response:
             kind=attachment_kind(upload.mime), sha256=digest, size=len(upload.data),
             mime=upload.mime, filename=upload.filename, blob=f"blob:sha256:{digest}",
         ))
-    per_phone = RateLimit(f"phone:{form.phone}", settings.rate_limit_phone_per_day, 86400)
+    per_phone = RateLimit(keys.submissions_by(form.phone), settings.section(WebSettings).rate_limit_phone_per_day, 86400)
     result = await app[INTAKE](to_ticket(form, submission_key, attachments), actor="citizen", limits=(per_ip, per_phone))
     if result.limited_by is per_ip:
         raise _rate_limited("提交过于频繁，请稍后再试；紧急情况请拨打12345", result.retry_after)
@@ -147,7 +149,7 @@ def _accepted(request: web.Request, ticket_id: str, duplicate: bool) -> web.Resp
 
 async def track(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    allowed, retry_after = await request.app[RATE_LIMITER].hit(RateLimit(f"track:{client_address(request)}", settings.rate_limit_ip_per_hour * 4, 3600))
+    allowed, retry_after = await request.app[RATE_LIMITER].hit(RateLimit(keys.tracking_from(client_address(request)), settings.rate_limit_ip_per_hour * 4, 3600))
     if not allowed:
         raise _rate_limited("查询过于频繁，请稍后再试", retry_after)
     ticket_id = request.query.get("ticket_id", "").strip().upper()

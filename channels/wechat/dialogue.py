@@ -19,10 +19,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from channels.wechat import adapter
 from channels.wechat.accounts import WeChatAccount
 from gateway import clock, keys
 from gateway.blobs import BlobStore
-from gateway.deadlines import due_at
 from gateway.intake import Intake
 from gateway.media_types import attachment_kind, sniff
 from gateway.outbox import Outbox
@@ -30,18 +30,13 @@ from gateway.phone_numbers import phone_in_text
 from gateway.redis_values import text
 from gateway.summaries import summary
 from gateway.ticket import (
-    PENDING_ID,
     Abandoned,
     Attachment,
-    Channel,
     HistoryEvent,
     Location,
     Message,
-    Requester,
-    Source,
     Status,
     Ticket,
-    Urgency,
 )
 from gateway.tickets import TicketNotFound, Tickets
 from knowledge_base.live import LiveKnowledge
@@ -234,11 +229,7 @@ class Dialogue:
 
     async def _consult(self, account: WeChatAccount, openid: str, text: str, msg_key: str, source: str) -> Reply:
         def new_ticket(now: datetime, message: Message, _: int) -> Ticket:
-            return Ticket(
-                id=PENDING_ID, channel=Channel.wechat, received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
-                content=text, messages=[message], requester=Requester(wechat_openid=openid),
-                source=Source(channel_id=f"{account.name}:{msg_key}", extra={"mode": "chat", "account": account.name}),
-            )
+            return adapter.consultation_ticket(account.name, openid, msg_key, text, now, message)
 
         turn = await self.turns.take("wechat", f"{account.name}:{openid}", text, new_ticket, source)
         if turn.opened:
@@ -256,12 +247,7 @@ class Dialogue:
         if draft.ticket_id:
             return draft.ticket_id
         now = clock.now()
-        ticket = Ticket(
-            id=PENDING_ID, channel=Channel.wechat, received_at=now, updated_at=now, due_at=due_at(now, Urgency.normal),
-            content="（市民正在通过公众号登记诉求）", requester=Requester(wechat_openid=openid),
-            # The draft's start identifies the request: a retried message opens it once.
-            source=Source(channel_id=f"{account.name}:report:{openid}:{draft.started}", extra={"mode": "collecting", "account": account.name}),
-        )
+        ticket = adapter.report_ticket(account.name, openid, draft.started, now)
         result = await self.intake(ticket, actor="citizen")
         assert result.ticket_id is not None
         draft.ticket_id = result.ticket_id

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from channels.wechat.accounts import WeChatAccount, load_accounts
 from channels.wechat.api import OUT_OF_WINDOW, WeChatApi, WeChatApiError, WeChatUnavailable
+from channels.wechat.settings import WeChatSettings
 from gateway import clock, keys
 from gateway.delivery_targets import DeliveryResult, DeliveryTarget
 from gateway.outbox import Outbox
@@ -58,7 +59,7 @@ async def queue_reply(redis: Redis, outbox: Outbox, account: WeChatAccount, open
 class WeChatReplyTarget(DeliveryTarget):
     name = "wechat-customer-service"
 
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: WeChatSettings) -> None:
         self.redis = redis
         self.accounts = load_accounts(settings.wechat_accounts)
         self.api = WeChatApi(redis, settings.wechat_api_base)
@@ -90,4 +91,5 @@ class WeChatReplyTarget(DeliveryTarget):
 
 def outbound(settings: Settings, redis: Redis) -> dict[str, DeliveryTarget]:
     """The hop this channel delivers: replies to citizens through the customer-service API."""
-    return {REPLY_HOP: WeChatReplyTarget(redis, settings)} if settings.wechat_accounts else {}
+    wechat = settings.section(WeChatSettings)
+    return {REPLY_HOP: WeChatReplyTarget(redis, wechat)} if wechat.wechat_accounts else {}

@@ -23,6 +23,7 @@ from channels.wechat.envelope import PushRefused, check_query_signature, open_pu
 from channels.wechat.keys import WECHAT
 from channels.wechat.outbound import note_user_activity
 from channels.wechat.service import WeChatChannel, dedupe_key
+from channels.wechat.settings import WeChatSettings
 from gateway import keys
 from gateway.app_keys import SETTINGS
 from gateway.errors import ApiError
@@ -88,7 +89,7 @@ async def _sweep_drafts(app: web.Application) -> AsyncIterator[None]:
     the client of WeChat's API."""
     stop = asyncio.Event()
     dialogue: Dialogue = app[WECHAT].dialogue
-    every = app[SETTINGS].wechat_draft_sweep_seconds
+    every = app[SETTINGS].section(WeChatSettings).wechat_draft_sweep_seconds
 
     async def sweep() -> None:
         outage = OutageLog(log, "wechat draft sweeper")
@@ -109,7 +110,7 @@ async def _sweep_drafts(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    if not app[SETTINGS].wechat_accounts:
+    if not app[SETTINGS].section(WeChatSettings).wechat_accounts:
         return
     app[WECHAT] = WeChatChannel(app)
     app.cleanup_ctx.append(_sweep_drafts)

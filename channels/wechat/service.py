@@ -13,6 +13,7 @@ from channels.wechat.api import WeChatApi, WeChatApiError
 from channels.wechat.dialogue import Dialogue, Reply
 from channels.wechat.envelope import Push, ReplayGuard
 from channels.wechat.outbound import queue_reply
+from channels.wechat.settings import WeChatSettings
 from gateway import keys
 from gateway.app_keys import BLOBS, INTAKE, OUTBOX, REDIS, SETTINGS, TICKETS
 from gateway.errors import ApiError
@@ -26,7 +27,7 @@ SEEN_TTL = 24 * 3600  # WeChat's retries come within seconds; a day also covers 
 
 class WeChatChannel:
     def __init__(self, app: web.Application) -> None:
-        settings = app[SETTINGS]
+        settings = app[SETTINGS].section(WeChatSettings)
         self.accounts = load_accounts(settings.wechat_accounts)
         self.limit = settings.wechat_max_body_bytes
         self.budget = settings.wechat_reply_budget_seconds

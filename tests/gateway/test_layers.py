@@ -15,6 +15,9 @@ sys.path.insert(0, str(REPO / "tools"))
 import layers  # noqa: E402 - tools/ is scripts, not a package
 
 EXAMPLE = REPO / "tests" / "support" / "example_channel"
+# The files every channel package has, so each reads the same way (docs/architecture.md); `static/`
+# when it serves pages or a desk panel.
+CHANNEL_FILES = {"__init__.py", "settings.py", "keys.py", "adapter.py", "routes.py", "outbound.py", "openapi.py"}
 
 
 def test_no_upward_imports_no_channel_to_channel_imports_and_no_cycles() -> None:
@@ -32,7 +35,9 @@ def test_every_registered_channel_has_the_same_shape() -> None:
     assert [c.name for c in found] == [p.rsplit(".", 1)[1] for p in CHANNEL_PACKAGES]
     for channel in found:
         assert isinstance(channel, Channel)
-        assert (channel.package_dir / "__init__.py").is_file()
+        files = {p.name for p in channel.package_dir.glob("*.py")}
+        assert CHANNEL_FILES <= files, (channel.name, sorted(CHANNEL_FILES - files))
+        assert channel.settings is not None and channel.outbound is not None and channel.openapi is not None, channel.name
         if channel.desk_panel is not None:
             assert channel.static_dir is not None and (channel.static_dir / channel.desk_panel).is_file(), channel.name
             assert all((channel.static_dir / style).is_file() for style in channel.desk_styles), channel.name

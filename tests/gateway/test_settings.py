@@ -6,10 +6,24 @@ from pathlib import Path
 
 import pytest
 
+from channels.phone.settings import PhoneSettings
 from gateway.settings import Settings, env_name
+from server.registry import channels, settings_from_env
 from tests.support.paths import REPO
 
-VARIABLES = {f.name: env_name(f) for f in fields(Settings)}
+SECTIONS = [c.settings for c in channels() if c.settings]
+DECLARED = [f for kind in (Settings, *SECTIONS) for f in fields(kind)]
+VARIABLES = {f.name: env_name(f) for f in DECLARED}
+
+
+def _value(settings: Settings, name: str) -> object:
+    part = next(p for p in (settings, *settings.sections) if name in {f.name for f in fields(p)})
+    return getattr(part, name)
+
+
+def test_every_registered_channel_has_its_section_and_names_are_unique() -> None:
+    assert len(VARIABLES) == len(DECLARED)  # one name, one place
+    assert {type(p) for p in settings_from_env().sections} == set(SECTIONS)
 
 
 def test_every_variable_is_in_the_readme() -> None:
@@ -31,10 +45,23 @@ def test_every_variable_is_in_the_readme() -> None:
 ])
 def test_a_variable_sets_its_field(monkeypatch: pytest.MonkeyPatch, variable: str, raw: str, field: str, expected: object) -> None:
     monkeypatch.setenv(variable, raw)
-    assert getattr(Settings.from_env(), field) == expected
+    assert _value(settings_from_env(), field) == expected
 
 
 def test_a_bad_value_is_refused_with_the_variable_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTLINE_WORKERS", "threads")
     with pytest.raises(ValueError, match="HOTLINE_WORKERS"):
         Settings.from_env()
+
+
+def test_a_bad_channel_value_is_refused_with_the_variable_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTLINE_AMI_AUTH", "sha1")
+    with pytest.raises(ValueError, match="HOTLINE_AMI_AUTH"):
+        settings_from_env()
+
+
+def test_values_change_by_name_wherever_declared() -> None:
+    settings = Settings(sections=(PhoneSettings(),)).with_values(port=9001, ami_port=6038)
+    assert settings.port == 9001 and settings.section(PhoneSettings).ami_port == 6038
+    with pytest.raises(TypeError, match="no_such_setting"):
+        settings.with_values(no_such_setting=1)

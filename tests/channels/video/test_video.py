@@ -324,15 +324,15 @@ async def test_a_citizen_leaving_the_queue_abandons_the_ticket(video_app, http: 
         await agent.close()
 
 
-def test_answers_bound_the_bitrate_and_advertise_only_the_configured_addresses(tmp_path) -> None:
+def test_answers_bound_the_bitrate_and_advertise_only_the_configured_addresses() -> None:
     from channels.video.media import rtc_configuration, shape_answer
-    from tests.conftest import settings_for
+    from channels.video.settings import VideoSettings
 
     sdp = ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
            "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=candidate:1 1 udp 1 192.0.2.2 5000 typ host\r\n"
            "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\nb=AS:5000\r\n"
            "a=candidate:1 1 udp 1 192.0.2.2 5002 typ host\r\na=candidate:2 1 udp 1 10.9.9.9 5004 typ host\r\n")
-    settings = settings_for(tmp_path, "redis://unused", video_max_bitrate_kbps=600, video_ice_addresses="192.0.2.2",
+    settings = VideoSettings(video_max_bitrate_kbps=600, video_ice_addresses="192.0.2.2",
                             video_ice_servers="stun:stun.example.cn:3478,turn:turn.example.cn:3478", video_ice_username="u", video_ice_credential="p")
     shaped = shape_answer(sdp, settings).split("\r\n")
     video = shaped[shaped.index("m=video 9 UDP/TLS/RTP/SAVPF 96"):]
