@@ -2,8 +2,9 @@
 (受理, 办理中, 延期, 办结), signed like our forwards to it (docs/case-system.md).
 
 The headers are checked before the body is read, the body parsed only once the signature
-matches; each signed request is taken once (its signature is remembered for as long as its
-timestamp could be accepted), so a captured request cannot be replayed. What the report does to
+matches; each request carries a fresh `nonce` inside the signed body, remembered for as long as
+its timestamp could be accepted, so a captured request cannot be replayed (a retry of the same
+report has a new nonce and the same `update_id`, and is answered `duplicate`). What the report does to
 the ticket is the kernel's (`gateway.case_updates`); a refused request stores nothing."""
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import logging
 import re
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from gateway import keys
 from gateway.app_keys import OUTBOX, REDIS, SETTINGS, TICKETS
@@ -46,15 +47,17 @@ async def _authenticated_body(request: web.Request) -> bytes:
     if not verify(secret, timestamp, body, signature):
         log.warning("case-system update refused", extra={"reason": "invalid_signature"})
         raise _refused("invalid_signature", "签名校验失败")
-    if not await first_use(request.app[REDIS], f"{keys.P}case-system:signature:{signature}"):
-        raise _refused("replayed_request", "该请求已处理过（签名重复），请勿重放；重试请用新的时间戳重新签名")
     return body
 
 
-def parse_update(body: bytes) -> CaseUpdateIn:
+class SignedCaseUpdateIn(CaseUpdateIn):
+    nonce: str = Field(pattern=r"^[A-Za-z0-9_-]{16,64}$", description="fresh for every request, a retry too; a repeat is a replay")
+
+
+def parse_update(body: bytes) -> SignedCaseUpdateIn:
     check_depth(body)
     try:
-        update = CaseUpdateIn.model_validate_json(body)
+        update = SignedCaseUpdateIn.model_validate_json(body)
     except ValidationError as exc:
         fields = [{"field": ".".join(map(str, e["loc"])) or "body", "code": e["type"], "message": "内容格式不正确"} for e in exc.errors()]
         raise ApiError(422, "validation_failed", "办理状态内容格式有误", fields) from None
@@ -67,6 +70,8 @@ async def receive_update(request: web.Request) -> web.Response:
     body = await _authenticated_body(request)
     update = parse_update(body)
     app = request.app
+    if not await first_use(app[REDIS], f"{keys.P}case-system:nonce:{update.nonce}"):
+        raise _refused("replayed_request", "该请求已处理过（nonce 重复），请勿重放；重试请使用新的 nonce 并重新签名")
     try:
         result = await record_case_update(app[TICKETS], app[OUTBOX], update, actor="case-system")
     except CaseUpdateRefused as refused:

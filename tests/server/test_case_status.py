@@ -93,8 +93,8 @@ async def test_a_repeated_report_is_one_event_and_a_late_one_never_reopens(forwa
     base, ticket_id, case_id = forwarded
     progress = update(ticket_id, case_id, 1, "in_progress", 5)
     assert (await report(http, base, CASE_SECRET, progress))[1]["outcome"] == "applied"
-    # The case system's retry is signed again (another timestamp): the same update, one event.
-    status, body = await report(http, base, CASE_SECRET, progress, timestamp=int(time.time()) - 1)
+    # The case system's retry is a new request (a new nonce, signed again): the same update, one event.
+    status, body = await report(http, base, CASE_SECRET, progress)
     assert (status, body["outcome"]) == (200, "duplicate")
     # Reported later but happened earlier: 受理 after 办理中 changes nothing.
     status, body = await report(http, base, CASE_SECRET, update(ticket_id, case_id, 2, "accepted", 1))
@@ -105,7 +105,7 @@ async def test_a_repeated_report_is_one_event_and_a_late_one_never_reopens(forwa
     # A 办理中 sent after 办结 (even one that claims a later time) must not reopen the case.
     status, body = await report(http, base, CASE_SECRET, update(ticket_id, case_id, 4, "in_progress", 30))
     assert (status, body["outcome"], body["ignored_because"], body["case_status"]) == (200, "ignored", "closed", "closed")
-    status, body = await report(http, base, CASE_SECRET, closing, timestamp=int(time.time()) - 2)
+    status, body = await report(http, base, CASE_SECRET, closing)
     assert (status, body["outcome"]) == (200, "duplicate")
 
     ticket = await stored(redis_url, ticket_id)
@@ -135,6 +135,9 @@ async def test_forged_stale_and_replayed_requests_are_refused_and_change_nothing
     headers = signed(CASE_SECRET, closing)
     assert (await send(http, base, closing, headers))[0] == 200
     status, answer = await send(http, base, closing, headers)  # the captured request, sent again
+    assert (status, answer["error"]) == (401, "replayed_request")
+    later = signed(CASE_SECRET, closing, int(time.time()) + 5)  # even signed again: its nonce was used
+    status, answer = await send(http, base, closing, later)
     assert (status, answer["error"]) == (401, "replayed_request")
     ticket = await stored(redis_url, ticket_id)
     assert len([e for e in ticket.history if e.event == "case_status"]) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from typing import Any
 
@@ -23,18 +24,19 @@ def signed(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, 
     return {"Content-Type": "application/json", "X-Hotline-Timestamp": ts, "X-Hotline-Signature": "sha256=" + mac}
 
 
-def encode(update: dict[str, Any]) -> bytes:
-    return json.dumps(update, ensure_ascii=False).encode()
-
-
 async def send(http: aiohttp.ClientSession, base: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
     async with http.post(base + UPDATES, data=body, headers=headers) as resp:
         return resp.status, await resp.json()
 
 
+def encode(update: dict[str, Any], nonce: str | None = None) -> bytes:
+    """The body of one request: the report and a fresh nonce (a retry gets a new one)."""
+    return json.dumps({**update, "nonce": nonce or secrets.token_urlsafe(18)}, ensure_ascii=False).encode()
+
+
 async def report(http: aiohttp.ClientSession, base: str, secret: str, update: dict[str, Any],
                  timestamp: int | None = None) -> tuple[int, dict[str, Any]]:
-    """One report, freshly signed."""
+    """One report, as a new request: a fresh nonce, freshly signed."""
     body = encode(update)
     return await send(http, base, body, signed(secret, body, timestamp))
 
