@@ -73,7 +73,8 @@ async def receive_update(request: web.Request) -> web.Response:
     if not await first_use(app[REDIS], f"{keys.P}case-system:nonce:{update.nonce}"):
         raise _refused("replayed_request", "该请求已处理过（nonce 重复），请勿重放；重试请使用新的 nonce 并重新签名")
     try:
-        result = await record_case_update(app[TICKETS], app[OUTBOX], update, actor="case-system")
+        report = CaseUpdateIn.model_validate(update.model_dump(exclude={"nonce"}))  # the nonce was the request's, not the report's
+        result = await record_case_update(app[TICKETS], app[OUTBOX], report, actor="case-system")
     except CaseUpdateRefused as refused:
         raise ApiError(refused.status, refused.code, refused.message) from None
     log.info("case-system update", extra={"ticket": update.ticket_id, "status": update.status, "outcome": result.outcome})
