@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway import clock, keys
+from gateway.errors import ApiError
 from gateway.outbox import CASE_HOP, Outbox
 from gateway.ticket import CASE_STATUS_RANK, CaseProgress, CaseStatus, Forwarded, HistoryEvent, Status, Ticket
 from gateway.tickets import TicketNotFound, Tickets
@@ -65,12 +66,8 @@ def missing_fields(update: CaseUpdateIn) -> list[dict[str, str]]:
     return errors
 
 
-class CaseUpdateRefused(Exception):
+class CaseUpdateRefused(ApiError):
     """The report cannot apply to this ticket (not ours to take): status, code, Chinese message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(code)
-        self.status, self.code, self.message = status, code, message
 
 
 Outcome = Literal["applied", "duplicate", "ignored"]

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from gateway import clock, keys
 from gateway.app_keys import OUTBOX, REDIS, SETTINGS, TICKETS
 from gateway.auth import actor, requires
-from gateway.case_updates import CaseUpdateIn, CaseUpdateRefused, missing_fields, record_case_update
+from gateway.case_updates import CaseUpdateIn, missing_fields, record_case_update
 from gateway.delivery_targets import idempotency_key
 from gateway.errors import ApiError
 from gateway.json_io import json_response, read_model
@@ -61,10 +61,7 @@ async def mark_case(request: web.Request) -> web.Response:
                           at=at, **mark.model_dump())
     if missing := missing_fields(update):
         raise ApiError(422, "validation_failed", "办理状态填写不完整", missing)
-    try:
-        result = await record_case_update(app[TICKETS], app[OUTBOX], update, actor=actor(request))
-    except CaseUpdateRefused as refused:
-        raise ApiError(refused.status, refused.code, refused.message) from None
+    result = await record_case_update(app[TICKETS], app[OUTBOX], update, actor=actor(request))
     if result.outcome == "ignored":
         raise ApiError(409, "case_closed" if result.ignored_because == "closed" else "out_of_order",
                        "该案件已办结，不能再更改状态" if result.ignored_because == "closed" else "该状态早于案件当前状态，未更改")
