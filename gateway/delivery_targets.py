@@ -30,6 +30,7 @@ class DeliveryResult:
     status_code: int | None = None
     case_id: str | None = None
     error: str | None = None
+    note: str | None = None  # e.g. a citizen notice kept until they can be reached
 
 
 class DeliveryTarget(Protocol):

@@ -87,4 +87,4 @@ def store_unavailable(request: web.Request) -> web.Response:
 
 
 def _wants_json(request: web.Request) -> bool:
-    return request.path.startswith(("/api/", "/schema/", "/partners/")) or "application/json" in request.headers.get("Accept", "")
+    return request.path.startswith(("/api/", "/schema/", "/partners/", "/case-system/")) or "application/json" in request.headers.get("Accept", "")

@@ -165,6 +165,11 @@ class Outbox:
     def target(self, hop: str) -> DeliveryTarget:
         return self.targets.get(hop) or self.targets[hop_family(hop)]
 
+    def delivers(self, hop: str) -> bool:
+        """Whether some part registered a target for this hop (a channel's hops exist only
+        when the channel is configured)."""
+        return hop in self.targets or hop_family(hop) in self.targets
+
     async def enqueue(
         self, ticket_id: str, hop: str, event: HistoryEvent, ack: tuple[str, str, str] | None = None
     ) -> bool:
@@ -313,7 +318,7 @@ class Outbox:
     def _attempt(self, hop: str, attempt: int, target: str, outcome: str, result: DeliveryResult, duration_ms: float, **extra: Any) -> DeliveryAttempt:
         return DeliveryAttempt(
             hop=hop, attempt=attempt, at=clock.now(), outcome=outcome, target=target,
-            status_code=result.status_code, case_id=result.case_id, error=result.error,
+            status_code=result.status_code, case_id=result.case_id, error=result.error, note=result.note,
             duration_ms=round(duration_ms, 1), instance=self.instance_id, **extra,
         )
 
@@ -329,7 +334,8 @@ class Outbox:
         def change(ticket: Ticket) -> None:
             if hop == CASE_HOP:
                 ticket.disposition = Forwarded(at=record.at, target=target, case_id=result.case_id or "")
-                ticket.status = Status.forwarded
+                if ticket.status != Status.closed:  # the case system may report 办结 before our ledger has its receipt
+                    ticket.status = Status.forwarded
             else:  # e.g. a partner transfer's receipt becomes the disposition
                 recorder(ticket, hop, record)
             return None

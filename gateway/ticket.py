@@ -156,6 +156,26 @@ class Transferred(Model):
     result: str | None = Field(None, description="the partner's result, with `resolved`")
 
 
+CaseStatus = Literal["accepted", "in_progress", "postponed", "closed"]
+# An update applies only if it moves the case forward: a lower rank (or the same rank reported
+# for an earlier time) is out of order; 办结 is final.
+CASE_STATUS_RANK: dict[str, int] = {"accepted": 1, "in_progress": 2, "postponed": 2, "closed": 3}
+
+
+class CaseProgress(Model):
+    """What the core case system reported back (docs/case-system.md, status updates)."""
+
+    case_id: str
+    status: CaseStatus = Field(description="accepted 受理, in_progress 办理中, postponed 延期, closed 办结")
+    status_at: datetime = Field(description="when the case system says the latest applied update happened")
+    unit: str | None = Field(None, description="承办单位, as the case system reported it")
+    due_at: datetime | None = Field(None, description="the new due date after a postponement")
+    postponed_reason: str | None = None
+    result: str | None = Field(None, description="办理结果, with `closed`")
+    closed_at: datetime | None = None
+    update_ids: list[str] = Field(default_factory=list, description="the case system's ids of the updates applied (a repeat is one event)")
+
+
 class Diverted(Model):
     type: Literal["diverted"] = "diverted"
     at: datetime
@@ -220,6 +240,7 @@ class DeliveryAttempt(Model):
     next_attempt_at: datetime | None = None
     duration_ms: float | None = None
     instance: str | None = None
+    note: str | None = Field(None, description="what the target did besides delivering, e.g. kept for later")
 
 
 class Ticket(Model):
@@ -242,6 +263,7 @@ class Ticket(Model):
     source: Source
     links: Links = Field(default_factory=Links)
     dispatch: Dispatch | None = None
+    case: CaseProgress | None = Field(None, description="the case system's progress on a forwarded ticket")
     provenance: list[Provenance] = Field(default_factory=list)
     history: list[HistoryEvent] = Field(default_factory=list)
     deliveries: list[DeliveryAttempt] = Field(default_factory=list)

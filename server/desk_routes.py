@@ -1,5 +1,5 @@
 """Agent desktop and supervisor routes: login, live ticket list, ticket detail and actions,
-dead letters and the local inbox. Every route declares its roles with `requires`."""
+dead letters (the local inbox is in local_inbox_routes.py). Every route declares its roles with `requires`."""
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway import clock, keys
+from gateway import clock
 from gateway.app_keys import BLOBS, LIVE_HUB, METRICS, OUTBOX, REDIS, SESSIONS, SETTINGS, TICKETS
 from gateway.auth import actor, change_password, log_in, requires
 from gateway.errors import ApiError
@@ -346,13 +346,6 @@ async def redrive_bulk(request: web.Request) -> web.Response:
     return _json({"redriven": counts.redriven, "already_gone": counts.already_gone, "message": message}, status=202)
 
 
-@requires("supervisor")
-async def local_inbox(request: web.Request) -> web.Response:
-    raw = await request.app[REDIS].hvals(keys.LOCAL_INBOX)
-    items = sorted((json.loads(r) for r in raw), key=lambda i: i["received_at"], reverse=True)[:500]
-    return _json({"label": "本地收件箱", "items": items})
-
-
 @requires(*DESK)
 async def desk_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20)
@@ -404,7 +397,6 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/v1/supervisor/dead-letters", dead_letters, name="dead_letters")
     r.add_post("/api/v1/supervisor/dead-letters/{entry_id}/redrive", redrive, name="redrive")
     r.add_post("/api/v1/supervisor/dead-letters/redrive", redrive_bulk, name="redrive_bulk")
-    r.add_get("/api/v1/supervisor/local-inbox", local_inbox, name="local_inbox")
     r.add_get("/api/v1/agent/taxonomy", taxonomy, name="taxonomy")
     r.add_get("/api/v1/supervisor/dispatch-catalogue", get_catalogue, name="get_dispatch_catalogue")
     r.add_put("/api/v1/supervisor/dispatch-catalogue", put_catalogue, name="put_dispatch_catalogue")

@@ -16,7 +16,9 @@ from gateway.openapi_parts import REF, SESSION, TICKET_ID, errors, json_body, re
 from gateway.ticket import Ticket
 from knowledge_base.models import EntryContent, EntryVersion
 from knowledge_base.routes import NewEntryIn, PublishIn, RejectIn, RollbackIn, SaveIn, SynonymsIn, TryIn
+from server.case_status_routes import SignedCaseUpdateIn
 from server.desk_routes import BulkRedriveIn, CatalogueIn, ForwardIn, LoginIn, NoteIn, TicketPatch
+from server.local_inbox_routes import LocalCaseMarkIn
 from server.registry import channels
 
 
@@ -70,6 +72,51 @@ class BulkRedriveResult(BaseModel):
 class CaseReceipt(BaseModel):
     model_config = ConfigDict(extra="allow")
     case_id: str = Field(description="the case system's id for the ticket; the same for a repeated Idempotency-Key")
+
+
+class CaseUpdateReceipt(BaseModel):
+    update_id: str
+    ticket_id: str
+    outcome: Literal["applied", "duplicate", "ignored"] = Field(
+        description="applied; duplicate: this update_id was applied before (one event); ignored: out of order, nothing changed")
+    ignored_because: Literal["closed", "stale"] | None = Field(
+        description="closed: the case is closed (办结 is final); stale: the case is already further on, or at a later time")
+    case_status: Literal["accepted", "in_progress", "postponed", "closed"] | None = Field(description="the case's status after this report")
+
+
+def _case_system_paths() -> dict[str, Any]:
+    signed = [
+        {"name": "X-Hotline-Timestamp", "in": "header", "required": True, "schema": {"type": "string", "pattern": r"^\d{1,12}$"},
+         "description": "unix seconds; accepted within ±300 s of the gateway's clock"},
+        {"name": "X-Hotline-Signature", "in": "header", "required": True, "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+         "description": "`sha256=` + hex HMAC-SHA256(CASE_SYSTEM_SECRET, timestamp + '.' + raw body), as on our forwards"},
+    ]
+    return {
+        "/case-system/v1/updates": {"post": {
+            "tags": ["case system"], "operationId": "caseSystemUpdate",
+            "summary": "The core case system reports a forwarded ticket's progress: 受理 accepted, 办理中 in_progress, 延期 postponed, 办结 closed",
+            "description": "Signed like the gateway's forwards (docs/case-system.md). The signature is checked before the body is parsed; "
+                           "`nonce` (in the signed body) is fresh for every request, a retry too: a nonce seen within 11 minutes is a replay. "
+                           "Idempotent on `update_id`: a repeat is answered `duplicate` and recorded once. Only forward: a report behind the "
+                           "case's status (or the same rank at an earlier time) is `ignored` (stale); after `closed` every other report is "
+                           "`ignored` (closed). `postponed` needs `reason` and `due_at`; `closed` needs `result` and `unit`. "
+                           "401 `signature_missing`, `stale_timestamp`, `invalid_signature`, `replayed_request`; 404 `ticket_not_found`; "
+                           "409 `not_forwarded`, `case_mismatch` (the case_id differs from the forward's receipt); 413; 422 `validation_failed` "
+                           "with the fields; 503 `case_system_not_configured` (no CASE_SYSTEM_SECRET).",
+            "parameters": signed, "requestBody": json_body("SignedCaseUpdateIn"),
+            "responses": {"200": response("CaseUpdateReceipt", "taken: applied, duplicate or ignored"), **errors(401, 404, 409, 413, 422),
+                          "503": response("Error", "case_system_not_configured")},
+        }},
+        "/api/v1/supervisor/local-inbox/{ticket_id}/status": {"post": {
+            "tags": ["supervisor"], "operationId": "localInboxMark", "security": SESSION,
+            "summary": "本地收件箱: a supervisor reports a case's status as the case system would (same rules, same code); only without CASE_SYSTEM_URL",
+            "description": "409 `case_system_configured` when a real case system is configured, `case_closed` after 办结, `out_of_order`; "
+                           "404 `not_in_local_inbox`; 422 with the fields (`result_required`, `unit_required`, `reason_required`, `due_at_required`).",
+            "parameters": [TICKET_ID, {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}}],
+            "requestBody": json_body("LocalCaseMarkIn"),
+            "responses": {"200": response("Ticket", "the ticket with its case block"), **errors(401, 403, 404, 409, 415, 422)},
+        }},
+    }
 
 
 def _kb_paths() -> dict[str, Any]:
@@ -130,9 +177,9 @@ def _channel_parts() -> list[OpenApiPart]:
 def openapi_document() -> dict[str, Any]:
     inputs: list[type[BaseModel]] = [
         LoginIn, PasswordChangeIn, NoteIn, TicketPatch, ForwardIn, EntryContent,
-        NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, BulkRedriveIn, CatalogueIn,
+        NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, BulkRedriveIn, CatalogueIn, SignedCaseUpdateIn, LocalCaseMarkIn,
         *(m for part in _channel_parts() for m in part.models)]
-    outputs: list[type[BaseModel]] = [EntryVersion, Ticket, Error, TicketSummary, TicketList, DeadLetterList, BulkRedriveResult, CaseReceipt,
+    outputs: list[type[BaseModel]] = [EntryVersion, Ticket, Error, TicketSummary, TicketList, DeadLetterList, BulkRedriveResult, CaseReceipt, CaseUpdateReceipt,
                                       *(m for part in _channel_parts() for m in part.responses)]
     modes: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = (
         [(m, "validation") for m in inputs] + [(m, "serialization") for m in outputs])
@@ -240,8 +287,9 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": {"description": "the stored catalogue"}, **errors(401, 403, 415, 422)}},
         },
         "/api/v1/supervisor/local-inbox": {"get": {
-            "tags": ["supervisor"], "summary": "本地收件箱: tickets delivered locally when no case system is configured", "operationId": "localInbox", **desk,
-            "responses": {"200": {"description": "local inbox"}, **errors(401, 403)},
+            "tags": ["supervisor"], "summary": "本地收件箱: tickets delivered locally when no case system is configured, with each case's status",
+            "operationId": "localInbox", **desk,
+            "responses": {"200": {"description": "`{label, items: [{case_id, ticket_id, received_at, case_status}]}`"}, **errors(401, 403)},
         }},
         "/rasa/actions": {"post": {
             "tags": ["rasa"], "summary": "Rasa's custom-action server (rasa_sdk protocol); mounted only with HOTLINE_NLU=rasa",
@@ -255,6 +303,7 @@ def openapi_document() -> dict[str, Any]:
             "responses": {"200": {"description": "events and responses"}, **errors(400, 401, 403, 404, 413, 415)},
         }},
         **_kb_paths(),
+        **_case_system_paths(),
         "/healthz": {"get": {"tags": ["ops"], "summary": "Liveness", "operationId": "healthz", "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"tags": ["ops"], "summary": "Readiness: Redis reachable, outbox lag under the limit", "operationId": "readyz",
                             "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},

@@ -8,7 +8,8 @@ Every request carries
   X-Partner-Signature  hex HMAC-SHA256(secret, METHOD \\n PATH \\n TIMESTAMP \\n NONCE \\n sha256hex(BODY))
 
 The headers are checked before the body is read; the body only once the signature matches, and
-the nonce is remembered only then (a forged request cannot burn a real sender's nonce).
+the nonce is remembered only then (a forged request cannot burn a real sender's nonce). The time
+window and the nonce memory are the kernel's (gateway/signing.py).
 Attachment links are signed the same way with method GET and an `exp` in place of the nonce.
 """
 from __future__ import annotations
@@ -24,9 +25,8 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from gateway import keys
+from gateway.signing import first_use, within_window
 
-WINDOW_SECONDS = 300
-NONCE_TTL_SECONDS = 2 * WINDOW_SECONDS + 60  # longer than any timestamp we still accept
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _TIMESTAMP = re.compile(r"^\d{1,12}$")
 _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
@@ -72,7 +72,7 @@ def read_headers(headers: Mapping[str, str], now: float | None = None) -> Signed
     if not all((_ID.match(values.sender), _ID.match(values.key_id), _TIMESTAMP.match(values.timestamp),
                 _NONCE.match(values.nonce), _SIGNATURE.match(values.signature))):
         raise SignatureError("signature_missing", "缺少签名或签名格式不正确")
-    if abs((now or time.time()) - int(values.timestamp)) > WINDOW_SECONDS:
+    if not within_window(int(values.timestamp), now):
         raise SignatureError("stale_timestamp", "请求时间戳超出允许范围（±5分钟），请校准时钟后重试")
     return values
 
@@ -85,7 +85,7 @@ def check(secret: str, method: str, path: str, signed: SignedHeaders, body: byte
 
 async def remember_nonce(redis: Redis, signed: SignedHeaders) -> None:
     """Raises on a nonce already used by this sender (a replay)."""
-    if not await redis.set(f"{keys.P}partner:nonce:{signed.sender}:{signed.nonce}", "1", nx=True, ex=NONCE_TTL_SECONDS):
+    if not await first_use(redis, f"{keys.P}partner:nonce:{signed.sender}:{signed.nonce}"):
         raise SignatureError("replayed_nonce", "该请求已处理过（nonce 重复），请勿重放")
 
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from channels.web import keys
 from channels.web.adapter import to_ticket
 from channels.web.forms import CitizenRequestIn, field_errors
+from channels.web.progress import public_view
 from channels.web.settings import WebSettings
 from channels.web.uploads import Submission, UploadLimits, read_submission
 from gateway import clock
@@ -22,7 +23,7 @@ from gateway.errors import ApiError
 from gateway.json_io import json_response
 from gateway.media_types import attachment_kind
 from gateway.rate_limits import RateLimit
-from gateway.ticket import KIND_LABELS, STATUS_LABELS, Attachment, HistoryEvent, Status, Ticket
+from gateway.ticket import Attachment, HistoryEvent, Status, Ticket
 from gateway.tickets import TicketNotFound
 from triage.app_keys import CONVERSATIONS
 
@@ -30,14 +31,6 @@ STATIC = Path(__file__).with_name("static")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 _TICKET_ID = re.compile(r"^[A-Z]{2}-\d{8}-\d{6,9}$")
 _TRUTHY = {"true", "on", "1", "yes"}
-
-# Public timeline: which history events a citizen sees, and how they are worded.
-_PUBLIC_EVENTS = {
-    "received": "您的诉求已受理",
-    "delivered": "已转派至承办单位办理",
-    "answered": "已答复",
-    "closed": "已办结",
-}
 
 
 async def index(_: web.Request) -> web.FileResponse:
@@ -169,24 +162,7 @@ async def track(request: web.Request) -> web.Response:
     phone = ticket.requester.phone or ""
     if not hmac.compare_digest(phone[-4:].encode(), last4.encode()):
         raise not_found
-    return json_response(_public_view(ticket))
-
-
-def _public_view(ticket: Ticket) -> dict:
-    return {
-        "ticket_id": ticket.id,
-        "status": ticket.status,
-        "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
-        "kind": ticket.kind,
-        "kind_label": KIND_LABELS.get(ticket.kind, "待分类"),
-        "received_at": ticket.received_at.isoformat(),
-        "due_at": ticket.due_at.isoformat(),
-        "district": ticket.location.district if ticket.location else None,
-        "timeline": [
-            {"at": event.at.isoformat(), "label": _PUBLIC_EVENTS[event.event]}
-            for event in ticket.history if event.event in _PUBLIC_EVENTS
-        ],
-    }
+    return json_response(public_view(ticket))
 
 
 def setup(app: web.Application) -> None:

@@ -21,7 +21,7 @@ from wechatpy.replies import TextReply
 from channels.wechat.dialogue import Dialogue, Reply
 from channels.wechat.envelope import PushRefused, check_query_signature, open_push, seal_reply
 from channels.wechat.keys import WECHAT
-from channels.wechat.outbound import note_user_activity
+from channels.wechat.outbound import note_user_activity, release_kept_notices
 from channels.wechat.service import WeChatChannel, dedupe_key
 from channels.wechat.settings import WeChatSettings
 from gateway import keys
@@ -66,6 +66,7 @@ async def receive(request: web.Request) -> web.Response:
     if not await channel.redis.set(seen, str(time.time()), nx=True, ex=SEEN_TTL):
         return web.Response(text=SUCCESS, content_type="text/plain")  # a retry of a push we took
     await note_user_activity(channel.redis, account, push.message)
+    await release_kept_notices(channel.redis, channel.outbox, account, push.message)
     task = asyncio.ensure_future(channel.answer(account, push))
     done, _ = await asyncio.wait({task}, timeout=channel.budget)
     if not done:

@@ -253,9 +253,9 @@ FUZZ_CONFIG = schemathesis.Config.from_dict({
     "generation": {"mode": "all", "max-examples": 50},
 })
 FUZZ_SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-PUBLIC_OPERATIONS = ["submitRequest", "trackTicket", "login", "partnerReceiveTransfer", "partnerReceiveStatus", "partnerBlob"]
+PUBLIC_OPERATIONS = ["submitRequest", "trackTicket", "login", "partnerReceiveTransfer", "partnerReceiveStatus", "partnerBlob", "caseSystemUpdate"]
 DESK_OPERATIONS = ["me", "listTickets", "getTicket", "patchTicket", "addNote", "forwardTicket", "getBlob",
-                   "deskSocket", "deadLetters", "redrive", "redriveDeadLetters", "localInbox", "listPartners", "pendingPartnerTransfers", "transferToPartner", "reportPartnerStatus",
+                   "deskSocket", "deadLetters", "redrive", "redriveDeadLetters", "localInbox", "localInboxMark", "listPartners", "pendingPartnerTransfers", "transferToPartner", "reportPartnerStatus",
                    "adminPartners", "adminPutPartner"]
 FUZZ_USER = "fuzzdesk"
 
@@ -265,7 +265,9 @@ def fuzz_gateway(redis_server: str, tmp_path_factory: pytest.TempPathFactory) ->
     """One gateway process for all generated cases (function-scoped fixtures would restart it)."""
     sync_redis.Redis.from_url(redis_server).flushdb()
     # Generated logins all come from 127.0.0.1: without this the address lock-out would shut out FUZZ_USER.
-    gw = Gateway(redis_server, tmp_path_factory.mktemp("fuzz-gw"), HOTLINE_LOGIN_FAILURES_PER_ADDRESS="1000000")
+    # A case-system secret, so generated status reports reach the signature check (without one: 503).
+    gw = Gateway(redis_server, tmp_path_factory.mktemp("fuzz-gw"), HOTLINE_LOGIN_FAILURES_PER_ADDRESS="1000000",
+                 CASE_SYSTEM_SECRET="fuzz-case-secret")
     gw.start()
     yield gw
     gw.stop()

@@ -137,9 +137,22 @@ function init() {
     var dl = el('dl', 'details');
     addDetail(dl, '诉求类型', data.kind_label || '待分类');
     addDetail(dl, '受理时间', formatBeijingTime(data.received_at) || '—');
-    addDetail(dl, '办理期限', formatBeijingTime(data.due_at) || '—');
+    addDetail(dl, '办理期限', (formatBeijingTime(data.due_at) || '—') + (data.postponed ? '（已延期）' : ''));
     addDetail(dl, '所在区', data.district || '未填写');
     card.appendChild(dl);
+
+    // The handling unit's result, once the case is closed (or a partner hotline resolved it).
+    if (data.result && data.result.text) {
+      var box = el('section', 'track-result-box');
+      box.id = 'track-outcome';
+      box.appendChild(el('h3', 'timeline-title', '办理结果'));
+      var rdl = el('dl', 'details');
+      addDetail(rdl, '承办单位', data.result.unit || '—');
+      addDetail(rdl, '办结时间', formatBeijingTime(data.result.at) || '—');
+      box.appendChild(rdl);
+      box.appendChild(el('p', 'track-result-text', data.result.text));
+      card.appendChild(box);
+    }
 
     card.appendChild(el('h3', 'timeline-title', '办理记录'));
     var items = Array.isArray(data.timeline) ? data.timeline.slice() : [];
@@ -171,6 +184,9 @@ function init() {
           li.appendChild(time);
         }
         li.appendChild(el('span', 'timeline__label', entry.item.label || ''));
+        if (entry.item.detail) {
+          li.appendChild(el('span', 'timeline__detail', entry.item.detail));
+        }
         ol.appendChild(li);
       });
       card.appendChild(ol);

@@ -70,6 +70,8 @@ function eventLabels() {
     received: '诉求已受理', routed: '分派决定', bot_assessed: '机器人研判（补全信息）',
     held_for_transfer: '诉求发生地不在北京，待坐席转外省市',
     delivered: '投递成功', dead_lettered: '投递失败，已转入死信', redriven: '重新投递',
+    // the case system's progress (or a supervisor on the local inbox)
+    case_status: '派单系统回告办理状态', notice_queued: '办结告知市民',
     forward_requested: '坐席转派', note_added: '添加备注', corrected: '更正信息',
     // portal chat, WeChat
     message: '市民留言', bot_decided: '机器人研判', form_filed: '市民提交表单',
@@ -108,6 +110,7 @@ var DETAIL_KEY_LABELS = {
   due_at: '办理时限', phone: '电话', line: '应急热线', reply: '答复内容', reasons: '研判依据',
   confidence: '匹配度', options: '候选条目', entry_id: '知识条目', version: '版本', title: '条目标题',
   engine: '研判方式', fallback: '改用内置研判的原因', guard: '紧急情况检查', rasa_ms: 'Rasa 用时',
+  update_id: '回告编号', at: '发生时间', note: '说明',
   bot: '机器人研判', partner: '对方热线', partner_name: '对方热线', agent_name: '经办坐席',
   live_call: '来电同时转接', route: '转接号码', status: '办理状态', result: '办理结果', origin: '转出方',
   partner_ticket_id: '对方工单号', partner_agent: '对方经办人', callback_phone: '回访电话',
@@ -200,9 +203,11 @@ var LEGAL_ROUTE_LABELS = { litigation: '诉讼', petition: '信访', arbitration
 var HOP_LABELS = { case: '派单系统' };
 var TARGET_LABELS = {
   'case-system': '12345派单系统', 'local-inbox': '本地收件箱', 'partner-hotline': '外省市热线', 'partner-status': '外省市热线',
-  'wechat-customer-service': '微信客服消息'
+  'wechat-customer-service': '微信客服消息', 'wechat-notice': '微信办结告知'
 };
 var PARTNER_STATUS_LABELS = { received: '对方已接收', accepted: '对方已受理', in_progress: '对方办理中', resolved: '对方已办结' };
+// The case system's status of a forwarded ticket (Ticket.case.status).
+var CASE_STATUS_LABELS = { accepted: '承办单位已受理', in_progress: '办理中', postponed: '延期办理', closed: '已办结' };
 
 // Disposition
 var DISPOSITION_LABELS = {
@@ -318,7 +323,9 @@ function hopLabel(hop) {
   if (m) return '转外省市：' + partnerName(m[1]);
   m = /^partner-status:(.+)$/.exec(hop || '');
   if (m) return '回告转出方：' + (PARTNER_STATUS_LABELS[m[1]] || m[1]).replace('对方', '');
+  if (/^wx-reply:notice:/.test(hop || '')) return '微信客服消息（暂存的办结告知）';
   if (/^wx-reply(:|$)/.test(hop || '')) return '微信客服消息答复';
+  if (/^notice-[a-z]+:closed$/.test(hop || '')) return '办结告知市民';
   return null;
 }
 // Directory names, filled by the partner panel once the partner list is loaded.
@@ -1088,7 +1095,9 @@ function valueLabel(k, v, ev) {
       return errorText(v);
     case 'reasons': return reasonText(v);
     case 'partner': case 'origin': return partnerName(v);
-    case 'status': return ev === 'partner_status' ? (PARTNER_STATUS_LABELS[v] || null) : (PARTNER_STATUS_LABELS[v] || '').replace('对方', '') || null;
+    case 'status':
+      if (ev === 'case_status') return CASE_STATUS_LABELS[v] || null;
+      return ev === 'partner_status' ? (PARTNER_STATUS_LABELS[v] || null) : (PARTNER_STATUS_LABELS[v] || '').replace('对方', '') || null;
     case 'engine': return ENGINE_LABELS[v] || null;
     case 'fallback': return FALLBACK_LABELS[v] || null;
     case 'guard': return v === 'emergency' ? '命中紧急情况用语，直接研判' : null;
@@ -1117,7 +1126,7 @@ function valueLabel(k, v, ev) {
 function detailValue(k, v, ev) {
   if (k === 'case_id' || k === 'entry_id' || k === 'partner_ticket_id') return h('span', { class: 'mono' }, String(v));
   if (k === 'related' && typeof v === 'string') return ticketLink(v);
-  if (k === 'due_at' && typeof v === 'string' && toMs(v)) return timeEl(v);
+  if ((k === 'due_at' || k === 'at') && typeof v === 'string' && toMs(v)) return timeEl(v);
   if (v && typeof v === 'object') return plainValue(v, k, ev);
   var label = valueLabel(k, v, ev);
   if (label !== null && label !== '') return label;
@@ -1217,6 +1226,9 @@ function renderDetail(t, opts) {
   // Disposition
   if (t.disposition) parts.push(section('处理结果', kv(dispositionPairs(t.disposition)), 'd-disposition'));
 
+  // The case system's progress (受理, 办理中, 延期, 办结)
+  if (t.case) parts.push(section('办理进展', kv(casePairs(t.case)), 'd-case'));
+
   // Links
   var links = t.links || {};
   var linkPairs = [];
@@ -1304,7 +1316,7 @@ function renderDetail(t, opts) {
   var ledger = section('投递记录（' + dels.length + '）', dels.length
     ? h('div', { class: 'table-wrap' }, h('table', { class: 'table deliveries' },
       h('thead', null, h('tr', null,
-        ['环节', '次数', '时间', '结果', '接收方', '状态码', '案件编号', '错误', '下次重试', '耗时']
+        ['环节', '次数', '时间', '结果', '接收方', '状态码', '案件编号', '错误或说明', '下次重试', '耗时']
           .map(function (c) { return h('th', { scope: 'col' }, c); }))),
       h('tbody', null, dels.map(function (d) {
         var oc = String(d.outcome || '');
@@ -1317,7 +1329,7 @@ function renderDetail(t, opts) {
           h('td', { class: 'nowrap' }, labelled(targetLabel(d.target), d.target)),
           h('td', { class: 'num' }, dash(d.status_code)),
           h('td', { class: 'mono case-id' }, dash(d.case_id)),
-          h('td', { class: d.error ? 'err' : null }, d.error ? errorText(d.error) : '—'),
+          h('td', { class: d.error ? 'err' : null }, d.error ? errorText(d.error) : (d.note ? String(d.note) : '—')),
           h('td', null, d.next_attempt_at ? timeEl(d.next_attempt_at) : '—'),
           h('td', { class: 'num' }, fmtDuration(d.duration_ms)));
       }))))
@@ -1378,6 +1390,19 @@ function dispositionPairs(disp) {
     pairs.push([label ? label : h('span', { class: 'raw' }, k), val]);
   });
   return pairs;
+}
+
+function casePairs(c) {
+  return [
+    ['案件编号', h('span', { class: 'mono' }, String(c.case_id))],
+    ['办理状态', h('span', { class: 'case-status', 'data-status': c.status }, labelled(CASE_STATUS_LABELS[c.status], c.status))],
+    ['状态时间', timeEl(c.status_at)],
+    ['承办单位', dash(c.unit)],
+    c.due_at ? ['延期至', timeEl(c.due_at)] : null,
+    c.postponed_reason ? ['延期原因', String(c.postponed_reason)] : null,
+    c.result ? ['办理结果', h('p', { class: 'content-text case-result' }, String(c.result))] : null,
+    c.closed_at ? ['办结时间', timeEl(c.closed_at)] : null
+  ];
 }
 
 function fmtSpan(start, end) {
@@ -1969,13 +1994,76 @@ function renderLocalInbox(items) {
   if (!items.length) { box.replaceChildren(empty('本地收件箱为空')); return; }
   box.replaceChildren(h('table', { class: 'table' },
     h('thead', null, h('tr', null,
-      ['收到时间', '案件编号', '工单'].map(function (c) { return h('th', { scope: 'col' }, c); }))),
+      ['收到时间', '案件编号', '工单', '办理状态', ''].map(function (c) { return h('th', { scope: 'col' }, c); }))),
     h('tbody', null, items.map(function (it) {
-      return h('tr', { class: 'local-inbox-row', 'data-case-id': it.case_id },
+      var closed = it.case_status === 'closed';
+      return h('tr', { class: 'local-inbox-row', 'data-case-id': it.case_id, 'data-ticket-id': it.ticket_id },
         h('td', null, timeEl(it.received_at)),
         h('td', { class: 'mono case-id' }, dash(it.case_id)),
-        h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'));
+        h('td', null, it.ticket_id ? ticketLink(it.ticket_id) : '—'),
+        h('td', { class: 'case-status' }, it.case_status ? labelled(CASE_STATUS_LABELS[it.case_status], it.case_status) : '待受理'),
+        h('td', null, closed || !it.ticket_id ? null : h('button', {
+          type: 'button', class: 'btn btn--small', 'data-mark-case': it.ticket_id, title: '模拟派单系统，回告该案件的办理状态'
+        }, '回告状态')));
     }))));
+}
+
+// The supervisor plays the case system for a local-inbox case: the same report the case
+// system would send, through the same code on the server.
+function openCaseMark(ticketId) {
+  var form = $('case-mark-form');
+  form.hidden = false;
+  form.dataset.ticketId = ticketId;
+  $('case-mark-ticket').textContent = ticketId;
+  form.reset();
+  clearCaseMarkErrors();
+  syncCaseMarkFields();
+  $('case-mark-status').focus();
+}
+
+function syncCaseMarkFields() {
+  var status = $('case-mark-status').value;
+  $('case-mark-unit-field').hidden = status !== 'closed' && status !== 'accepted';
+  $('case-mark-result-field').hidden = status !== 'closed';
+  $('case-mark-reason-field').hidden = status !== 'postponed';
+  $('case-mark-due-field').hidden = status !== 'postponed';
+}
+
+function clearCaseMarkErrors() {
+  Array.prototype.forEach.call($('case-mark-form').querySelectorAll('.field-error'), function (el) {
+    el.textContent = ''; el.hidden = true;
+  });
+  setMsg($('case-mark-msg'), '', null);
+}
+
+function onCaseMarkSubmit(ev) {
+  ev.preventDefault();
+  var form = $('case-mark-form');
+  var ticketId = form.dataset.ticketId;
+  var status = $('case-mark-status').value;
+  var body = { status: status };
+  function put(name, id) { var v = $(id).value.trim(); if (v) body[name] = v; }
+  if (status === 'closed' || status === 'accepted') put('unit', 'case-mark-unit');
+  if (status === 'closed') put('result', 'case-mark-result');
+  if (status === 'postponed') {
+    put('reason', 'case-mark-reason');
+    var day = $('case-mark-due').value;
+    if (day) body.due_at = day + 'T18:00:00+08:00'; // the end of that working day, Beijing time
+  }
+  clearCaseMarkErrors();
+  withBusy($('case-mark-submit'), function () {
+    return api('POST', '/supervisor/local-inbox/' + encodeURIComponent(ticketId) + '/status', body).then(function () {
+      form.hidden = true;
+      supMsg('已回告工单 ' + ticketId + '：' + CASE_STATUS_LABELS[status], 'ok');
+      return loadLocalInbox(true);
+    }, function (e) {
+      (e.fields || []).forEach(function (f) {
+        var err = $('case-mark-' + ({ due_at: 'due' }[f.field] || f.field) + '-error');
+        if (err) { err.textContent = f.message; err.hidden = false; }
+      });
+      if (e.status !== 401) setMsg($('case-mark-msg'), apiMessage(e), 'error');
+    });
+  });
 }
 
 // ---------------------------------------------------------------------
@@ -2188,6 +2276,13 @@ function bindEvents() {
   $('dead-letters-refresh').addEventListener('click', function () {
     withBusy($('dead-letters-refresh'), function () { return loadDeadLetters(); });
   });
+  $('local-inbox').addEventListener('click', function (ev) {
+    var btn = ev.target.closest('[data-mark-case]');
+    if (btn) openCaseMark(btn.getAttribute('data-mark-case'));
+  });
+  $('case-mark-status').addEventListener('change', syncCaseMarkFields);
+  $('case-mark-form').addEventListener('submit', onCaseMarkSubmit);
+  $('case-mark-cancel').addEventListener('click', function () { $('case-mark-form').hidden = true; });
   $('local-inbox-refresh').addEventListener('click', function () {
     withBusy($('local-inbox-refresh'), function () { return loadLocalInbox(); });
   });

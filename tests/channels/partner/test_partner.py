@@ -74,6 +74,14 @@ async def test_transfer_reaches_the_partner_and_its_status_comes_back(pair: tupl
     done = await beijing.ticket_until(ticket_id, lambda t: t.disposition.partner_status == "resolved")
     assert done.disposition.result == "已联系施工方，夜间停止施工"
     assert [e.detail["status"] for e in done.history if e.event == "partner_status"] == ["accepted", "resolved"]
+    # The citizen reads the partner's result on /track, in public wording.
+    async with beijing.agent.get(f"{beijing.base}/api/v1/track", params={"ticket_id": ticket_id, "phone_last4": "5678"}) as resp:
+        public = await resp.json()
+    assert public["status_label"] == "已办结"
+    assert public["result"]["text"] == "已联系施工方，夜间停止施工" and "天津" in public["result"]["unit"]
+    labels = [item["label"] for item in public["timeline"]]
+    partner = public["result"]["unit"]
+    assert [label for label in labels if partner in label] == [f"已转至{partner}办理", f"{partner}已受理", f"{partner}已办结"], labels
     status, body = await tianjin.api("POST", f"/api/v1/agent/tickets/{received.id}/partner-status", {"status": "in_progress"})
     assert status == 409 and body["error"] == "status_not_forward"
 
