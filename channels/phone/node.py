@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import time
 import uuid
 from typing import Any
@@ -99,10 +100,15 @@ class SpeechNode:
 
     @property
     def address(self) -> str:
-        """What Asterisk dials for this node."""
-        if self.advertise:
+        """What Asterisk dials for this node: the advertised address; `auto`: this host's own
+        address and the listening port (replicas of one container image, each its own IP)."""
+        if self.advertise and self.advertise != "auto":
             return self.advertise
-        host = self.audio.host if self.audio.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        host = self.audio.host
+        if self.advertise == "auto":
+            host = socket.gethostbyname(socket.gethostname())
+        elif host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
         return f"[{host}]:{self.audio.port}" if ":" in host else f"{host}:{self.audio.port}"
 
     async def start(self) -> None:
