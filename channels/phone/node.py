@@ -91,7 +91,7 @@ class SpeechNode:
         self.advertise = phone.audiosocket_advertise
         self.audio = AudioSocketServer(phone.audiosocket_listen, allow, self._open, phone.audiosocket_slin_rate, lookup=self._lookup)
         self.legs: dict[str, NodeLeg] = {}
-        self.state = "starting"  # starting | registered | unregistered (heartbeat failing) | off (no model) | stopped
+        self.state = "starting"  # starting | registered | unregistered (heartbeat failing) | off (no model) | draining | stopped
         self.error = ""
         self.started_at = time.time()
         self._beat: asyncio.Task[None] | None = None
@@ -121,23 +121,31 @@ class SpeechNode:
         log.info("speech node started", extra={"node": self.node_id, "audiosocket": self.address, "capacity": self.capacity})
 
     async def stop(self) -> None:
-        """Deregister first, so the leader moves this node's legs at once; then end the streams
-        (each still sends its last words) and the decoder."""
+        """Drain: take no new legs, end the streams (each sends its last words and `closed` with
+        reason `shutdown`, on which the leader moves the leg to another node at once), then
+        leave the registry."""
         if self._beat is not None:
             self._beat.cancel()
-        if self.state != "off":
-            self.state = "stopped"
-            try:
-                await self.registry.deregister(self.node_id)
-            except REDIS_UNREACHABLE as exc:  # its heartbeat then runs out by itself
-                log.warning("speech node could not deregister", extra={"node": self.node_id, "error": describe(exc)})
+        registered = self.state != "off"
+        if registered:
+            self.state = "draining"
+            await self._quietly(self.registry.heartbeat(self.info(), self.ttl_ms))
         await self.audio.stop()
+        if registered:
+            self.state = "stopped"
+            await self._quietly(self.registry.deregister(self.node_id))
         await self.engine.close()
+
+    async def _quietly(self, step: Any) -> None:
+        try:
+            await asyncio.wait_for(step, self.ttl_ms / 1000)
+        except REDIS_UNREACHABLE as exc:  # its heartbeat runs out by itself
+            log.warning("speech node could not update the registry while stopping", extra={"node": self.node_id, "error": describe(exc)})
 
     def info(self) -> NodeInfo:
         return NodeInfo(node_id=self.node_id, address=self.address, capacity=self.capacity, load=len(self.legs),
                         lag=round(max((leg.lag for leg in self.legs.values()), default=0.0), 1),
-                        warm=self.engine.idle_recognizers, started_at=self.started_at)
+                        warm=self.engine.idle_recognizers, started_at=self.started_at, draining=self.state in ("draining", "stopped"))
 
     async def _heartbeat(self) -> None:
         beats = 0

@@ -32,6 +32,7 @@ class NodeInfo:
     lag: float = 0.0  # its worst decoding lag, seconds
     warm: int = 0  # idle recognizers ready for the next leg
     started_at: float = 0.0
+    draining: bool = False  # stopping: takes no new legs, still delivers its legs' last words
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
@@ -82,7 +83,7 @@ class SpeechNodes:
             await pipe.execute()
 
     async def deregister(self, node_id: str) -> None:
-        """A node that stops: the leader sees it gone at its next check and moves its legs."""
+        """A node that stopped: gone from the registry."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(speech_node(node_id))
             pipe.srem(SPEECH_NODES, node_id)
@@ -144,8 +145,10 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     redis.call('SREM', KEYS[1], id)
   elseif id ~= ARGV[6] then
     local info = cjson.decode(raw)
-    local free = tonumber(info.capacity) - redis.call('HLEN', ARGV[1] .. id .. ':legs')
-    if free > best_free then best, best_free, best_address = id, free, info.address end
+    if info.draining ~= true then
+      local free = tonumber(info.capacity) - redis.call('HLEN', ARGV[1] .. id .. ':legs')
+      if free > best_free then best, best_free, best_address = id, free, info.address end
+    end
   end
 end
 if not best then return {'', 0, 'no_node'} end

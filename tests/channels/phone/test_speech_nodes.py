@@ -71,8 +71,12 @@ def history(ticket: Ticket, event: str) -> list[dict[str, Any]]:
     return [h.detail for h in ticket.history if h.event == event]
 
 
+@pytest.mark.parametrize("end, reason", [("kill", "node_lost"), ("stop", "node_stopped")])
 async def test_a_node_killed_mid_utterance_hands_the_leg_to_the_other_node_and_the_gap_is_marked(
-        start_phone: StartPhone, desks: list[Desk], nodes: list[SpeechNodeProc], tmp_path: Path, redis_url: str, http: Any) -> None:
+        start_phone: StartPhone, desks: list[Desk], nodes: list[SpeechNodeProc], tmp_path: Path, redis_url: str, http: Any,
+        end: str, reason: str) -> None:
+    """kill: SIGKILL, the heartbeat runs out. stop: SIGTERM, the node drains (its streams end
+    with their last words, and the leader moves the leg at once)."""
     start_node(nodes, tmp_path, redis_url, "node-a")
     start_node(nodes, tmp_path, redis_url, "node-b")
     rig = await start_phone(speech_local_node=False)
@@ -95,13 +99,16 @@ async def test_a_node_killed_mid_utterance_hands_the_leg_to_the_other_node_and_t
         after = boss.events[boss.events.index(first) + 1:]
         return [e for e in after if e.get("type") == "call.partial" and e.get("linkedid") == call.linkedid and e["text"]]
     await eventually(second_sentence_heard, bool, timeout=30)
-    first_node.kill()  # SIGKILL mid-utterance: no deregistration, no last words
+    if end == "kill":
+        first_node.kill()  # SIGKILL mid-utterance: no deregistration, no last words
+    else:
+        await asyncio.to_thread(first_node.stop)
 
     moved = await rig.asterisk.wait_action(
         "Originate", lambda a: a.first("Data").startswith(call.caller_channel + ",") and other_node.address in a.first("Channel"), timeout=20)
     assert moved.first("Application") == "ChanSpy"
     gap_open = await boss.wait("call.transcription_gap", call.linkedid, timeout=20)
-    assert gap_open["state"] == "open" and gap_open["leg"] == "caller" and gap_open["reason"] == "node_lost"
+    assert gap_open["state"] == "open" and gap_open["leg"] == "caller" and gap_open["reason"] == reason
     assert gap_open["node"].startswith("node-a-" if first_node.name == "node-a" else "node-b-")
 
     def resumed_and_third_sentence(t: Ticket) -> bool:
@@ -111,7 +118,7 @@ async def test_a_node_killed_mid_utterance_hands_the_leg_to_the_other_node_and_t
 
     interrupted, resumed = history(ticket, "transcription_interrupted"), history(ticket, "transcription_resumed")
     assert len(interrupted) == 1 and len(resumed) == 1
-    assert interrupted[0]["reason"] == "node_lost" and interrupted[0]["node"] == gap_open["node"]
+    assert interrupted[0]["reason"] == reason and interrupted[0]["node"] == gap_open["node"]
     assert resumed[0]["lost_node"] == gap_open["node"] and resumed[0]["node"].startswith(other_node.name + "-")
     gap_from, gap_to = resumed[0]["from"], resumed[0]["to"]
     assert gap_from < gap_to
@@ -127,7 +134,7 @@ async def test_a_node_killed_mid_utterance_hands_the_leg_to_the_other_node_and_t
     # /readyz names only the node that is left; the failover is counted.
     ready = await rig.readyz()
     assert [n["audiosocket"] for n in ready["checks"]["speech_nodes"]] == [other_node.address]
-    assert await metric(http, rig.base, "hotline_speech_failovers_total", reason="node_lost") == 1.0
+    assert await metric(http, rig.base, "hotline_speech_failovers_total", reason=reason) == 1.0
 
     await rig.asterisk.hangup(call)
     ended = await rig.ticket_until(call.linkedid, lambda t: any(h.event == "call_ended" for h in t.history))
