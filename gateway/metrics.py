@@ -24,6 +24,10 @@ class Metrics:
         self._http_children: dict[tuple[str, str, int], Any] = {}
         self.phone_calls = Counter("hotline_phone_calls_total", "Inbound calls seen on AMI, by outcome", ["outcome"], registry=self.registry)
         self.audio_streams = Counter("hotline_audiosocket_streams_total", "AudioSocket streams, by how they ended", ["reason"], registry=self.registry)
+        self.speech_legs = Counter("hotline_speech_legs_total", "Call legs offered to the speech nodes, by leg and outcome (admitted, full, no_node)",
+                                   ["leg", "outcome"], registry=self.registry)
+        self.speech_failovers = Counter("hotline_speech_failovers_total", "Legs moved to another speech node, by why their node went (node_lost, node_stopped)",
+                                        ["reason"], registry=self.registry)
         self.speech_lag = Gauge("hotline_speech_lag_seconds", "Worst decoding lag over live legs", registry=self.registry, multiprocess_mode="livemax")
         self.screen_pop = Histogram("hotline_screen_pop_seconds", "AgentCalled received to screen pop published", registry=self.registry,
                                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1))

@@ -352,10 +352,12 @@ class Call:
         return self.bridge.uniqueid if self.bridge else None
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _LegAudio:
     pcm: bytes
     realtime: bool
+    live: bool = False  # one timeline for every spy: a later spy hears from where the leg is now
+    started_at: float | None = None  # loop time the first spy started hearing it (live only)
 
 
 @dataclass(eq=False)
@@ -643,11 +645,16 @@ class FakeAsterisk:
 
     # -- audio of the legs -----------------------------------------------------------------
 
-    def set_leg_audio(self, channel_name_or_uniqueid: str, pcm_8k_s16le: bytes, realtime: bool = True) -> None:
-        """Audio ChanSpy will "hear" on that leg: 8 kHz s16le mono, streamed by any spy on it."""
+    def set_leg_audio(self, channel_name_or_uniqueid: str, pcm_8k_s16le: bytes, realtime: bool = True, live: bool = False) -> None:
+        """Audio ChanSpy will "hear" on that leg: 8 kHz s16le mono, streamed by any spy on it.
+        By default each spy hears it from the start; `live` (real time only) makes it what the
+        leg says as time goes by, from the moment the first spy hears it: a spy originated
+        later hears only what is said from then on, as a real ChanSpy does."""
         if len(pcm_8k_s16le) % 2:
             raise ValueError("pcm must be whole s16le samples (even length)")
-        self._leg_audio[channel_name_or_uniqueid] = _LegAudio(bytes(pcm_8k_s16le), realtime)
+        if live and not realtime:
+            raise ValueError("live audio plays in real time")
+        self._leg_audio[channel_name_or_uniqueid] = _LegAudio(bytes(pcm_8k_s16le), realtime, live)
         self._changed()
 
     def _audio_for(self, channel: Channel | None) -> _LegAudio | None:
@@ -1326,6 +1333,11 @@ class FakeAsterisk:
         audio = self._audio_for(spy.spied)
         if audio is not None and audio is not spy.audio:  # newly registered: play it from the start
             spy.audio, spy.offset, spy.audio_done = audio, 0, False
+            if audio.live:  # ... or from where the leg's speech is by now
+                now = asyncio.get_running_loop().time()
+                if audio.started_at is None:
+                    audio.started_at = now
+                spy.offset = min(len(audio.pcm), int((now - audio.started_at) / FRAME_SECONDS) * SLIN_FRAME_BYTES)
         if spy.audio is None or spy.offset >= len(spy.audio.pcm):
             if spy.audio is not None and not spy.audio_done:
                 spy.audio_done = True

@@ -2,6 +2,7 @@
 
     hotline run [--host H] [--port P]
     hotline worker
+    hotline speech-node
     hotline bot eval [--file F] [--verbose]
     hotline users add NAME --role agent [--role supervisor] [--display-name 张三] [--capability sign_language] [--password-stdin]
     hotline users grant|revoke NAME sign_language
@@ -204,6 +205,13 @@ def cmd_worker(_: argparse.Namespace) -> int:
     return worker_process.run_from_env()
 
 
+def cmd_speech_node(_: argparse.Namespace) -> int:
+    """One speech node (AudioSocket + Vosk), registered in Redis for the phone leader."""
+    from server import speech_node
+
+    return speech_node.run_from_env()
+
+
 def _new_password(args: argparse.Namespace) -> str | None:
     """--password-stdin, else HOTLINE_NEW_PASSWORD, else asked twice on the terminal (None: the two differ)."""
     if args.password_stdin:
@@ -335,6 +343,8 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     worker = sub.add_parser("worker", help="run only the router and outbox (no HTTP)")
     worker.set_defaults(func=cmd_worker)
+    node = sub.add_parser("speech-node", help="transcribe call legs for the phone leader (AudioSocket + Vosk); run any number")
+    node.set_defaults(func=cmd_speech_node)
     bot = sub.add_parser("bot", help="the knowledge-base bot")
     bot_sub = bot.add_subparsers(dest="bot_cmd", required=True)
     evaluate = bot_sub.add_parser("eval", help="precision/recall per decision on the labelled set")

@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import os
+import threading
 import time
 from bisect import bisect_left, bisect_right
 from collections import deque
@@ -89,9 +90,18 @@ class SpeechEngine:
     """One model and one decoding thread pool shared by every leg of the process."""
 
     def __init__(self, model_dir: Path | None = None, workers: int | None = None,
-                 partial_interval: float = 0.25, lag_threshold: float = 1.0, vad: bool = True) -> None:
+                 partial_interval: float = 0.25, lag_threshold: float = 1.0, vad: bool = True,
+                 warm_recognizers: int | None = None) -> None:
         self.model_dir = model_dir
         self.workers = workers or os.cpu_count() or 1
+        # A new KaldiRecognizer costs about 0.8-1.25 CPU-s over its first seconds of speech (its
+        # decoding graph caches fill); one reused after Reset() decodes the same audio for about
+        # a seventh of that. Ended legs hand theirs back, up to this many are kept.
+        self.warm_recognizers = warm_recognizers if warm_recognizers is not None else 2 * self.workers
+        # Per rate: (recognizer, seconds it has been fed). Vosk's word times keep counting across
+        # Reset(), so a reused recognizer's clock starts where its previous leg left it.
+        self._idle_recognizers: dict[int, list[tuple[vosk.KaldiRecognizer, float]]] = {}
+        self._pool_lock = threading.Lock()  # taken and returned on executor threads
         self.partial_interval = partial_interval
         self.lag_threshold = lag_threshold
         self.vad = vad
@@ -103,6 +113,7 @@ class SpeechEngine:
         self.unavailable: str | None = None
         self.stats: dict[str, float] = {
             "legs_open": 0, "seconds_received": 0.0, "seconds_decoded": 0.0, "seconds_skipped": 0.0,
+            "recognizers_created": 0, "recognizers_reused": 0,
         }
 
     async def start(self) -> None:
@@ -146,9 +157,38 @@ class SpeechEngine:
     async def close(self) -> None:
         """Close the open legs (their last words are kept), then shut the pool down."""
         await asyncio.gather(*(leg.close() for leg in list(self._legs)))
+        with self._pool_lock:
+            self._idle_recognizers.clear()
         executor, self._executor, self.model = self._executor, None, None
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, True)
+
+    def take_recognizer(self, rate: int) -> "tuple[vosk.KaldiRecognizer, float]":
+        """A warm recognizer for `rate` if one is idle, else a new one, with the time (seconds
+        fed so far) its word times start from (executor thread only)."""
+        with self._pool_lock:
+            idle = self._idle_recognizers.get(rate)
+            if idle:
+                self.stats["recognizers_reused"] += 1
+                return idle.pop()
+            self.stats["recognizers_created"] += 1
+        import vosk
+
+        rec = vosk.KaldiRecognizer(self.model, rate)  # ~50 ms: kept off the loop
+        rec.SetWords(True)
+        return rec, 0.0
+
+    def return_recognizer(self, rate: int, rec: "vosk.KaldiRecognizer", fed: float) -> None:
+        """Keep a leg's recognizer (fed `fed` seconds in all) for the next leg (executor thread only)."""
+        rec.Reset()
+        with self._pool_lock:
+            if sum(len(v) for v in self._idle_recognizers.values()) < self.warm_recognizers:
+                self._idle_recognizers.setdefault(rate, []).append((rec, fed))
+
+    @property
+    def idle_recognizers(self) -> int:
+        with self._pool_lock:
+            return sum(len(v) for v in self._idle_recognizers.values())
 
     def _leg_closed(self, leg: LegStream) -> None:
         if leg in self._legs:
@@ -192,7 +232,7 @@ class LegStream:
         self.rate = sample_rate
         self.segments: list[Segment] = []
         self._engine = engine
-        self._model = engine.model
+        self._model = engine.model  # the shared model its recognizers decode with
         self._executor = engine._executor
         self._sink = sink
         self._queue: deque[tuple[bytes, float]] = deque()  # (pcm at leg rate, monotonic arrival)
@@ -392,10 +432,9 @@ class LegStream:
 
     def _recognizer(self) -> "vosk.KaldiRecognizer":
         if self._rec is None:
-            import vosk
-
-            self._rec = vosk.KaldiRecognizer(self._model, self.rate)  # ~50 ms: kept off the loop
-            self._rec.SetWords(True)
+            # A reused recognizer's clock runs on from its last leg: Vosk's time axis (`_fed`)
+            # starts there, and the first piece maps it to stream time 0 (_accept).
+            self._rec, self._fed = self._engine.take_recognizer(self.rate)
         return self._rec
 
     def _decode(self, pcm: bytes) -> _Decoded:
@@ -428,6 +467,8 @@ class LegStream:
             out.skipped = self._gate.skipped_seconds - skipped_before
         if self._rec is not None:  # a leg that never got audio needs no recognizer
             self._add_segment(self._rec.FinalResult(), out)
+            rec, self._rec = self._rec, None
+            self._engine.return_recognizer(self.rate, rec, self._fed)
         out.audio_time = self._stream_time(self._fed, end=True)
         return out
 

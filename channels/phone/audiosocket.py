@@ -41,6 +41,7 @@ class ExpectedStream:
     leg: Literal["caller", "agent"]
     channel: str
     registered_at: float = field(default_factory=time.monotonic)
+    ticket_id: str = ""
 
 
 class StreamSink(Protocol):
@@ -50,6 +51,7 @@ class StreamSink(Protocol):
 
 
 StreamOpener = Callable[[ExpectedStream], Awaitable[StreamSink | None]]
+StreamLookup = Callable[[uuid.UUID], Awaitable[ExpectedStream | None]]
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -61,10 +63,12 @@ def parse_address(address: str) -> tuple[str, int]:
 
 
 class AudioSocketServer:
-    def __init__(self, listen: str, allow: list[str], opener: StreamOpener, slin_rate: int = 8000) -> None:
+    def __init__(self, listen: str, allow: list[str], opener: StreamOpener, slin_rate: int = 8000,
+                 lookup: StreamLookup | None = None) -> None:
         self.host, self.requested_port = parse_address(listen)
         self.allow = [ipaddress.ip_network(a.strip(), strict=False) for a in allow if a.strip()]
         self.opener = opener
+        self.lookup = lookup  # where streams not expect()ed here are registered (a speech node: Redis)
         self.slin_rate = slin_rate
         self.expected: dict[uuid.UUID, ExpectedStream] = {}
         self.active: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
@@ -144,6 +148,11 @@ class AudioSocketServer:
             log.warning("AudioSocket handshake failed", extra={"peer": peer, "error": str(exc) or type(exc).__name__})
             return None
         expected = self.expected.pop(stream_id, None)
+        if expected is None and self.lookup is not None:
+            try:
+                expected = await self.lookup(stream_id)
+            except Exception as exc:  # e.g. Redis unreachable: the stream cannot be placed
+                log.warning("AudioSocket stream could not be looked up", extra={"stream": str(stream_id), "error": str(exc) or type(exc).__name__})
         if expected is None:
             self.rejected += 1
             log.warning("AudioSocket stream with an unknown UUID refused", extra={"peer": peer, "stream": str(stream_id)})

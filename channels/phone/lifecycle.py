@@ -19,6 +19,9 @@ from gateway.channel import Readiness
 from knowledge_base.app_keys import KNOWLEDGE
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from channels.phone.node import SpeechNode
     from channels.phone.service import PhoneChannel
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,6 @@ def setup(app: web.Application) -> None:
 def _build(app: web.Application) -> PhoneChannel | None:
     from channels.phone.config import ami_config
     from channels.phone.service import PhoneChannel
-    from speech.recognizer import SpeechEngine
 
     settings = app[SETTINGS]
     phone = settings.section(PhoneSettings)
@@ -46,9 +48,20 @@ def _build(app: web.Application) -> PhoneChannel | None:
         # Citizens' web and WeChat requests must not go down with a missing phone secret.
         log.error("phone channel disabled", extra={"reason": str(exc)})
         return None
-    speech = SpeechEngine(phone.vosk_model, workers=phone.speech_workers or None,
+    node = build_node(app[REDIS], phone, f"{settings.instance_id}-speech") if phone.speech_local_node else None
+    return PhoneChannel(settings, ami, app[REDIS], app[INTAKE], app[TICKETS], app[KNOWLEDGE], app[METRICS], node)
+
+
+def build_node(redis: Redis, phone: PhoneSettings, name: str) -> SpeechNode:
+    """A speech node on the AudioSocket address of the settings (in `hotline run` or `hotline speech-node`)."""
+    from channels.phone.config import audiosocket_allow
+    from channels.phone.node import SpeechNode, default_capacity
+    from speech.recognizer import SpeechEngine
+
+    capacity = phone.speech_node_capacity or default_capacity()
+    engine = SpeechEngine(phone.vosk_model, workers=phone.speech_workers or None, warm_recognizers=capacity,
                           partial_interval=phone.speech_partial_interval_seconds, lag_threshold=phone.speech_lag_threshold_seconds)
-    return PhoneChannel(settings, ami, app[REDIS], app[INTAKE], app[TICKETS], app[KNOWLEDGE], app[METRICS], speech)
+    return SpeechNode(redis, phone, engine, audiosocket_allow(phone), name=name)
 
 
 async def _run(app: web.Application) -> AsyncIterator[None]:
@@ -66,8 +79,16 @@ async def readiness(app: web.Application) -> Readiness:
     phone = app[PHONE]
     if phone is None:
         return Readiness()
-    checks: dict[str, object] = {"phone": phone.status(), "transcription": phone.speech.transcription}
+    checks: dict[str, object] = {"phone": phone.status(), "transcription": phone.transcription}
     failing: list[str] = []
+    try:
+        nodes = await asyncio.wait_for(phone.nodes.live(), timeout=LEASE_CHECK_TIMEOUT_SECONDS)
+        checks["speech_nodes"] = [{"node": n.node_id, "audiosocket": n.address, "capacity": n.capacity, "legs": n.load, "lag": n.lag}
+                                  for n in nodes]
+    except Exception:  # Redis unreachable or stuck: the kernel's own check says so
+        checks["speech_nodes"] = "unknown"
+    if phone.node is not None:
+        checks["speech_node"] = phone.node.status()
     try:
         leader = await asyncio.wait_for(phone.lease_holder(), timeout=LEASE_CHECK_TIMEOUT_SECONDS)
     except Exception:  # Redis unreachable or stuck: the kernel's own check says so
@@ -84,7 +105,7 @@ async def readiness(app: web.Application) -> Readiness:
 
 def start_notice(app: web.Application) -> str | None:
     phone = app[PHONE]
-    if phone is None or phone.speech.transcription == "on":
+    if phone is None or phone.node is None or phone.transcription == "on":
         return None
     return (f"通话实时转写未启用：语音模型未安装（运行 make model 下载）\n"
-            f"  (live call transcription off: {phone.speech.transcription.removeprefix('off: ')}; calls still pop up and become tickets)")
+            f"  (live call transcription off: {phone.transcription.removeprefix('off: ')}; calls still pop up and become tickets)")

@@ -16,19 +16,19 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from redis.asyncio import Redis
 
 from channels.phone import adapter, assist
 from channels.phone.agents import AgentDirectory
 from channels.phone.ami import AmiClient, AmiConfig, AmiError
-from channels.phone.audiosocket import AudioSocketServer, ExpectedStream
 from channels.phone.calls import Call, CallTracker, CallUpdate
 from channels.phone.commands import serve_commands
-from channels.phone.config import audiosocket_allow
 from channels.phone.legs import LegTranscriber
+from channels.phone.nodes import Admission, SpeechNodes, new_assignment
 from channels.phone.settings import PhoneSettings
+from channels.phone.speech_relay import SpeechRelay
 from gateway import clock, keys
 from gateway.intake import Intake
 from gateway.live_events import publish_to_desks
@@ -49,7 +49,10 @@ from gateway.ticket import (
 )
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
-from speech.recognizer import Segment, SpeechEngine
+from speech.recognizer import Segment
+
+if TYPE_CHECKING:
+    from channels.phone.node import SpeechNode
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ LEASE_RETRY_SECONDS = 1.0  # after a failed renewal, or while re-acquiring after
 LEASE_MARGIN_SECONDS = 1.0
 LEG_DRAIN_TIMEOUT = 30.0  # after hangup, how long the last words may take to arrive and decode
 REPEAT_CALLER_LIMIT = 10
+FAILOVER_RETRY_SECONDS = 1.0  # a leg being moved tries again this often while no node has room
 TRANSFER_CONTEXT = "transfer"  # deploy/asterisk/extensions.conf [transfer]
 
 
@@ -73,6 +77,9 @@ class CallSession:
     earlier: list[dict[str, Any]]
     legs: list[LegTranscriber] = field(default_factory=list)
     spied: set[str] = field(default_factory=set)  # channels with a spy requested
+    refused: set[str] = field(default_factory=set)  # channels not transcribed: no node had room
+    limited: list[dict[str, Any]] = field(default_factory=list)  # why legs are not transcribed, for the desk
+    gaps: dict[str, dict[str, Any]] = field(default_factory=dict)  # leg -> open gap (its node was lost)
     utterances: list[assist.Utterance] = field(default_factory=list)
     suggestions: list[dict[str, Any]] = field(default_factory=list)
     prefilled: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -83,7 +90,7 @@ class CallSession:
         return sorted(u for u in users if u)
 
     def leg_closed(self, leg: LegTranscriber) -> None:
-        self.spied.discard(leg.expected.channel)
+        self.spied.discard(leg.channel)
 
     def live_view(self) -> dict[str, Any]:
         call = self.call
@@ -94,12 +101,13 @@ class CallSession:
             "started_at": datetime.fromtimestamp(self.started_at, timezone.utc).isoformat(),
             "earlier": self.earlier, "suggestions": self.suggestions, "prefill": self.prefilled,
             "legs": [leg.state() for leg in self.legs if not leg.done.is_set()], "lag": round(self.lag, 1),
+            "speech_limited": self.limited, "speech_gaps": [{"leg": leg, **gap} for leg, gap in sorted(self.gaps.items())],
         }
 
 
 class PhoneChannel:
     def __init__(self, settings: Settings, ami: AmiConfig, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge,
-                 metrics: Metrics, speech: SpeechEngine) -> None:
+                 metrics: Metrics, node: SpeechNode | None) -> None:
         self.settings = settings
         self.config = config = settings.section(PhoneSettings)
         self.redis = redis
@@ -107,11 +115,11 @@ class PhoneChannel:
         self.tickets = tickets
         self.knowledge = knowledge
         self.metrics = metrics
-        self.speech = speech
+        self.node = node  # this process's own speech node (HOTLINE_SPEECH_LOCAL_NODE), if any
+        self.nodes = SpeechNodes(redis)
         self.directory = AgentDirectory.parse(config.phone_agents)
         self.tracker = CallTracker(self.directory.lookup, config.phone_inbound_contexts.split(","))
         self.ami = AmiClient(ami, self._on_ami_event, self._on_ami_ready)
-        self.audio = AudioSocketServer(config.audiosocket_listen, audiosocket_allow(config), self._open_stream, config.audiosocket_slin_rate)
         self.sessions: dict[str, CallSession] = {}
         self._queue: asyncio.Queue[tuple[str, Any, float]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -119,30 +127,38 @@ class PhoneChannel:
         self._leader: asyncio.Task[None] | None = None
         self._commands: asyncio.Task[None] | None = None
         self.leading = asyncio.Event()
+        # Nodes are checked four times per heartbeat lifetime: a dead one is noticed within 1.25 TTL.
+        self.relay = SpeechRelay(redis, self.nodes, self.leading, check_seconds=config.speech_node_ttl_seconds / 4)
+        self._relay_tasks: list[asyncio.Task[None]] = []
         self.lease_state = "standby"  # leader | standby | lost | stopped (see lease())
         self.lease_error = ""
         self._lease_until = 0.0  # monotonic time by which the leader must have renewed or stepped down
         self._lease_outage = OutageLog(log, "phone leadership")
 
     @property
-    def advertised_audiosocket(self) -> str:
-        if self.config.audiosocket_advertise:
-            return self.config.audiosocket_advertise
-        host = self.audio.host if self.audio.host not in ("0.0.0.0", "::") else "127.0.0.1"
-        return f"[{host}]:{self.audio.port}" if ":" in host else f"{host}:{self.audio.port}"
+    def advertised_audiosocket(self) -> str | None:
+        """This process's own node's AudioSocket address (None: it serves none)."""
+        return self.node.address if self.node is not None else None
+
+    @property
+    def transcription(self) -> str:
+        """"on", "off: <reason> (run: make model)" for the local node; without one, the nodes elsewhere decode."""
+        return self.node.engine.transcription if self.node is not None else "speech nodes only (HOTLINE_SPEECH_LOCAL_NODE=0)"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.speech.start()
-        await self.audio.start()
+        if self.node is not None:
+            await self.node.start()
+        self._relay_tasks = [asyncio.create_task(self.relay.run(), name="speech-relay"),
+                             asyncio.create_task(self.relay.watch(), name="speech-nodes-watch")]
         self._consumer = asyncio.create_task(self._consume(), name="ami-events")
         self._leader = asyncio.create_task(self._lead(), name="phone-leader")
         self._commands = asyncio.create_task(serve_commands(self.redis, self.leading, self._run_command), name="phone-commands")
         log.info("phone channel started", extra={"ami": f"{self.config.ami_host}:{self.config.ami_port}", "audiosocket": self.advertised_audiosocket})
 
     async def stop(self) -> None:
-        for task in (self._leader, self._commands):
+        for task in (self._leader, self._commands, *self._relay_tasks):
             if task is not None:
                 task.cancel()
         self.leading.clear()
@@ -154,10 +170,12 @@ class PhoneChannel:
             log.warning("could not release the phone lease", extra={"error": describe(exc)})
         if self._consumer is not None:
             self._consumer.cancel()
-        await self.audio.stop()  # closes streams: each leg flushes its last words
+        if self.node is not None:
+            await self.node.stop()  # deregisters, then closes its streams: each leg flushes its last words
         for task in list(self._tasks):
             task.cancel()
-        await self.speech.close()
+        for leg in list(self.relay.legs.values()):
+            leg.cancel()
 
     async def _lead(self) -> None:
         """One instance talks to Asterisk at a time, or every call would pop up once per
@@ -470,32 +488,88 @@ class PhoneChannel:
 
     # -- transcription -----------------------------------------------------------------------
 
-    def _request_spy(self, session: CallSession, leg: str, channel: str) -> None:
-        if not channel or channel in session.spied or session.call.state == "ended":
+    def _request_spy(self, session: CallSession, leg: Literal["caller", "agent"], channel: str, moving: bool = False) -> None:
+        if not channel or channel in session.spied or channel in session.refused or session.call.state == "ended":
             return
         session.spied.add(channel)
-        self._spawn(self._spy(session, leg, channel), f"spy-{session.ticket_id}-{leg}")
+        self._spawn(self._spy(session, leg, channel, moving), f"spy-{session.ticket_id}-{leg}")
 
-    async def _spy(self, session: CallSession, leg: str, channel: str) -> None:
-        stream_id = uuid.uuid4()
-        self.audio.expect(ExpectedStream(stream_id=stream_id, linkedid=session.call.linkedid, leg=leg, channel=channel))  # type: ignore[arg-type]
-        try:
-            await self.ami.originate_spy(self.advertised_audiosocket, str(stream_id), channel)
-        except AmiError as exc:
-            self.audio.forget(stream_id)
-            session.spied.discard(channel)
-            log.warning("no audio for a call leg", extra={"ticket": session.ticket_id, "leg": leg, "error": str(exc)})
-            await self.record(session, "transcription_unavailable", {"leg": leg, "error": str(exc)})
-            await self.push(session, {"type": "call.audio_failed", "leg": leg, "error": str(exc)})
+    def _live(self, session: CallSession) -> bool:
+        return session.call.state != "ended" and self.sessions.get(session.call.linkedid) is session
 
-    async def _open_stream(self, expected: ExpectedStream) -> LegTranscriber | None:
-        session = self.sessions.get(expected.linkedid)
-        if session is None:
-            log.warning("audio for a call that is not live", extra={"linkedid": expected.linkedid})
-            return None
-        leg = LegTranscriber(self, session, expected)
+    async def _spy(self, session: CallSession, leg: Literal["caller", "agent"], channel: str, moving: bool) -> None:
+        """Place the leg on the speech node with the most room and have Asterisk send its audio
+        there. A new call's agent leg needs more room than its caller leg (the caller's words
+        fill the ticket), so a filling node gives new calls the caller leg only, then nothing,
+        and the calls it carries keep up. A leg moved off a lost node takes any place, and keeps
+        trying while the call lasts."""
+        min_free = 1 if leg == "caller" or moving else 1 + self.config.speech_caller_reserve
+        while True:
+            stream_id = str(uuid.uuid4())
+            error = ""
+            try:
+                admission = await self.nodes.admit(new_assignment(stream_id, session.call.linkedid, leg, channel, session.ticket_id), min_free)
+            except REDIS_UNREACHABLE as exc:
+                admission, error = Admission("no_node"), describe(exc)
+            else:
+                self.metrics.speech_legs.labels(leg, admission.outcome).inc()
+            if admission.outcome == "admitted":
+                transcriber = LegTranscriber(self, session, stream_id, leg, channel, admission.node_id)
+                self.relay.add(transcriber)
+                try:
+                    await self.ami.originate_spy(admission.address, stream_id, channel)
+                    return
+                except AmiError as exc:
+                    error = str(exc)
+                    self.relay.remove(stream_id)
+                    transcriber.cancel()
+                    await self.nodes.release(admission.node_id, stream_id)
+            if not moving:
+                session.spied.discard(channel)
+                if error:
+                    log.warning("no audio for a call leg", extra={"ticket": session.ticket_id, "leg": leg, "error": error})
+                    await self.record(session, "transcription_unavailable", {"leg": leg, "error": error})
+                    await self.push(session, {"type": "call.audio_failed", "leg": leg, "error": error})
+                else:
+                    session.refused.add(channel)  # not offered again during this call
+                    await self._limited(session, leg, admission)
+                return
+            if not self._live(session):
+                return
+            await asyncio.sleep(FAILOVER_RETRY_SECONDS)
+
+    async def _limited(self, session: CallSession, leg: str, admission: Admission) -> None:
+        log.info("call leg not transcribed", extra={"ticket": session.ticket_id, "leg": leg, "reason": admission.outcome})
+        reason = {"leg": leg, "reason": admission.outcome}
+        session.limited.append(reason)
+        await self.record(session, "transcription_limited", {**reason, "free": admission.free})
+        await self.push(session, {"type": "call.transcription_limited", **reason})
+        await self._store_live(session)
+
+    async def leg_opened(self, session: CallSession, leg: LegTranscriber) -> None:
+        """The node has the stream: the leg counts for the call, and a gap before it closes."""
         session.legs.append(leg)
-        return leg
+        gap = session.gaps.pop(leg.leg, None)
+        if gap is not None:
+            to = round(leg.offset, 2)
+            detail = {"leg": leg.leg, "from": gap["from"], "to": to, "seconds": round(max(0.0, to - gap["from"]), 1),
+                      "node": leg.node_id, "lost_node": gap["node"]}
+            await self.record(session, "transcription_resumed", detail)
+            await self.push(session, {"type": "call.transcription_gap", "state": "closed", **detail})
+        await self._store_live(session)
+
+    async def leg_lost(self, session: CallSession, leg: LegTranscriber, reason: str) -> None:
+        """The leg's node died or stopped: mark the gap and move the leg to another node."""
+        self.metrics.speech_failovers.labels(reason).inc()
+        heard = leg.heard_until if leg.opened else max(0.0, time.time() - session.started_at)
+        gap = session.gaps.setdefault(leg.leg, {"from": round(heard, 2), "node": leg.node_id})  # a second loss keeps the first start
+        detail = {"leg": leg.leg, "reason": reason, "node": leg.node_id, "from": gap["from"]}
+        await self.record(session, "transcription_interrupted", detail)
+        if not self._live(session):
+            return
+        await self.push(session, {"type": "call.transcription_gap", "state": "open", **detail})
+        await self._store_live(session)
+        self._request_spy(session, leg.leg, leg.channel, moving=True)
 
     def observe_lag(self) -> None:
         worst = 0.0
@@ -519,7 +593,7 @@ class PhoneChannel:
     def status(self) -> dict[str, Any]:
         return {"ami": self.ami.state, "ami_version": self.ami.version, "ami_error": self.ami.last_error,
                 "live_calls": len(self.sessions), "audiosocket": self.advertised_audiosocket,
-                "transcription": self.speech.transcription}  # "on" or "off: <reason> (run: make model)"
+                "transcription": self.transcription}  # "on" or "off: <reason> (run: make model)"
 
 
 _RENEW_LUA = """

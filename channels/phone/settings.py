@@ -27,7 +27,15 @@ class PhoneSettings(SettingsSection):
     speech_workers: int = 0  # decoding threads; 0 = one per core
     speech_lag_threshold_seconds: float = 1.0
     speech_partial_interval_seconds: float = 0.25
+    # Speech nodes (`hotline speech-node`; `hotline run` serves one in-process unless this is off).
+    speech_local_node: bool = True
+    speech_node_capacity: int = 0  # legs one node decodes at once; 0 = two per core
+    speech_node_ttl_seconds: float = 3.0  # heartbeat lifetime: a dead node is noticed within this
+    speech_caller_reserve: int = 1  # places kept for callers: an agent leg needs more free than this
+    speech_node_http: str = "127.0.0.1:9093"  # a speech node's /healthz, /readyz and /metrics
 
     def __post_init__(self) -> None:
         if self.ami_auth not in {"md5", "plain"}:
             raise ValueError("HOTLINE_AMI_AUTH must be md5 or plain")
+        if self.speech_node_ttl_seconds <= 0.3:
+            raise ValueError("HOTLINE_SPEECH_NODE_TTL_SECONDS must be above 0.3")

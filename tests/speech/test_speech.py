@@ -288,3 +288,14 @@ def test_resample_and_frames() -> None:
     assert resample(clip, 16000, 16000) == clip
     parts = list(frames(bytes(1000), 8000))  # 320-byte frames of 20 ms at 8 kHz
     assert [len(p) for p in parts] == [320, 320, 320, 40]
+
+
+async def test_a_later_leg_reuses_the_warm_recognizer_of_an_ended_one_and_still_hears_right(engine: SpeechEngine) -> None:
+    pcm = clip_at(8000)
+    _, first, _ = await feed_all(engine, pcm, 8000)
+    _, second, _ = await feed_all(engine, pcm, 8000)
+    # The second leg starts from a reset decoder: nothing of the first utterance leaks into it.
+    assert "".join(s.text for s in second) == TEXT
+    assert [s.start for s in second] == pytest.approx([s.start for s in first], abs=0.05)
+    assert engine.stats["recognizers_created"] == 1 and engine.stats["recognizers_reused"] == 1
+    assert engine.idle_recognizers == 1

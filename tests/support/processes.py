@@ -106,3 +106,29 @@ class CaseReceiver(Proc):
              "--state", str(log_dir / f"receiver-{self.port}.json")],
             {**os.environ}, self.base + "/_stats", log_dir / f"receiver-{self.port}.log",
         )
+
+
+class SpeechNodeProc(Proc):
+    """`hotline speech-node` on free loopback ports; started means registered (its /readyz)."""
+
+    def __init__(self, redis_url: str, data_dir: Path, name: str, **env: str) -> None:
+        self.name = name
+        self.http_port = free_port()
+        self.audio_port = free_port()
+        full_env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "HOTLINE_DATA_DIR": str(data_dir),
+            "HOTLINE_INSTANCE_ID": name,
+            "HOTLINE_SPEECH_NODE_HTTP": f"127.0.0.1:{self.http_port}",
+            "HOTLINE_AUDIOSOCKET_LISTEN": f"127.0.0.1:{self.audio_port}",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        data_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__([sys.executable, "-m", "server.cli", "speech-node"], full_env,
+                         f"http://127.0.0.1:{self.http_port}/readyz", data_dir / f"speech-node-{name}.log")
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.audio_port}"

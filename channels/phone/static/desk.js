@@ -32,6 +32,8 @@ var AUDIO_REASONS = {
   truncated: '音频流意外中断', reset: '音频连接被重置', idle: '长时间未收到音频',
   protocol_error: '音频数据格式异常', peer_error: '电话系统报告错误', shutdown: '转写服务正在重启'
 };
+// Why a leg is not transcribed (channels/phone/nodes.py Admission.outcome).
+var LIMIT_REASONS = { full: '转写容量已满', no_node: '暂无可用的转写服务' };
 // Q.850 hangup causes as Asterisk reports them.
 var CAUSES = {
   1: '空号', 16: '正常挂机', 17: '用户忙', 18: '无人响应', 19: '无人接听', 21: '呼叫被拒绝',
@@ -77,6 +79,8 @@ function newCall(linkedid, ticketId) {
     transferred: false,
     finals: new Map(),     // transcript index -> segment
     partials: {},          // leg -> {text, audio_time}
+    limited: {},           // leg -> why it is not transcribed (full | no_node)
+    gaps: {},              // leg -> {state: open | closed, from, to, seconds}: its speech node was lost
     lag: {},               // leg -> {behind, seconds}
     lagFromLive: 0,        // LiveCall.lag, until the first lag event
     audio: {},             // leg -> {type, error|reason}
@@ -161,6 +165,10 @@ function upsert(live, mine) {
     });
   }
   if (typeof live.lag === 'number' && !Object.keys(c.lag).length) c.lagFromLive = live.lag;
+  if (Array.isArray(live.speech_limited)) live.speech_limited.forEach(function (l) { c.limited[l.leg] = l.reason; });
+  if (Array.isArray(live.speech_gaps)) {
+    live.speech_gaps.forEach(function (g) { c.gaps[g.leg] = { state: 'open', from: g.from }; });
+  }
   if (mine || isMineLive(live)) c.mine = true;
   return c;
 }
@@ -245,6 +253,8 @@ function dispatch(msg) {
     case 'call.transferred': return onTransferred(msg);
     case 'call.audio_failed':
     case 'call.audio_interrupted': return onAudio(msg);
+    case 'call.transcription_limited': return onLimited(msg);
+    case 'call.transcription_gap': return onGap(msg);
     case 'call.ended': return onEnded(msg);
   }
 }
@@ -389,6 +399,22 @@ function onAudio(msg) {
     : { type: 'interrupted', detail: msg.reason || '' };
   c.partials[leg] = null;
   if (c === current()) { renderStatus(c); renderPartial(c, leg); }
+}
+
+function onLimited(msg) {
+  var c = ensure(msg);
+  if (!c || !LEG_LABELS[msg.leg]) return;
+  c.limited[msg.leg] = msg.reason || '';
+  if (c === current()) renderStatus(c);
+}
+
+// The leg's speech node was lost: open while it moves to another node, closed once it has.
+function onGap(msg) {
+  var c = ensure(msg);
+  if (!c || !LEG_LABELS[msg.leg]) return;
+  c.gaps[msg.leg] = { state: msg.state, from: msg.from, to: msg.to, seconds: msg.seconds };
+  if (msg.state === 'open') c.partials[msg.leg] = null;
+  if (c === current()) { renderStatus(c); renderPartial(c, msg.leg); }
 }
 
 function onEnded(msg) {
@@ -678,6 +704,21 @@ function renderStatus(c) {
       ? '该通话的语音转写不可用（' + LEG_LABELS[leg] + '一侧，语音通道未能建立），请手工记录通话要点。'
       : '该通话' + LEG_LABELS[leg] + '一侧的语音转写已中断（' + (AUDIO_REASONS[a.detail] || '原因不明') + '），后续内容请手工记录。';
     lines.push(h('p', { class: 'msg msg--error call-audio', 'data-leg': leg, title: a.detail ? String(a.detail) : null }, text));
+  });
+  Object.keys(LEG_LABELS).forEach(function (leg) {
+    if (c.limited[leg] === undefined) return;
+    var why = LIMIT_REASONS[c.limited[leg]] || '转写服务不可用';
+    var text = why + '：本通话' + LEG_LABELS[leg] + '一侧未转写' + (leg === 'caller' ? '，请手工记录市民所述要点。' : '。');
+    lines.push(h('p', { class: 'msg msg--warn call-limited', 'data-leg': leg }, text));
+  });
+  Object.keys(LEG_LABELS).forEach(function (leg) {
+    var g = c.gaps[leg];
+    if (!g) return;
+    var at = '自通话 ' + clock(Number(g.from) || 0) + ' 起';
+    var text = g.state === 'open'
+      ? LEG_LABELS[leg] + '一侧的语音转写暂时中断（' + at + '，转写服务节点失联），正在切换到其他节点……'
+      : LEG_LABELS[leg] + '一侧的语音转写已恢复；' + at + '约 ' + Math.max(1, Math.round(Number(g.seconds) || 0)) + ' 秒的内容未能转写，请留意补记。';
+    lines.push(h('p', { class: 'msg msg--warn call-gap', 'data-leg': leg, 'data-state': g.state }, text));
   });
   replaceKids($('call-status'), lines);
 }

@@ -85,6 +85,8 @@ function eventLabels() {
     call_connected: '来电接通', call_transferred: '来电已转接', call_abandoned_in_queue: '来电在排队时挂断',
     call_transfer_requested: '电话转接外省市', call_resynced: '通话状态已恢复', call_ended: '通话结束',
     transcription_unavailable: '语音转写不可用', audio_interrupted: '通话音频中断', prefilled: '据通话转写自动填写',
+    transcription_limited: '转写容量不足，该侧未转写', transcription_interrupted: '语音转写中断（转写节点失联）',
+    transcription_resumed: '语音转写已在其他节点恢复',
     prefill_confirmed: '坐席确认自动填写内容', kb_answer_inserted: '插入知识库答复',
     // sign-language video
     callback_requested: '市民申请回访', video_accepted: '手语坐席接听视频', video_filed: '视频诉求已登记',
@@ -134,6 +136,13 @@ var HANGUP_CAUSE_LABELS = {
   '21': '呼叫被拒绝', '27': '线路故障', '31': '正常挂断', '34': '线路忙', '38': '网络故障', '127': '网络互通错误'
 };
 // Why a call's audio stream ended early (channels/phone/audiosocket.py CloseReason).
+// Why a leg was not transcribed, or lost its speech node (channels/phone/service.py).
+var SPEECH_REASON_LABELS = {
+  full: '转写容量已满', no_node: '暂无可用的转写服务', node_lost: '转写节点失联', node_stopped: '转写节点停止服务'
+};
+// The keys of a transcription gap's history events: times on the call's clock.
+var GAP_KEY_LABELS = { from: '中断于通话', to: '恢复于通话', seconds: '未转写时长', node: '转写节点', lost_node: '失联的转写节点', free: '剩余转写容量' };
+var GAP_EVENTS = { transcription_interrupted: 1, transcription_resumed: 1, transcription_limited: 1 };
 var AUDIO_CLOSE_LABELS = {
   truncated: '音频数据不完整', reset: '连接被重置', idle: '长时间未收到音频', protocol_error: '音频协议错误',
   peer_error: '电话系统报告错误', shutdown: '服务重启'
@@ -1079,6 +1088,7 @@ function detailKeyLabel(k) {
 // The Chinese for a scalar detail value, or null when it is shown as it is.
 function valueLabel(k, v, ev) {
   if (typeof v === 'boolean') return v ? '是' : '否';
+  if (GAP_EVENTS[ev] && (k === 'from' || k === 'to')) return '第 ' + fmtSeconds(v);
   switch (k) {
     case 'decision': return DECISION_LABELS[v] || null;
     case 'type':
@@ -1092,6 +1102,7 @@ function valueLabel(k, v, ev) {
     case 'reason':
       if (ev === 'video_ended') return VIDEO_END_LABELS[v] || null;
       if (ev === 'audio_interrupted') return AUDIO_CLOSE_LABELS[v] || null;
+      if (GAP_EVENTS[ev]) return SPEECH_REASON_LABELS[v] || null;
       return errorText(v);
     case 'reasons': return reasonText(v);
     case 'partner': case 'origin': return partnerName(v);
@@ -1154,8 +1165,9 @@ function historyDetail(e) {
       items.push(detailItem(detailKeyLabel(k), change(plainValue(v.from, k, e.event), v.from, plainValue(v.to, k, e.event), v.to)));
       return;
     }
-    var label = e.event === 'call_ended' && k === 'seconds' ? '排队等候' : detailKeyLabel(k);
-    items.push(detailItem(label, detailValue(k, v, e.event), !DETAIL_KEY_LABELS[k]));
+    var label = e.event === 'call_ended' && k === 'seconds' ? '排队等候'
+      : GAP_EVENTS[e.event] && GAP_KEY_LABELS[k] ? GAP_KEY_LABELS[k] : detailKeyLabel(k);
+    items.push(detailItem(label, detailValue(k, v, e.event), !DETAIL_KEY_LABELS[k] && !(GAP_EVENTS[e.event] && GAP_KEY_LABELS[k])));
   });
   return items;
 }

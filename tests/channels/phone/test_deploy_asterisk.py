@@ -473,3 +473,18 @@ def test_parser_sees_templates_and_shared_names() -> None:
     assert one(sections, "a", "aor").get("k") == "v;w"
     assert expand_pattern("_100Z") == [f"100{d}" for d in range(1, 10)]
     assert _pattern_regex("_031X12345").match("031512345") and not _pattern_regex("_031X12345").match("03112345")
+
+
+def test_compose_speech_service_scales() -> None:
+    """`docker compose up --scale speech=N`: no fixed name or host port that two replicas would
+    fight over, each advertising its own address, reachable only from Asterisk."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    service = compose["services"]["speech"]
+    asterisk_ip = compose["services"]["asterisk"]["networks"]["default"]["ipv4_address"]
+    assert service["command"] == ["hotline", "speech-node"]
+    assert "container_name" not in service and "ports" not in service
+    env = service["environment"]
+    assert env["HOTLINE_AUDIOSOCKET_ADVERTISE"] == "auto"
+    assert env["HOTLINE_AUDIOSOCKET_LISTEN"].startswith("0.0.0.0:")
+    assert env["HOTLINE_AUDIOSOCKET_ALLOW"].split(",") == [asterisk_ip]
+    assert env["REDIS_URL"] == compose["services"]["gateway"]["environment"]["REDIS_URL"]
