@@ -20,6 +20,7 @@ LIVE_CALLS = P + "calls:live"  # linkedid -> the live view of a call, for desks 
 USERS_SET = P + "users"
 TRIAGE_CORRECTIONS = P + "triage:corrections"  # stream of agents' corrections of what triage proposed
 DISPATCH_CATALOGUE = P + "triage:catalogue"  # the 派单目录 supervisors edit (JSON)
+REPLICATION_MARK = P + "replication:mark"  # written before each WAIT (gateway/replication.py)
 
 ROUTER_GROUP = "router"
 OUTBOX_GROUP = "outbox"
