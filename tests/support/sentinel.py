@@ -23,16 +23,19 @@ DOWN_AFTER_MS = 1000  # how long a silent primary takes to be declared down
 FAILOVER_TIMEOUT_MS = 4000  # also the pause before a sentinel retries a failed election (twice this)
 
 
-def _answers(port: int) -> bool:
+def _answering_pid(port: int) -> int | None:
+    """The process id of the redis-server answering on `port` (None: none answers)."""
     try:
-        return bool(sync_redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
+        return int(sync_redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).info("server")["process_id"])
     except sync_redis.RedisError:
-        return False
+        return None
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 20.0) -> None:
+    """Until our process answers on its port (another program that took the port meanwhile, on a
+    shared machine, does not count)."""
     deadline = time.monotonic() + timeout
-    while not _answers(port):
+    while _answering_pid(port) != process.pid:
         if process.poll() is not None:
             raise RuntimeError(f"redis-server exited with {process.returncode}: {log.read_text(errors='replace')[-2000:] if log.exists() else ''}")
         if time.monotonic() > deadline:
@@ -103,8 +106,10 @@ class Node:
 
 
 class DataNode(Node):
-    """A primary, or a replica of `replica_of`. No persistence: a restarted node comes back empty
-    and the sentinels make it a replica of the current primary, which sends it everything."""
+    """A primary, or a replica of `replica_of`, with an append-only file as the README asks of a
+    production primary: a killed node comes back with its data (a node restarted empty could be
+    taken for a primary and wipe its replicas, the hazard Redis's replication docs warn of), and
+    the sentinels make it a replica of the current primary."""
 
     def __init__(self, directory: Path, binary: str, replica_of: int | None = None) -> None:
         super().__init__(directory, binary)
@@ -113,7 +118,7 @@ class DataNode(Node):
     def args(self) -> list[str]:
         args = [
             self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-            "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", str(self.log),
+            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no", "--logfile", str(self.log),
             "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
         ]
         if self.replica_of is not None:
@@ -178,12 +183,10 @@ class ReplicatedRedis:
         return all(v.get("num-slaves") == 1 and v.get("num-other-sentinels") == 2 for v in views)
 
     def named_primary(self) -> int | None:
-        """The primary's port when a majority of the sentinels name the same one."""
-        ports = [s.primary_port() for s in self.sentinels]
-        for port in set(ports):
-            if port is not None and ports.count(port) >= 2:
-                return port
-        return None
+        """The primary's port when every sentinel names the same one (a failover is over only
+        when the last of them has the new configuration)."""
+        ports = {s.primary_port() for s in self.sentinels}
+        return ports.pop() if len(ports) == 1 else None
 
     def stop(self) -> None:
         for node in [*self.sentinels, self.replica, self.primary]:
