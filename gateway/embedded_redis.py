@@ -12,21 +12,15 @@ minute up), and the clients reconnect on their next command.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import redis
-
-if TYPE_CHECKING:
-    from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -215,19 +209,3 @@ def _alive(pid: int | None) -> bool:
         return True
     return True
 
-
-@contextlib.contextmanager
-def redis_url_for(settings: Settings, supervise: bool = False) -> Iterator[str]:
-    """REDIS_URL if set; otherwise the embedded Redis under the data directory (started if needed,
-    stopped again on exit if this process started it). `supervise`: restart it if it dies
-    (`hotline run`, the process that owns it)."""
-    if settings.redis_url:
-        yield settings.redis_url
-        return
-    embedded = EmbeddedRedis(settings.data_dir).start()
-    if supervise:
-        embedded.supervise()
-    try:
-        yield embedded.url
-    finally:
-        embedded.stop()

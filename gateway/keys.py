@@ -1,7 +1,13 @@
-"""Every Redis key and channel name the gateway uses, in one place."""
+"""Every Redis key and channel name the gateway uses, in one place.
+
+Every name starts with `P`, whose hash tag `{hl}` puts all of them in one Redis Cluster slot: the
+intake script allocates the ticket id inside Redis and then writes the ticket, its history, the
+idempotency key, the day's sequence, indexes and streams in one step, and the outbox and ticket
+scripts tie a ticket's keys to the shared streams, so no narrower tag keeps every script within
+one slot (docs/architecture.md, "Redis keys")."""
 from __future__ import annotations
 
-P = "hl:"
+P = "{hl}:"
 
 INTAKE_STREAM = P + "stream:intake"
 OUTBOX_STREAM = P + "stream:outbox"
@@ -14,6 +20,7 @@ LIVE_CALLS = P + "calls:live"  # linkedid -> the live view of a call, for desks 
 USERS_SET = P + "users"
 TRIAGE_CORRECTIONS = P + "triage:corrections"  # stream of agents' corrections of what triage proposed
 DISPATCH_CATALOGUE = P + "triage:catalogue"  # the 派单目录 supervisors edit (JSON)
+REPLICATION_MARK = P + "replication:mark"  # written before each WAIT (gateway/replication.py)
 
 ROUTER_GROUP = "router"
 OUTBOX_GROUP = "outbox"

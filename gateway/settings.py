@@ -65,6 +65,15 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("var")
     redis_url: str | None = named("REDIS_URL", None)
+    # Redis behind Sentinel instead of one URL: the sentinels (host:port, comma separated), the
+    # name they monitor the primary under, and the password of the primary and its replicas.
+    redis_sentinels: str = named("REDIS_SENTINELS", "")
+    redis_sentinel_master: str = named("REDIS_SENTINEL_MASTER", "hotline")
+    redis_password: str | None = named("REDIS_PASSWORD", None)
+    # A person is told "received" only after the write reached this many replicas (WAIT); 0: as
+    # soon as the primary has it (a failover can lose what the replicas had not received yet).
+    redis_min_replicas: int = 0
+    redis_replica_timeout_seconds: float = 1.0
     instance_id: str = field(default_factory=lambda: f"gw-{secrets.token_hex(3)}")
     ticket_prefix: str = "BJ"
     timezone: str = named(None, "Asia/Shanghai")  # the hotline's clock; not configurable
@@ -140,10 +149,28 @@ class Settings:
             raise ValueError("HOTLINE_WORKERS must be process, inline or off")
         if self.nlu not in {"embedded", "rasa"}:
             raise ValueError("HOTLINE_NLU must be embedded or rasa")
+        if self.redis_url and self.redis_sentinels:
+            raise ValueError("set REDIS_URL or REDIS_SENTINELS, not both")
+        self.sentinel_addresses  # noqa: B018  # parsed once here, so a bad value stops start-up
+        if self.redis_min_replicas < 0:
+            raise ValueError("HOTLINE_REDIS_MIN_REPLICAS must be 0 or more")
         try:
             [ipaddress.ip_network(part.strip(), strict=False) for part in self.trusted_proxies.split(",") if part.strip()]
         except ValueError as exc:
             raise ValueError(f"HOTLINE_TRUSTED_PROXIES must be IP addresses or CIDR networks, comma separated: {exc}") from None
+
+    @property
+    def sentinel_addresses(self) -> tuple[tuple[str, int], ...]:
+        """REDIS_SENTINELS as (host, port) pairs; `[::1]:26379` for IPv6."""
+        pairs = []
+        for part in (p.strip() for p in self.redis_sentinels.split(",")):
+            if not part:
+                continue
+            host, _, port = part.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"REDIS_SENTINELS must be host:port, comma separated; got {part!r}")
+            pairs.append((host.strip("[]"), int(port)))
+        return tuple(pairs)
 
     @property
     def blob_dir(self) -> Path:

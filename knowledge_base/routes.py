@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway import clock
+from gateway import clock, keys
 from gateway.app_keys import REDIS
 from gateway.auth import requires
 from gateway.bodies import read_request
@@ -280,7 +280,7 @@ IMPORT_JOB_TTL = 24 * 3600
 
 
 def _job_key(job: str) -> str:
-    return f"hl:kb:import:{job}"
+    return f"{keys.P}kb:import:{job}"
 
 
 async def _save_job(app: web.Application, state: dict[str, Any]) -> None:

@@ -18,11 +18,11 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from gateway import clock
+from gateway import clock, keys
 from gateway.redis_values import text, text_fields
 from knowledge_base.models import ENTRY_ID, EntryContent, EntryState, EntryStatus, EntryVersion
 
-K = "hl:kb:"
+K = keys.P + "kb:"
 IDS = K + "ids"
 AUDIT = K + "audit"
 REVISION = K + "revision"

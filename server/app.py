@@ -32,6 +32,8 @@ from gateway.intake import Intake
 from gateway.live_events import LiveHub
 from gateway.metrics import Metrics
 from gateway.rate_limits import RateLimiter
+from gateway.redis_client import RedisAddress
+from gateway.replication import ReplicationBarrier, replicated_writes
 from gateway.sessions import Sessions
 from gateway.settings import Settings
 from gateway.tickets import Tickets
@@ -86,14 +88,18 @@ async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
             log.info("http", extra={"method": request.method, "route": route, "status": status, "ms": round(elapsed * 1000, 1)})
 
 
-def create_app(settings: Settings, redis_url: str, worker_env: dict[str, str] | None = None) -> web.Application:
-    """The web app. With `settings.workers == "process"`, `worker_env` is the environment of the
-    supervised delivery worker (it must carry REDIS_URL)."""
-    app = web.Application(
-        middlewares=[observe, error_middleware],
-        client_max_size=settings.attachments_max_total_bytes + 1024 * 1024,
-    )
-    redis = Redis.from_url(redis_url, max_connections=256, health_check_interval=30)
+def create_app(settings: Settings, address: RedisAddress, worker_env: dict[str, str] | None = None) -> web.Application:
+    """The web app on the Redis at `address`. With `settings.workers == "process"`, `worker_env`
+    is the environment of the supervised delivery worker (with `address.child_env()`)."""
+    redis = address.client(max_connections=256, health_check_interval=30)
+    middlewares = [observe, error_middleware]
+    barrier = None
+    if settings.redis_min_replicas > 0:  # inside error_middleware, which renders its 503
+        barrier = ReplicationBarrier(address, settings.redis_min_replicas, settings.redis_replica_timeout_seconds)
+        middlewares.append(replicated_writes(barrier))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.attachments_max_total_bytes + 1024 * 1024)
+    if barrier is not None:
+        app.on_cleanup.append(lambda _: barrier.aclose())
     metrics = Metrics()
     tickets = Tickets(redis)
     app[SETTINGS] = settings

@@ -29,11 +29,10 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from bot.rasa import cli as rasa_cli
 from gateway import log_format
-from gateway.embedded_redis import redis_url_for
+from gateway.redis_client import RedisAddress, redis_address
 from gateway.settings import Settings
 from gateway.users import CAPABILITIES, ROLES, PasswordRejected, UserError, Users
 from knowledge_base.snapshot import KnowledgeSnapshot
@@ -54,11 +53,11 @@ def _install_uvloop() -> None:
 BOOTSTRAP_ADMIN = "admin"
 
 
-async def _bootstrap_admin(redis_url: str) -> str | None:
+async def _bootstrap_admin(address: RedisAddress) -> str | None:
     """First start with no users: create `admin` with a one-time password, returned here and shown
     on the console (not in the logs) only once the gateway is up (_announce_admin), so the desk is
     reachable without another command. None when there are users already."""
-    redis = Redis.from_url(redis_url)
+    redis = address.client()
     try:
         users = Users(redis)
         if await users.count() == 0:
@@ -70,12 +69,12 @@ async def _bootstrap_admin(redis_url: str) -> str | None:
         await redis.aclose()
 
 
-async def _forget_bootstrap_admin(redis_url: str) -> None:
+async def _forget_bootstrap_admin(address: RedisAddress) -> None:
     """The gateway failed to start before the password was shown: remove the unseen admin, so the
     next start creates it again and shows that password."""
     from gateway import keys
 
-    redis = Redis.from_url(redis_url)
+    redis = address.client()
     try:
         await redis.delete(keys.user(BOOTSTRAP_ADMIN))
         await redis.srem(keys.USERS_SET, BOOTSTRAP_ADMIN)
@@ -110,15 +109,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         _share_metrics_between_processes(settings)
     _install_uvloop()
     try:
-        with redis_url_for(settings, supervise=True) as url:
+        with redis_address(settings, supervise=True) as address:
             _tune_gc()
-            worker_env = {**os.environ, "REDIS_URL": url, "HOTLINE_INSTANCE_ID": settings.instance_id + "-w"}
-            return asyncio.run(_serve(settings, url, worker_env, host, port))
+            worker_env = {**os.environ, **address.child_env(), "HOTLINE_INSTANCE_ID": settings.instance_id + "-w"}
+            return asyncio.run(_serve(settings, address, worker_env, host, port))
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place: nothing to clean up
         return 0
 
 
-async def _serve(settings: Settings, url: str, worker_env: dict[str, str], host: str, port: int) -> int:
+async def _serve(settings: Settings, address: RedisAddress, worker_env: dict[str, str], host: str, port: int) -> int:
     """Start everything, and only then show the admin password and the addresses; stop on SIGINT
     (Ctrl-C) or SIGTERM, quietly."""
     import signal
@@ -133,19 +132,19 @@ async def _serve(settings: Settings, url: str, worker_env: dict[str, str], host:
     runner: web.AppRunner | None = None
     try:
         try:
-            password = await _bootstrap_admin(url)  # before the port opens: a login may come at once
-            app = create_app(settings, url, worker_env)
+            password = await _bootstrap_admin(address)  # before the port opens: a login may come at once
+            app = create_app(settings, address, worker_env)
             runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
             # The app's start-up (knowledge index, workers, phone channel...) can take a while;
             # Ctrl-C or SIGTERM meanwhile stops it instead of waiting for it.
             if not await _first_unless_stopped(_start_site(runner, host, port), stop):
                 if password is not None:
-                    await _forget_bootstrap_admin(url)
+                    await _forget_bootstrap_admin(address)
                 return 0
         except Exception as exc:
             logging.getLogger("server.cli").error("gateway start failed", exc_info=True)
             if password is not None:
-                await _forget_bootstrap_admin(url)
+                await _forget_bootstrap_admin(address)
             print(f"\n  启动失败 / the gateway could not start: {type(exc).__name__}: {exc}\n", file=sys.stderr, flush=True)
             return 1
         if password is not None:
@@ -225,8 +224,8 @@ def _new_password(args: argparse.Namespace) -> str | None:
     return password
 
 
-async def _users(args: argparse.Namespace, url: str) -> int:
-    redis = Redis.from_url(url)
+async def _users(args: argparse.Namespace, address: RedisAddress) -> int:
+    redis = address.client()
     users = Users(redis)
     try:
         if args.users_cmd == "add":
@@ -280,8 +279,8 @@ async def _users(args: argparse.Namespace, url: str) -> int:
 
 def cmd_users(args: argparse.Namespace) -> int:
     settings = settings_from_env()
-    with redis_url_for(settings) as url:
-        return asyncio.run(_users(args, url))
+    with redis_address(settings) as address:
+        return asyncio.run(_users(args, address))
 
 
 def cmd_bot_eval(args: argparse.Namespace) -> int:
@@ -292,10 +291,10 @@ def cmd_bot_eval(args: argparse.Namespace) -> int:
 
 def cmd_bot_corrections(args: argparse.Namespace) -> int:
     """Agents' corrections of triage as JSON lines on stdout (training data)."""
-    async def dump(url: str) -> int:
+    async def dump(address: RedisAddress) -> int:
         from triage import corrections
 
-        redis = Redis.from_url(url)
+        redis = address.client()
         count = 0
         try:
             async for row in corrections.export(redis):
@@ -306,8 +305,8 @@ def cmd_bot_corrections(args: argparse.Namespace) -> int:
         print(f"{count} corrections", file=sys.stderr)
         return 0
 
-    with redis_url_for(settings_from_env()) as url:
-        return asyncio.run(dump(url))
+    with redis_address(settings_from_env()) as address:
+        return asyncio.run(dump(address))
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
@@ -325,8 +324,8 @@ async def _published_snapshot() -> KnowledgeSnapshot:
     """The running gateway's published knowledge base, as the bot serves it."""
     from knowledge_base.store import KnowledgeBase
 
-    with redis_url_for(settings_from_env()) as url:
-        redis = Redis.from_url(url)
+    with redis_address(settings_from_env()) as address:
+        redis = address.client()
         try:
             kb = KnowledgeBase(redis)
             return KnowledgeSnapshot.build(0, await kb.published_versions(), await kb.synonyms())

@@ -6,6 +6,7 @@ import json
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from redis.asyncio import Redis
 
 from gateway import keys
 from gateway.app_keys import LIVE_HUB, METRICS, OUTBOX, REDIS, SETTINGS
@@ -22,9 +23,17 @@ async def healthz(_: web.Request) -> web.Response:
 READY_REDIS_TIMEOUT_SECONDS = 2.0  # a Redis that hangs must not hang the probe
 
 
+async def online_replicas(redis: Redis) -> int:
+    """Replicas of the primary that stream its writes now (not those still in their first sync)."""
+    info = await asyncio.wait_for(redis.info("replication"), timeout=READY_REDIS_TIMEOUT_SECONDS)
+    return sum(1 for name, value in info.items()
+               if name.startswith("slave") and isinstance(value, dict) and value.get("state") == "online")
+
+
 async def readyz(request: web.Request) -> web.Response:
     """200 when this instance can take requests and serve desks; 503 with the failing checks
-    otherwise. Not ready: Redis unreachable, outbox lag above the limit, the live hub dead or
+    otherwise. Not ready: Redis unreachable, fewer online replicas than
+    HOTLINE_REDIS_MIN_REPLICAS, outbox lag above the limit, the live hub dead or
     not subscribed while desks are connected, the delivery worker process restarting, or the
     phone lease task dead or this instance leading while Redis names another leader. A phone
     lease lost in an outage and being re-acquired (or held by another instance) is shown only."""
@@ -38,6 +47,12 @@ async def readyz(request: web.Request) -> web.Response:
         checks["outbox_lag"] = lag
         if lag > app[SETTINGS].ready_max_outbox_lag:
             failing.append("outbox_lag")
+        wanted = app[SETTINGS].redis_min_replicas
+        if wanted > 0:  # below it every write would be answered 503 replication_timeout
+            replicas = await online_replicas(app[REDIS])
+            checks["redis_replicas"] = replicas
+            if replicas < wanted:
+                failing.append("redis_replicas")
     except Exception as exc:  # any failure to reach Redis means not ready
         checks["redis"] = f"unreachable: {type(exc).__name__}"
         failing.append("redis")

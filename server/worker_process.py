@@ -12,9 +12,9 @@ import time
 from collections.abc import Mapping, Sequence
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from gateway.metrics import Metrics
+from gateway.redis_client import RedisAddress
 from gateway.redis_faults import pause
 from gateway.settings import Settings
 from gateway.tickets import Tickets
@@ -42,8 +42,8 @@ def die_with_parent() -> None:
         sys.exit(0)
 
 
-async def run_worker(settings: Settings, redis_url: str) -> None:
-    redis = Redis.from_url(redis_url, max_connections=64, health_check_interval=30)
+async def run_worker(settings: Settings, address: RedisAddress) -> None:
+    redis = address.client(max_connections=64, health_check_interval=30)
     outbox = build_outbox(settings, redis, Tickets(redis), Metrics())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -139,9 +139,9 @@ def _forget_metrics_of(pid: int) -> None:
         multiprocess.mark_process_dead(pid)
 
 
-def main(settings: Settings, redis_url: str) -> int:
+def main(settings: Settings, address: RedisAddress) -> int:
     die_with_parent()
-    asyncio.run(run_worker(settings, redis_url))
+    asyncio.run(run_worker(settings, address))
     return 0
 
 
@@ -149,7 +149,7 @@ def run_from_env() -> int:
     """Router and outbox only (no HTTP), configured from the environment: what `hotline run`
     supervises (`python -m server.worker_process`) and what `hotline worker` runs."""
     from gateway import log_format
-    from gateway.embedded_redis import redis_url_for
+    from gateway.redis_client import redis_address
 
     settings = settings_from_env()
     log_format.configure(settings.log_level)
@@ -159,8 +159,8 @@ def run_from_env() -> int:
         pass
     else:
         uvloop.install()
-    with redis_url_for(settings) as url:
-        return main(settings, url)
+    with redis_address(settings) as address:
+        return main(settings, address)
 
 
 if __name__ == "__main__":

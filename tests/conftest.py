@@ -15,6 +15,7 @@ from playwright.async_api import expect
 from redis.asyncio import Redis
 
 from gateway.embedded_redis import EmbeddedRedis
+from gateway.redis_client import RedisAddress
 from gateway.settings import Settings
 from peers.asterisk import FakeAsterisk
 from server.app import create_app
@@ -106,7 +107,7 @@ async def make_app(tmp_path: Path, redis_url: str) -> AsyncIterator:
     async def start(redis: str | None = None, port: int | None = None, **overrides: object) -> str:
         url = redis or redis_url
         settings = settings_for(tmp_path, url, **overrides)
-        server = TestServer(create_app(settings, url), host="127.0.0.1", port=port)
+        server = TestServer(create_app(settings, RedisAddress(url=url)), host="127.0.0.1", port=port)
         await server.start_server()
         servers.append(server)
         return str(server.make_url("")).rstrip("/")

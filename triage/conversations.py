@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from redis.asyncio import Redis
 
+from gateway import keys
 from triage.decision import Conversation
 
 TTL_SECONDS = 30 * 60
@@ -13,7 +14,7 @@ MAX_TURNS = 20
 
 
 def _key(channel: str, user: str) -> str:
-    return f"hl:conv:{channel}:{user}"
+    return f"{keys.P}conv:{channel}:{user}"
 
 
 class Conversations:

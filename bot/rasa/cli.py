@@ -31,14 +31,12 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 async def published_versions() -> list[EntryVersion]:
-    from redis.asyncio import Redis
-
-    from gateway.embedded_redis import redis_url_for
+    from gateway.redis_client import redis_address
     from gateway.settings import Settings
     from knowledge_base.store import KnowledgeBase
 
-    with redis_url_for(Settings.from_env()) as url:
-        redis = Redis.from_url(url)
+    with redis_address(Settings.from_env()) as address:
+        redis = address.client()
         try:
             return await KnowledgeBase(redis).published_versions()
         finally:

@@ -10,6 +10,7 @@ import sys
 import aiohttp
 from redis.asyncio import Redis
 
+from gateway.redis_client import RedisAddress
 from gateway.users import Users
 from server.cli import _bootstrap_admin
 from tests.support.desk import PASSWORD, add_user, login
@@ -81,7 +82,7 @@ async def test_temporary_password_from_the_cli_must_be_changed(app_url: str, red
 
 
 async def test_bootstrap_admin_must_change_the_password_before_any_staff_api(app_url: str, redis_url: str) -> None:
-    first = await _bootstrap_admin(redis_url)
+    first = await _bootstrap_admin(RedisAddress(url=redis_url))
     assert first
     session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     try:

@@ -40,6 +40,8 @@ def test_every_variable_is_in_the_readme() -> None:
     ("HOTLINE_VOSK_MODEL", "/srv/model", "vosk_model", Path("/srv/model")),
     ("HOTLINE_PARTNER_DIRECTORY", "/etc/partners.yaml", "partner_directory_seed", Path("/etc/partners.yaml")),
     ("REDIS_URL", "redis://cache:6379/2", "redis_url", "redis://cache:6379/2"),
+    ("REDIS_SENTINELS", "10.0.0.1:26379, [::1]:26380", "redis_sentinels", "10.0.0.1:26379, [::1]:26380"),
+    ("HOTLINE_REDIS_MIN_REPLICAS", "1", "redis_min_replicas", 1),
     ("CASE_SYSTEM_URL", "https://case.example", "case_system_url", "https://case.example"),
     ("HOTLINE_AMI_SECRET", "", "ami_secret", None),  # empty is unset
 ])
@@ -65,3 +67,20 @@ def test_values_change_by_name_wherever_declared() -> None:
     assert settings.port == 9001 and settings.section(PhoneSettings).ami_port == 6038
     with pytest.raises(TypeError, match="no_such_setting"):
         settings.with_values(no_such_setting=1)
+
+
+def test_sentinels_are_read_as_host_port_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_SENTINELS", "10.0.0.1:26379, [::1]:26380,")
+    assert Settings.from_env().sentinel_addresses == (("10.0.0.1", 26379), ("::1", 26380))
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"REDIS_SENTINELS": "10.0.0.1"}, "REDIS_SENTINELS"),
+    ({"REDIS_SENTINELS": "10.0.0.1:26379", "REDIS_URL": "redis://cache:6379/0"}, "REDIS_URL or REDIS_SENTINELS"),
+    ({"HOTLINE_REDIS_MIN_REPLICAS": "-1"}, "HOTLINE_REDIS_MIN_REPLICAS"),
+])
+def test_a_bad_redis_setting_stops_start_up(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env()

@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from gateway.redis_client import RedisAddress
 from gateway.settings import Settings
 from server.app import create_app
 from tests.support.desk import PASSWORD, add_user, login
@@ -61,7 +62,7 @@ def _guarded_routes(app: web.Application) -> list[tuple[str, str]]:
 
 
 async def test_every_desk_route_requires_a_session(app_url: str, http: aiohttp.ClientSession, tmp_path) -> None:
-    routes = _guarded_routes(create_app(Settings(data_dir=tmp_path), "redis://127.0.0.1:1"))
+    routes = _guarded_routes(create_app(Settings(data_dir=tmp_path), RedisAddress(url="redis://127.0.0.1:1")))
     assert len(routes) >= 30
     for method, path in routes:
         url = app_url + path.replace("{ticket_id}", "BJ-20261122-000001").replace("{entry_id}", "1-0").replace("{sha256}", "0" * 64).replace("{entry_id}", "kb-x-001").replace("{job}", "j1").replace("{field}", "kind").replace("{session_id}", "s1")

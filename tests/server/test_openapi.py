@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from gateway.redis_client import RedisAddress
 from gateway.settings import Settings
 from server.app import create_app
 
@@ -13,7 +14,7 @@ async def test_openapi_lists_every_registered_route(app_url: str, http: aiohttp.
     async with http.get(f"{app_url}/openapi.json") as r:
         doc = await r.json()
     assert doc["openapi"].startswith("3.1")
-    app = create_app(Settings(data_dir=tmp_path), "redis://127.0.0.1:1")
+    app = create_app(Settings(data_dir=tmp_path), RedisAddress(url="redis://127.0.0.1:1"))
     missing = []
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}

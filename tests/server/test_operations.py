@@ -5,6 +5,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from gateway.embedded_redis import EmbeddedRedis
+from gateway.redis_client import RedisAddress
 from server.app import create_app
 from tests.conftest import settings_for
 from tests.support.waiting import eventually
@@ -47,7 +48,7 @@ async def test_metrics_count_intake_deliveries_and_latency(app_url: str, http: a
 
 async def test_readyz_fails_when_redis_goes_away(tmp_path, http: aiohttp.ClientSession) -> None:
     redis = EmbeddedRedis(tmp_path / "r").start()
-    server = TestServer(create_app(settings_for(tmp_path, redis.url), redis.url), host="127.0.0.1")
+    server = TestServer(create_app(settings_for(tmp_path, redis.url), RedisAddress(url=redis.url)), host="127.0.0.1")
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Page, expect
 
+from gateway.redis_client import RedisAddress
 from server.cli import _bootstrap_admin
 from tests.support.browser import skip_without_chromium, submit_login
 
@@ -23,7 +24,7 @@ async def change_password(page: Page, current: str, new: str, repeat: str) -> No
 
 async def test_first_login_forces_the_password_change_then_the_top_bar_offers_it(make_app, redis_url: str, browser: Browser) -> None:
     base = await make_app()
-    first = await _bootstrap_admin(redis_url)
+    first = await _bootstrap_admin(RedisAddress(url=redis_url))
     page = await submit_login(browser, base, "admin", first)
 
     view = page.locator("#password-view")

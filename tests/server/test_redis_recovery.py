@@ -27,6 +27,7 @@ from channels.phone.keys import PHONE
 from gateway import keys
 from gateway.embedded_redis import redis_server_binary
 from gateway.live_events import DeskConnection, LiveHub
+from gateway.redis_client import RedisAddress
 from gateway.redis_faults import StoreUnavailable
 from peers.asterisk import FakeAsterisk
 from server.app import create_app
@@ -98,7 +99,7 @@ async def start_app(tmp_path: Path) -> AsyncIterator[Any]:
 
     async def start(redis_url: str, name: str = "a", **overrides: Any) -> tuple[str, web.Application]:
         settings = settings_for(tmp_path / name, redis_url, instance_id=f"test-{name}", video=False, **overrides)
-        app = create_app(settings, redis_url)
+        app = create_app(settings, RedisAddress(url=redis_url))
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)

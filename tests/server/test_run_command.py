@@ -196,6 +196,7 @@ async def test_worker_delivers_at_once_and_routes_once_the_knowledge_index_is_lo
 
     from gateway import keys
     from gateway.clock import now
+    from gateway.redis_client import RedisAddress
     from gateway.ticket import HistoryEvent
     from knowledge_base.live import LiveKnowledge
     from server import worker_process
@@ -218,7 +219,7 @@ async def test_worker_delivers_at_once_and_routes_once_the_knowledge_index_is_lo
         await real_refresh(self)
 
     monkeypatch.setattr(LiveKnowledge, "refresh", slow_refresh)
-    worker = asyncio.create_task(worker_process.run_worker(settings, redis_url))
+    worker = asyncio.create_task(worker_process.run_worker(settings, RedisAddress(url=redis_url)))
     try:
         async def delivered() -> None:
             while not await redis.hexists(keys.LOCAL_INBOX, f"{ticket_id}:case"):

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from channels.partner.directory import seed_partners
 from channels.partner.signing import signed_headers
+from gateway import keys as gateway_keys
 from gateway.ticket import Ticket
 from gateway.tickets import Tickets
 from tests.support.desk import add_user, login
@@ -57,7 +58,7 @@ class Hotline:
             return (await resp.json())["ticket_id"]
 
     async def partner_tickets(self) -> list[str]:
-        keys = [k.decode() async for k in self.redis.scan_iter(match="hl:idem:partner:*")]
+        keys = [k.decode() async for k in self.redis.scan_iter(match=gateway_keys.idempotency("partner", "*"))]
         return sorted([(await self.redis.get(k)).decode() for k in keys])
 
     async def transfer(self, ticket_id: str, partner: str = "tianjin", **extra: Any) -> tuple[int, Any]:

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 from bot.rasa import model as rasa_model
 from bot.rasa import venv as rasa_venv
 from bot.rasa.server import RasaServer
+from gateway.redis_client import RedisAddress
 from server.app import create_app
 
 ACTION_TOKEN = "test-rasa-action-token"
@@ -44,7 +45,7 @@ def start_rasa(model: Path, gateway_port: int, log: Path) -> RasaServer:
 
 
 async def gateway_on(port: int, settings: object) -> TestServer:
-    server = TestServer(create_app(settings, settings.redis_url), host="127.0.0.1", port=port)  # type: ignore[attr-defined]
+    server = TestServer(create_app(settings, RedisAddress(url=settings.redis_url)), host="127.0.0.1", port=port)  # type: ignore[attr-defined]
     await server.start_server()
     return server
 

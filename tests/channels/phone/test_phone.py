@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from gateway import keys
 from tests.support.phone import AMI_SECRET, CLIP_TEXT, Desk, StartPhone, clip_8k, open_desk
 from tests.support.waiting import eventually
 
@@ -63,7 +64,7 @@ async def test_inbound_queue_call_pops_up_for_the_ringing_agent_and_is_transcrib
     assert [h.detail.get("agent") for h in stored.history if h.event == "call_connected"] == ["agent1"]
     # Only the agents concerned get the call: agent2 saw nothing of it.
     assert agent2.of("call.ringing", call.linkedid) == [] and agent2.of("call.partial", call.linkedid) == []
-    assert await rig.redis.keys("hl:idem:phone:*") == [f"hl:idem:phone:{call.linkedid}".encode()]
+    assert await rig.redis.keys(keys.idempotency("phone", "*")) == [keys.idempotency("phone", call.linkedid).encode()]
 
 
 async def test_real_time_audio_shows_partials_before_the_final_words(start_phone: StartPhone, desks: list[Desk]) -> None:
@@ -138,7 +139,7 @@ async def test_attended_transfer_hands_the_call_to_the_consulted_agent(start_pho
     transfer = next(h for h in ticket.history if h.event == "call_transferred")
     assert transfer.detail["type"] == "attended" and transfer.detail["target_channel"].startswith("PJSIP/2002-")
     # The consultation call between the two agents is not a citizen call: no second ticket.
-    assert len(await rig.redis.keys("hl:idem:phone:*")) == 1
+    assert len(await rig.redis.keys(keys.idempotency("phone", "*"))) == 1
 
 
 async def test_ami_connection_drop_mid_call_reconnects_and_resyncs(start_phone: StartPhone, desks: list[Desk]) -> None:

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 from channels.phone.keys import PHONE
+from gateway.redis_client import RedisAddress
 from peers.asterisk import FakeAsterisk
 from server.app import create_app
 from speech.recognizer import Segment
@@ -30,7 +31,7 @@ async def phone_app(tmp_path: Path, redis_url: str) -> AsyncIterator[tuple[Any, 
     await asterisk.start()
     settings = settings_for(tmp_path, redis_url, phone=True, ami_port=asterisk.port, ami_secret=AMI_SECRET,
                             audiosocket_listen="127.0.0.1:0", phone_agents=AGENTS, ticket_prefix="PA")
-    app = create_app(settings, redis_url)
+    app = create_app(settings, RedisAddress(url=redis_url))
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     redis = Redis.from_url(redis_url)

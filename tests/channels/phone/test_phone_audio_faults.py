@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from gateway import keys
 from peers.asterisk import encode_frame
 from tests.support.phone import CLIP_TEXT, PhoneRig, StartPhone, clip_8k
 from tests.support.waiting import eventually
@@ -148,5 +149,5 @@ async def test_streams_with_unknown_uuids_bad_first_messages_or_foreign_addresse
         return (await rig.readyz())["checks"]["phone"]
     # Nothing of this became a call or a ticket.
     assert (await status())["live_calls"] == 0
-    assert await rig.redis.keys("hl:idem:phone:*") == []
+    assert await rig.redis.keys(keys.idempotency("phone", "*")) == []
     await eventually(status, lambda s: s["ami"] == "connected")

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from channels.video import adapter
 from channels.video import keys as video_keys
-from gateway import clock
+from gateway import clock, keys
 from gateway.intake import Intake
 from tests.support.desk import login
 from tests.support.video import add_desk_user, offer, start_citizen
@@ -111,7 +111,7 @@ async def test_offers_are_checked_at_the_edge(video_app, http: aiohttp.ClientSes
     redis = Redis.from_url(redis_url)
     try:
         assert await redis.zcard(video_keys.ACTIVE) == 0  # refused offers hold no place
-        assert await redis.zcard("hl:tickets:recent") == 0
+        assert await redis.zcard(keys.RECENT_TICKETS) == 0
     finally:
         await redis.aclose()
 

@@ -62,7 +62,7 @@ async def wechat(make_app: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch,
 
 async def stored(redis: Redis) -> set[bytes]:
     """What requests have stored (the workers' stream groups appear on their own at start-up)."""
-    return {k for k in await redis.keys("*") if not k.startswith(b"hl:stream:")}
+    return {k for k in await redis.keys("*") if not k.startswith(f"{keys.P}stream:".encode())}
 
 
 async def wechat_tickets(redis: Redis) -> list[Any]:
@@ -195,7 +195,7 @@ async def test_an_abandoned_report_draft_is_closed_with_its_reason(wechat) -> No
     await peer.push(wx.text(OPENID, "小区门口的路灯坏了", msg_id=51), mode="safe")
     report = next(t for t in await wechat_tickets(redis) if t.source.extra.get("mode") == "collecting")
     # The draft's deadline passes (moved into the past instead of waiting 30 minutes).
-    await redis.zadd("hl:wx:open-drafts", {report.id: 1})
+    await redis.zadd(f"{keys.P}wx:open-drafts", {report.id: 1})
     closed = await eventually(lambda: Tickets(redis).get(report.id), lambda t: t.status == "abandoned")
     assert closed.disposition is not None and "过期" in closed.disposition.reason
     assert [m.text for m in closed.messages] == ["小区门口的路灯坏了"]  # what they said is kept
