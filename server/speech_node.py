@@ -12,12 +12,12 @@ import sys
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from redis.asyncio import Redis
 
 from channels.phone.audiosocket import parse_address
 from channels.phone.lifecycle import build_node
 from channels.phone.node import SpeechNode
 from channels.phone.settings import PhoneSettings
+from gateway.redis_client import RedisAddress, redis_address
 from gateway.settings import Settings
 from server.registry import settings_from_env
 
@@ -58,9 +58,9 @@ def node_app(node: SpeechNode) -> web.Application:
     return app
 
 
-async def run_node(settings: Settings, redis_url: str) -> None:
+async def run_node(settings: Settings, address: RedisAddress) -> None:
     phone = settings.section(PhoneSettings)
-    redis = Redis.from_url(redis_url, max_connections=64, health_check_interval=30)
+    redis = address.client(max_connections=64, health_check_interval=30)
     node = build_node(redis, phone, f"{settings.instance_id}-speech")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -83,7 +83,6 @@ async def run_node(settings: Settings, redis_url: str) -> None:
 
 def run_from_env() -> int:
     from gateway import log_format
-    from gateway.embedded_redis import redis_url_for
 
     settings = settings_from_env()
     log_format.configure(settings.log_level)
@@ -93,8 +92,8 @@ def run_from_env() -> int:
         pass
     else:
         uvloop.install()
-    with redis_url_for(settings) as url:
-        asyncio.run(run_node(settings, url))
+    with redis_address(settings) as address:
+        asyncio.run(run_node(settings, address))
     return 0
 
 
