@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
+from channels.wechat import keys as wx_keys
 from channels.wechat.accounts import WeChatAccount
-from gateway import keys
 from gateway.bodies import TooLarge, read_limited
 from gateway.redis_values import text
 
@@ -53,7 +53,7 @@ class WeChatApi:
             await self._session.close()
 
     async def token(self, account: WeChatAccount, refresh: bool = False) -> str:
-        key = f"{keys.P}wx:token:{account.name}"
+        key = wx_keys.access_token(account.name)
         if not refresh and (cached := await self.redis.get(key)):
             return text(cached)
         params = {"grant_type": "client_credential", "appid": account.appid, "secret": account.secret}

@@ -20,6 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from channels.wechat import adapter
+from channels.wechat import keys as wx_keys
 from channels.wechat.accounts import WeChatAccount
 from gateway import clock, keys
 from gateway.blobs import BlobStore
@@ -46,7 +47,7 @@ from triage.router import send_on
 from triage.turn import Turns
 
 DRAFT_TTL = 30 * 60
-OPEN_DRAFTS = keys.P + "wx:open-drafts"  # ticket id → when its draft expires
+OPEN_DRAFTS = wx_keys.OPEN_DRAFTS
 DRAFT_EXPIRED = "市民未在30分钟内完成登记，诉求草稿已过期"
 PROGRESS_LIMIT = 5
 
@@ -104,10 +105,10 @@ class Dialogue:
     # -- state ---------------------------------------------------------------------------
 
     def _draft_key(self, account: WeChatAccount, openid: str) -> str:
-        return f"{keys.P}wx:draft:{account.name}:{openid}"
+        return wx_keys.draft(account.name, openid)
 
     def _tickets_key(self, account: WeChatAccount, openid: str) -> str:
-        return f"{keys.P}wx:tickets:{account.name}:{openid}"
+        return wx_keys.user_tickets(account.name, openid)
 
     async def _draft(self, account: WeChatAccount, openid: str) -> Draft | None:
         raw = await self.redis.get(self._draft_key(account, openid))

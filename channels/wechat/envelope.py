@@ -53,8 +53,8 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
+from channels.wechat import keys as wx_keys
 from channels.wechat.accounts import DEFAULT_WINDOW_SECONDS, WeChatAccount
-from gateway import keys
 from gateway.bodies import TooLarge, read_limited
 from gateway.redis_values import text
 
@@ -105,7 +105,7 @@ class ReplayGuard:
     async def remember(self, account: WeChatAccount, timestamp: str, nonce: str, digest: str) -> None:
         """Claim (timestamp, nonce) for this push; a retry of the same push passes, anything else
         under a triple already used is a replay."""
-        key = f"{keys.P}wx:nonce:{account.name}:{timestamp}:{nonce}"
+        key = wx_keys.nonce(account.name, timestamp, nonce)
         if await self.redis.set(key, digest, nx=True, ex=self.ttl):
             return
         known = await self.redis.get(key)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from channels.wechat import keys as wx_keys
 from channels.wechat.accounts import load_accounts
 from channels.wechat.api import OUT_OF_WINDOW, WeChatApi
 from channels.wechat.settings import WeChatSettings
 from channels.wechat.window import send_customer_text, window_key
-from gateway import clock, keys
+from gateway import clock
 from gateway.case_updates import notice_hop
 from gateway.delivery_targets import DeliveryResult, DeliveryTarget
 from gateway.redis_values import text
@@ -26,7 +27,7 @@ _RESULT_MAX = 600  # characters of the result in the message; the rest is on /tr
 
 def kept_key(account: str, openid: str) -> str:
     """ticket id -> the notice text, for one user"""
-    return f"{keys.P}wx:kept-notices:{account}:{openid}"
+    return wx_keys.kept_notices(account, openid)
 
 
 def closing_text(ticket: Ticket) -> str:

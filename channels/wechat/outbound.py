@@ -13,12 +13,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from channels.wechat import keys as wx_keys
 from channels.wechat.accounts import WeChatAccount, load_accounts
 from channels.wechat.api import WeChatApi
 from channels.wechat.notices import NOTICE_HOP, WeChatNoticeTarget, forget_kept, take_kept
 from channels.wechat.settings import WeChatSettings
 from channels.wechat.window import send_customer_text, window_key
-from gateway import clock, keys
+from gateway import clock
 from gateway.delivery_targets import DeliveryResult, DeliveryTarget
 from gateway.outbox import Outbox
 from gateway.settings import Settings
@@ -31,7 +32,7 @@ REPLY_TTL = 7 * 24 * 3600
 
 
 def _reply_key(ticket_id: str, hop: str) -> str:
-    return f"{keys.P}wx:reply:{ticket_id}:{hop}"
+    return wx_keys.reply(ticket_id, hop)
 
 
 async def note_user_activity(redis: Redis, account: WeChatAccount, message: Any) -> None:

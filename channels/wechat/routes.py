@@ -18,13 +18,13 @@ from hashlib import sha256
 from aiohttp import web
 from wechatpy.replies import TextReply
 
+from channels.wechat import keys as wx_keys
 from channels.wechat.dialogue import Dialogue, Reply
 from channels.wechat.envelope import PushRefused, check_query_signature, open_push, seal_reply
-from channels.wechat.keys import WECHAT
 from channels.wechat.outbound import note_user_activity, release_kept_notices
 from channels.wechat.service import WeChatChannel, dedupe_key
 from channels.wechat.settings import WeChatSettings
-from gateway import keys
+from channels.wechat.state import WECHAT
 from gateway.app_keys import SETTINGS
 from gateway.errors import ApiError
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, pause
@@ -62,7 +62,7 @@ async def receive(request: web.Request) -> web.Response:
     except PushRefused as refused:
         log.warning("wechat push refused", extra={"account": account.name, "code": refused.code})
         raise ApiError(refused.status, refused.code, refused.message) from None
-    seen = f"{keys.P}wx:seen:{account.name}:{dedupe_key(push.message)}"
+    seen = wx_keys.seen(account.name, dedupe_key(push.message))
     if not await channel.redis.set(seen, str(time.time()), nx=True, ex=SEEN_TTL):
         return web.Response(text=SUCCESS, content_type="text/plain")  # a retry of a push we took
     await note_user_activity(channel.redis, account, push.message)

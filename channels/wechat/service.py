@@ -8,13 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
+from channels.wechat import keys as wx_keys
 from channels.wechat.accounts import WeChatAccount, load_accounts, load_window
 from channels.wechat.api import WeChatApi, WeChatApiError
 from channels.wechat.dialogue import Dialogue, Reply
 from channels.wechat.envelope import Push, ReplayGuard
 from channels.wechat.outbound import queue_reply
 from channels.wechat.settings import WeChatSettings
-from gateway import keys
 from gateway.app_keys import BLOBS, INTAKE, OUTBOX, REDIS, SETTINGS, TICKETS
 from gateway.errors import ApiError
 from knowledge_base.app_keys import KNOWLEDGE
@@ -72,7 +72,7 @@ class WeChatChannel:
         if event == "click":
             return await self.dialogue.menu(account, m.source, m.key or "")
         if event == "location":
-            await self.redis.set(f"{keys.P}wx:lastloc:{account.name}:{m.source}", f"{m.latitude},{m.longitude}", ex=3600)
+            await self.redis.set(wx_keys.last_location(account.name, m.source), f"{m.latitude},{m.longitude}", ex=3600)
             return None
         return None  # unsubscribe, view: nothing to say (and no window to say it in)
 

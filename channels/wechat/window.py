@@ -7,14 +7,14 @@ import asyncio
 
 import aiohttp
 
+from channels.wechat import keys as wx_keys
 from channels.wechat.accounts import WeChatAccount
 from channels.wechat.api import OUT_OF_WINDOW, WeChatApi, WeChatApiError, WeChatUnavailable
-from gateway import keys
 from gateway.delivery_targets import DeliveryResult
 
 
 def window_key(account: str, openid: str) -> str:
-    return f"{keys.P}wx:window:{account}:{openid}"
+    return wx_keys.window(account, openid)
 
 
 async def send_customer_text(api: WeChatApi, account: WeChatAccount, openid: str, text: str) -> DeliveryResult:

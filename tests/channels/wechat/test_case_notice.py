@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
+from channels.wechat import keys as wx_keys
 from gateway.tickets import Tickets
 from peers import wechat as wx
 from tests.channels.wechat.test_wechat import configure_account, wechat_tickets
@@ -83,7 +84,7 @@ async def test_outside_the_window_the_notice_waits_for_the_next_message(rig) -> 
     ticket = await filed_report(peer, redis)
     # Two days pass without a word from the citizen: WeChat's window and ours are over.
     peer.advance(49 * 3600)
-    await redis.delete(f"hl:wx:window:main:{OPENID}")
+    await redis.delete(wx_keys.window("main", OPENID))
     await close_case(base, ticket)
     kept = await eventually(lambda: Tickets(redis).get(ticket.id),
                             lambda t: any(d.hop == "notice-wechat:closed" for d in t.deliveries))

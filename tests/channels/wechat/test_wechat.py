@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
+from channels.wechat import keys as wx_keys
 from gateway import keys
 from gateway.tickets import Tickets
 from peers import wechat as wx
@@ -195,7 +196,7 @@ async def test_an_abandoned_report_draft_is_closed_with_its_reason(wechat) -> No
     await peer.push(wx.text(OPENID, "小区门口的路灯坏了", msg_id=51), mode="safe")
     report = next(t for t in await wechat_tickets(redis) if t.source.extra.get("mode") == "collecting")
     # The draft's deadline passes (moved into the past instead of waiting 30 minutes).
-    await redis.zadd(f"{keys.P}wx:open-drafts", {report.id: 1})
+    await redis.zadd(wx_keys.OPEN_DRAFTS, {report.id: 1})
     closed = await eventually(lambda: Tickets(redis).get(report.id), lambda t: t.status == "abandoned")
     assert closed.disposition is not None and "过期" in closed.disposition.reason
     assert [m.text for m in closed.messages] == ["小区门口的路灯坏了"]  # what they said is kept
