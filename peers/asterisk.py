@@ -8,8 +8,14 @@ Real Asterisk cannot run here, so this module stands in for it on both of the ga
   app_queue.c write them, and a small model of live channels so CoreShowChannels, Hangup,
   Redirect and the transfer actions answer truthfully.
 * Scenario coroutines (`inbound_call`, `ring_agent`, `answer`, `hangup`, `abandon`,
-  `ring_no_answer`, `blind_transfer`, `attended_transfer`) emit the event sequences of a queue
-  call, noise included (VarSet, Newexten, MusicOnHold*, HangupRequest, NewConnectedLine).
+  `ring_no_answer`, `blind_transfer`, `attended_transfer`, `blonde_transfer`, `dial_outside`)
+  emit the event sequences of a queue call, noise included (VarSet, Newexten, MusicOnHold*,
+  HangupRequest, NewConnectedLine).
+* Other PBXs: queue members behind `Local/…;1`/`;2` pairs (`ring_agent(via_local=True)`, two
+  bridges, then the Local optimization swaps the phone in), Asterisk 13/15 with `SIP/` channel
+  names and AMI 2.x/4.x banners (`version=13`/`15`), a manager user whose eventfilter drops
+  Queue*/Agent* events (`filtered_events`), and events written in two TCP pieces cut inside a
+  multibyte name (`split_text`), each piece read by the client before the next is sent.
 * An `Originate` of `AudioSocket/<host:port>/<uuid>` running `ChanSpy` makes it an AudioSocket
   *client*: it connects to the gateway, sends the UUID frame, then 320-byte slin frames every
   20 ms until the spied channel hangs up, and closes the socket (Asterisk never sends 0x00).
@@ -20,6 +26,7 @@ Stdlib only. Everything runs on the caller's event loop.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import hashlib
 import itertools
 import logging
@@ -178,8 +185,11 @@ async def _close_writer(writer: asyncio.StreamWriter) -> None:
 # AMI constants (ami.md §1-3)
 # --------------------------------------------------------------------------------------------
 
-AMI_VERSIONS: dict[int, str] = {16: "5.0.5", 18: "7.0.3", 20: "9.0.0", 21: "10.0.0", 22: "11.0.0"}
-ASTERISK_RELEASES: dict[int, str] = {16: "16.30.1", 18: "18.26.4", 20: "20.17.0", 21: "21.10.2", 22: "22.7.0"}
+AMI_VERSIONS: dict[int, str] = {13: "2.10.6", 15: "4.0.3", 16: "5.0.5", 18: "7.0.3", 20: "9.0.0", 21: "10.0.0", 22: "11.0.0"}
+ASTERISK_RELEASES: dict[int, str] = {13: "13.38.3", 15: "15.7.4", 16: "16.30.1", 18: "18.26.4", 20: "20.17.0", 21: "21.10.2",
+                                     22: "22.7.0"}
+CHAN_SIP_ONLY = 16  # releases before this one are modelled with chan_sip (`SIP/peer-%08x`) phones and trunks
+BLONDE_LOCAL = "Local/_attended@transfer"  # bridge.c attended_transfer_bridge(): the Local pair of a transfer to an App
 STATE_DESC = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing", 6: "Up", 7: "Busy"}
 STATE_DOWN, STATE_RING, STATE_RINGING, STATE_UP = 0, 4, 5, 6
 CAUSE_TEXT = {
@@ -212,6 +222,24 @@ def _timestamp() -> str:
 def _duration(seconds: float) -> str:
     total = max(0, int(seconds))
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def _unread_by_peer(ours: tuple[str, int], theirs: tuple[str, int]) -> int | None:
+    """Bytes waiting in the receive queue of the peer's socket (it runs on this machine); None
+    when /proc/net/tcp does not list it."""
+    def address(text: str) -> tuple[str, int]:
+        host, port = text.split(":")
+        return socket.inet_ntoa(struct.pack("=I", int(host, 16))), int(port, 16)
+
+    try:
+        lines = open("/proc/net/tcp").read().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if address(fields[1]) == theirs and address(fields[2]) == ours:
+            return int(fields[4].split(":")[1], 16)
+    return None
 
 
 def _cause_text(cause: int) -> str:
@@ -318,6 +346,8 @@ class Call:
     member_name: str = ""
     interface: str = ""
     agent_is_member: bool = False  # Agent* events only while the other leg is a queue member
+    member: Channel | None = None  # the queue's member channel when it is not the phone (a Local ;1)
+    local: tuple[Channel, Channel] | None = None  # the ;1/;2 pair in front of the ringing leg, until optimized away
     bridge: Bridge | None = None
     in_queue: bool = False
     original_position: int = 0
@@ -481,6 +511,8 @@ class FakeAsterisk:
         tenantid: str | None = None,
         auth_timeout: float = 30.0,
         atxfer_feature: bool = True,
+        tech: str | None = None,
+        filtered_events: Sequence[str] = (),
     ) -> None:
         if version not in AMI_VERSIONS:
             raise ValueError(f"unsupported Asterisk major {version}; known: {sorted(AMI_VERSIONS)}")
@@ -496,6 +528,9 @@ class FakeAsterisk:
         self.tenantid = tenantid
         self.auth_timeout = auth_timeout
         self.atxfer_feature = atxfer_feature
+        self.tech = tech or ("SIP" if version < CHAN_SIP_ONLY else "PJSIP")  # phones' and trunks' channel technology
+        self.filtered_events = list(filtered_events)  # manager.conf eventfilter: event names (fnmatch) never sent
+        self.split_text: tuple[str, int] | None = None  # (text, byte offset): events with it go out in two pieces
         self.actions: list[Headers] = []
         self.events: list[Fields] = []
         self.channels: dict[str, Channel] = {}  # live channels by name, in creation order
@@ -511,6 +546,7 @@ class FakeAsterisk:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._uid_seq = itertools.count()
         self._pjsip_seq = itertools.count()
+        self._local_seq = itertools.count()
         self._consumed: set[int] = set()  # action indexes already returned by wait_action
         self._tick = asyncio.Event()
         self._started_at = time.time()
@@ -680,7 +716,22 @@ class FakeAsterisk:
         return (f"{self.system_name}-{base}" if self.system_name else base), seq
 
     def _pjsip_name(self, endpoint: str) -> str:
-        return f"PJSIP/{endpoint}-{next(self._pjsip_seq):08x}"
+        """A phone's or trunk's channel name: `PJSIP/1001-0000002a`, or `SIP/1001-0000002a` before 16."""
+        return f"{self.tech}/{endpoint}-{next(self._pjsip_seq):08x}"
+
+    async def _local_pair(self, exten_at_context: str, linked: Channel) -> tuple[Channel, Channel]:
+        """core_local: `Local/<exten>@<context>-<8 hex>;1` and `;2`, then LocalBridge."""
+        base = f"Local/{exten_at_context}-{next(self._local_seq):08x}"
+        exten, _, context = exten_at_context.partition("@")
+        one = self._make_channel(base + ";1", linked=linked, caller_num=linked.caller_num, caller_name=linked.caller_name,
+                                 context=context, exten=exten)
+        two = self._make_channel(base + ";2", linked=linked, caller_num=linked.caller_num, caller_name=linked.caller_name,
+                                 context=context, exten=exten)
+        await self._newchannel(one)
+        await self._newchannel(two)
+        await self.emit("LocalBridge", "call", self.channel_block(one, "LocalOne") + self.channel_block(two, "LocalTwo")
+                        + [("Context", context), ("Exten", exten), ("LocalOptimization", "Yes")])
+        return one, two
 
     def _make_channel(self, name: str, *, linked: Channel | None = None, uniqueid: str = "", **attrs: Any) -> Channel:
         uid, seq = self._new_uniqueid()
@@ -770,10 +821,41 @@ class FakeAsterisk:
         data = _block(headers)
         event_class = full.split(",", 1)[0].strip().lower()
         targets = [client for client in self._clients if client.wants(event_class)]
+        if any(fnmatch.fnmatchcase(event_name, pattern) for pattern in self.filtered_events):
+            targets = []
+        pieces = self._pieces(data)
+        for piece in pieces[:-1]:
+            for client in targets:
+                client.writer.write(piece)
+            await self._drain(targets)
+            await self._until_read(targets)
         for client in targets:
-            client.writer.write(data)
+            client.writer.write(pieces[-1])
         self._changed()
         await self._drain(targets)
+
+    def _pieces(self, data: bytes) -> list[bytes]:
+        """The message as it goes out: whole, or cut `split_text`'s byte offset into that text."""
+        if self.split_text is None:
+            return [data]
+        text, offset = self.split_text
+        at = data.find(text.encode("utf-8"))
+        return [data] if at < 0 else [data[:at + offset], data[at + offset:]]
+
+    async def _until_read(self, clients: Sequence[_Client], timeout: float = 5.0) -> None:
+        """Until every client has read all it was sent (its socket's receive queue, from
+        /proc/net/tcp, is empty): the next write then reaches it in a read of its own."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        for client in clients:
+            sock = client.writer.get_extra_info("socket")
+            if sock is None:
+                continue
+            ours, theirs = sock.getsockname()[:2], sock.getpeername()[:2]
+            while (unread := _unread_by_peer(ours, theirs)) and loop.time() < deadline:
+                await asyncio.sleep(0.001)
+            if unread is None:
+                raise RuntimeError("split_text needs /proc/net/tcp (Linux, IPv4) to see what the client has read")
 
     async def _drain(self, clients: Iterable[_Client]) -> None:
         # Asterisk drops a session that does not read in time (writetimeout); so do we.
@@ -885,9 +967,10 @@ class FakeAsterisk:
         await self.emit(name, "agent", self.channel_block(call.caller) + fields)
 
     async def _agent_event(self, name: str, call: Call, fields: Fields) -> None:
-        assert call.agent is not None
+        dest = call.member or call.agent
+        assert dest is not None
         member = [("Queue", call.queue), ("Interface", call.interface), ("MemberName", call.member_name)]
-        await self.emit(name, "agent", self.channel_block(call.caller) + self.channel_block(call.agent, "Dest")
+        await self.emit(name, "agent", self.channel_block(call.caller) + self.channel_block(dest, "Dest")
                         + member + fields)
 
     async def _join_queue(self, call: Call) -> None:
@@ -945,14 +1028,20 @@ class FakeAsterisk:
         return call
 
     async def ring_agent(self, call: Call, agent_endpoint: str = "1001", member_name: str | None = None,
-                         interface: str | None = None, *, agent_context: str = "agents") -> Call:
+                         interface: str | None = None, *, agent_context: str = "agents", via_local: bool = False) -> Call:
         """The queue rings a member: Newchannel(agent) → Newexten(AppQueue) → AgentCalled
         → DialBegin → Newstate(agent Ringing). `member_name` defaults to 坐席<endpoint>,
-        `interface` to PJSIP/<endpoint>."""
+        `interface` to PJSIP/<endpoint> (SIP/ before 16).
+
+        `via_local`: the member is `Local/<endpoint>@<agent_context>` (FreePBX and others):
+        Newchannel ;1, ;2 → LocalBridge → AgentCalled(;1) → DialBegin(caller → ;1) → Newexten(;2 Dial)
+        → Newchannel(phone) → DialBegin(;2 → phone) → Newstate(phone Ringing) → Newstate(;1 Ringing)."""
         if not call.in_queue or (call.agent is not None and not call.agent.hungup):
             raise RuntimeError("ring_agent needs a caller waiting in the queue with no member ringing")
         member_name = member_name if member_name is not None else f"坐席{agent_endpoint}"
-        interface = interface or f"PJSIP/{agent_endpoint}"
+        if via_local:
+            return await self._ring_local_member(call, agent_endpoint, member_name, interface, agent_context)
+        interface = interface or f"{self.tech}/{agent_endpoint}"
         caller = call.caller
         agent = self._make_channel(self._pjsip_name(agent_endpoint), linked=caller, caller_num=agent_endpoint,
                                    connected_num=caller.caller_num, connected_name=caller.caller_name,
@@ -969,12 +1058,66 @@ class FakeAsterisk:
         self._step_done(call, "ringing")
         return call
 
+    async def _ring_local_member(self, call: Call, endpoint: str, member_name: str, interface: str | None,
+                                 context: str) -> Call:
+        caller = call.caller
+        one, two = await self._local_pair(f"{endpoint}@{context}", caller)
+        call.member, call.local = one, (one, two)
+        call.member_name, call.interface = member_name, interface or f"Local/{endpoint}@{context}"
+        call.agent_is_member = True
+        call.ring_started_at = time.monotonic()
+        await self._newexten(one, context, call.did, 1, "AppQueue", "(Outgoing Line)")
+        phone = self._make_channel(self._pjsip_name(endpoint), linked=caller, caller_num=endpoint,
+                                   connected_num=caller.caller_num, connected_name=caller.caller_name,
+                                   context=context, exten=endpoint, application="AppDial", app_data="(Outgoing Line)")
+        call.agent = phone
+        await self._agent_event("AgentCalled", call, [])
+        await self._dial_begin(caller, one, f"{endpoint}@{context}")
+        await self._newexten(two, context, endpoint, 1, "Dial", f"{self.tech}/{endpoint},30")
+        await self._newchannel(phone)
+        await self._dial_begin(two, phone, f"{self.tech}/{endpoint}")
+        await self._set_state(phone, STATE_RINGING)
+        await self._set_state(one, STATE_RINGING)
+        self._step_done(call, "ringing")
+        return call
+
+    async def dial_outside(self, call: Call, number: str = "13911112222", *, context: str = "overflow",
+                           trunk: str = "pstn-trunk") -> Call:
+        """The dialplan sends the caller to an outside number (an on-duty mobile, an overflow
+        centre) through a Local pair and the trunk, e.g. after the queue timed out:
+        [MusicOnHoldStop → QueueCallerLeave] → Newexten(caller Dial Local/<number>@<context>)
+        → Newchannel ;1, ;2 → LocalBridge → DialBegin(caller → ;1) → Newexten(;2 Dial) → Newchannel(trunk)
+        → DialBegin(;2 → trunk) → Newstate(trunk Ringing). `answer(call)` then connects it."""
+        caller = call.caller
+        if call.bridge is not None or (call.agent is not None and not call.agent.hungup):
+            raise RuntimeError("dial_outside needs a caller who is not talking and nobody ringing")
+        await self._moh_stop(caller)
+        await self._leave_queue(call)
+        await self._newexten(caller, caller.context, caller.exten, 10, "Dial", f"Local/{number}@{context},60")
+        one, two = await self._local_pair(f"{number}@{context}", caller)
+        outside = self._make_channel(self._pjsip_name(trunk), linked=caller, caller_num=number,
+                                     connected_num=caller.caller_num, connected_name=caller.caller_name,
+                                     context=context, exten=number, application="AppDial", app_data="(Outgoing Line)")
+        call.agent, call.member, call.local, call.agent_is_member = outside, None, (one, two), False
+        call.member_name = call.interface = ""
+        call.ring_started_at = time.monotonic()
+        await self._dial_begin(caller, one, f"{number}@{context}")
+        await self._newexten(two, context, number, 1, "Dial", f"{self.tech}/{number}@{trunk},60")
+        await self._newchannel(outside)
+        await self._dial_begin(two, outside, f"{self.tech}/{number}@{trunk}")
+        await self._set_state(outside, STATE_RINGING)
+        await self._set_state(one, STATE_RINGING)
+        self._step_done(call, f"dial-outside:{number}")
+        return call
+
     async def answer(self, call: Call) -> Call:
         """The ringing leg answers. For a queue member: Newstate(agent Up) → DialEnd(ANSWER)
         → NewConnectedLine(caller) → MusicOnHoldStop → QueueCallerLeave → VarSet(QUEUEPOSITION)
         → AgentConnect → BridgeCreate → BridgeEnter(agent) → BridgeEnter(caller).
         For a transfer target the queue events are left out."""
         agent = call.agent
+        if agent is not None and not agent.hungup and call.local is not None:
+            return await self._answer_through_local(call, agent, call.local)
         if agent is None or agent.hungup or call.bridge is not None:
             raise RuntimeError("answer needs a ringing leg")
         caller = call.caller
@@ -994,6 +1137,60 @@ class FakeAsterisk:
         await self._bridge_enter(bridge, caller)
         self._step_done(call, "answered")
         return call
+
+    async def _answer_through_local(self, call: Call, phone: Channel, local: tuple[Channel, Channel]) -> Call:
+        """The phone behind a Local pair answers: Newstate(phone Up) → DialEnd(;2 → phone ANSWER)
+        → Newstate(;2 Up) → BridgeCreate(A) → BridgeEnter(phone, ;2) → Newstate(;1 Up) → DialEnd(caller
+        → ;1 ANSWER) → [queue: MusicOnHoldStop → QueueCallerLeave → AgentConnect(;1)] → BridgeCreate(B)
+        → BridgeEnter(;1, caller), then the optimization: LocalOptimizationBegin → BridgeLeave(phone, A)
+        → BridgeLeave(;1, B) → BridgeEnter(phone, B) → LocalOptimizationEnd → BridgeLeave(;2, A)
+        → BridgeDestroy(A) → Hangup(;2) → Hangup(;1). After a blonde transfer ;1 already sits in the
+        caller's bridge: the steps up to BridgeEnter(;1, caller) are left out."""
+        caller = call.caller
+        one, two = local
+        await self._set_state(phone, STATE_UP)
+        await self._dial_end(two, phone, "ANSWER")
+        await self._set_state(two, STATE_UP)
+        inner = await self._bridge_create()
+        await self._bridge_enter(inner, phone)
+        await self._bridge_enter(inner, two)
+        if call.bridge is not None:  # blonde transfer
+            await self._moh_stop(caller)
+            await self._optimize(call, call.bridge, inner, phone, local)
+            self._step_done(call, "answered")
+            return call
+        await self._set_state(one, STATE_UP)
+        await self._dial_end(caller, one, "ANSWER")
+        await self._connected_line(caller, phone.caller_num, phone.caller_name)
+        await self._moh_stop(caller)
+        call.connected_at = time.monotonic()
+        if call.agent_is_member:
+            await self._leave_queue(call)
+            ring_time = int(call.connected_at - call.ring_started_at)
+            await self._agent_event("AgentConnect", call, [
+                ("HoldTime", str(self._hold_time(call))), ("RingTime", str(ring_time))])
+        outer = await self._bridge_create()
+        call.bridge = outer
+        await self._bridge_enter(outer, one)
+        await self._bridge_enter(outer, caller)
+        await self._optimize(call, outer, inner, phone, local)
+        self._step_done(call, "answered")
+        return call
+
+    async def _optimize(self, call: Call, outer: Bridge, inner: Bridge, phone: Channel, local: tuple[Channel, Channel]) -> None:
+        """core_local's optimization: the phone takes ;1's place beside the caller, the pair goes."""
+        one, two = local
+        optimization = self.channel_block(one, "LocalOne") + self.channel_block(two, "LocalTwo")
+        await self.emit("LocalOptimizationBegin", "call", optimization + [("Id", "1")])
+        await self._bridge_leave(inner, phone)
+        await self._bridge_leave(outer, one)
+        await self._bridge_enter(outer, phone, swap=one)
+        await self.emit("LocalOptimizationEnd", "call", optimization + [("Success", "Yes"), ("Id", "1")])
+        await self._bridge_leave(inner, two)
+        await self._bridge_destroy(inner)
+        await self._hangup(two, 16)
+        await self._hangup(one, 16)
+        call.local = None
 
     async def hangup(self, call: Call, by: str = "caller", cause: int = 16) -> Call:
         """One party hangs up (a BYE). Connected: HangupRequest → AgentComplete(Reason caller|agent)
@@ -1044,7 +1241,7 @@ class FakeAsterisk:
         await self._bridge_destroy(bridge)
         call.bridge = None
         await self._hangup(agent, 16)
-        await self._newexten(caller, context, exten, 1, "Dial", f"PJSIP/{target},30")
+        await self._newexten(caller, context, exten, 1, "Dial", f"{self.tech}/{target},30")
         await self._dial_new_leg(call, target, context)
         self._step_done(call, f"blind-transfer:{exten}@{context}")
         return call
@@ -1069,7 +1266,7 @@ class FakeAsterisk:
                                      context=consult_context, exten=target_endpoint)
         await self._newchannel(consult)
         await self._set_state(consult, STATE_RING)
-        await self._newexten(consult, consult_context, target_endpoint, 1, "Dial", f"PJSIP/{target_endpoint},30")
+        await self._newexten(consult, consult_context, target_endpoint, 1, "Dial", f"{self.tech}/{target_endpoint},30")
         target = self._make_channel(self._pjsip_name(target_endpoint), linked=consult, caller_num=target_endpoint,
                                     connected_num=consult.caller_num, context="agents", exten=target_endpoint,
                                     application="AppDial", app_data="(Outgoing Line)")
@@ -1100,6 +1297,47 @@ class FakeAsterisk:
         await self._hangup(consult, 16)
         call.agent, call.agent_is_member = target, False
         self._step_done(call, f"attended-transfer:{target_endpoint}")
+        return call
+
+    async def blonde_transfer(self, call: Call, target_endpoint: str = "2002", *, consult_context: str = "agents") -> Call:
+        """The agent consults `target_endpoint` and completes the transfer while it still rings:
+        Hold(agent) → MusicOnHoldStart(caller) → Newchannel(consult, new Linkedid) → Newstate(Ring)
+        → Newexten(Dial) → Newchannel(target) → DialBegin(consult → target) → Newstate(target Ringing)
+        → Newchannel ;1, ;2 (Local/_attended@transfer) → LocalBridge → BridgeEnter(;1, caller's bridge,
+        swapping the agent) → BridgeLeave(agent) → AttendedTransfer(DestType App, DestApp Dial, no
+        TransferTarget block) → AgentComplete(Reason transfer) → Hangup(agent) → Hangup(consult: ;2 took
+        its place in Dial). `answer(call)` then: the target answers and is swapped in beside the caller."""
+        agent, orig_bridge = self._connected_legs(call)
+        caller = call.caller
+        await self._chan_event("Hold", "call", agent)
+        await self._moh_start(caller)
+        endpoint = agent.name.split("/", 1)[1].rsplit("-", 1)[0]
+        consult = self._make_channel(self._pjsip_name(endpoint), caller_num=agent.caller_num,
+                                     context=consult_context, exten=target_endpoint)
+        await self._newchannel(consult)
+        await self._set_state(consult, STATE_RING)
+        await self._newexten(consult, consult_context, target_endpoint, 1, "Dial", f"{self.tech}/{target_endpoint},30")
+        target = self._make_channel(self._pjsip_name(target_endpoint), linked=consult, caller_num=target_endpoint,
+                                    connected_num=consult.caller_num, context="agents", exten=target_endpoint,
+                                    application="AppDial", app_data="(Outgoing Line)")
+        await self._newchannel(target)
+        await self._dial_begin(consult, target, f"{self.tech}/{target_endpoint}")
+        await self._set_state(target, STATE_RINGING)
+        one, two = await self._local_pair(BLONDE_LOCAL.split("/", 1)[1], agent)
+        await self._set_state(one, STATE_UP)
+        await self._bridge_enter(orig_bridge, one, swap=agent)
+        await self._bridge_leave(orig_bridge, agent)
+        await self.emit("AttendedTransfer", "call", [("Result", "Success")]
+                        + self.channel_block(agent, "OrigTransferer") + self.bridge_block(orig_bridge, "Orig")
+                        + self.channel_block(consult, "SecondTransferer") + self.channel_block(caller, "Transferee")
+                        + [("IsExternal", "No"), ("DestType", "App"), ("DestApp", "Dial")])
+        if call.agent_is_member:
+            await self._agent_complete(call, "transfer")
+        await self._hangup(agent, 16)
+        await self._hangup(consult, 16)
+        call.agent, call.member, call.local, call.agent_is_member = target, None, (one, two), False
+        call.member_name = call.interface = ""
+        self._step_done(call, f"blonde-transfer:{target_endpoint}")
         return call
 
     # -- scenario internals --------------------------------------------------------------------
@@ -1161,7 +1399,12 @@ class FakeAsterisk:
         if remote:
             await self._hangup_request(caller, cause)
         ringing = agent is not None and not agent.hungup
-        if ringing:
+        if ringing and call.local is not None:
+            assert agent is not None
+            one, two = call.local
+            await self._dial_end(caller, one, "CANCEL")
+            await self._dial_end(two, agent, "CANCEL")
+        elif ringing:
             assert agent is not None
             await self._dial_end(caller, agent, "CANCEL")
         if call.in_queue:
@@ -1172,6 +1415,9 @@ class FakeAsterisk:
         if ringing:
             assert agent is not None
             await self._hangup(agent, 16, CANCELLED_TECH_CAUSE)
+            for half in call.local or ():
+                await self._hangup(half, 16)
+            call.local = None
         await self._moh_stop(caller)
         await self._hangup(caller, cause)
         call.ended = True

@@ -1,8 +1,9 @@
 """The AMI connection: panoramisk's protocol and action machinery, with our own connection
 management on top.
 
-panoramisk 1.4 logs in with a plain secret only, reconnects at a fixed interval and lets an
-exception raised in an event callback tear the connection down. Here: plain or MD5-challenge
+panoramisk 1.4 logs in with a plain secret only, reconnects at a fixed interval, lets an
+exception raised in an event callback tear the connection down and loses characters split
+across reads (ami_stream.py reads the stream instead). Here: plain or MD5-challenge
 login, reconnection with capped exponential backoff and jitter, a keepalive that notices a
 silent peer, every event handler shielded, and `on_ready` after each login so the owner can
 resync live calls with CoreShowChannels.
@@ -20,6 +21,8 @@ from typing import Any, Literal
 
 from panoramisk import Manager
 from panoramisk.message import Message
+
+from channels.phone.ami_stream import AmiStreamProtocol
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,8 @@ class AmiClient(Manager):  # panoramisk has no type hints (Manager is Any to myp
 
     def __init__(self, config: AmiConfig, on_event: EventHandler, on_ready: ReadyHandler) -> None:
         # No username in panoramisk's config: it must not send its own plain Login.
-        super().__init__(host=config.host, port=config.port, events="on", ping_delay=10**9, reconnect_timeout=1)
+        super().__init__(host=config.host, port=config.port, events="on", ping_delay=10**9, reconnect_timeout=1,
+                         protocol_factory=AmiStreamProtocol)
         self.ami = config
         self.on_event = on_event
         self.on_ready = on_ready

@@ -84,8 +84,10 @@ class CallSession:
     suggestions: list[dict[str, Any]] = field(default_factory=list)
     prefilled: dict[str, dict[str, Any]] = field(default_factory=dict)
     lag: float = 0.0
+    pop_supervisors: bool = False  # no agent mapping: supervisors' desks take the pop themselves
 
     def audience(self) -> list[str]:
+        """The agents concerned; supervisors get every call event besides (live_events.py)."""
         users = {self.call.agent_user, *self.call.ringing.values()}
         return sorted(u for u in users if u)
 
@@ -98,6 +100,7 @@ class CallSession:
             "linkedid": call.linkedid, "ticket_id": self.ticket_id, "state": call.state, "queue": call.queue,
             "caller": self.caller_e164 or call.caller_number, "caller_masked": mask(self.caller_e164) or "未知号码",
             "caller_name": call.caller_name, "agent": call.agent_user, "ringing": sorted(u for u in call.ringing.values() if u),
+            "answered_by": call.answered_by or None, "pop_supervisors": self.pop_supervisors,
             "started_at": datetime.fromtimestamp(self.started_at, timezone.utc).isoformat(),
             "earlier": self.earlier, "suggestions": self.suggestions, "prefill": self.prefilled,
             "legs": [leg.state() for leg in self.legs if not leg.done.is_set()], "lag": round(self.lag, 1),
@@ -329,7 +332,10 @@ class PhoneChannel:
 
     async def _on_agent_connected(self, session: CallSession, update: CallUpdate, received: float) -> None:
         detail = dict(update.detail)
-        await self.record(session, "call_connected", {"agent": detail.get("user"), "how": detail.get("how")})
+        connected = {"agent": detail.get("user"), "how": detail.get("how")}
+        if detail.get("answered_by"):
+            connected["answered_by"] = detail["answered_by"]  # an outside number, no desk of ours
+        await self.record(session, "call_connected", connected)
         # After a transfer the previous agent hears of it too, so their panel can let go.
         previous = [str(detail["previous"])] if detail.get("previous") else []
         await self.push(session, {"type": "call.connected", "call": session.live_view()}, also=previous)
@@ -387,7 +393,8 @@ class PhoneChannel:
         self.metrics.intake.labels("phone", "created" if result.created else "duplicate").inc()
         self.metrics.phone_calls.labels("started" if result.created else "resumed").inc()
         earlier = await self._summaries([i for i in earlier_ids if i != result.ticket_id][:REPEAT_CALLER_LIMIT])
-        session = CallSession(call=call, ticket_id=result.ticket_id, started_at=call.started_at, caller_e164=phone, earlier=earlier)
+        session = CallSession(call=call, ticket_id=result.ticket_id, started_at=call.started_at, caller_e164=phone, earlier=earlier,
+                              pop_supervisors=not self.directory.by_key)
         self.sessions[call.linkedid] = session
         if call.caller_channel:
             self._spawn(self._tag_caller(call.caller_channel, result.ticket_id), f"tag-{result.ticket_id}")

@@ -194,8 +194,8 @@ def free_port() -> int:
 
 # -- framing, login, errors ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("version, ami_version", [(16, "5.0.5"), (18, "7.0.3"), (20, "9.0.0"), (21, "10.0.0"),
-                                                  (22, "11.0.0")])
+@pytest.mark.parametrize("version, ami_version", [(13, "2.10.6"), (15, "4.0.3"), (16, "5.0.5"), (18, "7.0.3"), (20, "9.0.0"),
+                                                  (21, "10.0.0"), (22, "11.0.0")])
 async def test_banner_is_one_line_without_a_blank_line(version: int, ami_version: str) -> None:
     asterisk = FakeAsterisk(secret=SECRET, version=version)
     await asterisk.start()
@@ -536,6 +536,27 @@ async def test_asterisk_16_has_no_audiosocket_and_no_tenantid(audio_server: Audi
         assert (await client.message())["Response"] == "Success"
         assert (await asterisk.wait_event("OriginateResponse"))["Response"] == "Failure"
         assert not audio_server.streams
+        await client.close()
+    finally:
+        await asterisk.stop()
+
+
+async def test_asterisk_13_sip_names_and_filtered_queue_events_over_the_wire() -> None:
+    asterisk = FakeAsterisk(secret=SECRET, version=13, filtered_events=["Queue*", "Agent*"])
+    await asterisk.start()
+    try:
+        client = await RawAmi.open(asterisk)
+        await client.login()
+        call = await asterisk.ring_agent(await asterisk.inbound_call(), via_local=True)
+        await client.send(ami(("Action", "Ping"), ("ActionID", "after")))
+        seen = []
+        while (message := await client.message()).get("ActionID") != "after":
+            seen.append(message)
+        dial = next(m for m in seen if m.get("Event") == "DialBegin" and m["DestChannel"] == call.agent_channel)
+        assert re.match(r"^SIP/1001-[0-9a-f]{8}$", dial["DestChannel"])
+        assert re.match(r"^Local/1001@agents-[0-9a-f]{8};2$", dial["Channel"])
+        assert "AgentCalled" in event_names(asterisk)  # produced, but never written to the client
+        assert not [m for m in seen if m.get("Event", "").startswith(("Queue", "Agent"))]
         await client.close()
     finally:
         await asterisk.stop()

@@ -146,7 +146,14 @@ function inAudience(msg) {
 
 function isMineLive(live) {
   var u = me();
-  return !!u && (live.agent === u || (Array.isArray(live.ringing) && live.ringing.indexOf(u) !== -1));
+  return (!!u && (live.agent === u || (Array.isArray(live.ringing) && live.ringing.indexOf(u) !== -1))) || watchesLive(live);
+}
+
+// No agent mapping on the gateway (pop_supervisors): no agent's phone is known, so supervisors'
+// and admins' desks take the call themselves, as an agent's takes their own.
+function watchesLive(live) {
+  return !!live && live.pop_supervisors === true && !live.agent &&
+    (Staff.hasRole('supervisor') || Staff.hasRole('admin'));
 }
 
 // Merge a LiveCall (from an event or GET /agent/calls) into the model.
@@ -260,7 +267,7 @@ function dispatch(msg) {
 }
 
 function onRinging(msg) {
-  var forMe = !!msg.agent && msg.agent === me();
+  var forMe = (!!msg.agent && msg.agent === me()) || (!msg.agent && watchesLive(msg.call));
   if (forMe && msg.call) state.dismissed.delete(msg.call.linkedid);
   var c = upsert(msg.call, forMe);
   if (!c) return;
@@ -307,7 +314,7 @@ function onConnected(msg) {
   c.ended = null;
   if (!c.connectedAt) c.connectedAt = Date.now();
   var agent = c.live.agent;
-  if (agent && agent === me()) {
+  if ((agent && agent === me()) || watchesLive(c.live)) {
     c.mine = true;
     c.transferred = false;
     state.currentId = c.linkedid;
@@ -449,7 +456,7 @@ function loadCalls() {
       seen.add(live.linkedid);
       var known = state.calls.has(live.linkedid);
       var c = upsert(live, false);
-      if (c.live.agent && c.live.agent === me() && c.state === 'connected') { c.mine = true; c.ringingMe = false; }
+      if (((c.live.agent && c.live.agent === me()) || watchesLive(c.live)) && c.state === 'connected') { c.mine = true; c.ringingMe = false; }
       else if (c.state === 'ringing' && isMineLive(live)) c.ringingMe = true;
       if (!known || !c.ticket) fetchTicket(c);
       else scheduleFetchTicket(c); // catch up on what was said while the socket was down

@@ -82,3 +82,46 @@ async def test_agent_watches_the_callers_words_appear_then_finds_them_on_the_tic
         assert errors == []
     finally:
         await asterisk.stop()
+
+
+@pytest.mark.browser
+async def test_without_agent_mapping_the_supervisors_panel_opens_by_itself(
+        browser: Browser, redis_url: str, tmp_path: Path, gateways: list[Gateway]) -> None:
+    # The README's defaults: HOTLINE_PHONE_AGENTS empty, so no agent's phone is known.
+    asterisk = FakeAsterisk(username="hotline", secret=AMI_SECRET, login_failure_delay=0.05)
+    await asterisk.start()
+    try:
+        gw = Gateway(redis_url, tmp_path / "gw", HOTLINE_PHONE="1", HOTLINE_AMI_PORT=str(asterisk.port), HOTLINE_AMI_SECRET=AMI_SECRET,
+                     HOTLINE_AUDIOSOCKET_LISTEN=f"127.0.0.1:{free_port()}", HOTLINE_PHONE_AGENTS="",
+                     HOTLINE_TICKET_PREFIX="PS", HOTLINE_WORKERS="inline")
+        gateways.append(gw)
+        gw.start(timeout=60)
+        await asterisk.wait_for_clients(timeout=30)
+        await add_user(redis_url, "chief", "supervisor")
+
+        page = await (await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1440, "height": 1000})).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{gw.base}/agent")
+        await page.fill("#login-username", "chief")
+        await page.fill("#login-password", PASSWORD)
+        await page.click("#login-submit")
+        await expect(page.locator("#ws-status")).to_have_attribute("data-state", "open")
+
+        call = await asterisk.inbound_call(caller_num="13812345678")
+        await asterisk.ring_agent(call, agent_endpoint="1001", interface="PJSIP/1001")
+        panel = page.locator("#call-panel")
+        await expect(panel).to_be_visible(timeout=15_000)
+        await expect(panel).to_have_attribute("data-state", "ringing")
+        await expect(page.locator("#call-number")).to_contain_text("138 1234 5678")
+
+        asterisk.set_leg_audio(call.caller_channel, clip_8k(), realtime=False)
+        await asterisk.answer(call)
+        await expect(panel).to_have_attribute("data-state", "connected")
+        await expect(panel).to_be_visible()
+        await expect(page.locator("#call-transcript li.final", has_text=CLIP_TEXT)).to_be_visible(timeout=60_000)
+        await asterisk.hangup(call)
+        await expect(page.locator("#call-status")).to_contain_text("通话已结束", timeout=60_000)
+        assert errors == []
+    finally:
+        await asterisk.stop()

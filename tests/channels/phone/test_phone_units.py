@@ -41,9 +41,13 @@ def kinds(updates: list[tuple[str, dict]]) -> list[str]:
 
 def test_recorded_queue_call_is_one_inbound_call_answered_by_the_mapped_agent() -> None:
     tracker, updates = replay("queue__queue_simple.ami")
-    assert kinds(updates) == ["call_started", "agent_connected", "ended"]
+    # The recording has no Queue*/Agent* events: both phones ring (DialBegin behind Local/
+    # pairs), li's is busy, wang answers.
+    assert kinds(updates) == ["call_started", "agent_ringing", "agent_ringing", "agent_ring_stopped", "agent_connected", "ended"]
+    assert [d["user"] for k, d in updates if k == "agent_ringing"] == ["wang", "li"]
+    assert [d["user"] for k, d in updates if k == "agent_ring_stopped"] == ["li"]
     connected = dict(updates)["agent_connected"]
-    assert connected["user"] == "wang"
+    assert connected["user"] == "wang" and connected["channel"] == "SIP/150010002-00000026"
     ended = dict(updates)["ended"]
     assert ended["cause"] == 16
     assert tracker.calls == {}  # nothing left behind after the hangup
