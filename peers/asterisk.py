@@ -531,6 +531,7 @@ class FakeAsterisk:
         self.tech = tech or ("SIP" if version < CHAN_SIP_ONLY else "PJSIP")  # phones' and trunks' channel technology
         self.filtered_events = list(filtered_events)  # manager.conf eventfilter: event names (fnmatch) never sent
         self.split_text: tuple[str, int] | None = None  # (text, byte offset): events with it go out in two pieces
+        self._split_writes = asyncio.Lock()  # one event at a time on the wire while one is split
         self.actions: list[Headers] = []
         self.events: list[Fields] = []
         self.channels: dict[str, Channel] = {}  # live channels by name, in creation order
@@ -824,13 +825,16 @@ class FakeAsterisk:
         if any(fnmatch.fnmatchcase(event_name, pattern) for pattern in self.filtered_events):
             targets = []
         pieces = self._pieces(data)
-        for piece in pieces[:-1]:
+        # Asterisk writes each event whole into the session: while a split one waits between its
+        # pieces, no other event may slip in between them.
+        async with self._split_writes:
+            for piece in pieces[:-1]:
+                for client in targets:
+                    client.writer.write(piece)
+                await self._drain(targets)
+                await self._until_read(targets)
             for client in targets:
-                client.writer.write(piece)
-            await self._drain(targets)
-            await self._until_read(targets)
-        for client in targets:
-            client.writer.write(pieces[-1])
+                client.writer.write(pieces[-1])
         self._changed()
         await self._drain(targets)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gateway import keys
 from gateway.ticket import Ticket
 from tests.support.phone import CLIP_TEXT, Desk, PhoneRig, StartPhone, clip_8k, open_desk
 
@@ -69,7 +70,7 @@ async def test_blonde_transfer_pops_and_transcribes_the_new_agent(start_phone: S
     assert transfer["dest_type"] == "App" and transfer["target_channel"] == target
     assert CLIP_TEXT in "".join(s.text for s in ticket.transcript if s.leg == "agent")
     assert ticket.status == "received" and ticket.disposition is None
-    assert len(await rig.redis.keys("hl:idem:phone:*")) == 1  # the consultation is no citizen call
+    assert len(await rig.redis.keys(keys.P + "idem:phone:*")) == 1  # the consultation is no citizen call
 
 
 async def test_call_answered_by_an_outside_number_is_connected(start_phone: StartPhone, desks: list[Desk]) -> None:
