@@ -80,7 +80,7 @@ class Intake:
                 keys.sequence(beijing_date(ticket.received_at)),
                 keys.INTAKE_STREAM,
                 keys.RECENT_TICKETS,
-                keys.EVENTS_CHANNEL,
+                keys.events_channel(self.redis),
                 *(limit.key(now) for limit in limits),
             ],
             [

@@ -7,13 +7,14 @@ scripts tie a ticket's keys to the shared streams, so no narrower tag keeps ever
 one slot (docs/architecture.md, "Redis keys")."""
 from __future__ import annotations
 
+from redis.asyncio import Redis
+
 P = "{hl}:"
 
 INTAKE_STREAM = P + "stream:intake"
 OUTBOX_STREAM = P + "stream:outbox"
 DEAD_LETTER_STREAM = P + "stream:deadletter"
 OUTBOX_RETRY_ZSET = P + "outbox:retry"
-EVENTS_CHANNEL = P + "events"
 RECENT_TICKETS = P + "tickets:recent"
 LOCAL_INBOX = P + "localinbox"
 LIVE_CALLS = P + "calls:live"  # linkedid -> the live view of a call, for desks that (re)load mid-call
@@ -73,3 +74,15 @@ def session(token: str) -> str:
 
 def rate(bucket: str) -> str:
     return f"{P}rate:{bucket}"
+
+
+def pubsub_channel(redis: Redis, name: str) -> str:
+    """A pub/sub channel of this database. Redis delivers pub/sub to every database of a server,
+    so two hotlines (or test runs) in different databases of one server would hear each other's
+    desk events, personal data included: the name carries the database."""
+    return f"{P}{name}:db{redis.connection_pool.connection_kwargs.get('db', 0)}"
+
+
+def events_channel(redis: Redis) -> str:
+    """Desk events: ticket changes, calls, transfers (gateway/live_events.py)."""
+    return pubsub_channel(redis, "events")

@@ -29,7 +29,7 @@ def desk_event(event: dict[str, Any], audience: list[str] | None = None) -> str:
 
 async def publish_to_desks(redis: Redis, event: dict[str, Any], audience: list[str] | None = None) -> None:
     """Tell the desks on every instance (each instance's LiveHub relays it to its sockets)."""
-    await redis.publish(keys.EVENTS_CHANNEL, desk_event(event, audience))
+    await redis.publish(keys.events_channel(redis), desk_event(event, audience))
 
 
 @dataclass(eq=False)
@@ -117,7 +117,7 @@ class LiveHub:
             pubsub = self.redis.pubsub()
             failed = False
             try:
-                await pubsub.subscribe(keys.EVENTS_CHANNEL)
+                await pubsub.subscribe(keys.events_channel(self.redis))
                 self._subscribed.set()
                 self.outage.ok()
                 retry = self.RETRY_MIN

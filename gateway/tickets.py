@@ -93,7 +93,7 @@ class Tickets:
             recorded = event.model_copy(update={"detail": {**event.detail, **(detail or {})}}) if event else None
             stream, group, entry_id = ack or ("", "", "")
             stored = await self._update_script(
-                [keys.ticket(ticket_id), keys.history(ticket_id), keys.deliveries(ticket_id), keys.EVENTS_CHANNEL, stream or keys.EVENTS_CHANNEL],
+                [keys.ticket(ticket_id), keys.history(ticket_id), keys.deliveries(ticket_id), keys.events_channel(self.redis), stream or keys.events_channel(self.redis)],
                 [doc, ticket.stored_json(), recorded.model_dump_json() if recorded else "", ledger.model_dump_json() if ledger else "", _updated_event(ticket) if publish else "", group, entry_id],
             )
             if stored:

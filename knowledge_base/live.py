@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, pause
 from knowledge_base.snapshot import KnowledgeSnapshot
-from knowledge_base.store import CHANGED_CHANNEL, KnowledgeBase
+from knowledge_base.store import KnowledgeBase, changed_channel
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class LiveKnowledge:
         while not stop.is_set():
             pubsub = self.redis.pubsub()
             try:
-                await pubsub.subscribe(CHANGED_CHANNEL)
+                await pubsub.subscribe(changed_channel(self.redis))
                 await self.refresh()  # anything published before the subscription took effect (or while Redis was away)
                 outage.ok()
                 next_poll = time.monotonic() + self.poll_seconds

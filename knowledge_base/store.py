@@ -23,10 +23,14 @@ from gateway.redis_values import text, text_fields
 from knowledge_base.models import ENTRY_ID, EntryContent, EntryState, EntryStatus, EntryVersion
 
 K = keys.P + "kb:"
+
+
+def changed_channel(redis: Redis) -> str:
+    """Published on every KB change: each instance's live index refreshes."""
+    return keys.pubsub_channel(redis, "kb:changed")
 IDS = K + "ids"
 AUDIT = K + "audit"
 REVISION = K + "revision"
-CHANGED_CHANNEL = K + "changed"
 SYNONYMS = K + "synonyms"
 MAX_VERSION = 2**31  # far beyond any entry's history; keeps a version number a valid Redis list index
 
@@ -295,7 +299,7 @@ class KnowledgeBase:
             pipe.incr(REVISION)
             _audit(pipe, actor, "", "synonyms_changed", 0, {"groups": len(groups)})
             await pipe.execute()
-        await self.redis.publish(CHANGED_CHANNEL, "synonyms")
+        await self.redis.publish(changed_channel(self.redis), "synonyms")
 
     async def _transition(self, entry_id: str, actor: str, change: Callable[[EntryState, Any], Awaitable[dict[str, Any]]]) -> EntryState:
         key = state_key(entry_id)
@@ -316,7 +320,7 @@ class KnowledgeBase:
                 except WatchError:
                     continue
             if outcome.get("announce"):
-                await self.redis.publish(CHANGED_CHANNEL, entry_id)
+                await self.redis.publish(changed_channel(self.redis), entry_id)
             return state
 
     # -- answer provenance and recall --------------------------------------------------------

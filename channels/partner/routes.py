@@ -119,7 +119,7 @@ async def _pop_up(request: web.Request, ticket: Ticket, partner: Partner, envelo
                         "origin_agent": envelope.agent.display_name or envelope.agent.username})
     async with request.app[REDIS].pipeline(transaction=True) as pipe:
         pipe.hset(PENDING_TRANSFERS, ticket.id, event)
-        pipe.publish(keys.EVENTS_CHANNEL, event)
+        pipe.publish(keys.events_channel(request.app[REDIS]), event)
         await pipe.execute()
 
 

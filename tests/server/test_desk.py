@@ -50,6 +50,26 @@ async def test_agent_on_instance_a_sees_ticket_submitted_through_instance_b(tmp_
         await desk.close()
 
 
+async def test_a_hotline_in_another_database_of_the_same_redis_is_not_heard(make_app, redis_url: str, second_redis_url: str) -> None:
+    """Redis delivers pub/sub to every database of a server: a second hotline on the same server
+    must not put its citizens' tickets on this hotline's desks."""
+    here, there = await make_app(), await make_app(redis=second_redis_url, instance_id="test-b", ticket_prefix="TJ")
+    await add_user(redis_url, "agent1", "agent")
+    desk, _ = await login(here, "agent1")
+    try:
+        async with desk.ws_connect(here.replace("http", "ws") + "/api/v1/agent/ws") as ws:
+            await _next_event(ws, "hello")
+            async with aiohttp.ClientSession() as citizen:
+                for base in (there, here):  # the other hotline's first: it must not arrive
+                    async with citizen.post(f"{base}/api/v1/requests", json=CITIZEN) as r:
+                        assert r.status == 201
+                        ours = (await r.json())["ticket_id"]
+            event = await _next_event(ws, "ticket.created")
+            assert event["ticket"]["id"] == ours
+    finally:
+        await desk.close()
+
+
 def _guarded_routes(app: web.Application) -> list[tuple[str, str]]:
     out = []
     for route in app.router.routes():

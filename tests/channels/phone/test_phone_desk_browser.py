@@ -76,7 +76,7 @@ async def agent_api(gateway: Gateway) -> AsyncIterator[Callable[..., Any]]:
 # ---------------------------------------------------------------------------------------------
 
 async def publish(redis: Redis, event: dict[str, Any]) -> None:
-    await redis.publish(keys.EVENTS_CHANNEL, json.dumps({**event, "audience": [AGENT]}, ensure_ascii=False))
+    await redis.publish(keys.events_channel(redis), json.dumps({**event, "audience": [AGENT]}, ensure_ascii=False))
 
 
 async def push(redis: Redis, live: dict[str, Any], event: dict[str, Any]) -> None:
