@@ -267,11 +267,11 @@ async def test_forward_to_the_case_system_asks_first(browser: Browser, pair: tup
     desk = await desk_page(browser, beijing.base, "agent-beijing")
     await desk.click(f"li.ticket-row[data-ticket-id='{ticket_id}']")
     await expect(desk.locator("#detail-heading")).to_contain_text(ticket_id)
-    # Forwarded already, so the button is disabled: enable it to see the ask.
-    await desk.evaluate("() => { document.getElementById('forward').disabled = false; }")
+    # Forwarded already, so the button is disabled: enable it to see the ask, and press it in the
+    # same turn of the page's event loop (a live update re-renders the detail and disables it again).
     posted: list[str] = []
     desk.on("request", lambda r: posted.append(r.url) if r.method == "POST" and r.url.endswith("/forward") else None)
-    await desk.click("#forward")
+    await desk.evaluate("() => { const button = document.getElementById('forward'); button.disabled = false; button.click(); }")
     await expect(desk.locator("#desk-confirm")).to_contain_text(f"确定将工单 {ticket_id} 转派至承办单位？")
     await desk.click("#desk-confirm-cancel")
     await desk.wait_for_timeout(300)
