@@ -482,6 +482,10 @@ class LegStream:
         return out
 
     def _accept(self, pieces: list[tuple[bytes, float]], out: _Decoded) -> None:
+        if not pieces:
+            # Nothing passed the gate: a leg that has been silent so far (e.g. an agent listening)
+            # takes no recognizer, so the warm ones go to legs that speak.
+            return
         rec = self._recognizer()
         step = int(STEP_SECONDS * self.rate) * 2
         for pcm, stream_start in pieces:
