@@ -53,7 +53,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.procs import children, command, cpu_seconds  # noqa: E402
+from bench.procs import children, command, cpu_seconds, machine_busy_seconds  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from peers.asterisk import FakeAsterisk  # noqa: E402
 from speech.audio import read_wav, resample  # noqa: E402
@@ -127,6 +127,7 @@ class Step:
     leader_cores: float  # the gateway (phone leader, desks; with the local node: all of it)
     redis_cores: float
     bench_cores: float  # this process: the fake Asterisk's frames and the desk
+    machine_cores: float  # every process on the machine (others' work included: it is shared)
     partials: list[float]  # partial latency in ms, audio sent -> WebSocket
 
     @property
@@ -143,6 +144,7 @@ class CpuMeter:
     def read(self) -> dict[str, float]:
         out = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.groups.items()}
         out["bench"] = time.process_time()
+        out["machine"] = machine_busy_seconds()
         out["wall"] = time.monotonic()
         return out
 
@@ -172,10 +174,10 @@ async def capacity(asterisk: FakeAsterisk, desk: Desk, steps: list[int], seconds
         started = {e["call"]["linkedid"]: e["call"]["started_at"] for _, e in window if e["type"] == "call.connected"}
         latency = [(at - (_epoch(started[e["linkedid"]]) + e["audio_time"])) * 1000 for at, e in window
                    if e["type"] == "call.partial" and e["leg"] == "caller" and e["linkedid"] in started]
-        step = Step(legs, worst, *(CpuMeter.cores(before, after, k) for k in ("node", "leader", "redis", "bench")), latency)
+        step = Step(legs, worst, *(CpuMeter.cores(before, after, k) for k in ("node", "leader", "redis", "bench", "machine")), latency)
         rows.append(step)
         print(f"  {legs:>2} leg(s): worst lag {worst:.1f} s; CPU in cores: node(s) {step.node_cores:.2f}, leader {step.leader_cores:.2f}, "
-              f"redis {step.redis_cores:.2f}, bench peers {step.bench_cores:.2f}; partial p95 {percentile(latency, 95):.0f} ms", flush=True)
+              f"redis {step.redis_cores:.2f}, bench peers {step.bench_cores:.2f}, whole machine {step.machine_cores:.2f}; partial p95 {percentile(latency, 95):.0f} ms", flush=True)
         if not step.sustained:
             break
     return rows
