@@ -238,6 +238,7 @@ class LegStream:
         self._queue: deque[tuple[bytes, float]] = deque()  # (pcm at leg rate, monotonic arrival)
         self._inflight_since: float | None = None  # arrival of the oldest audio in the executor
         self._wake = asyncio.Event()
+        self._gathering = False  # the consumer waits for MIN_BATCH_SECONDS of audio: feed() leaves it be
         self._idle = asyncio.Event()  # set while everything fed so far has been decoded
         self._closing = False
         self._odd = b""  # a dangling byte of a split sample
@@ -317,7 +318,8 @@ class LegStream:
         self._queue.append((pcm, time.monotonic()))
         self._idle.clear()
         self._engine.stats["seconds_received"] += len(pcm) / 2 / self.rate
-        self._wake.set()
+        if not self._gathering:  # a consumer gathering a batch wakes on its own deadline, not per frame
+            self._wake.set()
 
     def _take_batch(self) -> tuple[bytes, float]:
         """Up to BATCH_SECONDS from the queue (splitting a big item); returns (pcm, newest arrival)."""
@@ -349,7 +351,8 @@ class LegStream:
                     else:  # a held-back partial is due even if no more audio comes
                         due = self._last_partial_at + self._engine.partial_interval - time.monotonic()
                         try:
-                            await asyncio.wait_for(self._wake.wait(), max(due, 0.0))
+                            async with asyncio.timeout(max(due, 0.0)):
+                                await self._wake.wait()
                         except TimeoutError:
                             pass
                         await self._flush_partial()
@@ -379,11 +382,17 @@ class LegStream:
         age = time.monotonic() - self._queue[0][1]
         if age >= MIN_BATCH_SECONDS or sum(len(p) for p, _ in self._queue) >= MIN_BATCH_SECONDS * self.rate * 2:
             return False
+        # Sleep until the batch is due; only close() wakes it earlier. Waking on every 20 ms frame
+        # cost a task switch per frame per leg on the event loop.
         self._wake.clear()
+        self._gathering = True
         try:
-            await asyncio.wait_for(self._wake.wait(), MIN_BATCH_SECONDS - age)
+            async with asyncio.timeout(MIN_BATCH_SECONDS - age):
+                await self._wake.wait()
         except TimeoutError:
             pass
+        finally:
+            self._gathering = False
         return True
 
     async def _deliver(self, result: _Decoded, newest: float) -> None:
@@ -473,6 +482,10 @@ class LegStream:
         return out
 
     def _accept(self, pieces: list[tuple[bytes, float]], out: _Decoded) -> None:
+        if not pieces:
+            # Nothing passed the gate: a leg that has been silent so far (e.g. an agent listening)
+            # takes no recognizer, so the warm ones go to legs that speak.
+            return
         rec = self._recognizer()
         step = int(STEP_SECONDS * self.rate) * 2
         for pcm, stream_start in pieces:

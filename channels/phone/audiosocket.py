@@ -159,17 +159,31 @@ class AudioSocketServer:
         return expected
 
     async def _pump(self, reader: asyncio.StreamReader, sink: StreamSink, expected: ExpectedStream) -> tuple[CloseReason, str]:
+        try:
+            # One idle deadline for the whole stream, moved on at most once a second: a wait_for
+            # per 20 ms frame cost a task per frame on the event loop.
+            async with asyncio.timeout(IDLE_TIMEOUT) as idle:
+                return await self._frames(reader, sink, expected, idle)
+        except TimeoutError:
+            return "idle", f"no frame for {IDLE_TIMEOUT:.0f}s"
+
+    async def _frames(self, reader: asyncio.StreamReader, sink: StreamSink, expected: ExpectedStream,
+                      idle: asyncio.Timeout) -> tuple[CloseReason, str]:
         unknown = 0
         odd_logged = False
+        loop = asyncio.get_running_loop()
+        moved_at = loop.time()
         while True:
             try:
-                header = await asyncio.wait_for(reader.readexactly(3), IDLE_TIMEOUT)
+                header = await reader.readexactly(3)
             except asyncio.IncompleteReadError as exc:
                 return ("eof", "") if not exc.partial else ("truncated", f"{len(exc.partial)} byte(s) of a header")
-            except asyncio.TimeoutError:
-                return "idle", f"no frame for {IDLE_TIMEOUT:.0f}s"
             except ConnectionError as exc:
                 return "reset", type(exc).__name__
+            now = loop.time()
+            if now - moved_at >= 1.0:
+                moved_at = now
+                idle.reschedule(now + IDLE_TIMEOUT)
             kind, length = header[0], int.from_bytes(header[1:3], "big")
             try:
                 payload = await reader.readexactly(length) if length else b""
