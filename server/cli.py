@@ -38,17 +38,9 @@ from gateway.users import CAPABILITIES, ROLES, PasswordRejected, UserError, User
 from knowledge_base.snapshot import KnowledgeSnapshot
 from peers import simulate_call as simulate
 from peers import wechat_cli as wechat_peer_cli
+from server.process import install_uvloop
 from server.registry import channels, settings_from_env
 from speech import fetch
-
-
-def _install_uvloop() -> None:
-    try:
-        import uvloop
-    except ImportError:
-        return
-    uvloop.install()
-
 
 BOOTSTRAP_ADMIN = "admin"
 
@@ -107,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.workers == "process":
         _share_metrics_between_processes(settings)
-    _install_uvloop()
+    install_uvloop()
     try:
         with redis_address(settings, supervise=True) as address:
             _tune_gc()

@@ -17,9 +17,8 @@ from channels.phone.audiosocket import parse_address
 from channels.phone.lifecycle import build_node
 from channels.phone.node import SpeechNode
 from channels.phone.settings import PhoneSettings
-from gateway.redis_client import RedisAddress, redis_address
+from gateway.redis_client import RedisAddress
 from gateway.settings import Settings
-from server.registry import settings_from_env
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +80,15 @@ async def run_node(settings: Settings, address: RedisAddress) -> None:
         await redis.aclose()
 
 
-def run_from_env() -> int:
-    from gateway import log_format
-
-    settings = settings_from_env()
-    log_format.configure(settings.log_level)
-    try:
-        import uvloop
-    except ImportError:
-        pass
-    else:
-        uvloop.install()
-    with redis_address(settings) as address:
-        asyncio.run(run_node(settings, address))
+def _serve(settings: Settings, address: RedisAddress) -> int:
+    asyncio.run(run_node(settings, address))
     return 0
+
+
+def run_from_env() -> int:
+    from server.process import run_process
+
+    return run_process(_serve)
 
 
 if __name__ == "__main__":

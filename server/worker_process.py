@@ -20,7 +20,6 @@ from gateway.settings import Settings
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
 from server.delivery import build_outbox, run_delivery
-from server.registry import settings_from_env
 
 PARENT_ENV = "HOTLINE_PARENT_PID"
 log = logging.getLogger(__name__)
@@ -148,19 +147,9 @@ def main(settings: Settings, address: RedisAddress) -> int:
 def run_from_env() -> int:
     """Router and outbox only (no HTTP), configured from the environment: what `hotline run`
     supervises (`python -m server.worker_process`) and what `hotline worker` runs."""
-    from gateway import log_format
-    from gateway.redis_client import redis_address
+    from server.process import run_process
 
-    settings = settings_from_env()
-    log_format.configure(settings.log_level)
-    try:
-        import uvloop
-    except ImportError:
-        pass
-    else:
-        uvloop.install()
-    with redis_address(settings) as address:
-        return main(settings, address)
+    return run_process(main)
 
 
 if __name__ == "__main__":

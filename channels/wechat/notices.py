@@ -9,13 +9,11 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from channels.wechat import keys as wx_keys
-from channels.wechat.accounts import load_accounts
-from channels.wechat.api import OUT_OF_WINDOW, WeChatApi
-from channels.wechat.settings import WeChatSettings
-from channels.wechat.window import send_customer_text, window_key
+from channels.wechat.api import OUT_OF_WINDOW
+from channels.wechat.window import CustomerServiceTarget, send_customer_text, window_key
 from gateway import clock
 from gateway.case_updates import notice_hop
-from gateway.delivery_targets import DeliveryResult, DeliveryTarget
+from gateway.delivery_targets import DeliveryResult
 from gateway.redis_values import text
 from gateway.ticket import Ticket
 
@@ -55,16 +53,8 @@ async def forget_kept(redis: Redis, account: str, openid: str, ticket_id: str) -
     await redis.hdel(kept_key(account, openid), ticket_id)
 
 
-class WeChatNoticeTarget(DeliveryTarget):
+class WeChatNoticeTarget(CustomerServiceTarget):
     name = "wechat-notice"
-
-    def __init__(self, redis: Redis, settings: WeChatSettings) -> None:
-        self.redis = redis
-        self.accounts = load_accounts(settings.wechat_accounts)
-        self.api = WeChatApi(redis, settings.wechat_api_base)
-
-    async def close(self) -> None:
-        await self.api.close()
 
     async def deliver(self, ticket: Ticket, hop: str) -> DeliveryResult:
         openid, account_name = ticket.requester.wechat_openid, ticket.source.extra.get("account", "")

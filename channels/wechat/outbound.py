@@ -14,11 +14,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from channels.wechat import keys as wx_keys
-from channels.wechat.accounts import WeChatAccount, load_accounts
-from channels.wechat.api import WeChatApi
+from channels.wechat.accounts import WeChatAccount
 from channels.wechat.notices import NOTICE_HOP, WeChatNoticeTarget, forget_kept, take_kept
 from channels.wechat.settings import WeChatSettings
-from channels.wechat.window import send_customer_text, window_key
+from channels.wechat.window import CustomerServiceTarget, send_customer_text, window_key
 from gateway import clock
 from gateway.delivery_targets import DeliveryResult, DeliveryTarget
 from gateway.outbox import Outbox
@@ -66,16 +65,8 @@ async def release_kept_notices(redis: Redis, outbox: Outbox, account: WeChatAcco
         await forget_kept(redis, account.name, message.source, ticket_id)
 
 
-class WeChatReplyTarget(DeliveryTarget):
+class WeChatReplyTarget(CustomerServiceTarget):
     name = "wechat-customer-service"
-
-    def __init__(self, redis: Redis, settings: WeChatSettings) -> None:
-        self.redis = redis
-        self.accounts = load_accounts(settings.wechat_accounts)
-        self.api = WeChatApi(redis, settings.wechat_api_base)
-
-    async def close(self) -> None:
-        await self.api.close()
 
     async def deliver(self, ticket: Ticket, hop: str) -> DeliveryResult:
         raw = await self.redis.get(_reply_key(ticket.id, hop))

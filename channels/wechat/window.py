@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+from redis.asyncio import Redis
 
 from channels.wechat import keys as wx_keys
-from channels.wechat.accounts import WeChatAccount
+from channels.wechat.accounts import WeChatAccount, load_accounts
 from channels.wechat.api import OUT_OF_WINDOW, WeChatApi, WeChatApiError, WeChatUnavailable
-from gateway.delivery_targets import DeliveryResult
+from channels.wechat.settings import WeChatSettings
+from gateway.delivery_targets import DeliveryResult, DeliveryTarget
 
 
 def window_key(account: str, openid: str) -> str:
@@ -29,3 +31,15 @@ async def send_customer_text(api: WeChatApi, account: WeChatAccount, openid: str
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         return DeliveryResult("retry", error=type(exc).__name__)
     return DeliveryResult("delivered", 200)
+
+
+class CustomerServiceTarget(DeliveryTarget):
+    """An outbox target that sends through the customer-service API (replies, notices)."""
+
+    def __init__(self, redis: Redis, settings: WeChatSettings) -> None:
+        self.redis = redis
+        self.accounts = load_accounts(settings.wechat_accounts)
+        self.api = WeChatApi(redis, settings.wechat_api_base)
+
+    async def close(self) -> None:
+        await self.api.close()
