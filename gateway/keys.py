@@ -66,3 +66,23 @@ def session(token: str) -> str:
 
 def rate(bucket: str) -> str:
     return f"{P}rate:{bucket}"
+
+
+def rates_bucket(hour: str) -> str:
+    """The rate counters of one Beijing hour, `YYYYMMDDHH` (gateway/rates.py)."""
+    return f"{P}rates:{hour}"
+
+
+def followups_open(channel: str) -> str:
+    """Tickets of a channel waiting for a 回访 callback, scored by when they became due."""
+    return f"{P}followup:open:{channel}"
+
+
+def open_by_district(district_code: str) -> str:
+    """Open requests of one district by intake time, for the duplicate check."""
+    return f"{P}dup:district:{district_code}"
+
+
+def open_by_requester(digest: str) -> str:
+    """Open requests of one requester (a digest of their phone or WeChat id, not the number)."""
+    return f"{P}dup:requester:{digest}"
