@@ -96,3 +96,71 @@ async def test_track_offers_the_followup_after_closing_and_takes_it_once(make_ap
     assert (status, body["error"]) == (409, "followup_already_answered")
     ticket = await stored(redis_url, ticket_id)
     assert (ticket.followup.resolved, ticket.followup.satisfaction, ticket.followup.channel) == (False, "unsatisfied", "web-track")
+
+
+async def phone_ticket(redis_url: str, phone: str = "+8613900001234", text: str = "小区门口的路灯坏了，请派人修理。") -> str:
+    """A phone ticket as the phone channel opens it (through intake), with what the agent wrote."""
+    from gateway import clock
+    from gateway.deadlines import due_at
+    from gateway.intake import Intake
+    from gateway.ticket import PENDING_ID, Location, Requester, Source, Ticket
+
+    now = clock.now()
+    ticket = Ticket(id=PENDING_ID, channel="phone", received_at=now, updated_at=now, due_at=due_at(now, "normal"),
+                    requester=Requester(phone=phone), content=text, location=Location(district="朝阳区", district_code="110105"),
+                    source=Source(channel_id=f"call-{phone}-{now.timestamp()}", extra={"mode": "call"}))
+    redis = Redis.from_url(redis_url)
+    try:
+        result = await Intake(redis, "PH")(ticket, actor="agent:agent7")
+    finally:
+        await redis.aclose()
+    assert result.ticket_id
+    return result.ticket_id
+
+
+async def test_phone_tickets_wait_on_the_callback_list_until_an_agent_records_the_answer(make_app: Any, http: aiohttp.ClientSession,
+                                                                                           redis_url: str) -> None:
+    from tests.support.desk import add_user, login
+
+    base = await make_app(ticket_prefix="PH")  # the local inbox plays the case system
+    await add_user(redis_url, "agent7", "agent")
+    await add_user(redis_url, "chief", "supervisor")
+    ticket_id = await phone_ticket(redis_url)
+    agent, csrf = await login(base, "agent7")
+    chief, chief_csrf = await login(base, "chief")
+    async with agent, chief:
+        async with agent.post(f"{base}/api/v1/agent/tickets/{ticket_id}/forward", headers={"X-CSRF-Token": csrf}) as resp:
+            assert resp.status == 202, await resp.text()
+        redis = Redis.from_url(redis_url)
+        try:
+            await eventually(lambda: Tickets(redis).get(ticket_id), lambda t: t.status == "forwarded", timeout=60)
+        finally:
+            await redis.aclose()
+
+        async def waiting() -> list[str]:
+            async with agent.get(f"{base}/api/v1/agent/followups", params={"channel": "phone"}) as resp:
+                assert resp.status == 200
+                return [i["id"] for i in (await resp.json())["items"]]
+
+        assert await waiting() == []  # not closed yet
+        async with chief.post(f"{base}/api/v1/supervisor/local-inbox/{ticket_id}/status", headers={"X-CSRF-Token": chief_csrf},
+                              json={"status": "closed", "unit": UNIT, "result": RESULT}) as resp:
+            assert resp.status == 200, await resp.text()
+        assert await waiting() == [ticket_id]
+
+        url = f"{base}/api/v1/agent/tickets/{ticket_id}/followup"
+        async with http.post(url, json={"resolved": True, "satisfaction": "satisfied"}) as resp:
+            assert resp.status == 401  # staff only
+        async with agent.post(url, json={"resolved": True}, headers={"X-CSRF-Token": csrf}) as resp:
+            body = await resp.json()
+            assert (resp.status, [f["field"] for f in body["fields"]]) == (422, ["satisfaction"])
+        async with agent.post(url, json={"resolved": True, "satisfaction": "satisfied", "reason": "电话回访：路灯已修好"},
+                              headers={"X-CSRF-Token": csrf}) as resp:
+            assert resp.status == 200, await resp.text()
+            ticket = await resp.json()
+        assert ticket["followup"]["by"] == "agent:agent7" and ticket["followup"]["channel"] == "phone"
+        assert await waiting() == []
+        async with agent.post(url, json={"resolved": False, "satisfaction": "unsatisfied"}, headers={"X-CSRF-Token": csrf}) as resp:
+            assert (resp.status, (await resp.json())["error"]) == (409, "followup_already_answered")
+        async with agent.get(f"{base}/api/v1/agent/followups", params={"channel": "web"}) as resp:
+            assert (resp.status, (await resp.json())["fields"][0]["code"]) == (422, "invalid_channel")
