@@ -10,6 +10,7 @@ OUTBOX_RETRY_ZSET = P + "outbox:retry"
 EVENTS_CHANNEL = P + "events"
 RECENT_TICKETS = P + "tickets:recent"
 LOCAL_INBOX = P + "localinbox"
+LOCAL_INBOX_RELATED = P + "localinbox:related"  # merged duplicates, as the local inbox took them
 LIVE_CALLS = P + "calls:live"  # linkedid -> the live view of a call, for desks that (re)load mid-call
 USERS_SET = P + "users"
 TRIAGE_CORRECTIONS = P + "triage:corrections"  # stream of agents' corrections of what triage proposed
