@@ -4,8 +4,9 @@ A candidate is an earlier open request (gateway/open_requests.py keeps the index
 - from the same requester (phone, callback phone or WeChat id) with a similar text, or
 - at the same place (district, and street when both name one) on the same topic with a
   near-identical text.
-Texts are compared by cosine similarity of TF-IDF vectors of character 2–3-grams (scikit-learn;
-the document frequencies come from triage's training corpus, so common words weigh little).
+Texts are compared by cosine similarity of TF-IDF vectors of character 2–3-grams (scikit-learn:
+hashed n-grams, so a number or a name the corpus never saw still counts, and weighs most; the
+document frequencies come from triage's training corpus, so common words weigh little).
 The thresholds are measured by bench/duplicates.py on a generated set with known duplicates.
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 from redis.asyncio import Redis
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from gateway import keys
 from gateway.open_requests import requester_ids
@@ -31,12 +33,14 @@ MAX_CANDIDATES = 3
 MAX_COMPARED = 500  # per index, newest first: bounds the work for a busy district
 
 
+_HASHING = HashingVectorizer(analyzer="char", ngram_range=(2, 3), n_features=2**20, alternate_sign=False, norm=None)
+
+
 @lru_cache(maxsize=1)
-def vectorizer() -> TfidfVectorizer:
-    """Fitted once per process on the training corpus (a second or two; `triage.classify.warm`)."""
-    model = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True, min_df=1)
-    model.fit([normalise(r["text"]) for r in corpus_rows()])
-    return model
+def vectorizer() -> Pipeline:
+    """Hashed n-gram counts, then TF-IDF weights fitted once per process on the training corpus
+    (a second or two; `triage.classify.warm`). An n-gram the corpus lacks gets the highest IDF."""
+    return make_pipeline(_HASHING, TfidfTransformer(sublinear_tf=True)).fit([normalise(r["text"]) for r in corpus_rows()])
 
 
 def similarities(text_: str, others: list[str]) -> list[float]:

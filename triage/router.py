@@ -82,7 +82,10 @@ async def _held_as_duplicate(tickets: Tickets, ticket_id: str, ack: tuple[str, s
     """Compare with the recent open requests; with candidates, record them on the ticket and
     hold it on the desk (疑似重复) instead of forwarding it: a merge must not follow a forward."""
     now = clock.now()
-    candidates = await duplicates.find(tickets.redis, await tickets.document(ticket_id), now)
+    ticket = await tickets.document(ticket_id)
+    if ticket.urgency == "emergency":
+        return False  # an emergency is never kept waiting for a person's look: a second forward is the lesser harm
+    candidates = await duplicates.find(tickets.redis, ticket, now)
     if not candidates:
         return False
 

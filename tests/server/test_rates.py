@@ -15,11 +15,16 @@ from tests.support.desk import add_user, login
 from tests.support.processes import CaseReceiver
 from tests.support.waiting import eventually
 
-TEXT = "小区门口的路灯坏了好几天，晚上走路看不清，请尽快派人维修。"
+TEXTS = {  # four different matters (near-identical ones would be held as 疑似重复)
+    "0001": "小区门口的路灯坏了好几天，晚上走路看不清，请尽快派人维修。",
+    "0002": "楼下饭馆每天晚上油烟很大，窗户都不敢开，希望有关部门管一管。",
+    "0003": "学校门口早晚高峰乱停车严重，孩子上学很危险，建议增加交警执勤。",
+    "0004": "我们单位拖欠了三个月工资，老板一直推脱不给，想请劳动部门帮忙。",
+}
 
 
 async def file(http: aiohttp.ClientSession, base: str, district: str, phone: str) -> str:
-    status, body = await post(http, f"{base}/api/v1/requests", {"kind": "help", "phone": phone, "district": district, "description": TEXT + phone[-4:]})
+    status, body = await post(http, f"{base}/api/v1/requests", {"kind": "help", "phone": phone, "district": district, "description": TEXTS[phone[-4:]]})
     assert status == 201, body
     return str(body["ticket_id"])
 
@@ -89,7 +94,7 @@ async def test_rates_by_district_channel_and_total_match_a_hand_count(make_app: 
             channels = by_key(await rates("channel"))
             assert list(channels) == ["web"] and channels["web"]["label"] == "网站" and channels["web"]["received"] == 5
             topics = await rates("topic")
-            assert sum(r["received"] for r in topics["rows"]) == 5
+            assert sum(r["received"] for r in topics["rows"]) == 5 and len(topics["rows"]) >= 3
 
             # An agent corrects d's district: its counts move, nothing is counted twice.
             async with chief.patch(f"{base}/api/v1/agent/tickets/{d}", json={"location": {"district": "朝阳区"}},
