@@ -15,3 +15,17 @@ _WINDOWS: dict[str, timedelta] = {
 
 def due_at(received_at: datetime, urgency: str) -> datetime:
     return received_at + _WINDOWS[urgency]
+
+
+# 响应时限: by when a request must be answered on the spot or forwarded to its handling unit
+# (the 响应率 counts those that were). Emergencies are passed on at once; the rest the same day.
+_RESPONSE_WINDOWS: dict[str, timedelta] = {
+    Urgency.emergency.value: timedelta(minutes=30),
+    Urgency.utilities.value: timedelta(hours=2),
+    Urgency.normal.value: timedelta(hours=24),
+    Urgency.complex.value: timedelta(hours=24),
+}
+
+
+def respond_by(received_at: datetime, urgency: str) -> datetime:
+    return received_at + _RESPONSE_WINDOWS[urgency]

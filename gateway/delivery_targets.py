@@ -147,3 +147,65 @@ class LocalInboxTarget(DeliveryTarget):
             return DeliveryResult("delivered", 201, case_id=f"LOCAL-{ticket_id}")
         stored = json.loads(text(await self.redis.hget(keys.LOCAL_INBOX, key)))
         return DeliveryResult("delivered", 200, case_id=stored["case_id"])
+
+
+def related_notice(ticket: Ticket, primary: Ticket) -> dict[str, object] | None:
+    """What the case system hears of a merge: the secondary ticket belongs to the primary's
+    case. None while the primary's case id is not known yet (its forward is not delivered)."""
+    into = getattr(ticket.disposition, "into", None)
+    case_id = getattr(primary.disposition, "case_id", None) or (primary.case.case_id if primary.case else None)
+    if into != primary.id or not case_id:
+        return None
+    return {"ticket_id": ticket.id, "related_to": primary.id, "case_id": case_id, "relation": "duplicate",
+            "merged_at": ticket.disposition.at.isoformat() if ticket.disposition else None,
+            "ticket": json.loads(case_document(ticket))}
+
+
+async def _primary(redis: Redis, ticket: Ticket) -> Ticket | None:
+    into = getattr(ticket.disposition, "into", None)
+    raw = await redis.get(keys.ticket(into)) if into else None
+    return Ticket.model_validate_json(raw) if raw is not None else None
+
+
+class CaseSystemRelatedTarget(HttpTarget):
+    """`POST {CASE_SYSTEM_URL}/related`: a merged duplicate, signed and keyed like a forward."""
+
+    name = "case-system-related"
+
+    def __init__(self, redis: Redis, base_url: str, secret: str, timeout: float) -> None:
+        super().__init__(timeout)
+        self.redis = redis
+        self.url = base_url.rstrip("/") + "/related"
+        self.secret = secret
+
+    async def deliver(self, ticket: Ticket, hop: str) -> DeliveryResult:
+        primary = await _primary(self.redis, ticket)
+        if primary is None:
+            return DeliveryResult("reject", error="the ticket is not merged into a stored ticket")
+        notice = related_notice(ticket, primary)
+        if notice is None:
+            return DeliveryResult("retry", error="the primary ticket's case id is not known yet")
+        body = json.dumps(notice, ensure_ascii=False).encode()
+        timestamp = str(int(time.time()))
+        headers = {"Idempotency-Key": idempotency_key(ticket.id, hop), "X-Hotline-Timestamp": timestamp,
+                   "X-Hotline-Signature": sign(self.secret, timestamp, body)}
+        return await self.post(self.url, body, headers, classify_receipt)
+
+
+class LocalRelatedTarget(DeliveryTarget):
+    """The local inbox's side of a merge (no CASE_SYSTEM_URL): the secondary is listed with the
+    primary's local case."""
+
+    name = "local-inbox-related"
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def deliver(self, ticket: Ticket, hop: str) -> DeliveryResult:
+        primary = await _primary(self.redis, ticket)
+        notice = related_notice(ticket, primary) if primary is not None else None
+        if notice is None:
+            return DeliveryResult("retry", error="the primary ticket's case id is not known yet")
+        notice.pop("ticket")
+        await self.redis.hsetnx(keys.LOCAL_INBOX_RELATED, idempotency_key(ticket.id, hop), json.dumps(notice, ensure_ascii=False))
+        return DeliveryResult("delivered", 200, case_id=str(notice["case_id"]))

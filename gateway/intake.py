@@ -1,8 +1,8 @@
 """Intake: the only writer of new tickets. Every channel calls `intake()`.
 
 One Lua script does the whole thing atomically: check the (channel, channel id) idempotency key,
-allocate the day's sequence number, store the ticket, index it, append the intake stream entry
-and publish the live event. The sender is acknowledged only after the script returns, so an
+allocate the day's sequence number, store the ticket, index it, append the intake stream entry,
+publish the live event and count it (gateway/derived.py: rates, callback list, open requests). The sender is acknowledged only after the script returns, so an
 acknowledged ticket is in Redis (and in its AOF within the fsync policy).
 """
 from __future__ import annotations
@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from gateway import keys
+from gateway import derived, keys
 from gateway.clock import beijing_date
+from gateway.derived import APPLY_LUA
 from gateway.rate_limits import RateLimit
 from gateway.redis_values import text
 from gateway.script_batch import BatchedScript
@@ -25,7 +26,7 @@ from gateway.ticket import PENDING_ID, HistoryEvent, Ticket
 
 log = logging.getLogger(__name__)
 
-_INTAKE_LUA = """
+_INTAKE_LUA = APPLY_LUA + """
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
 local limits = tonumber(ARGV[10])
@@ -46,6 +47,7 @@ redis.call('ZADD', KEYS[4], ARGV[5], id)
 if ARGV[6] ~= '' then redis.call('ZADD', ARGV[9] .. 'phone:' .. ARGV[6], ARGV[5], id) end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', '1000000', '*', 'ticket', id, 'channel', ARGV[8], 'mode', ARGV[11 + 2 * limits])
 redis.call('PUBLISH', KEYS[5], (string.gsub(ARGV[7], '__TICKET_ID__', id)))
+apply_derived(12 + 2 * limits, id)
 return {1, id}
 """
 
@@ -96,6 +98,7 @@ class Intake:
                 len(limits),
                 *(value for limit in limits for value in (limit.limit, limit.window_seconds + 1)),
                 ticket.source.extra.get("mode", ""),
+                *derived.changes(None, ticket),  # the new ticket's counters and indexes
             ],
         )
         if outcome < 0:

@@ -17,6 +17,7 @@ DEAD_LETTER_STREAM = P + "stream:deadletter"
 OUTBOX_RETRY_ZSET = P + "outbox:retry"
 RECENT_TICKETS = P + "tickets:recent"
 LOCAL_INBOX = P + "localinbox"
+LOCAL_INBOX_RELATED = P + "localinbox:related"  # merged duplicates, as the local inbox took them
 LIVE_CALLS = P + "calls:live"  # linkedid -> the live view of a call, for desks that (re)load mid-call
 USERS_SET = P + "users"
 TRIAGE_CORRECTIONS = P + "triage:corrections"  # stream of agents' corrections of what triage proposed
@@ -86,3 +87,23 @@ def pubsub_channel(redis: Redis, name: str) -> str:
 def events_channel(redis: Redis) -> str:
     """Desk events: ticket changes, calls, transfers (gateway/live_events.py)."""
     return pubsub_channel(redis, "events")
+
+
+def rates_bucket(hour: str) -> str:
+    """The rate counters of one Beijing hour, `YYYYMMDDHH` (gateway/rates.py)."""
+    return f"{P}rates:{hour}"
+
+
+def followups_open(channel: str) -> str:
+    """Tickets of a channel waiting for a 回访 callback, scored by when they became due."""
+    return f"{P}followup:open:{channel}"
+
+
+def open_by_district(district_code: str) -> str:
+    """Open requests of one district by intake time, for the duplicate check."""
+    return f"{P}dup:district:{district_code}"
+
+
+def open_by_requester(digest: str) -> str:
+    """Open requests of one requester (a digest of their phone or WeChat id, not the number)."""
+    return f"{P}dup:requester:{digest}"

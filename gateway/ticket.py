@@ -49,6 +49,7 @@ class Status(StrEnum):
     diverted = "diverted"
     closed = "closed"
     abandoned = "abandoned"
+    merged = "merged"  # a duplicate attached to another ticket's case (Merged)
 
 
 STATUS_LABELS: dict[str, str] = {
@@ -59,6 +60,7 @@ STATUS_LABELS: dict[str, str] = {
     "diverted": "已分流",
     "closed": "已办结",
     "abandoned": "已撤回",
+    "merged": "已并案",
 }
 
 
@@ -189,7 +191,16 @@ class Abandoned(Model):
     reason: str
 
 
-Disposition = Annotated[Answered | Forwarded | Transferred | Diverted | Abandoned, Field(discriminator="type")]
+class Merged(Model):
+    """A duplicate attached to the primary ticket's case instead of being forwarded again."""
+
+    type: Literal["merged"] = "merged"
+    at: datetime
+    into: str = Field(description="the primary ticket, whose case handles this request too")
+    by: str = Field(description="agent:<username> who merged it")
+
+
+Disposition = Annotated[Answered | Forwarded | Transferred | Diverted | Abandoned | Merged, Field(discriminator="type")]
 
 
 class Source(Model):
@@ -215,10 +226,34 @@ class Dispatch(Model):
     model: str | None = Field(None, description="classifier version that proposed it")
 
 
+class DuplicateCandidate(Model):
+    """An open ticket this one may repeat (triage/duplicates.py): the agent merges or forwards."""
+
+    ticket_id: str
+    score: float = Field(ge=0, le=1, description="cosine similarity of the two texts (TF-IDF, character n-grams)")
+    reason: Literal["same_requester", "same_place_topic"]
+    at: datetime = Field(description="when it was found")
+
+
 class Links(Model):
-    duplicates: list[str] = Field(default_factory=list)
+    duplicates: list[DuplicateCandidate] = Field(default_factory=list, description="疑似重复: candidates with their score, best first")
     repeat_caller: list[str] = Field(default_factory=list)
     related: list[str] = Field(default_factory=list)
+
+
+Satisfaction = Literal["satisfied", "basically_satisfied", "unsatisfied"]
+SATISFACTION_LABELS: dict[str, str] = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+
+
+class FollowUp(Model):
+    """回访: the citizen's answer after an on-the-spot answer or after 办结 (one per ticket)."""
+
+    resolved: bool = Field(description="是否解决")
+    satisfaction: Satisfaction = Field(description="满意 / 基本满意 / 不满意")
+    reason: str | None = Field(None, max_length=500, description="the citizen's optional reason")
+    at: datetime
+    channel: str = Field(description="where the answer was given: web-chat, web-track, wechat, phone")
+    by: str = Field(description="citizen, or agent:<username> who recorded it on a callback")
 
 
 class HistoryEvent(Model):
@@ -264,6 +299,7 @@ class Ticket(Model):
     links: Links = Field(default_factory=Links)
     dispatch: Dispatch | None = None
     case: CaseProgress | None = Field(None, description="the case system's progress on a forwarded ticket")
+    followup: FollowUp | None = Field(None, description="回访: the citizen's answer, once")
     provenance: list[Provenance] = Field(default_factory=list)
     history: list[HistoryEvent] = Field(default_factory=list)
     deliveries: list[DeliveryAttempt] = Field(default_factory=list)

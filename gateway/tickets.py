@@ -7,7 +7,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from gateway import clock, keys
+from gateway import clock, derived, keys
+from gateway.derived import APPLY_LUA
 from gateway.redis_values import text
 from gateway.script_batch import BatchedScript
 from gateway.summaries import summary
@@ -18,9 +19,10 @@ class TicketNotFound(KeyError):
     pass
 
 
-_UPDATE_LUA = """
+_UPDATE_LUA = APPLY_LUA + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
+apply_derived(8, '')
 if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('PUBLISH', KEYS[4], ARGV[5]) end
@@ -77,7 +79,8 @@ class Tickets:
         """Apply `change` to the stored ticket and append `event` (with whatever detail `change`
         returns) to its history, as one compare-and-set step; on a concurrent edit, read again
         and reapply. `event` None records no history (a transcript line is not an event worth
-        listing); `publish` False sends no `ticket.updated` to every desk (the channel pushes
+        listing); the rate counters and indexes that follow from the ticket (gateway/derived.py)
+        move in the same step; `publish` False sends no `ticket.updated` to every desk (the channel pushes
         its own event to the desks concerned). `ledger` and `ack` = (stream, group, entry id) land in the same step, so an
         outbox entry is acknowledged exactly when its effect is stored."""
         doc = known_doc
@@ -87,14 +90,16 @@ class Tickets:
                 if raw is None:
                     raise TicketNotFound(ticket_id)
                 doc = text(raw)
-            ticket = Ticket.model_validate_json(doc)
+            before = Ticket.model_validate_json(doc)
+            ticket = before.model_copy(deep=True)
             detail = change(ticket)
             ticket.updated_at = clock.now()
             recorded = event.model_copy(update={"detail": {**event.detail, **(detail or {})}}) if event else None
             stream, group, entry_id = ack or ("", "", "")
             stored = await self._update_script(
                 [keys.ticket(ticket_id), keys.history(ticket_id), keys.deliveries(ticket_id), keys.events_channel(self.redis), stream or keys.events_channel(self.redis)],
-                [doc, ticket.stored_json(), recorded.model_dump_json() if recorded else "", ledger.model_dump_json() if ledger else "", _updated_event(ticket) if publish else "", group, entry_id],
+                [doc, ticket.stored_json(), recorded.model_dump_json() if recorded else "", ledger.model_dump_json() if ledger else "", _updated_event(ticket) if publish else "", group, entry_id,
+                 *derived.changes(before, ticket)],  # counters and indexes move with the write
             )
             if stored:
                 return ticket

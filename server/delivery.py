@@ -9,7 +9,8 @@ import logging
 
 from redis.asyncio import Redis
 
-from gateway.delivery_targets import CaseSystemTarget, DeliveryTarget, LocalInboxTarget
+from gateway.delivery_targets import CaseSystemRelatedTarget, CaseSystemTarget, DeliveryTarget, LocalInboxTarget, LocalRelatedTarget
+from gateway.merges import RELATED_HOP
 from gateway.metrics import Metrics
 from gateway.outbox import CASE_HOP, Outbox
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, pause
@@ -26,11 +27,13 @@ log = logging.getLogger(__name__)
 
 def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Metrics) -> Outbox:
     target: DeliveryTarget
+    related: DeliveryTarget
     if settings.case_system_url:
         target = CaseSystemTarget(settings.case_system_url, settings.case_system_secret, settings.case_system_timeout_seconds)
+        related = CaseSystemRelatedTarget(redis, settings.case_system_url, settings.case_system_secret, settings.case_system_timeout_seconds)
     else:
-        target = LocalInboxTarget(redis)
-    targets: dict[str, DeliveryTarget] = {CASE_HOP: target}
+        target, related = LocalInboxTarget(redis), LocalRelatedTarget(redis)
+    targets: dict[str, DeliveryTarget] = {CASE_HOP: target, RELATED_HOP: related}
     for channel in channels():
         for hop, hop_target in (channel.outbound(settings, redis) if channel.outbound is not None else {}).items():
             if hop in targets:

@@ -12,12 +12,14 @@ from pydantic.json_schema import models_json_schema
 
 from gateway.auth import PasswordChangeIn
 from gateway.channel import OpenApiPart
+from gateway.followups import FollowUpIn
 from gateway.openapi_parts import REF, SESSION, TICKET_ID, errors, json_body, response
 from gateway.ticket import Ticket
 from knowledge_base.models import EntryContent, EntryVersion
 from knowledge_base.routes import NewEntryIn, PublishIn, RejectIn, RollbackIn, SaveIn, SynonymsIn, TryIn
 from server.case_status_routes import SignedCaseUpdateIn
 from server.desk_routes import BulkRedriveIn, CatalogueIn, ForwardIn, LoginIn, NoteIn, TicketPatch
+from server.duplicate_routes import MergeIn
 from server.local_inbox_routes import LocalCaseMarkIn
 from server.registry import channels
 
@@ -178,6 +180,7 @@ def openapi_document() -> dict[str, Any]:
     inputs: list[type[BaseModel]] = [
         LoginIn, PasswordChangeIn, NoteIn, TicketPatch, ForwardIn, EntryContent,
         NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, BulkRedriveIn, CatalogueIn, SignedCaseUpdateIn, LocalCaseMarkIn,
+        FollowUpIn, MergeIn,
         *(m for part in _channel_parts() for m in part.models)]
     outputs: list[type[BaseModel]] = [EntryVersion, Ticket, Error, TicketSummary, TicketList, DeadLetterList, BulkRedriveResult, CaseReceipt, CaseUpdateReceipt,
                                       *(m for part in _channel_parts() for m in part.responses)]
@@ -286,6 +289,44 @@ def openapi_document() -> dict[str, Any]:
                     **desk, "parameters": [csrf], "requestBody": json_body("CatalogueIn"),
                     "responses": {"200": {"description": "the stored catalogue"}, **errors(401, 403, 415, 422)}},
         },
+        "/api/v1/supervisor/rates": {"get": {
+            "tags": ["supervisor"], "operationId": "rates", **desk,
+            "summary": "响应率, 解决率, 满意率 and their counts for a period, grouped (docs/rates.md); JSON or CSV",
+            "parameters": [
+                {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "date (Beijing) or ISO time with offset; default 6 days ago"},
+                {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "date (inclusive) or ISO time (exclusive); default today; at most 92 days"},
+                {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["hour", "day", "channel", "topic", "district", "unit", "total"], "default": "day"}},
+                {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}},
+            ],
+            "responses": {"200": {"description": "`{from, to, by, rows: [{key, label, <counters>, response_rate, resolution_rate, satisfaction_rate}], total}`, "
+                                                 "or text/csv with Chinese headers"}, **errors(401, 403, 422)},
+        }},
+        "/api/v1/agent/followups": {"get": {
+            "tags": ["desk"], "operationId": "followupCallbacks", **desk,
+            "summary": "回访 callback list: phone (or video) tickets answered or closed and not yet rated, longest waiting first",
+            "parameters": [{"name": "channel", "in": "query", "schema": {"type": "string", "enum": ["phone", "video"], "default": "phone"}}],
+            "responses": {"200": {"description": "`{channel, items: [ticket summary + open_since, reason]}`"}, **errors(401, 403, 422)},
+        }},
+        "/api/v1/agent/tickets/{ticket_id}/followup": {"post": {
+            "tags": ["desk"], "operationId": "recordFollowup", **desk,
+            "summary": "Record the 回访 answer a citizen gave on the phone (once per ticket)",
+            "description": "409 `followup_not_open` (not answered or closed yet), `followup_already_answered`; 404 `ticket_not_found`.",
+            "parameters": [TICKET_ID, csrf], "requestBody": json_body("FollowUpIn"),
+            "responses": {"200": response("Ticket"), **errors(401, 403, 404, 409, 415, 422)},
+        }},
+        "/api/v1/agent/tickets/{ticket_id}/duplicates": {"get": {
+            "tags": ["desk"], "operationId": "ticketDuplicates", **desk,
+            "summary": "疑似重复: the ticket beside its duplicate candidates (text, place, topic, masked phone, score, reason)",
+            "parameters": [TICKET_ID], "responses": {"200": {"description": "`{ticket, candidates: [{ticket_id, score, reason, at, ticket}]}`"}, **errors(401, 403, 404)},
+        }},
+        "/api/v1/agent/tickets/{ticket_id}/merge": {"post": {
+            "tags": ["desk"], "operationId": "mergeTicket", **desk,
+            "summary": "合并: attach this held duplicate to the case of `into` (one of its candidates); it is never forwarded; the case system gets hop `related`",
+            "description": "409 `not_a_duplicate_candidate`, `already_merged`, `already_forwarded`, `primary_merged`, `primary_closed`, "
+                           "`primary_not_forwarded`; 404 `ticket_not_found`, `primary_not_found`; 422 for an invalid or the same id.",
+            "parameters": [TICKET_ID, csrf], "requestBody": json_body("MergeIn"),
+            "responses": {"200": response("Ticket", "the merged ticket"), **errors(401, 403, 404, 409, 415, 422)},
+        }},
         "/api/v1/supervisor/local-inbox": {"get": {
             "tags": ["supervisor"], "summary": "本地收件箱: tickets delivered locally when no case system is configured, with each case's status",
             "operationId": "localInbox", **desk,

@@ -106,7 +106,9 @@ def classify(text: str, catalogue: Catalogue | None = None) -> Classification:
 def warm() -> None:
     """Load (or, on a first start, fit and cache) the models and indexes triage decides with, so
     that no citizen's message waits for them. Blocking: run it in a thread."""
+    from triage.duplicates import vectorizer
     from triage.emergency_model import likely_emergency
 
     classify("启动时预热")
     likely_emergency("启动时预热")
+    vectorizer()

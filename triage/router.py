@@ -12,13 +12,15 @@ never loses or doubles a hop.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from gateway import clock, keys
 from gateway.outbox import CASE_HOP, Outbox
 from gateway.stream_worker import Fields, StreamWorker
-from gateway.ticket import HistoryEvent
+from gateway.ticket import HistoryEvent, Ticket
 from gateway.tickets import Tickets
 from knowledge_base.live import LiveKnowledge
+from triage import duplicates
 from triage.assessment import Assessment, assess_and_fill
 from triage.classify import partner_names
 
@@ -59,8 +61,11 @@ class Router:
 
 async def send_on(outbox: Outbox, tickets: Tickets, ticket_id: str, assessment: Assessment, reason: str,
                   ack: tuple[str, str, str] | None = None) -> None:
-    """Forward a filed, assessed request to the case system, or hold it for 转外省市."""
+    """Forward a filed, assessed request to the case system, or hold it for 转外省市, or hold it
+    as 疑似重复 for an agent to merge (or forward after all)."""
     partner = (assessment.decision.dispatch or {}).get("partner")
+    if not partner and await _held_as_duplicate(tickets, ticket_id, ack):
+        return
     if partner:
         hotline = partner_names().get(partner, partner)
         await tickets.update(ticket_id, lambda t: None, HistoryEvent(
@@ -71,3 +76,23 @@ async def send_on(outbox: Outbox, tickets: Tickets, ticket_id: str, assessment: 
     event = HistoryEvent(at=clock.now(), actor="router", event="routed",
                          detail={"decision": "forward", "hop": CASE_HOP, "reason": reason, "bot": assessment.record})
     await outbox.enqueue(ticket_id, CASE_HOP, event, ack=ack)
+
+
+async def _held_as_duplicate(tickets: Tickets, ticket_id: str, ack: tuple[str, str, str] | None) -> bool:
+    """Compare with the recent open requests; with candidates, record them on the ticket and
+    hold it on the desk (疑似重复) instead of forwarding it: a merge must not follow a forward."""
+    now = clock.now()
+    ticket = await tickets.document(ticket_id)
+    if ticket.urgency == "emergency":
+        return False  # an emergency is never kept waiting for a person's look: a second forward is the lesser harm
+    candidates = await duplicates.find(tickets.redis, ticket, now)
+    if not candidates:
+        return False
+
+    def note(ticket: Ticket) -> dict[str, Any]:
+        ticket.links.duplicates = candidates
+        return {"candidates": [c.model_dump(mode="json", exclude={"at"}) for c in candidates],
+                "reason": "与近期未办结的诉求相似，待坐席确认是否合并"}
+
+    await tickets.update(ticket_id, note, HistoryEvent(at=now, actor="router", event="held_as_duplicate"), ack=ack)
+    return True

@@ -14,6 +14,7 @@ from channels.web import adapter, keys
 from gateway.app_keys import RATE_LIMITER, SETTINGS
 from gateway.client_address import client_address
 from gateway.errors import ApiError
+from gateway.followups import QUESTION
 from gateway.json_io import json_response, read_model
 from gateway.rate_limits import RateLimit
 from triage.app_keys import TURNS
@@ -52,6 +53,8 @@ def _reply(turn: Turn) -> dict[str, Any]:
         return out
     if decision.type == "answer":
         out["entry"] = {"id": decision.entry_id, "version": decision.version}
+        # 回访 of the on-the-spot answer: POST /api/v1/chat/followup with this ticket and the session.
+        out["followup"] = {"ticket_id": turn.ticket_id, "question": QUESTION}
     if decision.options:
         out["options"] = decision.options
     if decision.line:

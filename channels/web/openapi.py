@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from channels.web.chat import ChatIn
+from channels.web.followup import ChatFollowUpIn, TrackFollowUpIn
 from channels.web.forms import CitizenRequestIn
 from gateway.openapi_parts import REF, errors, json_body, response
 
@@ -27,9 +28,11 @@ class TrackView(BaseModel):
     due_at: str
     district: str | None
     timeline: list[dict[str, str]]
+    followup: dict[str, object] | None = None  # {open, answer}: the 回访 after 办结
+    merged_into: str | None = None  # a merged duplicate shows this ticket's progress
 
 
-MODELS: tuple[type[BaseModel], ...] = (CitizenRequestIn, ChatIn)
+MODELS: tuple[type[BaseModel], ...] = (CitizenRequestIn, ChatIn, TrackFollowUpIn, ChatFollowUpIn)
 RESPONSES: tuple[type[BaseModel], ...] = (RequestAccepted, TrackView)
 
 
@@ -72,5 +75,17 @@ def paths() -> dict[str, Any]:
                                                  "is shown, prefill for forward (a forward also asks for a phone number; the turn that gives it "
                                                  "files the request: `filed: true`)"},
                           **errors(415, 422, 429)},
+        }},
+        "/api/v1/track/followup": {"post": {
+            "tags": ["citizen"], "summary": "回访 after 办结, authorised like /track (ticket id and the phone's last four digits); once per ticket",
+            "operationId": "trackFollowup", "requestBody": json_body("TrackFollowUpIn"),
+            "responses": {"200": response("TrackView", "the public view with the answer"),
+                          "409": {"description": "`followup_not_open` (not closed yet) or `followup_already_answered`"}, **errors(404, 415, 422, 429)},
+        }},
+        "/api/v1/chat/followup": {"post": {
+            "tags": ["citizen"], "summary": "回访 of the chat's on-the-spot answer (the reply's `followup.ticket_id`), authorised by the chat session; once per ticket",
+            "operationId": "chatFollowup", "requestBody": json_body("ChatFollowUpIn"),
+            "responses": {"200": {"description": "`{ticket_id, followup, message}`"},
+                          "409": {"description": "`followup_not_open` or `followup_already_answered`"}, **errors(404, 415, 422, 429)},
         }},
     }

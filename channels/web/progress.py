@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from gateway import clock
-from gateway.ticket import KIND_LABELS, STATUS_LABELS, HistoryEvent, Ticket, Transferred
+from gateway.followups import open_since
+from gateway.ticket import KIND_LABELS, SATISFACTION_LABELS, STATUS_LABELS, HistoryEvent, Merged, Ticket, Transferred
+from gateway.tickets import TicketNotFound, Tickets
 
 _CASE_LABELS = {"accepted": "承办单位已受理", "in_progress": "承办单位正在办理", "postponed": "延期办理", "closed": "已办结"}
 _CASE_STATUS_LABELS = {"accepted": "承办单位已受理", "in_progress": "办理中", "postponed": "延期办理中", "closed": "已办结"}
@@ -36,6 +38,10 @@ def _entry(event: HistoryEvent, partner_names: dict[str, str]) -> dict[str, Any]
             detail = f"延期原因：{d.get('reason', '')}；新的办理期限：{_date(d['due_at'])}" if d.get("due_at") else None
     elif event.event == "transfer_requested":
         label = f"已转至{d.get('partner_name') or '外省市12345热线'}办理"
+    elif event.event == "merged":
+        label = "您的诉求与相同问题的工单合并办理"
+    elif event.event == "followup_answered":
+        label = "您已评价"
     elif event.event == "partner_status" and d.get("status") in _PARTNER_LABELS:
         label = f"{partner_names.get(d.get('partner', ''), '外省市12345热线')}{_PARTNER_LABELS[d['status']]}"
     if label is None:
@@ -84,4 +90,36 @@ def public_view(ticket: Ticket) -> dict[str, Any]:
         "district": ticket.location.district if ticket.location else None,
         "timeline": timeline,
         "result": _result(ticket, partner_names),
+        "followup": _followup(ticket),
     }
+
+
+def _followup(ticket: Ticket) -> dict[str, Any]:
+    """Whether the citizen may give their 回访 answer now, or what they answered."""
+    answer = ticket.followup
+    if answer is None:
+        return {"open": open_since(ticket) is not None, "answer": None}
+    return {"open": False, "answer": {"resolved": answer.resolved, "satisfaction": answer.satisfaction,
+                                      "satisfaction_label": SATISFACTION_LABELS[answer.satisfaction], "at": answer.at.isoformat()}}
+
+
+async def public_view_of(tickets: Tickets, ticket: Ticket) -> dict[str, Any]:
+    """The public view; a ticket merged into another shows that one's progress (its case
+    handles both), under the citizen's own ticket id."""
+    if not isinstance(ticket.disposition, Merged):
+        return public_view(ticket)
+    own = public_view(ticket)
+    try:
+        primary = await tickets.get(ticket.disposition.into)
+    except TicketNotFound:
+        return own
+    view = public_view(primary)
+    merged_at = {"at": ticket.disposition.at.isoformat(), "label": "您的诉求与相同问题的工单合并办理",
+                 "detail": f"合并至工单 {primary.id}，办理进展以该工单为准"}
+    view.update({
+        "ticket_id": ticket.id, "merged_into": primary.id, "received_at": own["received_at"], "kind": own["kind"],
+        "kind_label": own["kind_label"], "followup": own["followup"],
+        "timeline": [*[e for e in own["timeline"] if e["label"] != merged_at["label"]], merged_at,
+                     *[e for e in view["timeline"] if e["label"] != "您的诉求已受理"]],
+    })
+    return view

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import re
 import uuid
 from pathlib import Path
@@ -11,9 +10,10 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from channels.web import keys
+from channels.web.access import rate_limited, tracked_ticket
 from channels.web.adapter import to_ticket
 from channels.web.forms import CitizenRequestIn, field_errors
-from channels.web.progress import public_view
+from channels.web.progress import public_view_of
 from channels.web.settings import WebSettings
 from channels.web.uploads import Submission, UploadLimits, read_submission
 from gateway import clock
@@ -29,7 +29,6 @@ from triage.app_keys import CONVERSATIONS
 
 STATIC = Path(__file__).with_name("static")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
-_TICKET_ID = re.compile(r"^[A-Z]{2}-\d{8}-\d{6,9}$")
 _TRUTHY = {"true", "on", "1", "yes"}
 
 
@@ -124,7 +123,7 @@ async def _link_back(app: web.Application, chat_ticket: str, form_ticket: str) -
 
 
 def _rate_limited(message: str, retry_after: int) -> ApiError:
-    return ApiError(429, "rate_limited", message, headers={"Retry-After": str(retry_after)})
+    return rate_limited(message, retry_after)
 
 
 def _accepted(request: web.Request, ticket_id: str, duplicate: bool) -> web.Response:
@@ -141,28 +140,8 @@ def _accepted(request: web.Request, ticket_id: str, duplicate: bool) -> web.Resp
 
 
 async def track(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    allowed, retry_after = await request.app[RATE_LIMITER].hit(RateLimit(keys.tracking_from(client_address(request)), settings.rate_limit_ip_per_hour * 4, 3600))
-    if not allowed:
-        raise _rate_limited("查询过于频繁，请稍后再试", retry_after)
-    ticket_id = request.query.get("ticket_id", "").strip().upper()
-    last4 = request.query.get("phone_last4", "").strip()
-    errors = []
-    if not _TICKET_ID.fullmatch(ticket_id):
-        errors.append({"field": "ticket_id", "code": "invalid_ticket_id", "message": "工单号格式应为 BJ-20261122-000123"})
-    if not re.fullmatch(r"\d{4}", last4):
-        errors.append({"field": "phone_last4", "code": "invalid_phone_last4", "message": "请输入手机号后四位数字"})
-    if errors:
-        raise ApiError(422, "validation_failed", "查询信息有误，请按提示修改", errors)
-    not_found = ApiError(404, "not_found", "未找到该工单，请核对工单号和手机号后四位")
-    try:
-        ticket = await request.app[TICKETS].get(ticket_id)
-    except TicketNotFound:
-        raise not_found from None
-    phone = ticket.requester.phone or ""
-    if not hmac.compare_digest(phone[-4:].encode(), last4.encode()):
-        raise not_found
-    return json_response(public_view(ticket))
+    ticket = await tracked_ticket(request, request.query.get("ticket_id", ""), request.query.get("phone_last4", ""))
+    return json_response(await public_view_of(request.app[TICKETS], ticket))
 
 
 def setup(app: web.Application) -> None:

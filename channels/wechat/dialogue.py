@@ -6,6 +6,8 @@
   a phone number, with any pictures or videos sent meanwhile, then files a ticket that goes to
   the case system and replies with its id.
 - 查询进度 lists the user's tickets and their state.
+- 回访: after an answer (and in the closing notice) the user is asked 是否解决 and 满意度, and
+  answers with 1/2/3 or words (followup.py).
 - Menu keys with preset answers point at knowledge-base entries that editors keep.
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from channels.wechat import adapter
+from channels.wechat import adapter, followup
 from channels.wechat import keys as wx_keys
 from channels.wechat.accounts import WeChatAccount
 from gateway import clock, keys
@@ -160,6 +162,9 @@ class Dialogue:
         if _CANCEL_WORDS.match(text) and draft is not None:
             await self._cancel(account, openid, draft)
             return Reply("已取消本次反映。如需帮助，随时发送消息给我们。")
+        # Any message that is no answer to a pending 回访 question (a menu word too) drops it.
+        if draft is None and (rated := await followup.answer(self.redis, self.tickets, account.name, openid, text, msg_key)) is not None:
+            return Reply(rated)
         if _REPORT_WORDS.match(text):
             return await self.start_report(account, openid)
         if _PROGRESS_WORDS.match(text):
@@ -236,6 +241,9 @@ class Dialogue:
         if turn.opened:
             await self.redis.zadd(self._tickets_key(account, openid), {turn.ticket_id: clock.now().timestamp()})
         reply = turn.reply
+        if turn.decision.type == "answer":  # 回访 of the on-the-spot answer
+            reply += "\n\n" + followup.ASK_RESOLVED
+            await followup.ask(self.redis, account.name, openid, turn.ticket_id)
         if turn.decision.type == "forward" and not turn.filed:
             reply += "\n如需补充位置、图片，也可以回复“我要反映”。"
         return Reply(reply, turn.ticket_id)

@@ -47,3 +47,8 @@ def window(account: str, openid: str) -> str:
 def kept_notices(account: str, openid: str) -> str:
     """ticket id → a notice kept for the user's next message"""
     return f"{P}wx:kept-notices:{account}:{openid}"
+
+
+def followup_pending(account: str, openid: str) -> str:
+    """The ticket whose 回访 question the user was just asked (their next reply may answer it)."""
+    return f"{P}wx:followup:{account}:{openid}"

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from channels.wechat import keys as wx_keys
 from channels.wechat.api import OUT_OF_WINDOW
+from channels.wechat.followup import ASK_RESOLVED, ask
 from channels.wechat.window import CustomerServiceTarget, send_customer_text, window_key
 from gateway import clock
 from gateway.case_updates import notice_hop
@@ -40,6 +41,7 @@ def closing_text(ticket: Ticket) -> str:
     lines.append(f"办结时间：{clock.beijing_time_text(case.closed_at or case.status_at)}")
     lines.append(f"办理结果：{result}")
     lines.append("如对办理结果有疑问，可直接回复本公众号，或拨打12345热线。")
+    lines.append(ASK_RESOLVED)  # 回访: the reply is taken by the dialogue (followup.py)
     return "\n".join(lines)
 
 
@@ -69,6 +71,8 @@ class WeChatNoticeTarget(CustomerServiceTarget):
         result = await send_customer_text(self.api, account, openid, notice)
         if result.outcome == "reject" and any(f"WeChat {code}:" in (result.error or "") for code in OUT_OF_WINDOW):
             return await self._keep(account.name, openid, ticket.id, notice)
+        if result.outcome == "delivered":
+            await ask(self.redis, account.name, openid, ticket.id)
         return result
 
     async def _keep(self, account: str, openid: str, ticket_id: str, notice: str) -> DeliveryResult:

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from channels.wechat import keys as wx_keys
 from channels.wechat.accounts import WeChatAccount
+from channels.wechat.followup import ask
 from channels.wechat.notices import NOTICE_HOP, WeChatNoticeTarget, forget_kept, take_kept
 from channels.wechat.settings import WeChatSettings
 from channels.wechat.window import CustomerServiceTarget, send_customer_text, window_key
@@ -62,6 +63,8 @@ async def release_kept_notices(redis: Redis, outbox: Outbox, account: WeChatAcco
     for ticket_id, notice in (await take_kept(redis, account.name, message.source)).items():
         await queue_reply(redis, outbox, account, message.source, ticket_id, "notice:closed", notice,
                           reason="市民再次发消息，发送此前暂存的办结告知")
+        # The notice ends with the 回访 question; the message that released it is not its answer.
+        await ask(redis, account.name, message.source, ticket_id, skip=f"msg:{message.id}")  # service.dedupe_key of a message
         await forget_kept(redis, account.name, message.source, ticket_id)
 
 

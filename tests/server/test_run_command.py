@@ -137,7 +137,7 @@ def test_delivery_worker_process_is_supervised_and_its_metrics_are_served(tmp_pa
         second_worker = _wait(lambda: (pid := _worker_pid(gw.proc.pid)) and pid != first_worker and pid)
         ready = _wait(lambda: (r := _get_json(f"{gw.base}/readyz"))["checks"].get("delivery_worker") == "running" and r)
         assert ready["checks"]["delivery_worker_restarts"] == 1
-        _post(gw.base, {"description": "小区电梯又停运了，请尽快处理", "phone": "13612349999"})
+        _post(gw.base, {"description": "小区电梯又停运了，请尽快处理", "phone": "13612348888"})  # another citizen: not a duplicate
         _wait(lambda: 'hotline_delivery_attempts_total{hop="case",outcome="delivered"} 2.0' in _metrics(gw.base))
         assert second_worker != first_worker
     finally:

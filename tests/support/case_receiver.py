@@ -3,6 +3,7 @@ Idempotency-Key like the real one must be, and injects faults on command.
 
     python -m tests.support.case_receiver --port P --secret S
 
+POST /related takes a merged duplicate's notice (docs/case-system.md, 合并) for a case it created.
 Control endpoints (for tests): POST /_faults {"mode": "503"|"timeout"|"slow"|"none", "count": N,
 "delay": seconds}; GET /_stats. Tickets whose content contains REJECT-ME get a 422.
 """
@@ -28,6 +29,7 @@ class Receiver:
         self.cases: dict[str, dict] = saved.get("cases", {})  # idempotency key -> case
         self.requests_per_key: Counter[str] = Counter(saved.get("requests_per_key", {}))
         self.bad_signatures = 0
+        self.related_notices: dict[str, dict] = {}  # idempotency key -> the last merge notice
         self.total = 0
         self.fault_mode = "none"
         self.fault_count = 0
@@ -74,9 +76,25 @@ class Receiver:
         self.fault_delay = float(cfg.get("delay", 0))
         return web.json_response({"ok": True})
 
+    async def related(self, request: web.Request) -> web.Response:
+        """A merged duplicate: checked like a forward; answered with the case it now belongs to,
+        which must be one this receiver created."""
+        body = await request.read()
+        ts = request.headers.get("X-Hotline-Timestamp", "")
+        expected = "sha256=" + hmac.new(self.secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, request.headers.get("X-Hotline-Signature", "")) or abs(time.time() - int(ts or 0)) > 300:
+            self.bad_signatures += 1
+            return web.json_response({"error": "bad_signature"}, status=401)
+        notice = json.loads(body)
+        self.requests_per_key[request.headers.get("Idempotency-Key", "")] += 1
+        if notice.get("case_id") not in {c["case_id"] for c in self.cases.values()}:
+            return web.json_response({"error": "unknown_case"}, status=422)
+        self.related_notices[request.headers.get("Idempotency-Key", "")] = notice
+        return web.json_response({"case_id": notice["case_id"]}, status=200)
+
     async def stats(self, _: web.Request) -> web.Response:
         return web.json_response({
-            "cases": self.cases, "requests_per_key": dict(self.requests_per_key),
+            "cases": self.cases, "requests_per_key": dict(self.requests_per_key), "related": self.related_notices,
             "bad_signatures": self.bad_signatures, "total": self.total,
         })
 
@@ -90,6 +108,7 @@ def main() -> None:
     receiver = Receiver(args.secret, args.state)
     app = web.Application()
     app.router.add_post("/tickets", receiver.tickets)
+    app.router.add_post("/related", receiver.related)
     app.router.add_post("/_faults", receiver.faults)
     app.router.add_get("/_stats", receiver.stats)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)

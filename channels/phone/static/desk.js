@@ -15,6 +15,7 @@
  */
 import * as Staff from '/static/common/staff.js';
 import { AgentDesk as Desk } from '/static/agent/desk.js';
+import { loadFollowups, mountFollowups } from './followups.js';
 
 var $ = Staff.$, h = Staff.h, replaceKids = Staff.replaceKids;
 var api = Staff.api, isBlank = Staff.isBlank, withBusy = Staff.withBusy, toMs = Staff.toMs;
@@ -1285,6 +1286,7 @@ function enter() {
   clearInterval(state.tick);
   state.tick = setInterval(function () { if (!$('call-panel').hidden) updateElapsed(); }, 1000);
   loadCalls();
+  loadFollowups();
 }
 
 function teardown() {
@@ -1394,6 +1396,7 @@ function bind() {
 }
 
 markup();
+mountFollowups();
 
 Desk.register({
   channel: 'phone',

@@ -9,6 +9,8 @@ const GREETING = '您好，我是北京12345智能助手，可以解答居住证
 
 let thinkingEl = null;
 
+import { followupForm } from './followup-form.js';
+
 function log() {
   return document.getElementById('chat-log');
 }
@@ -152,6 +154,13 @@ export function drawBot(data, live, actions) {
   if (decision === 'answer' && data.entry && data.entry.id) {
     msg.appendChild(el('p', 'chat-source',
       '答复依据：知识库条目 ' + data.entry.id + '（第' + data.entry.version + '版）'));
+  }
+
+  // 回访 of the answer, only while the conversation is live (not redrawn after a reload).
+  if (live && decision === 'answer' && data.followup && data.followup.ticket_id && actions.onFollowup) {
+    msg.appendChild(followupForm(data.followup.question, function (body) {
+      return actions.onFollowup(data.followup.ticket_id, body);
+    }));
   }
 
   if ((decision === 'forward' || decision === 'handoff') && data.prefill) {

@@ -16,7 +16,17 @@ const TEXT_MAX = 2000;
 const TIMEOUT_MS = 30 * 1000;
 
 let busy = false;
-const actions = { onChoice: function (choice) { send(choice, false); }, onUseForm: useForm };
+const actions = { onChoice: function (choice) { send(choice, false); }, onUseForm: useForm, onFollowup: followup };
+
+/** 回访 of an answer: this conversation's session id authorises it (POST /api/v1/chat/followup). */
+function followup(ticketId, body) {
+  return fetchWithTimeout('/api/v1/chat/followup', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
+    body: JSON.stringify(Object.assign({ session_id: conversation.sessionId, ticket_id: ticketId }, body)),
+    credentials: 'same-origin'
+  }, TIMEOUT_MS);
+}
 
 function $(id) {
   return document.getElementById(id);

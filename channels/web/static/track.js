@@ -6,6 +6,7 @@
  * into #track-result. Server data is only ever inserted as text.
  */
 
+import { followupForm } from './followup-form.js';
 import { fetchWithTimeout, focusElement, formatBeijingTime, messageFrom, parseTimestamp, readJson } from './util.js';
 
 var TIMEOUT_MS = 30 * 1000;
@@ -152,6 +153,30 @@ function init() {
       box.appendChild(rdl);
       box.appendChild(el('p', 'track-result-text', data.result.text));
       card.appendChild(box);
+    }
+    if (data.merged_into) {
+      card.appendChild(el('p', 'hint', '您的诉求已与相同问题的工单 ' + data.merged_into + ' 合并办理，以下为该工单的办理进展。'));
+    }
+
+    // 回访 after 办结: authorised like this query (ticket id and the phone's last four digits).
+    var fu = data.followup || {};
+    if (fu.open) {
+      var rate = el('section', 'track-followup');
+      rate.id = 'track-followup';
+      rate.appendChild(el('h3', 'timeline-title', '办理评价'));
+      var ticketId = data.ticket_id;
+      var last4 = last4Input.value.trim();
+      rate.appendChild(followupForm('您反映的问题是否已解决？您对办理结果是否满意？', function (body) {
+        return fetchWithTimeout('/api/v1/track/followup', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
+          body: JSON.stringify(Object.assign({ ticket_id: ticketId, phone_last4: last4 }, body)),
+          credentials: 'same-origin'
+        }, TIMEOUT_MS);
+      }));
+      card.appendChild(rate);
+    } else if (fu.answer) {
+      card.appendChild(el('p', 'hint', '您已评价：' + (fu.answer.resolved ? '已解决' : '未解决') + '，' + (fu.answer.satisfaction_label || '')));
     }
 
     card.appendChild(el('h3', 'timeline-title', '办理记录'));

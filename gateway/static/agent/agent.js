@@ -15,6 +15,7 @@
 import * as Staff from '/static/common/staff.js';
 import * as DeskConfirm from './confirm.js';
 import { AgentDesk, loadPanels, panelHooks } from './desk.js';
+import { showDuplicates } from './duplicates.js';
 
 var $ = Staff.$, h = Staff.h, replaceKids = Staff.replaceKids, setMsg = Staff.setMsg;
 var isBlank = Staff.isBlank, dash = Staff.dash, toMs = Staff.toMs, api = Staff.api, withBusy = Staff.withBusy;
@@ -44,7 +45,8 @@ var STATUS_LABELS = {
   transferred: '已转外省市',
   diverted: '已分流',
   closed: '已办结',
-  abandoned: '已撤回'
+  abandoned: '已撤回',
+  merged: '已并案'
 };
 // Statuses for which a due time still matters (overdue / due soon marks).
 var OPEN_STATUSES = { received: true, forwarded: true };
@@ -73,6 +75,9 @@ function eventLabels() {
     // the case system's progress (or a supervisor on the local inbox)
     case_status: '派单系统回告办理状态', notice_queued: '办结告知市民',
     forward_requested: '坐席转派', note_added: '添加备注', corrected: '更正信息',
+    // 回访 and duplicates
+    followup_answered: '回访：市民评价', held_as_duplicate: '疑似重复，暂缓转派待坐席确认',
+    merged: '合并至相同诉求的工单', duplicate_attached: '相同诉求的工单并入本工单', related_queued: '告知派单系统：工单合并',
     // portal chat, WeChat
     message: '市民留言', bot_decided: '机器人研判', form_filed: '市民提交表单',
     location_shared: '市民发送位置', attachment_added: '市民添加附件', filed: '市民完成登记',
@@ -221,12 +226,12 @@ var CASE_STATUS_LABELS = { accepted: '承办单位已受理', in_progress: '办�
 // Disposition
 var DISPOSITION_LABELS = {
   answered: '已答复', forwarded: '已转派承办单位', transferred: '已转外省市',
-  diverted: '已分流', abandoned: '已撤回'
+  diverted: '已分流', abandoned: '已撤回', merged: '已并案'
 };
-var DISPOSITION_FIELDS = ['at', 'target', 'case_id', 'kb_entry_id', 'kb_version', 'partner', 'receipt', 'partner_status', 'result',
+var DISPOSITION_FIELDS = ['at', 'into', 'by', 'target', 'case_id', 'kb_entry_id', 'kb_version', 'partner', 'receipt', 'partner_status', 'result',
   'status_at', 'transfer_id', 'to', 'reason'];
 var DISPOSITION_FIELD_LABELS = {
-  at: '时间', target: '接收方', case_id: '案件编号', kb_entry_id: '知识条目', kb_version: '版本',
+  at: '时间', target: '接收方', case_id: '案件编号', kb_entry_id: '知识条目', kb_version: '版本', into: '并入工单', by: '操作人',
   partner: '对方热线', receipt: '对方工单号', to: '分流去向', reason: '原因',
   partner_status: '对方办理状态', result: '办理结果', status_at: '状态更新', transfer_id: '转办编号'
 };
@@ -1250,6 +1255,9 @@ function renderDetail(t, opts) {
     var val;
     if (Array.isArray(v)) {
       val = h('span', { class: 'link-list' }, v.map(function (x) {
+        if (x && typeof x === 'object' && x.ticket_id) {  // a duplicate candidate: id and similarity
+          return h('span', null, ticketLink(x.ticket_id), ' 相似度 ' + Math.round((Number(x.score) || 0) * 100) + '%');
+        }
         return typeof x === 'string' ? ticketLink(x) : h('span', null, fmtValue(x));
       }));
     } else if (typeof v === 'string' && /^[A-Z]{1,4}-/.test(v)) {
@@ -1260,6 +1268,18 @@ function renderDetail(t, opts) {
     linkPairs.push([LINK_LABELS[k] || k, val]);
   });
   if (linkPairs.length) parts.push(section('关联', kv(linkPairs), 'd-links'));
+  // 疑似重复: side by side with 合并 (duplicates.js fills it once the detail is on screen).
+  if (links.duplicates && links.duplicates.length) parts.push(h('section', { id: 'dup-compare', class: 'd-section d-duplicates' }));
+  // 回访: the citizen's answer, once.
+  if (t.followup) {
+    var fu = t.followup;
+    parts.push(section('回访', kv([
+      ['是否解决', fu.resolved ? '已解决' : '未解决'],
+      ['满意度', { satisfied: '满意', basically_satisfied: '基本满意', unsatisfied: '不满意' }[fu.satisfaction] || fu.satisfaction],
+      ['原因', fu.reason || '—'], ['时间', timeEl(fu.at)], ['方式', { 'web-chat': '网站咨询', 'web-track': '进度查询页', wechat: '微信', phone: '电话回访' }[fu.channel] || fu.channel],
+      ['记录人', actorText(fu.by)]
+    ]), 'd-followup'));
+  }
 
   // Messages
   var msgs = Array.isArray(t.messages) ? t.messages : [];
@@ -1355,6 +1375,7 @@ function renderDetail(t, opts) {
   updateForwardButton();
   syncRowFromTicket(t);
   panelHooks.ticketRendered(t);
+  if (document.getElementById('dup-compare')) showDuplicates(document.getElementById('dup-compare'), t, AgentDesk.reloadDetail);
   syncPartnerButton();
 }
 
