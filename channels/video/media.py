@@ -39,9 +39,11 @@ class AgentTrack(MediaStreamTrack):
         self.kind = kind
         self._source: MediaStreamTrack | None = None
         self._ready = asyncio.Event()
+        self.last_frame_at: float | None = None  # monotonic; None until an agent's media is attached
 
     def attach(self, source: MediaStreamTrack) -> None:
         self._source = source
+        self.last_frame_at = time.monotonic()
         self._ready.set()
 
     async def recv(self) -> av.VideoFrame | av.AudioFrame:
@@ -49,7 +51,9 @@ class AgentTrack(MediaStreamTrack):
         if self.readyState != "live" or self._source is None:
             raise MediaStreamError
         # aiortc types recv() as Frame | Packet; the citizen's media tracks yield decoded frames.
-        return cast("av.VideoFrame | av.AudioFrame", await self._source.recv())
+        frame = cast("av.VideoFrame | av.AudioFrame", await self._source.recv())
+        self.last_frame_at = time.monotonic()
+        return frame
 
 
 class BoundedVideo(MediaStreamTrack):
@@ -185,11 +189,19 @@ class MediaSession:
         return shape_answer(pc.localDescription.sdp, self.settings)
 
     async def _watch_media(self) -> None:
+        """Media that stops flowing ends the session: the citizen's, or once an agent answered,
+        the agent's (a closed page or a dead network is seen here within the timeout, whether or
+        not the peer connection ever reports it)."""
         timeout = self.settings.video_media_timeout_seconds
         while not self._closed:
             await asyncio.sleep(min(1.0, timeout / 4))
-            if time.monotonic() - self.recording.last_frame_at > timeout:
+            now = time.monotonic()
+            if now - self.recording.last_frame_at > timeout:
                 await self._lost("media_timeout")
+                return
+            agent_frames = [t.last_frame_at for t in self.outgoing.values() if t.last_frame_at is not None]
+            if agent_frames and now - max(agent_frames) > timeout:
+                await self._lost("agent_disconnected")
                 return
 
     async def _lost(self, reason: str) -> None:
