@@ -128,8 +128,11 @@ async def test_the_leader_killed_mid_utterance_hands_the_call_to_the_standby_and
         # The desk on the surviving instance saw the gap open and close, and the words after it.
         gaps = [e for e in boss.of("call.transcription_gap", call.linkedid) if e["leg"] == "caller"]
         assert [e["state"] for e in gaps] == ["open", "closed"] and gaps[0]["reason"] == "leader_lost"
-        later = boss.events[boss.events.index(gaps[1]):]
-        assert any(e.get("type") == "call.final" and e.get("linkedid") == call.linkedid and CLIP_TEXT in e["segment"]["text"] for e in later)
+
+        async def words_after_the_gap() -> list[dict[str, Any]]:  # stored on the ticket first, then pushed
+            return [e for e in boss.events[boss.events.index(gaps[1]):] if e.get("type") == "call.final"
+                    and e.get("linkedid") == call.linkedid and CLIP_TEXT in e["segment"]["text"]]
+        await eventually(words_after_the_gap, bool, timeout=20)
         async with boss.session.get(f"{standby.base}/readyz") as resp:
             ready = await resp.json()
         assert ready["checks"]["phone_lease"]["state"] == "leader" and ready["checks"]["phone"]["ami"] == "connected"
