@@ -26,7 +26,7 @@ class Metrics:
         self.audio_streams = Counter("hotline_audiosocket_streams_total", "AudioSocket streams, by how they ended", ["reason"], registry=self.registry)
         self.speech_legs = Counter("hotline_speech_legs_total", "Call legs offered to the speech nodes, by leg and outcome (admitted, full, no_node)",
                                    ["leg", "outcome"], registry=self.registry)
-        self.speech_failovers = Counter("hotline_speech_failovers_total", "Legs moved to another speech node, by why their node went (node_lost, node_stopped)",
+        self.speech_failovers = Counter("hotline_speech_failovers_total", "Legs moved to another speech node, by why their node (or the phone leader) went (node_lost, node_stopped, leader_lost)",
                                         ["reason"], registry=self.registry)
         self.speech_lag = Gauge("hotline_speech_lag_seconds", "Worst decoding lag over live legs", registry=self.registry, multiprocess_mode="livemax")
         self.screen_pop = Histogram("hotline_screen_pop_seconds", "AgentCalled received to screen pop published", registry=self.registry,

@@ -262,6 +262,9 @@ class AmiClient(Manager):  # panoramisk has no type hints (Manager is Any to myp
             raise AmiError(f"originate failed (reason {outcome.get('Reason', '?')})")
         return outcome
 
+    async def hangup(self, channel: str) -> None:
+        await self.action({"Action": "Hangup", "Channel": channel})
+
     async def setvar(self, channel: str, variable: str, value: str) -> None:
         await self.action({"Action": "Setvar", "Channel": channel, "Variable": variable, "Value": value})
 

@@ -112,6 +112,13 @@ class SpeechNodes:
             return Admission("no_node" if detail == "no_node" else "full", free=int(free))
         return Admission("admitted", node, detail, int(free))
 
+    async def held(self) -> list[tuple[str, LegAssignment]]:
+        """Every leg the registered nodes hold, with its node (a new leader looks for orphans)."""
+        held: list[tuple[str, LegAssignment]] = []
+        for node_id in sorted(text(i) for i in await self.redis.smembers(SPEECH_NODES)):
+            held += [(node_id, leg) for leg in (await self.assignments(node_id)).values()]
+        return held
+
     async def live(self) -> list[NodeInfo]:
         ids = sorted(text(i) for i in await self.redis.smembers(SPEECH_NODES))
         if not ids:

@@ -29,6 +29,7 @@ from channels.phone.legs import LegTranscriber
 from channels.phone.nodes import Admission, SpeechNodes, new_assignment
 from channels.phone.settings import PhoneSettings
 from channels.phone.speech_relay import SpeechRelay
+from channels.phone.takeover import Orphan, call_start, find_orphans
 from gateway import clock, keys
 from gateway.intake import Intake
 from gateway.live_events import publish_to_desks
@@ -133,6 +134,7 @@ class PhoneChannel:
         # Nodes are checked four times per heartbeat lifetime: a dead one is noticed within 1.25 TTL.
         self.relay = SpeechRelay(redis, self.nodes, self.leading, check_seconds=config.speech_node_ttl_seconds / 4)
         self._relay_tasks: list[asyncio.Task[None]] = []
+        self._orphans: dict[str, list[Orphan]] = {}  # linkedid -> legs a previous leader left on the nodes (see resync)
         self.lease_state = "standby"  # leader | standby | lost | stopped (see lease())
         self.lease_error = ""
         self._lease_until = 0.0  # monotonic time by which the leader must have renewed or stepped down
@@ -292,14 +294,38 @@ class PhoneChannel:
             stop_if_cancelled()
             kind, payload, received = await self._queue.get()
             try:
+                orphans = await self._find_orphans(payload) if kind == "resync" else []
                 updates = self.tracker.handle(payload) if kind == "event" else self.tracker.resync(payload)
                 for update in updates:
                     await self._apply(update, received)
+                for orphan in orphans:
+                    self._spawn(self._end_orphan(orphan), f"orphan-{orphan.leg.stream_id}")
             except REDIS_UNREACHABLE as exc:
                 log.warning("AMI event could not be applied: Redis unreachable",
                             extra={"event": payload.get("Event", "") if kind == "event" else "resync", "error": describe(exc)})
             except Exception:
                 log.exception("AMI event could not be applied", extra={"event": payload.get("Event", "") if kind == "event" else "resync"})
+
+    async def _find_orphans(self, channels: list[Any]) -> list[Orphan]:
+        """After a (re)login: the legs the nodes hold for a previous leader. Nobody reads their
+        events, so their places are freed before this resync spies the legs again (or the
+        agent legs would find the node full), and they are noted per call, so the calls this
+        resync adopts mark the gap (`_resume`)."""
+        orphans = await find_orphans(self.nodes, channels, set(self.relay.legs))
+        self._orphans.clear()
+        for orphan in orphans:
+            log.info("ending a leg of the previous phone leader", extra={"ticket": orphan.leg.ticket_id, "leg": orphan.leg.leg, "node": orphan.node_id})
+            self._orphans.setdefault(orphan.leg.linkedid, []).append(orphan)
+            await self.nodes.release(orphan.node_id, orphan.leg.stream_id)
+        return orphans
+
+    async def _end_orphan(self, orphan: Orphan) -> None:
+        """End an orphan's spy: Asterisk stops sending audio and the node ends the stream."""
+        if orphan.spy_channel:
+            try:
+                await self.ami.hangup(orphan.spy_channel)
+            except AmiError as exc:  # it may have ended meanwhile
+                log.info("could not hang up an orphaned spy", extra={"channel": orphan.spy_channel, "error": str(exc)})
 
     async def _apply(self, update: CallUpdate, received: float) -> None:
         call = update.call
@@ -393,15 +419,37 @@ class PhoneChannel:
         self.metrics.intake.labels("phone", "created" if result.created else "duplicate").inc()
         self.metrics.phone_calls.labels("started" if result.created else "resumed").inc()
         earlier = await self._summaries([i for i in earlier_ids if i != result.ticket_id][:REPEAT_CALLER_LIMIT])
-        session = CallSession(call=call, ticket_id=result.ticket_id, started_at=call.started_at, caller_e164=phone, earlier=earlier,
+        started_at = call.started_at
+        if call.resynced:  # a call another leader followed keeps its clock
+            started_at = call_start(await self.redis.hget(LIVE_CALLS, call.linkedid)) or started_at
+        session = CallSession(call=call, ticket_id=result.ticket_id, started_at=started_at, caller_e164=phone, earlier=earlier,
                               pop_supervisors=not self.directory.by_key)
         self.sessions[call.linkedid] = session
         if call.caller_channel:
             self._spawn(self._tag_caller(call.caller_channel, result.ticket_id), f"tag-{result.ticket_id}")
         if call.resynced:
             await self.record(session, "call_resynced", {"state": call.state})
+            await self._resume(session)
             self._request_spy(session, "caller", call.caller_channel)
         await self._store_live(session)
+
+    async def _resume(self, session: CallSession) -> None:
+        """A call adopted mid-way: what the caller said so far (the ticket's content and the
+        suggestions build on it), and a gap for each leg a previous leader was transcribing,
+        from its last stored words until this leader's spy opens (closed in leg_opened)."""
+        ticket = await self.tickets.get(session.ticket_id)
+        session.utterances = [assist.Utterance(index=i, text=s.text, start=s.start)
+                              for i, s in enumerate(ticket.transcript) if s.leg == "caller"]
+        for orphan in self._orphans.pop(session.call.linkedid, []):
+            leg = orphan.leg.leg
+            if leg in session.gaps:
+                continue
+            heard = max((s.end for s in ticket.transcript if s.leg == leg), default=0.0)
+            session.gaps[leg] = {"from": round(heard, 2), "node": orphan.node_id}
+            self.metrics.speech_failovers.labels("leader_lost").inc()
+            detail = {"leg": leg, "reason": "leader_lost", "node": orphan.node_id, "from": round(heard, 2)}
+            await self.record(session, "transcription_interrupted", detail)
+            await self.push(session, {"type": "call.transcription_gap", "state": "open", **detail})
 
     async def _summaries(self, ticket_ids: list[str]) -> list[dict[str, Any]]:
         if not ticket_ids:

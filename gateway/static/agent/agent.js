@@ -143,7 +143,8 @@ var HANGUP_CAUSE_LABELS = {
 // Why a call's audio stream ended early (channels/phone/audiosocket.py CloseReason).
 // Why a leg was not transcribed, or lost its speech node (channels/phone/service.py).
 var SPEECH_REASON_LABELS = {
-  full: '转写容量已满', no_node: '暂无可用的转写服务', node_lost: '转写节点失联', node_stopped: '转写节点停止服务'
+  full: '转写容量已满', no_node: '暂无可用的转写服务', node_lost: '转写节点失联', node_stopped: '转写节点停止服务',
+  leader_lost: '电话接入服务切换'
 };
 // The keys of a transcription gap's history events: times on the call's clock.
 var GAP_KEY_LABELS = { from: '中断于通话', to: '恢复于通话', seconds: '未转写时长', node: '转写节点', lost_node: '失联的转写节点', free: '剩余转写容量' };
