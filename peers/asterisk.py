@@ -1127,20 +1127,25 @@ class FakeAsterisk:
         caller = call.caller
         await self._set_state(agent, STATE_UP)
         await self._dial_end(caller, agent, "ANSWER")
-        await self._connected_line(caller, agent.caller_num, agent.caller_name)
-        await self._moh_stop(caller)
-        call.connected_at = time.monotonic()
-        if call.agent_is_member:
-            await self._leave_queue(call)
-            ring_time = int(call.connected_at - call.ring_started_at)
-            await self._agent_event("AgentConnect", call, [
-                ("HoldTime", str(self._hold_time(call))), ("RingTime", str(ring_time))])
+        await self._caller_connected(call, agent)
         bridge = await self._bridge_create()
         call.bridge = bridge
         await self._bridge_enter(bridge, agent)
         await self._bridge_enter(bridge, caller)
         self._step_done(call, "answered")
         return call
+
+    async def _caller_connected(self, call: Call, answered: Channel) -> None:
+        """The caller hears `answered`: ConnectedLine, hold music off, and for a queue member
+        QueueCallerLeave then AgentConnect."""
+        await self._connected_line(call.caller, answered.caller_num, answered.caller_name)
+        await self._moh_stop(call.caller)
+        call.connected_at = time.monotonic()
+        if call.agent_is_member:
+            await self._leave_queue(call)
+            ring_time = int(call.connected_at - call.ring_started_at)
+            await self._agent_event("AgentConnect", call, [
+                ("HoldTime", str(self._hold_time(call))), ("RingTime", str(ring_time))])
 
     async def _answer_through_local(self, call: Call, phone: Channel, local: tuple[Channel, Channel]) -> Call:
         """The phone behind a Local pair answers: Newstate(phone Up) → DialEnd(;2 → phone ANSWER)
@@ -1165,14 +1170,7 @@ class FakeAsterisk:
             return call
         await self._set_state(one, STATE_UP)
         await self._dial_end(caller, one, "ANSWER")
-        await self._connected_line(caller, phone.caller_num, phone.caller_name)
-        await self._moh_stop(caller)
-        call.connected_at = time.monotonic()
-        if call.agent_is_member:
-            await self._leave_queue(call)
-            ring_time = int(call.connected_at - call.ring_started_at)
-            await self._agent_event("AgentConnect", call, [
-                ("HoldTime", str(self._hold_time(call))), ("RingTime", str(ring_time))])
+        await self._caller_connected(call, phone)
         outer = await self._bridge_create()
         call.bridge = outer
         await self._bridge_enter(outer, one)
