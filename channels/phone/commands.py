@@ -9,9 +9,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from gateway import instance_rpc, keys
-
-COMMANDS = keys.P + "phone:commands"
+from channels.phone import keys as phone_keys
+from gateway import instance_rpc
 
 
 class CommandFailed(Exception):
@@ -22,7 +21,7 @@ async def send_command(redis: Redis, command: dict[str, Any], timeout: float) ->
     """Have the phone leader run `command`; raises CommandFailed with its error, or
     TimeoutError when no leader answered in time."""
     try:
-        await instance_rpc.call(redis, COMMANDS, command, timeout)
+        await instance_rpc.call(redis, phone_keys.COMMANDS, command, timeout)
     except instance_rpc.RemoteFailed as exc:
         raise CommandFailed(str(exc)) from None
 
@@ -37,4 +36,4 @@ async def serve_commands(redis: Redis, leading: asyncio.Event, execute: Executor
         return {}
 
     # A 1 s wait: an instance that steps down stops taking commands within a second.
-    await instance_rpc.serve(redis, COMMANDS, handle, label="phone command queue", ready=leading, wait_slice=1.0)
+    await instance_rpc.serve(redis, phone_keys.COMMANDS, handle, label="phone command queue", ready=leading, wait_slice=1.0)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from channels.phone import routes
-from channels.phone.keys import PHONE
 from channels.phone.settings import PhoneSettings
+from channels.phone.state import PHONE
 from channels.phone.transfer import PhoneCallTransfer
 from gateway.app_keys import CALL_TRANSFER, INTAKE, METRICS, REDIS, SETTINGS, TICKETS
 from gateway.channel import Readiness

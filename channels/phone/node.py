@@ -20,9 +20,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from channels.phone.audiosocket import AudioSocketServer, CloseReason, ExpectedStream
+from channels.phone.keys import SPEECH_EVENTS
 from channels.phone.nodes import NodeInfo, SpeechNodes
 from channels.phone.settings import PhoneSettings
-from channels.phone.speech_keys import SPEECH_EVENTS
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, describe, stop_if_cancelled
 from speech.recognizer import DiscardingLeg, Final, Lag, LegStream, Partial, SpeechEngine, SpeechEvent
 

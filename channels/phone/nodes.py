@@ -15,7 +15,7 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
-from channels.phone.speech_keys import SPEECH_NODES, speech_node, speech_node_legs
+from channels.phone.keys import SPEECH_NODES, speech_node, speech_node_legs
 from gateway.redis_values import text
 
 NODE_PREFIX = speech_node("")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from channels.phone.keys import PHONE
+from channels.phone.state import PHONE
 from gateway import clock
 from gateway.app_keys import REDIS, TICKETS
 from gateway.auth import actor, requires

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from redis.asyncio import Redis
 
 from channels.phone import adapter, assist
+from channels.phone import keys as phone_keys
 from channels.phone.agents import AgentDirectory
 from channels.phone.ami import AmiClient, AmiConfig, AmiError
 from channels.phone.calls import Call, CallTracker, CallUpdate
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LIVE_CALLS = keys.LIVE_CALLS
-LEADER_KEY = keys.P + "phone:leader"
+LEADER_KEY = phone_keys.LEADER
 LEADER_TTL_MS = 15_000  # a dead leader's calls are taken over within this
 LEASE_RENEW_SECONDS = LEADER_TTL_MS / 3000  # the leader renews (and stand-bys try) this often
 LEASE_RETRY_SECONDS = 1.0  # after a failed renewal, or while re-acquiring after an outage

@@ -14,9 +14,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from channels.phone.keys import SPEECH_EVENTS
 from channels.phone.legs import LegTranscriber
 from channels.phone.nodes import SpeechNodes
-from channels.phone.speech_keys import SPEECH_EVENTS
 from gateway.redis_faults import REDIS_UNREACHABLE, OutageLog, stop_if_cancelled
 from gateway.redis_values import text
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from channels.phone.ami import AmiError
 from channels.phone.commands import CommandFailed, send_command
-from channels.phone.keys import PHONE
+from channels.phone.state import PHONE
 from gateway import keys
 from gateway.app_keys import REDIS
 from gateway.call_transfer import TransferFailed, TransferUnavailable

@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from channels.phone.keys import PHONE
+from channels.phone.state import PHONE
 from gateway import keys
 from gateway.embedded_redis import redis_server_binary
 from gateway.live_events import DeskConnection, LiveHub

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from channels.phone.keys import PHONE
+from channels.phone.state import PHONE
 from gateway.redis_client import RedisAddress
 from peers.asterisk import FakeAsterisk
 from server.app import create_app

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from channels.phone.speech_keys import speech_node_legs
+from channels.phone import keys as phone_keys
+from channels.phone.keys import speech_node_legs
 from gateway import keys
 from gateway.ticket import Ticket
 from gateway.tickets import Tickets
@@ -26,7 +27,7 @@ from tests.support.phone import AGENTS, AMI_SECRET, CLIP_TEXT, Desk, clip_8k, op
 from tests.support.processes import Gateway, SpeechNodeProc, free_port
 from tests.support.waiting import eventually
 
-LEADER_KEY = keys.P + "phone:leader"
+LEADER_KEY = phone_keys.LEADER
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from channels.phone.speech_keys import speech_node_legs
+from channels.phone.keys import speech_node_legs
 from gateway.ticket import Ticket
 from tests.support.phone import CLIP_TEXT, Desk, PhoneRig, StartPhone, clip_8k, open_desk
 from tests.support.processes import SpeechNodeProc
