@@ -229,10 +229,16 @@ class VideoChannel:
         timer = self._timers.pop(session_id, None)
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
+        if prior:
+            # Both sides hear of it at once; closing the media and filing the recording can take
+            # a while on a busy machine, and nobody should wait for that.
+            session = await self._session(session_id)
+            message = END_MESSAGES.get(reason, "本次视频通话已结束。")
+            await self.sessions.tell_citizen(session_id, {"type": "ended", "reason": reason, "message": message, "ticket_id": session.ticket_id})
+            await self._tell_desks({"type": "video.ended", "session": session.public(), "message": message})
         recording = await media.close() if media is not None else None
         if not prior:
             return
-        session = await self._session(session_id)
         attachments = []
         if recording is not None:
             sha, size = await asyncio.to_thread(self.blobs.put_file, recording)
@@ -256,9 +262,6 @@ class VideoChannel:
         await self.tickets.update(session.ticket_id, settle, HistoryEvent(at=at, actor=by, event="video_ended"))
         log.info("video session ended", extra={"session": session_id, "ticket": session.ticket_id, "reason": reason,
                                                  "seconds": seconds, "recorded": recording is not None})
-        message = END_MESSAGES.get(reason, "本次视频通话已结束。")
-        await self.sessions.tell_citizen(session_id, {"type": "ended", "reason": reason, "message": message, "ticket_id": session.ticket_id})
-        await self._tell_desks({"type": "video.ended", "session": session.public(), "message": message})
 
     async def _limit_duration(self, session_id: str) -> None:
         limit = self.config.video_max_session_seconds
