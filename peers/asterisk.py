@@ -1259,20 +1259,8 @@ class FakeAsterisk:
         → BridgeLeave(consult, B2) → BridgeLeave(target, B2) → BridgeDestroy(B2) → BridgeEnter(target,
         B1; the target takes the caller's Linkedid) → MusicOnHoldStop(caller) → Hangup(agent)
         → Hangup(consult)."""
-        agent, orig_bridge = self._connected_legs(call)
+        agent, orig_bridge, consult, target = await self._consult(call, target_endpoint, consult_context)
         caller = call.caller
-        await self._chan_event("Hold", "call", agent)
-        await self._moh_start(caller)
-        endpoint = agent.name.split("/", 1)[1].rsplit("-", 1)[0]
-        consult = self._make_channel(self._pjsip_name(endpoint), caller_num=agent.caller_num,
-                                     context=consult_context, exten=target_endpoint)
-        await self._newchannel(consult)
-        await self._set_state(consult, STATE_RING)
-        await self._newexten(consult, consult_context, target_endpoint, 1, "Dial", f"{self.tech}/{target_endpoint},30")
-        target = self._make_channel(self._pjsip_name(target_endpoint), linked=consult, caller_num=target_endpoint,
-                                    connected_num=consult.caller_num, context="agents", exten=target_endpoint,
-                                    application="AppDial", app_data="(Outgoing Line)")
-        await self._newchannel(target)
         await self._dial_begin(consult, target, target_endpoint)
         await self._set_state(target, STATE_RINGING)
         await self._set_state(target, STATE_UP)
@@ -1301,18 +1289,13 @@ class FakeAsterisk:
         self._step_done(call, f"attended-transfer:{target_endpoint}")
         return call
 
-    async def blonde_transfer(self, call: Call, target_endpoint: str = "2002", *, consult_context: str = "agents") -> Call:
-        """The agent consults `target_endpoint` and completes the transfer while it still rings:
-        Hold(agent) → MusicOnHoldStart(caller) → Newchannel(consult, new Linkedid) → Newstate(Ring)
-        → Newexten(Dial) → Newchannel(target) → DialBegin(consult → target) → Newstate(target Ringing)
-        → Newchannel ;1, ;2 (Local/_attended@transfer) → LocalBridge → BridgeEnter(;1, caller's bridge,
-        swapping the agent) → BridgeLeave(agent) → AttendedTransfer(DestType App, DestApp Dial, no
-        TransferTarget block) → AgentComplete(Reason transfer) → Hangup(agent) → Hangup(consult: ;2 took
-        its place in Dial). `answer(call)` then: the target answers and is swapped in beside the caller."""
+    async def _consult(self, call: Call, target_endpoint: str, consult_context: str) -> tuple[Channel, Bridge, Channel, Channel]:
+        """The agent puts the caller on hold and dials `target_endpoint` (a new Linkedid): Hold →
+        MusicOnHoldStart → Newchannel(consult) → Newstate(Ring) → Newexten(Dial) → Newchannel(target).
+        The agent, the caller's bridge, the consultation channel and the target."""
         agent, orig_bridge = self._connected_legs(call)
-        caller = call.caller
         await self._chan_event("Hold", "call", agent)
-        await self._moh_start(caller)
+        await self._moh_start(call.caller)
         endpoint = agent.name.split("/", 1)[1].rsplit("-", 1)[0]
         consult = self._make_channel(self._pjsip_name(endpoint), caller_num=agent.caller_num,
                                      context=consult_context, exten=target_endpoint)
@@ -1323,6 +1306,18 @@ class FakeAsterisk:
                                     connected_num=consult.caller_num, context="agents", exten=target_endpoint,
                                     application="AppDial", app_data="(Outgoing Line)")
         await self._newchannel(target)
+        return agent, orig_bridge, consult, target
+
+    async def blonde_transfer(self, call: Call, target_endpoint: str = "2002", *, consult_context: str = "agents") -> Call:
+        """The agent consults `target_endpoint` and completes the transfer while it still rings:
+        Hold(agent) → MusicOnHoldStart(caller) → Newchannel(consult, new Linkedid) → Newstate(Ring)
+        → Newexten(Dial) → Newchannel(target) → DialBegin(consult → target) → Newstate(target Ringing)
+        → Newchannel ;1, ;2 (Local/_attended@transfer) → LocalBridge → BridgeEnter(;1, caller's bridge,
+        swapping the agent) → BridgeLeave(agent) → AttendedTransfer(DestType App, DestApp Dial, no
+        TransferTarget block) → AgentComplete(Reason transfer) → Hangup(agent) → Hangup(consult: ;2 took
+        its place in Dial). `answer(call)` then: the target answers and is swapped in beside the caller."""
+        agent, orig_bridge, consult, target = await self._consult(call, target_endpoint, consult_context)
+        caller = call.caller
         await self._dial_begin(consult, target, f"{self.tech}/{target_endpoint}")
         await self._set_state(target, STATE_RINGING)
         one, two = await self._local_pair(BLONDE_LOCAL.split("/", 1)[1], agent)
