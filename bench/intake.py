@@ -3,7 +3,8 @@
     .venv/bin/python bench/intake.py [--seconds 10] [--connections 50]
 
 Both servers run as one process each, on the same machine, one after the other in the same run;
-the gateway uses an embedded Redis with AOF (appendfsync everysec). Load comes from wrk (C) when
+the gateway uses the embedded Redis as the product runs it (AOF, appendfsync always; `--appendfsync
+everysec` for comparison). Load comes from wrk (C) when
 installed (`apt-get install wrk`), else from a Python load generator in its own process (which
 then costs the servers some CPU: prefer wrk). Prints requests/s, p50 and p99 for each and the
 ratio gateway/bare. Targets on the 2-core reference machine: ratio >= 0.35, p99 <= 20 ms.
@@ -87,12 +88,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--appendfsync", choices=["always", "everysec"], default="always")
     args = parser.parse_args()
     tool = "wrk" if shutil.which("wrk") else "python load generator"
 
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         work = Path(tmp)
-        redis = EmbeddedRedis(work / "data", appendfsync="everysec").start()
+        redis = EmbeddedRedis(work / "data", appendfsync=args.appendfsync).start()
         procs: list[subprocess.Popen] = []
         try:
             bare_port, gw_port = free_port(), free_port()
@@ -115,7 +117,7 @@ def main() -> None:
             redis.stop()
 
     ratio = gw["rps"] / base["rps"]
-    print(f"intake benchmark: {args.connections} connections, {args.seconds}s each, load from {tool}, Redis AOF everysec")
+    print(f"intake benchmark: {args.connections} connections, {args.seconds}s each, load from {tool}, Redis AOF {args.appendfsync}")
     print(f"{'':12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
     for name, m in (("bare aiohttp", base), ("gateway", gw)):
         print(f"{name:12}{m['rps']:>10.0f}{m['p50_ms']:>10.2f}{m['p99_ms']:>10.2f}{m['errors']:>10}")

@@ -145,7 +145,7 @@ def _serve_static(app: web.Application, channel: Channel) -> None:
 async def _background(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     stop = app[STOP]
-    await _warn_without_aof(app[REDIS])
+    await _warn_without_aof(app[REDIS], settings.redis_min_replicas)
     if settings.kb_seed:
         await seed_if_empty(app[REDIS])
     for channel in channels():
@@ -184,12 +184,17 @@ async def _warm_triage() -> None:
     log.info("triage models ready", extra={"seconds": round(time.monotonic() - started, 1)})
 
 
-async def _warn_without_aof(redis: Redis) -> None:
-    """Durability rests on Redis persistence: say so loudly when it is off."""
+async def _warn_without_aof(redis: Redis, min_replicas: int) -> None:
+    """Durability rests on Redis persistence: say so loudly when it is off or lags the replies."""
     try:
-        config = await redis.config_get("appendonly")
+        config = await redis.config_get("append*")
     except Exception:
         return  # CONFIG may be disabled on managed Redis
     if config.get("appendonly") != "yes":
         log.warning("Redis append-only file is off: tickets acknowledged to citizens can be lost if Redis restarts; "
                     "run Redis with appendonly yes (the embedded Redis always does)")
+    elif config.get("appendfsync") != "always" and min_replicas == 0:
+        # A replica that confirmed the write (HOTLINE_REDIS_MIN_REPLICAS) covers the same window.
+        log.warning("Redis appendfsync is not 'always' and no replica confirms writes: a Redis killed while its disk "
+                    "is busy can lose up to two seconds of acknowledged tickets; run it with appendfsync always "
+                    "(as the embedded Redis does) or set HOTLINE_REDIS_MIN_REPLICAS")

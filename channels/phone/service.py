@@ -87,6 +87,9 @@ class CallSession:
     prefilled: dict[str, dict[str, Any]] = field(default_factory=dict)
     lag: float = 0.0
     pop_supervisors: bool = False  # no agent mapping: supervisors' desks take the pop themselves
+    # Live-view writes in order: two concurrent writes on different pool connections could
+    # otherwise land the older view last.
+    store_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def audience(self) -> list[str]:
         """The agents concerned; supervisors get every call event besides (live_events.py)."""
@@ -365,10 +368,9 @@ class PhoneChannel:
         await self.record(session, "call_connected", connected)
         # After a transfer the previous agent hears of it too, so their panel can let go.
         previous = [str(detail["previous"])] if detail.get("previous") else []
-        await self.push(session, {"type": "call.connected", "call": session.live_view()}, also=previous)
+        await self._announce(session, {"type": "call.connected", "call": session.live_view()}, also=previous)
         self._request_spy(session, "caller", session.call.caller_channel)
         self._request_spy(session, "agent", str(detail.get("channel") or ""))
-        await self._store_live(session)
 
     async def _on_transferred(self, session: CallSession, update: CallUpdate, received: float) -> None:
         await self.record(session, "call_transferred", dict(update.detail))
@@ -490,8 +492,7 @@ class PhoneChannel:
         if [i["entry_id"] for i in items] == [i["entry_id"] for i in session.suggestions]:
             return
         session.suggestions = items
-        await self.push(session, {"type": "call.suggestions", "items": items})
-        await self._store_live(session)
+        await self._announce(session, {"type": "call.suggestions", "items": items})
 
     async def _prefill(self, session: CallSession) -> None:
         found = {k: v for k, v in assist.prefill(session.utterances).items() if k not in session.prefilled}
@@ -512,8 +513,7 @@ class PhoneChannel:
         await self.tickets.update(session.ticket_id, fill, HistoryEvent(at=at, actor="asr", event="prefilled"))
         session.prefilled.update(found)  # fields the agent had already filled are not offered again
         if applied:
-            await self.push(session, {"type": "call.prefill", "fields": applied})
-            await self._store_live(session)
+            await self._announce(session, {"type": "call.prefill", "fields": applied})
 
     async def _finish(self, session: CallSession, detail: dict[str, Any]) -> None:
         """After hangup: let every leg deliver its last words, then close the call's ticket."""
@@ -599,8 +599,7 @@ class PhoneChannel:
         reason = {"leg": leg, "reason": admission.outcome}
         session.limited.append(reason)
         await self.record(session, "transcription_limited", {**reason, "free": admission.free})
-        await self.push(session, {"type": "call.transcription_limited", **reason})
-        await self._store_live(session)
+        await self._announce(session, {"type": "call.transcription_limited", **reason})
 
     async def leg_opened(self, session: CallSession, leg: LegTranscriber) -> None:
         """The node has the stream: the leg counts for the call, and a gap before it closes."""
@@ -611,7 +610,8 @@ class PhoneChannel:
             detail = {"leg": leg.leg, "from": gap["from"], "to": to, "seconds": round(max(0.0, to - gap["from"]), 1),
                       "node": leg.node_id, "lost_node": gap["node"]}
             await self.record(session, "transcription_resumed", detail)
-            await self.push(session, {"type": "call.transcription_gap", "state": "closed", **detail})
+            await self._announce(session, {"type": "call.transcription_gap", "state": "closed", **detail})
+            return
         await self._store_live(session)
 
     async def leg_lost(self, session: CallSession, leg: LegTranscriber, reason: str) -> None:
@@ -623,8 +623,7 @@ class PhoneChannel:
         await self.record(session, "transcription_interrupted", detail)
         if not self._live(session):
             return
-        await self.push(session, {"type": "call.transcription_gap", "state": "open", **detail})
-        await self._store_live(session)
+        await self._announce(session, {"type": "call.transcription_gap", "state": "open", **detail})
         self._request_spy(session, leg.leg, leg.channel, moving=True)
 
     def observe_lag(self) -> None:
@@ -644,7 +643,14 @@ class PhoneChannel:
         await publish_to_desks(self.redis, event, audience)
 
     async def _store_live(self, session: CallSession) -> None:
-        await self.redis.hset(LIVE_CALLS, session.call.linkedid, json.dumps(session.live_view(), ensure_ascii=False))
+        async with session.store_lock:
+            await self.redis.hset(LIVE_CALLS, session.call.linkedid, json.dumps(session.live_view(), ensure_ascii=False))
+
+    async def _announce(self, session: CallSession, event: dict[str, Any], also: list[str] | None = None) -> None:
+        """Store the live view, then tell the desks: a desk that reloads its call list on an
+        event must find the change there."""
+        await self._store_live(session)
+        await self.push(session, event, also)
 
     def status(self) -> dict[str, Any]:
         return {"ami": self.ami.state, "ami_version": self.ami.version, "ami_error": self.ami.last_error,
