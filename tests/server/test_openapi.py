@@ -7,7 +7,7 @@ from gateway.redis_client import RedisAddress
 from gateway.settings import Settings
 from server.app import create_app
 
-PAGES = {"/", "/track", "/agent", "/kb", "/video"}
+PAGES = {"/", "/track", "/agent", "/kb", "/video", "/supervisor/wall"}
 
 
 async def test_openapi_lists_every_registered_route(app_url: str, http: aiohttp.ClientSession, tmp_path) -> None:

@@ -1,0 +1,146 @@
+/*
+ * Beijing 12345 hotline - supervisor wall: the charts and the map (ECharts 5, vendored at
+ * /static/vendor/echarts/, the global `echarts`; Beijing's districts from /static/vendor/geo/beijing.json).
+ *
+ * Everything is drawn on canvas and tooltips are rendered as rich text inside the canvas
+ * (renderMode 'richText'): no API text ever becomes HTML, and no inline styles meet the
+ * page's Content-Security-Policy.
+ *
+ *   const charts = new WallCharts(); await charts.start(); charts.update(data); charts.stop();
+ */
+import { num, rows } from './wall-format.js';
+
+const COLORS = ['#1558b0', '#b3261e', '#1e7a3a', '#9a5b00', '#6a3fb5', '#0f7c8c', '#c2185b', '#5f6b7a'];
+const TEXT = '#1d2430';
+const MUTED = '#5f6b7a';
+const AXIS = { axisLabel: { color: MUTED, fontSize: 13 }, axisLine: { lineStyle: { color: '#b9c1cc' } } };
+const TOOLTIP = { renderMode: 'richText', confine: true, backgroundColor: '#ffffff', borderColor: '#b9c1cc', textStyle: { color: TEXT } };
+const IDS = { map: 'chart-map', hour: 'chart-hour', channel: 'chart-channel', district: 'chart-district', topic: 'chart-topic', kind: 'chart-kind' };
+
+function base() {
+  return { color: COLORS, animationDuration: 300, animationDurationUpdate: 300, textStyle: { fontSize: 13 }, tooltip: TOOLTIP };
+}
+
+function barOption(list, opts) {
+  const o = opts || {};
+  const items = o.horizontal ? list.slice().reverse() : list;
+  const cat = Object.assign({ type: 'category', data: items.map((r) => r.label) }, AXIS,
+    { axisLabel: Object.assign({}, AXIS.axisLabel, o.rotate ? { rotate: o.rotate, interval: 0 } : {}) });
+  const val = Object.assign({ type: 'value', minInterval: 1, splitLine: { lineStyle: { color: '#e8ebf0' } } }, AXIS);
+  return Object.assign(base(), {
+    grid: { left: 12, right: 24, top: 20, bottom: 8, containLabel: true },
+    tooltip: Object.assign({ trigger: 'axis', axisPointer: { type: 'shadow' } }, TOOLTIP),
+    xAxis: o.horizontal ? val : cat,
+    yAxis: o.horizontal ? cat : val,
+    series: [{
+      type: o.line ? 'line' : 'bar', name: '受理量', data: items.map((r) => r.count), barMaxWidth: 36,
+      itemStyle: { color: o.color || COLORS[0] }, smooth: !!o.line, areaStyle: o.line ? { opacity: 0.15 } : undefined,
+      label: { show: items.length <= 24, position: o.horizontal ? 'right' : 'top', color: TEXT, fontSize: 13 }
+    }]
+  });
+}
+
+export class WallCharts {
+  constructor() {
+    this.charts = {};
+    this.mapReady = false;
+    this.observer = null;
+    this.data = null;
+  }
+
+  available() { return typeof window.echarts === 'object' && window.echarts !== null; }
+
+  // Creates the chart instances (the containers must be visible) and loads the map once.
+  start() {
+    if (!this.available()) return Promise.reject(new Error('echarts missing'));
+    const echarts = window.echarts;
+    Object.keys(IDS).forEach((name) => {
+      const el = document.getElementById(IDS[name]);
+      if (el && !this.charts[name]) this.charts[name] = echarts.init(el, null, { locale: 'ZH', renderer: 'canvas' });
+    });
+    this.observer = new ResizeObserver(() => this.resize());
+    Object.keys(IDS).forEach((name) => { const el = document.getElementById(IDS[name]); if (el) this.observer.observe(el); });
+    if (this.mapReady || echarts.getMap('beijing')) { this.mapReady = true; return Promise.resolve(); }
+    return fetch('/static/vendor/geo/beijing.json', { credentials: 'same-origin' }).then((res) => {
+      if (!res.ok) throw new Error('map ' + res.status);
+      return res.json();
+    }).then((geo) => {
+      echarts.registerMap('beijing', geo);
+      this.mapReady = true;
+      if (this.data) this.drawMap(this.data);
+    });
+  }
+
+  stop() {
+    if (this.observer) this.observer.disconnect();
+    this.observer = null;
+    Object.keys(this.charts).forEach((name) => this.charts[name].dispose());
+    this.charts = {};
+    this.data = null;
+  }
+
+  resize() {
+    Object.keys(this.charts).forEach((name) => this.charts[name].resize());
+  }
+
+  update(data) {
+    this.data = data;
+    const v = data.volume || {};
+    this.set('hour', barOption(rows(v.by_hour), { line: rows(v.by_hour).length > 24 }));
+    this.set('kind', barOption(rows(v.by_kind), { color: COLORS[2] }));
+    this.set('topic', barOption(rows(v.by_topic).sort((a, b) => b.count - a.count).slice(0, 10), { horizontal: true, color: COLORS[3] }));
+    this.set('district', barOption(rows(v.by_district), { rotate: rows(v.by_district).length > 8 ? 40 : 0, color: COLORS[1] }));
+    this.set('channel', this.channelOption(rows(v.by_channel)));
+    if (this.mapReady) this.drawMap(data);
+  }
+
+  set(name, option) {
+    const chart = this.charts[name];
+    if (chart) chart.setOption(option, { notMerge: true, lazyUpdate: false });
+  }
+
+  channelOption(list) {
+    return Object.assign(base(), {
+      tooltip: Object.assign({ trigger: 'item', formatter: '{b}：{c} 件（{d}%）' }, TOOLTIP),
+      legend: { bottom: 0, textStyle: { color: TEXT, fontSize: 13 } },
+      series: [{
+        type: 'pie', name: '受理渠道', radius: ['38%', '66%'], center: ['50%', '45%'],
+        data: list.map((r) => ({ name: r.label, value: r.count })),
+        label: { formatter: '{b} {c}', color: TEXT, fontSize: 13 },
+        avoidLabelOverlap: true
+      }]
+    });
+  }
+
+  drawMap(data) {
+    const list = rows((data.volume || {}).by_district);
+    const max = list.reduce((m, r) => Math.max(m, r.count), 0);
+    const points = (Array.isArray(data.points) ? data.points : []).filter((p) => p && isFinite(p.lat) && isFinite(p.lon))
+      .map((p) => ({ name: p.topic ? String(p.topic) : '', value: [num(p.lon), num(p.lat), 1] }));
+    this.set('map', Object.assign(base(), {
+      tooltip: Object.assign({ trigger: 'item' }, TOOLTIP),
+      visualMap: {
+        type: 'continuous', min: 0, max: Math.max(1, max), seriesIndex: 0, calculable: false,
+        left: 12, bottom: 12, text: ['多', '少'], textStyle: { color: MUTED },
+        inRange: { color: ['#eef3fb', '#9dbbe6', '#1558b0'] }
+      },
+      geo: {
+        map: 'beijing', roam: false, zoom: 1.1, top: 16, bottom: 16,
+        label: { show: true, color: TEXT, fontSize: 12 },
+        itemStyle: { borderColor: '#7d8a9c', borderWidth: 1, areaColor: '#f4f6f9' },
+        emphasis: { label: { color: TEXT }, itemStyle: { areaColor: '#f5c542' } }
+      },
+      series: [
+        {
+          type: 'map', name: '受理量', geoIndex: 0,
+          data: list.map((r) => ({ name: r.key || r.label, value: r.count }))
+        },
+        {
+          type: 'scatter', name: '诉求位置', coordinateSystem: 'geo', data: points, symbolSize: 9,
+          itemStyle: { color: '#b3261e', borderColor: '#ffffff', borderWidth: 1 },
+          tooltip: { formatter: (p) => (p.name ? p.name : '诉求') + '（有坐标）' }
+        }
+      ]
+    }));
+  }
+}

@@ -1,0 +1,200 @@
+"""The supervisor wall (/supervisor/wall) in a real browser (Debian's headless Chromium driven by
+Playwright) against a real gateway process.
+
+First against the fixture tests/data/wall.json (the API answer intercepted in the browser): every
+tile, the deadline countdowns ticking and turning overdue, citizen text shown as text (never as
+markup), null rates as —, no script errors or CSP violations. Then against the real API: tickets
+filed through the public API are counted on the 今日受理 tile, the district map is drawn, a new
+ticket raises the tile live over the desk WebSocket, the CSV export has Chinese headers, and an
+agent without the supervisor role is refused."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import zlib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, Route, expect
+
+from gateway import clock
+from tests.support.browser import skip_without_chromium
+from tests.support.desk import PASSWORD, add_user
+from tests.support.paths import REPO
+from tests.support.processes import Gateway
+
+skip_without_chromium()
+# Also keep the screenshots in this folder (they are always saved under the test's tmp_path).
+SCREENSHOTS = os.environ.get("HOTLINE_TEST_SCREENSHOTS")
+FIXTURE = REPO / "tests" / "data" / "wall.json"
+WALL_API = re.compile(r"/api/v1/supervisor/wall(\?.*)?$")
+SUPERVISOR = "chief-wall"
+AGENT = "agent-wall"
+
+
+@pytest.fixture
+async def gateway(redis_url: str, tmp_path: Path, gateways: list[Gateway]) -> Gateway:
+    gw = Gateway(redis_url, tmp_path / "gw", HOTLINE_TICKET_PREFIX="WL")
+    gateways.append(gw)
+    gw.start()
+    await add_user(redis_url, SUPERVISOR, "agent", "supervisor")
+    await add_user(redis_url, AGENT, "agent")
+    return gw
+
+
+async def open_wall(browser: Browser, base: str, username: str, intercept: Any = None) -> Page:
+    """A new page at /supervisor/wall, logged in as `username`; with `intercept` (a document, or a function
+    called at the first request), the wall API answers that instead of the server."""
+    context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1600, "height": 1400})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The boot's GET /auth/me answers 401 before the login: the only failed request expected.
+    page.on("console", lambda m: errors.append(m.text) if (m.type == "error" and "status of 401" not in m.text)
+            or "Content Security Policy" in m.text else None)
+    page.on("dialog", lambda d: errors.append("dialog: " + d.message))
+    page.js_errors = errors  # type: ignore[attr-defined]
+    if intercept is not None:
+        body: list[str] = []
+
+        async def answer(route: Route) -> None:
+            if not body:  # the times of the first answer, then the same document every time
+                body.append(json.dumps(intercept() if callable(intercept) else intercept, ensure_ascii=False))
+            await route.fulfill(status=200, content_type="application/json", body=body[0])
+        await page.route(WALL_API, answer)
+    await page.goto(f"{base}/supervisor/wall")
+    await expect(page.locator("#login-form")).to_be_visible()
+    await page.fill("#login-username", username)
+    await page.fill("#login-password", PASSWORD)
+    await page.click("#login-submit")
+    return page
+
+
+async def shot(page: Page, tmp_path: Path, name: str, selector: str | None = None) -> bytes:
+    target = page.locator(selector) if selector else page
+    data = await target.screenshot()
+    for folder in [tmp_path] + ([Path(SCREENSHOTS)] if SCREENSHOTS else []):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return data
+
+
+def fixture_now() -> dict[str, Any]:
+    """tests/data/wall.json with its times moved to now: two deadlines ahead (one runs out in 10 s), one passed."""
+    data = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    now = clock.now()
+    data["generated_at"] = now.isoformat()
+    soon = data["deadlines"]["due_soon"]
+    soon[0]["due_at"] = (now + timedelta(seconds=10)).isoformat()  # runs out while the test watches
+    soon[1]["due_at"] = (now + timedelta(minutes=95)).isoformat()
+    data["deadlines"]["overdue"][0]["due_at"] = (now - timedelta(minutes=20)).isoformat()
+    return data
+
+
+@pytest.mark.browser
+async def test_wall_renders_the_fixture_escaped_with_live_countdowns(gateway: Gateway, browser: Browser, tmp_path: Path) -> None:
+    page = await open_wall(browser, gateway.base, SUPERVISOR, intercept=fixture_now)
+    tiles = page.locator(".tiles")
+    await expect(tiles.locator("[data-tile='total'] .tile-value")).to_have_text("12")
+    await expect(tiles.locator("[data-tile='total'] .tile-label")).to_have_text("今日受理")
+    expected = {"direct_answer_rate": "25%", "forward_share": "50%", "transfer_share": "8.3%", "diversion_share": "8.3%",
+                "response_rate": "90%", "resolution_rate": "—", "satisfaction_rate": "—", "due_soon": "2", "overdue": "1",
+                "waiting": "3", "agents_online": "3"}
+    for name, text in expected.items():
+        await expect(tiles.locator(f"[data-tile='{name}'] .tile-value"), name).to_have_text(text)
+    await expect(page.locator("#live")).to_have_attribute("data-state", "open")
+
+    rows = page.locator("#deadlines-body tr")
+    await expect(rows).to_have_count(3)
+    overdue = page.locator("#deadlines-body tr[data-ticket-id='BJ-20261205-000101']")
+    await expect(overdue).to_have_class(re.compile(r"\bis-overdue\b"))
+    await expect(overdue.locator(".countdown")).to_have_text(re.compile(r"^超期 0:(19|20):\d\d$"))
+    later = page.locator("#deadlines-body tr[data-ticket-id='BJ-20261206-000013'] .countdown")
+    await expect(later).to_have_text(re.compile(r"^剩余 1:3[45]:\d\d$"))
+    ticking = await later.text_content()
+    await expect(later).not_to_have_text(ticking or "")  # a second later
+    # The first row is the one due in 10 s: it counts down, then turns overdue by itself.
+    first = page.locator("#deadlines-body tr[data-ticket-id='BJ-20261206-000012']")
+    await expect(first.locator(".countdown")).to_have_text(re.compile(r"^剩余 0:00:\d\d$"))
+    await expect(first).to_have_class(re.compile(r"\bis-overdue\b"), timeout=20_000)
+    await expect(first.locator(".countdown")).to_have_text(re.compile(r"^超期 0:00:\d\d$"))
+
+    # Citizens' text is text: the <script> in a summary, the markup in a hot issue's street.
+    await expect(first.locator(".summary")).to_contain_text("<script>alert('x')</script>")
+    await expect(page.locator("#wall-main script, #wall-main img, #hotspots b, #hotspots i")).to_have_count(0)
+    await expect(page.locator("#hotspots-body tr")).to_have_count(2)
+    await expect(page.locator("#hotspots-body tr").nth(1)).to_contain_text("<i>学院路街道</i>")
+    await expect(page.locator("#hotspots-body tr").first.locator("svg.spark polyline")).to_have_count(1)
+    await expect(page.locator("#duplicates-pending")).to_have_text("疑似重复待处理 1 件")
+    await expect(page.locator("#queues [data-queue='phone']")).to_contain_text("最长等待 40秒")
+
+    # CSV links follow the period; 近7天 sends both dates.
+    await expect(page.locator("a[data-csv='hotspots']")).to_have_attribute("href", "/api/v1/supervisor/wall.csv?table=hotspots")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if WALL_API.search(r.url) else None)
+    await page.click("button[data-range='week']")
+    await expect(tiles.locator("[data-tile='total'] .tile-label")).to_have_text("期间受理")
+    today = clock.now().date()
+    week = f"from={(today - timedelta(days=6)).isoformat()}&to={today.isoformat()}"
+    await expect(page.locator("a[data-csv='district']").first).to_have_attribute("href", f"/api/v1/supervisor/wall.csv?table=district&{week}")
+    await page.wait_for_function("document.body.getAttribute('data-wall-loaded') !== null")
+    assert any(week in url for url in asked), asked
+
+    await page.wait_for_function("window.echarts && echarts.getMap('beijing') !== undefined")
+    await shot(page, tmp_path, "wall-fixture.png")
+    assert page.js_errors == [], page.js_errors  # type: ignore[attr-defined]
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and the rows (RGB or RGBA, 8 bits) of a PNG, filters undone (no Pillow needed)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width, height, channels = 8, b"", 0, 0, 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and colour in (2, 6), (depth, colour)
+            channels = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    rows: list[bytes] = []
+    prev = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = prev[i]
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                corner = prev[i - channels] if i >= channels else 0
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 0xFF
+        rows.append(bytes(line))
+        prev = line
+    return width, height, [bytes(r) if channels == 3 else bytes(b for i, b in enumerate(r) if i % 4 != 3) for r in rows]
+
+
+def coloured_share(data: bytes) -> float:
+    """The share of pixels that are neither the pane's white nor near-white (the drawn districts)."""
+    width, height, rows = png_pixels(data)
+    coloured = 0
+    for row in rows:
+        for i in range(0, len(row), 3):
+            if min(row[i], row[i + 1], row[i + 2]) < 235:
+                coloured += 1
+    return coloured / (width * height)
