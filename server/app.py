@@ -42,7 +42,7 @@ from knowledge_base import routes as kb_routes
 from knowledge_base.app_keys import KNOWLEDGE
 from knowledge_base.live import LiveKnowledge
 from knowledge_base.seed import seed_if_empty
-from server import case_status_routes, desk_routes, duplicate_routes, followup_routes, local_inbox_routes, ops_routes, rates_routes
+from server import case_status_routes, desk_routes, duplicate_routes, followup_routes, hotspot_routes, local_inbox_routes, ops_routes, rates_routes, wall_routes
 from server.delivery import build_outbox, run_delivery
 from server.registry import channels
 from server.worker_process import WORKER_SUPERVISOR, WorkerSupervisor
@@ -128,6 +128,8 @@ def create_app(settings: Settings, address: RedisAddress, worker_env: dict[str, 
     local_inbox_routes.setup(app)
     case_status_routes.setup(app)
     rates_routes.setup(app)
+    wall_routes.setup(app)
+    hotspot_routes.setup(app)
     followup_routes.setup(app)
     duplicate_routes.setup(app)
     for channel in channels():

@@ -295,7 +295,7 @@ def openapi_document() -> dict[str, Any]:
             "parameters": [
                 {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "date (Beijing) or ISO time with offset; default 6 days ago"},
                 {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "date (inclusive) or ISO time (exclusive); default today; at most 92 days"},
-                {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["hour", "day", "channel", "topic", "district", "unit", "total"], "default": "day"}},
+                {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["hour", "day", "channel", "kind", "topic", "district", "unit", "total"], "default": "day"}},
                 {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}},
             ],
             "responses": {"200": {"description": "`{from, to, by, rows: [{key, label, <counters>, response_rate, resolution_rate, satisfaction_rate}], total}`, "
