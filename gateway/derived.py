@@ -1,6 +1,7 @@
 """What follows from a ticket's state besides the document: the rate counters
-(gateway/rates.py), the 回访 callback lists (gateway/followups.py) and the open-request indexes
-of the duplicate check (gateway/open_requests.py). Each is a function of the ticket; a write
+(gateway/rates.py), the 回访 callback lists (gateway/followups.py), the open-request indexes
+of the duplicate check (gateway/open_requests.py) and the wall's watch lists
+(gateway/watch_lists.py). Each is a function of the ticket; a write
 applies the difference between the ticket before and after, inside the same Lua script as the
 write itself (intake, `Tickets.update`), so they never drift from the tickets.
 
@@ -9,7 +10,7 @@ The script receives the changes as ARGV: their count, then four values each:
 `R key - member` (ZREM). A member may be the pending id, replaced by the intake script."""
 from __future__ import annotations
 
-from gateway import followups, open_requests, rates
+from gateway import followups, open_requests, rates, watch_lists
 from gateway.ticket import Ticket
 
 # Lua: apply the changes starting at ARGV[first]; `id` replaces the pending id in members.
@@ -34,7 +35,7 @@ end
 
 
 def memberships(ticket: Ticket | None) -> dict[str, float]:
-    return {**followups.pending(ticket), **open_requests.indexes(ticket)}
+    return {**followups.pending(ticket), **open_requests.indexes(ticket), **watch_lists.indexes(ticket)}
 
 
 def changes(before: Ticket | None, after: Ticket) -> list[str]:

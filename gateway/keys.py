@@ -107,3 +107,32 @@ def open_by_district(district_code: str) -> str:
 def open_by_requester(digest: str) -> str:
     """Open requests of one requester (a digest of their phone or WeChat id, not the number)."""
     return f"{P}dup:requester:{digest}"
+
+
+# The supervisor wall's watch lists (gateway/watch_lists.py), sorted sets of ticket ids.
+DUE_OPEN = P + "wall:due"  # open requests by their handling deadline
+AWAITING_RESPONSE = P + "wall:awaiting"  # filed requests nobody has responded to yet, by respond-by time
+DUPLICATES_HELD = P + "wall:duplicates"  # 疑似重复 held for an agent, by intake time
+POINTS = P + "wall:points"  # tickets with coordinates, by intake time
+DESKS_ONLINE = P + "wall:desks"  # desk user -> last seen (s), refreshed by their open sockets
+
+# 热点 (triage/hotspots.py)
+HOTSPOTS = P + "hot:all"  # 热点 id -> its latest request (ms)
+HOTSPOTS_OPEN = P + "hot:open"  # area field -> the open 热点's id
+
+
+def hotspot_window(area_digest: str) -> str:
+    """The requesters seen on one area and topic within the window, by time (ms)."""
+    return f"{P}hot:w:{area_digest}"
+
+
+def hotspot_window_tickets(area_digest: str) -> str:
+    return f"{P}hot:wt:{area_digest}"
+
+
+def hotspot(hotspot_id: str) -> str:
+    return f"{P}hot:{hotspot_id}"
+
+
+def hotspot_tickets(hotspot_id: str) -> str:
+    return f"{P}hot:{hotspot_id}:t"

@@ -19,6 +19,10 @@ from gateway.redis_values import text
 log = logging.getLogger(__name__)
 
 DESK_ROLES = {"agent", "supervisor"}
+# Events that change what the supervisor wall shows; the hub follows them with one
+# `wall.changed` per WALL_DELAY, so a busy minute costs the walls a refetch a second at most.
+WALL_EVENTS = ("ticket.", "hotspot.", "call.ringing", "call.connected", "call.ended")
+WALL_DELAY = 0.5
 
 
 def desk_event(event: dict[str, Any], audience: list[str] | None = None) -> str:
@@ -67,6 +71,7 @@ class LiveHub:
         self.running = False  # the run() loop is alive
         self._attempt_failed = asyncio.Event()  # replaced by a fresh one after each failed attempt
         self.outage = OutageLog(log, "live hub")
+        self._wall_pending: asyncio.TimerHandle | None = None
 
     @property
     def subscribed(self) -> bool:
@@ -153,6 +158,16 @@ class LiveHub:
             event = json.loads(message)
         except ValueError:
             return
+        self._deliver(message, event)
+        if str(event.get("type", "")).startswith(WALL_EVENTS) and self._wall_pending is None:
+            self._wall_pending = asyncio.get_running_loop().call_later(WALL_DELAY, self._wall_changed)
+
+    def _wall_changed(self) -> None:
+        self._wall_pending = None
+        event = {"type": "wall.changed", "audience": []}  # supervisors only
+        self._deliver(json.dumps(event), event)
+
+    def _deliver(self, message: str, event: dict[str, Any]) -> None:
         for conn in list(self.connections):
             if conn.wants(event):
                 try:

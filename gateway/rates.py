@@ -1,4 +1,5 @@
-"""The three rates (响应率, 解决率, 满意率) as counters, bucketed by hour, never by scanning tickets.
+"""The three rates (响应率, 解决率, 满意率) and the supervisor wall's volumes as counters, bucketed
+by hour, never by scanning tickets.
 
 What a ticket adds to the counters is a pure function of the ticket (`contribution`); every
 write of a ticket (intake's script, `Tickets.update`'s compare-and-set) applies the difference
@@ -7,7 +8,9 @@ ticket's counts always sit under its latest topic, district and unit, and a re-a
 moves instead of counting twice.
 
 Keys: `{hl}:rates:<YYYYMMDDHH>` (Beijing hour), a hash. Fields: `<counter>` (all tickets) and
-`<counter>|<dimension>|<value>` for the dimensions channel, topic, district and unit.
+`<counter>|<dimension>|<value>` for the dimensions channel, kind, topic, district and unit.
+Besides the rate counters, the outcome counters (answered, forwarded, transferred, diverted,
+merged: how each request was responded to) give the wall its 直接答复率 and shares.
 The response and closing counters sit in the hour the ticket was received; the 回访 counters in
 the hour of the answer. Definitions: docs/rates.md.
 """
@@ -21,16 +24,19 @@ from gateway.clock import BEIJING
 from gateway.deadlines import respond_by
 from gateway.ticket import Abandoned, Answered, Diverted, Forwarded, Merged, Ticket, Transferred
 
-DIMENSIONS = ("channel", "topic", "district", "unit")
+DIMENSIONS = ("channel", "kind", "topic", "district", "unit")
 RESPONSE_COUNTERS = ("received", "responded", "responded_on_time", "closed", "closed_on_time")
 FOLLOWUP_COUNTERS = ("followups", "resolved", "satisfied", "basically_satisfied", "unsatisfied")
 COUNTERS = RESPONSE_COUNTERS + FOLLOWUP_COUNTERS
-UNKNOWN = {"topic": "未分类", "district": "未知", "unit": "未指定"}
+# How a counted request was responded to, in the hour it was received (the wall's shares).
+OUTCOMES: dict[type, str] = {Answered: "answered", Forwarded: "forwarded", Transferred: "transferred",
+                             Diverted: "diverted", Merged: "merged"}
+UNKNOWN = {"kind": "unknown", "topic": "未分类", "district": "未知", "unit": "未指定"}
 BUCKET_TTL_SECONDS = 400 * 86400  # a year of history and a little more
 # 满意率 = (满意 + BASIC_WEIGHT × 基本满意) / 回访数. We count 基本满意 in full; the raw counts are
 # served too, so another weighting can be computed from them.
 BASIC_WEIGHT = 1.0
-_RESPONSES = (Answered, Forwarded, Transferred, Diverted, Merged)
+_RESPONSES = (Answered, Forwarded, Transferred, Diverted, Merged)  # the keys of OUTCOMES
 _UNFINISHED_MODES = {"chat", "collecting"}  # a conversation or a draft is not yet a request
 
 Contribution = Counter[tuple[str, str]]  # (bucket key, field) -> count
@@ -45,6 +51,7 @@ def dimensions(ticket: Ticket) -> dict[str, str]:
     unit = (ticket.case.unit if ticket.case and ticket.case.unit else None) or (dispatch.unit.name if dispatch and dispatch.unit else None)
     values = {
         "channel": str(ticket.channel),
+        "kind": str(ticket.kind) if ticket.kind else None,
         "topic": dispatch.category if dispatch and dispatch.category else None,
         "district": ticket.location.district if ticket.location and ticket.location.district else None,
         "unit": unit,
@@ -72,6 +79,7 @@ def contribution(ticket: Ticket | None) -> Contribution:
         disposition = ticket.disposition
         if isinstance(disposition, _RESPONSES):
             names.append((received, "responded"))
+            names.append((received, OUTCOMES[type(disposition)]))
             if disposition.at <= respond_by(ticket.received_at, ticket.urgency):
                 names.append((received, "responded_on_time"))
         case = ticket.case

@@ -90,6 +90,9 @@ class Settings:
     outbox_claim_idle_seconds: float = 30.0
     outbox_concurrency: int = 16
     ready_max_outbox_lag: int = 10_000
+    # 热点: this many different citizens on one topic in one street (or district) within the window
+    hotspot_min_citizens: int = 5
+    hotspot_window_minutes: int = 120
     # Citizen portal limits
     rate_limit_ip_per_hour: int = 30
     # Reverse proxies whose X-Forwarded-For is believed (IPs/CIDRs, comma separated; empty: none).
@@ -154,6 +157,8 @@ class Settings:
         self.sentinel_addresses  # noqa: B018  # parsed once here, so a bad value stops start-up
         if self.redis_min_replicas < 0:
             raise ValueError("HOTLINE_REDIS_MIN_REPLICAS must be 0 or more")
+        if self.hotspot_min_citizens < 2 or self.hotspot_window_minutes < 1:
+            raise ValueError("HOTLINE_HOTSPOT_MIN_CITIZENS must be 2 or more and HOTLINE_HOTSPOT_WINDOW_MINUTES 1 or more")
         try:
             [ipaddress.ip_network(part.strip(), strict=False) for part in self.trusted_proxies.split(",") if part.strip()]
         except ValueError as exc:

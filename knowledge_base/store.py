@@ -23,6 +23,7 @@ from gateway.redis_values import text, text_fields
 from knowledge_base.models import ENTRY_ID, EntryContent, EntryState, EntryStatus, EntryVersion
 
 K = keys.P + "kb:"
+NOTICE_MAX_DAYS = 7  # a 热点 notice published without review expires within a week
 
 
 def changed_channel(redis: Redis) -> str:
@@ -206,6 +207,27 @@ class KnowledgeBase:
             return {"action": "published", "version": number, "detail": {"superseded": superseded}, "announce": True}
 
         return await self._transition(entry_id, reviewer, change)
+
+    async def publish_notice(self, entry_id: str, supervisor: str, source: str) -> EntryState:
+        """Publish a 热点 notice the supervisor just wrote, without a second reviewer: a notice
+        that helps only if the bot answers with it now (e.g. 停水, 预计18时恢复). Only an entry
+        with an expiry within NOTICE_MAX_DAYS qualifies; the audit names it a notice and its
+        source, so editors see every one (knowledge_base/notices.py)."""
+
+        async def change(state: EntryState, pipe: Any) -> dict[str, Any]:
+            candidate = await self._stored_version(entry_id, state.latest_version)
+            if state.status != EntryStatus.draft or candidate.expires_at is None:
+                raise WorkflowError(409, "not_a_notice", "只有带失效日期的公告草稿可以直接发布")
+            if (candidate.expires_at - clock.now().date()).days > NOTICE_MAX_DAYS:
+                raise WorkflowError(422, "notice_too_long", f"公告有效期最长{NOTICE_MAX_DAYS}天，更长期的内容请走知识库审核流程")
+            pipe.hset(reviews_key(entry_id), str(state.latest_version),
+                      json.dumps({"reviewer": supervisor, "published_at": clock.now().isoformat(), "notice": source}))
+            pipe.incr(REVISION)
+            state.status = EntryStatus.published
+            state.published_version = state.latest_version
+            return {"action": "notice_published", "version": state.latest_version, "detail": {"source": source}, "announce": True}
+
+        return await self._transition(entry_id, supervisor, change)
 
     async def archive(self, entry_id: str, actor: str) -> EntryState:
         async def change(state: EntryState, pipe: Any) -> dict[str, Any]:

@@ -42,7 +42,18 @@ from knowledge_base import routes as kb_routes
 from knowledge_base.app_keys import KNOWLEDGE
 from knowledge_base.live import LiveKnowledge
 from knowledge_base.seed import seed_if_empty
-from server import case_status_routes, desk_routes, duplicate_routes, followup_routes, local_inbox_routes, ops_routes, rates_routes, wall_page
+from server import (
+    case_status_routes,
+    desk_routes,
+    duplicate_routes,
+    followup_routes,
+    hotspot_routes,
+    local_inbox_routes,
+    ops_routes,
+    rates_routes,
+    wall_page,
+    wall_routes,
+)
 from server.delivery import build_outbox, run_delivery
 from server.registry import channels
 from server.worker_process import WORKER_SUPERVISOR, WorkerSupervisor
@@ -128,7 +139,9 @@ def create_app(settings: Settings, address: RedisAddress, worker_env: dict[str, 
     local_inbox_routes.setup(app)
     case_status_routes.setup(app)
     rates_routes.setup(app)
-    wall_page.setup(app)  # /supervisor/wall and its static files; its data: the supervisor wall API
+    wall_routes.setup(app)
+    wall_page.setup(app)  # the page /supervisor/wall (its data: wall_routes) and its static files
+    hotspot_routes.setup(app)
     followup_routes.setup(app)
     duplicate_routes.setup(app)
     for channel in channels():

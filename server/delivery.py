@@ -20,6 +20,7 @@ from knowledge_base.live import LiveKnowledge
 from server.registry import channels
 from triage.catalogue_store import CatalogueStore
 from triage.classify import warm as warm_triage
+from triage.hotspots import HotspotRules
 from triage.router import Router
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ def build_outbox(settings: Settings, redis: Redis, tickets: Tickets, metrics: Me
 async def run_delivery(outbox: Outbox, knowledge: LiveKnowledge, settings: Settings, stop: asyncio.Event) -> None:
     """Run router, outbox and retry releaser until `stop` is set, then close the targets."""
     warming = asyncio.create_task(asyncio.to_thread(warm_triage), name="triage-warm-up")  # the router waits for it, deliveries don't
-    router = Router(outbox, outbox.tickets, knowledge, settings.instance_id, settings.outbox_claim_idle_seconds, warming)
+    router = Router(outbox, outbox.tickets, knowledge, settings.instance_id, settings.outbox_claim_idle_seconds,
+                    HotspotRules.of(settings), warming)
     await outbox.worker.ensure_group()
     await router.worker.ensure_group()
     log.info("delivery started", extra={"instance": settings.instance_id, "case_target": outbox.targets[CASE_HOP].name})

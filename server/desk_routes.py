@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio import Redis
 
-from gateway import clock
+from gateway import clock, keys
 from gateway.app_keys import BLOBS, LIVE_HUB, METRICS, OUTBOX, REDIS, SESSIONS, SETTINGS, TICKETS
 from gateway.auth import actor, change_password, log_in, requires
 from gateway.errors import ApiError
@@ -21,6 +23,7 @@ from gateway.live_events import DeskConnection
 from gateway.media_types import sniff
 from gateway.outbox import ALREADY_REDRIVEN, CASE_HOP, DEAD_LETTER_PAGE_MAX, NOT_FOUND, RedriveCounts, is_stream_id
 from gateway.phone_numbers import InvalidPhone, mask, to_e164
+from gateway.redis_faults import REDIS_UNREACHABLE
 from gateway.route_tickets import ticket_or_404
 from gateway.sessions import STAFF_SESSION
 from gateway.ticket import Dispatch, HandlingUnit, HistoryEvent, Kind, Location, Message, Provenance, Ticket
@@ -30,10 +33,12 @@ from triage import corrections
 from triage.app_keys import CATALOGUE
 from triage.assessment import assess_and_fill
 from triage.dispatch import Catalogue
+from triage.hotspots import HotspotRules
 from triage.taxonomy import topics
 
 STATIC = Path(__file__).resolve().parents[1] / "gateway" / "static" / "agent"  # the desk page and what every panel shares
 DESK = ("agent", "supervisor")
+PRESENCE_SECONDS = 30  # how often an open desk socket refreshes the wall's 在线坐席 (server/wall.py reads 75 s)
 
 
 class LoginIn(BaseModel):
@@ -261,7 +266,8 @@ async def forward(request: web.Request) -> web.Response:
     ticket = await ticket_or_404(request)
     # Triage assesses what the agent filed (call, video, partner transfer) and fills only what
     # the agent left open, so the case system gets a topic and a recommended unit.
-    assessment = await assess_and_fill(request.app[TICKETS], ticket.id, request.app[KNOWLEDGE].snapshot, clock.now())
+    assessment = await assess_and_fill(request.app[TICKETS], ticket.id, request.app[KNOWLEDGE].snapshot, clock.now(),
+                                      HotspotRules.of(request.app[SETTINGS]))
     event = HistoryEvent(at=clock.now(), actor=actor(request), event="forward_requested",
                          detail={"hop": CASE_HOP, "reason": body.reason, "bot": assessment.record})
     if not await request.app[OUTBOX].enqueue(ticket.id, CASE_HOP, event):
@@ -354,22 +360,36 @@ async def desk_socket(request: web.Request) -> web.WebSocketResponse:
     conn = DeskConnection(ws=ws, username=session["user"], roles=frozenset(session["roles"]))
     request.app[METRICS].websockets.inc()
     sender: asyncio.Task[None] | None = None
+    presence: asyncio.Task[None] | None = None
     try:
         # Subscribed before the socket opens: the desk reloads its list on open, and no event
         # may fall between that reload and the first push.
         await hub.add(conn)
         await ws.prepare(request)
         sender = asyncio.create_task(_pump(conn))
+        presence = asyncio.create_task(_present(request.app[REDIS], conn))
         await ws.send_str(json.dumps({"type": "hello", "instance": request.app[SETTINGS].instance_id}))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == "ping":
                 await ws.send_str('{"type":"pong"}')
     finally:
         hub.remove(conn)
-        if sender is not None:
-            sender.cancel()
+        for task in (sender, presence):
+            if task is not None:
+                task.cancel()
         request.app[METRICS].websockets.dec()
     return ws
+
+
+async def _present(redis: Redis, conn: DeskConnection) -> None:
+    """Keep the user on the wall's 在线坐席 while this socket is open (a missed refresh, e.g. in
+    a Redis outage, only drops them from the count until the next one)."""
+    while not conn.ws.closed:
+        try:
+            await redis.zadd(keys.DESKS_ONLINE, {conn.username: time.time()})
+        except REDIS_UNREACHABLE:
+            pass
+        await asyncio.sleep(PRESENCE_SECONDS)
 
 
 async def _pump(conn: DeskConnection) -> None:

@@ -20,8 +20,11 @@ from knowledge_base.routes import NewEntryIn, PublishIn, RejectIn, RollbackIn, S
 from server.case_status_routes import SignedCaseUpdateIn
 from server.desk_routes import BulkRedriveIn, CatalogueIn, ForwardIn, LoginIn, NoteIn, TicketPatch
 from server.duplicate_routes import MergeIn
+from server.hotspot_routes import NoticeIn
 from server.local_inbox_routes import LocalCaseMarkIn
 from server.registry import channels
+
+HOTSPOT_ID = {"name": "hotspot_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^HS-[0-9A-F]{10}$"}}
 
 
 class Error(BaseModel):
@@ -180,7 +183,7 @@ def openapi_document() -> dict[str, Any]:
     inputs: list[type[BaseModel]] = [
         LoginIn, PasswordChangeIn, NoteIn, TicketPatch, ForwardIn, EntryContent,
         NewEntryIn, SaveIn, PublishIn, RejectIn, RollbackIn, TryIn, SynonymsIn, BulkRedriveIn, CatalogueIn, SignedCaseUpdateIn, LocalCaseMarkIn,
-        FollowUpIn, MergeIn,
+        FollowUpIn, MergeIn, NoticeIn,
         *(m for part in _channel_parts() for m in part.models)]
     outputs: list[type[BaseModel]] = [EntryVersion, Ticket, Error, TicketSummary, TicketList, DeadLetterList, BulkRedriveResult, CaseReceipt, CaseUpdateReceipt,
                                       *(m for part in _channel_parts() for m in part.responses)]
@@ -295,11 +298,58 @@ def openapi_document() -> dict[str, Any]:
             "parameters": [
                 {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "date (Beijing) or ISO time with offset; default 6 days ago"},
                 {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "date (inclusive) or ISO time (exclusive); default today; at most 92 days"},
-                {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["hour", "day", "channel", "topic", "district", "unit", "total"], "default": "day"}},
+                {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["hour", "day", "channel", "kind", "topic", "district", "unit", "total"], "default": "day"}},
                 {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}},
             ],
             "responses": {"200": {"description": "`{from, to, by, rows: [{key, label, <counters>, response_rate, resolution_rate, satisfaction_rate}], total}`, "
                                                  "or text/csv with Chinese headers"}, **errors(401, 403, 422)},
+        }},
+        "/api/v1/supervisor/wall": {"get": {
+            "tags": ["supervisor"], "operationId": "supervisorWall", **desk,
+            "summary": "监督大屏 data: volumes by channel, kind, topic, district and hour, outcome shares and the three rates for a period; "
+                       "deadlines, queues, desks online, 热点, held duplicates and map points as they are now",
+            "description": "Read from hourly counters and watch lists kept with every ticket write, never by scanning tickets. "
+                           "The desk WebSocket sends `wall.changed` (at most twice a second) when a refetch would show something new.",
+            "parameters": [
+                {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "date (Beijing) or ISO time with offset; default today"},
+                {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "date (inclusive) or ISO time (exclusive); default today; at most 92 days"},
+            ],
+            "responses": {"200": {"description": "`{from, to, generated_at, volume: {total, by_channel, by_kind, by_topic, by_district, by_hour}, outcomes, rates, "
+                                                 "deadlines: {overdue_count, due_soon_count, overdue, due_soon, awaiting_response, awaiting_response_late}, "
+                                                 "waiting, agents_online, hotspots, duplicates: {pending}, points}`"}, **errors(401, 403, 422)},
+        }},
+        "/api/v1/supervisor/wall.csv": {"get": {
+            "tags": ["supervisor"], "operationId": "supervisorWallCsv", **desk,
+            "summary": "One table of the wall as CSV (UTF-8 with BOM, Chinese headers)",
+            "parameters": [
+                {"name": "table", "in": "query", "required": True,
+                 "schema": {"type": "string", "enum": ["channel", "kind", "topic", "district", "hour", "deadlines", "hotspots"]}},
+                {"name": "from", "in": "query", "schema": {"type": "string"}}, {"name": "to", "in": "query", "schema": {"type": "string"}},
+            ],
+            "responses": {"200": {"description": "text/csv"}, **errors(401, 403, 422)},
+        }},
+        "/api/v1/supervisor/hotspots": {"get": {
+            "tags": ["supervisor"], "operationId": "listHotspots", **desk,
+            "summary": "热点: open ones first, then the latest closed; each with its requests, trend, notice; and the rules in force",
+            "responses": {"200": {"description": "`{hotspots: [{id, topic, district, street, state, count, first_at, last_at, trend, ticket_ids, notice}], rules}`"},
+                          **errors(401, 403)},
+        }},
+        "/api/v1/supervisor/hotspots/{hotspot_id}": {"get": {
+            "tags": ["supervisor"], "operationId": "getHotspot", **desk, "summary": "One 热点",
+            "parameters": [HOTSPOT_ID], "responses": {"200": {"description": "the 热点"}, **errors(401, 403, 404)},
+        }},
+        "/api/v1/supervisor/hotspots/{hotspot_id}/notice": {"post": {
+            "tags": ["supervisor"], "operationId": "publishHotspotNotice", **desk,
+            "summary": "Publish a notice from an open 热点: a knowledge-base entry, served at once and until `expires_at`, without a second reviewer "
+                       "(audited as notice_published; at most 7 days)",
+            "description": "409 `hotspot_closed`; 422 `validation_failed` (`expires_not_after_today`), `notice_too_long`; 404 `hotspot_not_found`.",
+            "parameters": [HOTSPOT_ID, csrf], "requestBody": json_body("NoticeIn"),
+            "responses": {"201": {"description": "`{notice: {entry_id, text, expires_at, by, at}, hotspot}`"}, **errors(401, 403, 404, 409, 415, 422)},
+        }},
+        "/api/v1/supervisor/hotspots/{hotspot_id}/close": {"post": {
+            "tags": ["supervisor"], "operationId": "closeHotspot", **desk,
+            "summary": "Close a 热点; its area and topic count afresh from now",
+            "parameters": [HOTSPOT_ID, csrf], "responses": {"200": {"description": "the closed 热点"}, **errors(401, 403, 404, 409)},
         }},
         "/api/v1/agent/followups": {"get": {
             "tags": ["desk"], "operationId": "followupCallbacks", **desk,

@@ -16,7 +16,7 @@ from gateway.json_io import json_response
 from gateway.rate_report import GROUPS, MAX_HOURS, report
 
 
-def _moment(raw: str, field: str, end: bool) -> datetime:
+def moment(raw: str, field: str, end: bool) -> datetime:
     """A date (Beijing; `to` includes the whole day) or an ISO time with offset (to the hour)."""
     try:
         if len(raw) == 10:
@@ -35,12 +35,12 @@ def _moment(raw: str, field: str, end: bool) -> datetime:
 async def rates(request: web.Request) -> web.Response:
     q = request.query
     today = clock.now().date().isoformat()
-    start = _moment(q.get("from") or (clock.now().date() - timedelta(days=6)).isoformat(), "from", end=False)
-    end = _moment(q.get("to") or today, "to", end=True)
+    start = moment(q.get("from") or (clock.now().date() - timedelta(days=6)).isoformat(), "from", end=False)
+    end = moment(q.get("to") or today, "to", end=True)
     by = q.get("by", "day")
     errors = []
     if by not in GROUPS:
-        errors.append({"field": "by", "code": "invalid_group", "message": "分组须为 hour、day、channel、topic、district、unit 或 total"})
+        errors.append({"field": "by", "code": "invalid_group", "message": "分组须为 hour、day、channel、kind、topic、district、unit 或 total"})
     if end <= start:
         errors.append({"field": "to", "code": "to_not_after_from", "message": "结束时间须晚于开始时间"})
     elif (end - start) > timedelta(hours=MAX_HOURS):

@@ -15,10 +15,11 @@ from gateway.ticket import HistoryEvent, Ticket
 from gateway.tickets import Tickets
 from knowledge_base.snapshot import KnowledgeSnapshot
 from knowledge_base.text import normalise_head
-from triage import lexicon
+from triage import hotspots, lexicon
 from triage.classify import beijing_fields, classify
 from triage.decision import MAX_TEXT, Conversation, Decision, decide, with_dispatch
 from triage.fill import fill_in
+from triage.hotspots import HotspotRules
 from triage.lexicon import EMERGENCY_WHAT
 from triage.places import find_location
 
@@ -55,14 +56,16 @@ def assess(ticket: Ticket, kb: KnowledgeSnapshot, now: datetime) -> Assessment:
 
 
 async def assess_and_fill(tickets: Tickets, ticket_id: str, kb: KnowledgeSnapshot, now: datetime,
-                          by: str = "bot") -> Assessment:
+                          hotspot_rules: HotspotRules, by: str = "bot") -> Assessment:
     """Assess the stored ticket and write what the fill policy allows (one compare-and-set step,
-    and none at all when nothing is open)."""
+    and none at all when nothing is open); then count it towards a 热点 of its place and topic."""
     ticket = await tickets.document(ticket_id)
     result = assess(ticket, kb, now)
-    if fill_in(ticket.model_copy(deep=True), result.decision, now, by):
-        await tickets.update(ticket_id, lambda t: fill_in(t, result.decision, now, by),
-                             HistoryEvent(at=now, actor="bot", event="bot_assessed", detail=result.record))
+    filled = ticket.model_copy(deep=True)
+    if fill_in(filled, result.decision, now, by):
+        filled = await tickets.update(ticket_id, lambda t: fill_in(t, result.decision, now, by),
+                                      HistoryEvent(at=now, actor="bot", event="bot_assessed", detail=result.record))
+    await hotspots.observe(tickets.redis, filled, hotspot_rules)
     return result
 
 

@@ -23,6 +23,7 @@ from knowledge_base.live import LiveKnowledge
 from triage import duplicates
 from triage.assessment import Assessment, assess_and_fill
 from triage.classify import partner_names
+from triage.hotspots import HotspotRules
 
 AGENT_DECIDED_MODES = {"chat", "call", "collecting"}
 ASSESS_ONLY_MODES = {"partner"}
@@ -30,8 +31,9 @@ ASSESS_ONLY_MODES = {"partner"}
 
 class Router:
     def __init__(self, outbox: Outbox, tickets: Tickets, knowledge: LiveKnowledge, instance_id: str, claim_idle: float,
-                 warm_up: asyncio.Task[None] | None = None) -> None:
+                 hotspot_rules: HotspotRules, warm_up: asyncio.Task[None] | None = None) -> None:
         self.outbox = outbox
+        self.hotspot_rules = hotspot_rules
         self.warm_up = warm_up  # triage's models loading beside the first deliveries
         self.tickets = tickets
         self.knowledge = knowledge
@@ -52,7 +54,7 @@ class Router:
             await self.knowledge.ready.wait()
         if self.warm_up is not None and not self.warm_up.done():
             await asyncio.shield(self.warm_up)  # deciding before the models are loaded would block the loop
-        assessment = await assess_and_fill(self.tickets, fields["ticket"], self.knowledge.snapshot, clock.now())
+        assessment = await assess_and_fill(self.tickets, fields["ticket"], self.knowledge.snapshot, clock.now(), self.hotspot_rules)
         if mode in ASSESS_ONLY_MODES:
             await self.outbox.redis.xack(*ack)
             return

@@ -45,6 +45,7 @@ from gateway.tickets import TicketNotFound, Tickets
 from knowledge_base.live import LiveKnowledge
 from triage.assessment import assess_and_fill, filed_reply, place_said
 from triage.decision import Decision
+from triage.hotspots import HotspotRules
 from triage.router import send_on
 from triage.turn import Turns
 
@@ -95,8 +96,9 @@ class Draft:
 
 class Dialogue:
     def __init__(self, redis: Redis, intake: Intake, tickets: Tickets, knowledge: LiveKnowledge, turns: Turns,
-                 blobs: BlobStore, outbox: Outbox) -> None:
+                 blobs: BlobStore, outbox: Outbox, hotspot_rules: HotspotRules) -> None:
         self.redis = redis
+        self.hotspot_rules = hotspot_rules
         self.turns = turns  # triage decides; HOTLINE_NLU picks its engine
         self.intake = intake
         self.tickets = tickets
@@ -305,7 +307,7 @@ class Dialogue:
             ticket.requester.phone = draft.phone
 
         await self._change(ticket_id, complete, "filed")
-        assessment = await assess_and_fill(self.tickets, ticket_id, self.knowledge.snapshot, clock.now())
+        assessment = await assess_and_fill(self.tickets, ticket_id, self.knowledge.snapshot, clock.now(), self.hotspot_rules)
         await send_on(self.outbox, self.tickets, ticket_id, assessment, "市民通过公众号登记的诉求，转派承办单位办理")
         return ticket_id, assessment.decision
 

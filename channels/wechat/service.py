@@ -19,6 +19,7 @@ from gateway.app_keys import BLOBS, INTAKE, OUTBOX, REDIS, SETTINGS, TICKETS
 from gateway.errors import ApiError
 from knowledge_base.app_keys import KNOWLEDGE
 from triage.app_keys import TURNS
+from triage.hotspots import HotspotRules
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ class WeChatChannel:
         self.redis = app[REDIS]
         self.guard = ReplayGuard(app[REDIS], load_window())
         self.api = WeChatApi(app[REDIS], settings.wechat_api_base)
-        self.dialogue = Dialogue(app[REDIS], app[INTAKE], app[TICKETS], app[KNOWLEDGE], app[TURNS], app[BLOBS], app[OUTBOX])
+        self.dialogue = Dialogue(app[REDIS], app[INTAKE], app[TICKETS], app[KNOWLEDGE], app[TURNS], app[BLOBS], app[OUTBOX],
+                                 HotspotRules.of(app[SETTINGS]))
         self.outbox = app[OUTBOX]
         self.pending: set[asyncio.Task[Any]] = set()
 

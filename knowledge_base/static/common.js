@@ -29,7 +29,8 @@ export const URGENCY_LABELS = Staff.URGENCY_LABELS;
 
 export const ACTION_LABELS = {
   created: '新建', saved: '保存', submitted: '提交审核', published: '发布', rejected: '退回',
-  archived: '归档', rolled_back: '回滚', imported: '导入', synonyms_changed: '修改同义词'
+  archived: '归档', rolled_back: '回滚', imported: '导入', synonyms_changed: '修改同义词',
+  notice_published: '热点公告发布（免审）'
 };
 // Accounts the system itself uses.
 const ACTOR_LABELS = { 'sample-import': '示例导入', 'system-seed': '系统初始化' };
