@@ -9,6 +9,7 @@ ticket raises the tile live over the desk WebSocket, the CSV export has Chinese 
 agent without the supervisor role is refused."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -18,8 +19,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Page, Route, WebSocket, expect
 
 from gateway import clock
 from tests.support.browser import skip_without_chromium
@@ -53,11 +55,18 @@ async def open_wall(browser: Browser, base: str, username: str, intercept: Any =
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # The boot's GET /auth/me answers 401 before the login: the only failed request expected.
-    page.on("console", lambda m: errors.append(m.text) if (m.type == "error" and "status of 401" not in m.text)
+    page.on("console", lambda m: errors.append(m.text) if (m.type == "error" and not m.text.startswith("Failed to load resource"))
             or "Content Security Policy" in m.text else None)
+    # Failed requests, by URL; the boot's GET /auth/me answers 401 before the login, as it should.
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and not r.url.endswith("/api/v1/auth/me") else None)
     page.on("dialog", lambda d: errors.append("dialog: " + d.message))
     page.js_errors = errors  # type: ignore[attr-defined]
+    frames: list[str] = []  # what the desk socket brought
+
+    def watch(ws: WebSocket) -> None:
+        ws.on("framereceived", lambda payload: frames.append(payload if isinstance(payload, str) else payload.decode()))
+    page.on("websocket", watch)
+    page.ws_frames = frames  # type: ignore[attr-defined]
     if intercept is not None:
         body: list[str] = []
 
@@ -75,8 +84,7 @@ async def open_wall(browser: Browser, base: str, username: str, intercept: Any =
 
 
 async def shot(page: Page, tmp_path: Path, name: str, selector: str | None = None) -> bytes:
-    target = page.locator(selector) if selector else page
-    data = await target.screenshot()
+    data = await (page.locator(selector).screenshot() if selector else page.screenshot(full_page=True))
     for folder in [tmp_path] + ([Path(SCREENSHOTS)] if SCREENSHOTS else []):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
@@ -103,7 +111,7 @@ async def test_wall_renders_the_fixture_escaped_with_live_countdowns(gateway: Ga
     await expect(tiles.locator("[data-tile='total'] .tile-label")).to_have_text("今日受理")
     expected = {"direct_answer_rate": "25%", "forward_share": "50%", "transfer_share": "8.3%", "diversion_share": "8.3%",
                 "response_rate": "90%", "resolution_rate": "—", "satisfaction_rate": "—", "due_soon": "2", "overdue": "1",
-                "waiting": "3", "agents_online": "3"}
+                "waiting": "1", "agents_online": "3"}
     for name, text in expected.items():
         await expect(tiles.locator(f"[data-tile='{name}'] .tile-value"), name).to_have_text(text)
     await expect(page.locator("#live")).to_have_attribute("data-state", "open")
@@ -126,11 +134,17 @@ async def test_wall_renders_the_fixture_escaped_with_live_countdowns(gateway: Ga
     # Citizens' text is text: the <script> in a summary, the markup in a hot issue's street.
     await expect(first.locator(".summary")).to_contain_text("<script>alert('x')</script>")
     await expect(page.locator("#wall-main script, #wall-main img, #hotspots b, #hotspots i")).to_have_count(0)
-    await expect(page.locator("#hotspots-body tr")).to_have_count(2)
-    await expect(page.locator("#hotspots-body tr").nth(1)).to_contain_text("<i>学院路街道</i>")
-    await expect(page.locator("#hotspots-body tr").first.locator("svg.spark polyline")).to_have_count(1)
+    hotspots = page.locator("#hotspots-body tr")
+    await expect(hotspots).to_have_count(3)
+    await expect(hotspots.nth(1)).to_contain_text("<i>学院路街道</i>")
+    await expect(hotspots.nth(1)).to_contain_text("已发布通告")
+    await expect(hotspots.first.locator("svg.spark polyline")).to_have_count(1)
+    await expect(hotspots.last).to_have_class(re.compile(r"\bis-closed\b"))  # closed ones last
+    await expect(hotspots.last).to_contain_text("已关闭")
     await expect(page.locator("#duplicates-pending")).to_have_text("疑似重复待处理 1 件")
+    await expect(page.locator("#deadlines-counts")).to_have_text("已超期 1 件，2小时内到期 2 件；待响应 4 件，其中超时 1 件")
     await expect(page.locator("#queues [data-queue='phone']")).to_contain_text("最长等待 40秒")
+    await expect(page.locator("#queues [data-queue='chat']")).to_be_hidden()  # the API has no chat queue
 
     # CSV links follow the period; 近7天 sends both dates.
     await expect(page.locator("a[data-csv='hotspots']")).to_have_attribute("href", "/api/v1/supervisor/wall.csv?table=hotspots")
@@ -146,7 +160,83 @@ async def test_wall_renders_the_fixture_escaped_with_live_countdowns(gateway: Ga
 
     await page.wait_for_function("window.echarts && echarts.getMap('beijing') !== undefined")
     await shot(page, tmp_path, "wall-fixture.png")
+    assert shaded_share(await shot(page, tmp_path, "wall-fixture-map.png", "#chart-map")) > 0.01
     assert page.js_errors == [], page.js_errors  # type: ignore[attr-defined]
+
+
+async def file_request(http: aiohttp.ClientSession, base: str, district: str, description: str, phone: str) -> str:
+    """A citizen's request through the public API (the web channel): its ticket id."""
+    body = {"kind": "complaint", "phone": phone, "district": district, "description": description}
+    async with http.post(f"{base}/api/v1/requests", json=body) as resp:
+        assert resp.status == 201, await resp.text()
+        return str((await resp.json())["ticket_id"])
+
+
+REQUESTS = [
+    ("朝阳区", "朝阳区望京西园三区东门外的路灯坏了一个多星期，晚上一片漆黑，老人孩子出行很不安全，请尽快维修。", "13812345601"),
+    ("朝阳区", "朝阳区酒仙桥路十号院小区门口的污水井冒水，路面结冰，行人容易滑倒，请派人处理。", "13812345602"),
+    ("海淀区", "海淀区学院路街道某小区楼下餐馆深夜施工噪音很大，影响居民休息，请相关部门管一管。", "13812345603"),
+]
+
+
+@pytest.mark.browser
+async def test_wall_counts_real_tickets_live_draws_the_map_and_exports_csv(gateway: Gateway, browser: Browser, tmp_path: Path) -> None:
+    base = gateway.base
+    async with aiohttp.ClientSession() as http:
+        for district, description, phone in REQUESTS:
+            await file_request(http, base, district, description, phone)
+
+        page = await open_wall(browser, base, SUPERVISOR)
+        total = page.locator(".tiles [data-tile='total'] .tile-value")
+        await expect(total).to_have_text(str(len(REQUESTS)))
+        await expect(page.locator(".tiles [data-tile='total'] .tile-label")).to_have_text("今日受理")
+        await expect(page.locator("#live")).to_have_attribute("data-state", "open")
+        await expect(page.locator("#live-text")).to_have_text("实时连接")
+
+        # The map: the districts with requests are shaded (blue), read from a screenshot of it.
+        await page.wait_for_function("window.echarts && echarts.getMap('beijing') !== undefined")
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:
+            share = shaded_share(await shot(page, tmp_path, "wall-map.png", "#chart-map"))
+            if share > 0.005 or asyncio.get_running_loop().time() > deadline:
+                break
+        assert share > 0.005, share
+
+        # Live: one more request raises 今日受理 by one, pushed over the desk socket (wall.changed),
+        # well before the 30 s poll.
+        await file_request(http, base, "海淀区", "海淀区中关村大街的公交站牌被撞歪了，存在安全隐患，请尽快修复。", "13812345604")
+        await expect(total).to_have_text(str(len(REQUESTS) + 1), timeout=10_000)
+        assert any('"wall.changed"' in f for f in page.ws_frames), page.ws_frames  # type: ignore[attr-defined]
+        await shot(page, tmp_path, "wall-real.png")
+
+        # CSV: the link's own URL, with the page's session; UTF-8 with a BOM and Chinese headers.
+        href = await page.locator("a[data-csv='district']").first.get_attribute("href")
+        assert href == "/api/v1/supervisor/wall.csv?table=district"
+        csv = await page.request.get(base + href)
+        assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
+        raw = await csv.body()
+        assert raw.startswith(b"\xef\xbb\xbf")
+        lines = raw.decode("utf-8-sig").splitlines()
+        assert lines[0] == "区,受理数", lines
+        assert {"朝阳区,2", "海淀区,2"} <= set(lines), lines
+        deadlines_href = await page.locator("a[data-csv='deadlines']").get_attribute("href")
+        deadlines = (await (await page.request.get(base + (deadlines_href or ""))).body()).decode("utf-8-sig").splitlines()
+        assert deadlines[0].startswith("工单号,"), deadlines
+        assert page.js_errors == [], page.js_errors  # type: ignore[attr-defined]
+
+    # An agent without the supervisor role: refused on the page (still logged in: the session may
+    # be their desk's), and by the API.
+    agent = await open_wall(browser, base, AGENT)
+    await expect(agent.locator("#wall-denied")).to_be_visible()
+    await expect(agent.locator("#wall-denied")).to_contain_text("仅班长/管理员可查看监督大屏")
+    await expect(agent.locator("#wall-main")).to_be_hidden()
+    await shot(agent, tmp_path, "wall-denied.png")
+    assert (await agent.request.get(base + "/api/v1/auth/me")).status == 200
+    for path in ("/api/v1/supervisor/wall", "/api/v1/supervisor/wall.csv?table=district"):
+        refused = await agent.request.get(base + path)
+        assert refused.status == 403, path
+        assert (await refused.json())["error"] == "forbidden"
+    assert agent.js_errors == [], agent.js_errors  # type: ignore[attr-defined]
 
 
 def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
@@ -189,12 +279,9 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     return width, height, [bytes(r) if channels == 3 else bytes(b for i, b in enumerate(r) if i % 4 != 3) for r in rows]
 
 
-def coloured_share(data: bytes) -> float:
-    """The share of pixels that are neither the pane's white nor near-white (the drawn districts)."""
+def shaded_share(data: bytes) -> float:
+    """The share of a screenshot's pixels in the map's shades of blue (districts with requests:
+    blue well above red); the empty districts' grey, borders, labels and white do not count."""
     width, height, rows = png_pixels(data)
-    coloured = 0
-    for row in rows:
-        for i in range(0, len(row), 3):
-            if min(row[i], row[i + 1], row[i + 2]) < 235:
-                coloured += 1
-    return coloured / (width * height)
+    shaded = sum(1 for row in rows for i in range(0, len(row), 3) if row[i + 2] - row[i] >= 50)
+    return shaded / (width * height)

@@ -35,7 +35,7 @@ function barOption(list, opts) {
     series: [{
       type: o.line ? 'line' : 'bar', name: '受理量', data: items.map((r) => r.count), barMaxWidth: 36,
       itemStyle: { color: o.color || COLORS[0] }, smooth: !!o.line, areaStyle: o.line ? { opacity: 0.15 } : undefined,
-      label: { show: items.length <= 24, position: o.horizontal ? 'right' : 'top', color: TEXT, fontSize: 13 }
+      label: { show: items.length <= 24, position: o.horizontal ? 'right' : 'top', color: TEXT, fontSize: 13, formatter: (p) => (p.value ? String(p.value) : '') }
     }]
   });
 }
@@ -86,7 +86,10 @@ export class WallCharts {
   update(data) {
     this.data = data;
     const v = data.volume || {};
-    this.set('hour', barOption(rows(v.by_hour), { line: rows(v.by_hour).length > 24 }));
+    const hours = rows(v.by_hour);
+    // Over several days an hour's label ('08时') repeats: put the day in front ('12-06 08时').
+    if (hours.length > 24) hours.forEach((r) => { if (/^\d{4}-\d{2}-\d{2} /.test(r.key)) r.label = r.key.slice(5, 10) + ' ' + r.label; });
+    this.set('hour', barOption(hours, { line: hours.length > 24 }));
     this.set('kind', barOption(rows(v.by_kind), { color: COLORS[2] }));
     this.set('topic', barOption(rows(v.by_topic).sort((a, b) => b.count - a.count).slice(0, 10), { horizontal: true, color: COLORS[3] }));
     this.set('district', barOption(rows(v.by_district), { rotate: rows(v.by_district).length > 8 ? 40 : 0, color: COLORS[1] }));
@@ -125,8 +128,10 @@ export class WallCharts {
         inRange: { color: ['#eef3fb', '#9dbbe6', '#1558b0'] }
       },
       geo: {
-        map: 'beijing', roam: false, zoom: 1.1, top: 16, bottom: 16,
+        map: 'beijing', roam: false, top: 12, bottom: 12, left: 'center',
         label: { show: true, color: TEXT, fontSize: 12 },
+        // The three smallest districts are too small for their names at this size (a tooltip names them).
+        regions: ['东城区', '西城区', '石景山区'].map((name) => ({ name: name, label: { show: false } })),
         itemStyle: { borderColor: '#7d8a9c', borderWidth: 1, areaColor: '#f4f6f9' },
         emphasis: { label: { color: TEXT }, itemStyle: { areaColor: '#f5c542' } }
       },

@@ -17,21 +17,27 @@ function text(v) { return v === null || v === undefined || v === '' ? '—' : St
 export function renderDeadlines(deadlines, channelLabels) {
   const d = deadlines || {};
   const labels = Object.assign({}, CHANNEL_LABELS, channelLabels || {});
-  const overdue = (Array.isArray(d.overdue) ? d.overdue : []).slice().sort((a, b) => toMs(a.due_at) - toMs(b.due_at));
-  const soon = (Array.isArray(d.due_soon) ? d.due_soon : []).slice().sort((a, b) => toMs(a.due_at) - toMs(b.due_at));
-  const body = $('deadlines-body');
-  replaceKids(body, overdue.map((t) => deadlineRow(t, labels, true)).concat(soon.map((t) => deadlineRow(t, labels, false))));
+  // In the server's order: the most recently overdue first, then the nearest deadline first.
+  const overdue = Array.isArray(d.overdue) ? d.overdue : [];
+  const soon = Array.isArray(d.due_soon) ? d.due_soon : [];
+  replaceKids($('deadlines-body'), overdue.map((t) => deadlineRow(t, labels, true)).concat(soon.map((t) => deadlineRow(t, labels, false))));
   $('deadlines-empty').hidden = overdue.length + soon.length > 0;
   const shown = overdue.length + soon.length;
   const total = num(d.overdue_count) + num(d.due_soon_count);
-  $('deadlines-counts').textContent = '已超期 ' + count(num(d.overdue_count)) + ' 件，2小时内到期 ' + count(num(d.due_soon_count)) + ' 件' +
-    (total > shown ? '（显示最紧急的 ' + shown + ' 件）' : '');
+  let head = '已超期 ' + count(num(d.overdue_count)) + ' 件，2小时内到期 ' + count(num(d.due_soon_count)) + ' 件';
+  if (total > shown) head += '（列出 ' + shown + ' 件）';
+  if (typeof d.awaiting_response === 'number') {
+    head += '；待响应 ' + count(d.awaiting_response) + ' 件' +
+      (num(d.awaiting_response_late) > 0 ? '，其中超时 ' + count(d.awaiting_response_late) + ' 件' : '');
+  }
+  $('deadlines-counts').textContent = head;
   tickDeadlines();
 }
 
 function deadlineRow(t, labels, overdue) {
   const row = h('tr', { class: 'deadline-row' + (overdue ? ' is-overdue' : ''), 'data-ticket-id': text(t && t.ticket_id), 'data-due': t && t.due_at ? String(t.due_at) : null },
     h('td', { class: 'mono' }, text(t && t.ticket_id)),
+    h('td', null, text(t && t.kind_label)),
     h('td', { class: 'summary', title: text(t && t.summary) }, text(t && t.summary)),
     h('td', null, labels[t && t.channel] || text(t && t.channel)),
     h('td', null, text(t && t.district)),
@@ -69,22 +75,27 @@ export function renderQueues(waiting) {
   setQueue('chat', w.chat_handover, null);
 }
 
+// A queue the server does not report (no field at all) is left off rather than shown as 0.
 function setQueue(name, n, longest) {
   const box = document.querySelector('#queues [data-queue="' + name + '"]');
   if (!box) return;
+  box.hidden = typeof n !== 'number';
   box.querySelector('.queue-count').textContent = count(num(n)) + ' 人';
-  box.querySelector('.queue-wait').textContent = longest === null || longest === undefined ? '' : (num(n) > 0 ? '最长等待 ' + waitText(longest) : '');
+  box.querySelector('.queue-wait').textContent = num(n) > 0 && typeof longest === 'number' ? '最长等待 ' + waitText(longest) : '';
   box.classList.toggle('is-busy', num(n) > 0);
-  box.classList.toggle('is-long', num(longest) >= 120);
+  box.classList.toggle('is-long', num(n) > 0 && num(longest) >= 120);
 }
 
 // ---------------------------------------------------------------------
 // Hot issues
 // ---------------------------------------------------------------------
 
+const HOTSPOT_STATES = { open: '处置中', closed: '已关闭' };
+
+// Open ones first, then the largest.
 export function renderHotspots(list, duplicates) {
-  const items = (Array.isArray(list) ? list : []).filter((x) => x && typeof x === 'object')
-    .slice().sort((a, b) => num(b.count) - num(a.count));
+  const items = (Array.isArray(list) ? list : []).filter((x) => x && typeof x === 'object').slice()
+    .sort((a, b) => (a.state === 'closed') - (b.state === 'closed') || num(b.count) - num(a.count));
   replaceKids($('hotspots-body'), items.map(hotspotRow));
   $('hotspots-empty').hidden = items.length > 0;
   const pending = num(duplicates && duplicates.pending);
@@ -95,12 +106,14 @@ export function renderHotspots(list, duplicates) {
 
 function hotspotRow(x) {
   const place = [x.district, x.street].filter((p) => p !== null && p !== undefined && p !== '').map(String).join(' · ') || '—';
-  return h('tr', { class: 'hotspot-row', 'data-hotspot-id': text(x.id) },
+  const closed = x.state === 'closed';
+  return h('tr', { class: 'hotspot-row' + (closed ? ' is-closed' : ''), 'data-hotspot-id': text(x.id) },
     h('td', { class: 'num hotspot-count' }, count(num(x.count))),
     h('td', null, h('span', { class: 'chip' }, text(x.topic))),
-    h('td', null, place),
-    h('td', { class: 'num' }, count(num(x.citizens))),
+    h('td', null, place, typeof x.citizens === 'number' ? h('span', { class: 'muted' }, '（' + count(x.citizens) + ' 位市民）') : null),
     h('td', null, sparkline(x.trend)),
+    h('td', null, h('span', { class: 'hotspot-state' }, HOTSPOT_STATES[x.state] || text(x.state)),
+      x.notice ? h('span', { class: 'chip chip--ok' }, '已发布通告') : null),
     h('td', null, timeEl(x.first_at, null, 'short')),
     h('td', null, timeEl(x.last_at, null, 'short')));
 }

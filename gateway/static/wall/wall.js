@@ -155,6 +155,8 @@ function render(data) {
   const d = data.deadlines || {};
   const w = data.waiting || {};
   const waiting = num(w.phone_queue) + num(w.video_queue) + num(w.chat_handover);
+  const queues = [['电话', w.phone_queue], ['视频', w.video_queue], ['文字', w.chat_handover]]
+    .filter((q) => typeof q[1] === 'number').map((q) => q[0] + ' ' + count(q[1])).join(' · ');
   tile('total', count(num(v.total)));
   tile('direct_answer_rate', percent(o.direct_answer_rate), '直接答复 ' + count(num(o.answered)) + ' 件');
   tile('forward_share', percent(o.forward_share), '转派 ' + count(num(o.forwarded)) + ' 件');
@@ -165,7 +167,7 @@ function render(data) {
   tile('satisfaction_rate', percent(r.satisfaction_rate), '回访 ' + count(num(r.followups)) + ' 件');
   tile('due_soon', count(num(d.due_soon_count)), '件');
   tile('overdue', count(num(d.overdue_count)), '件');
-  tile('waiting', count(waiting), '电话 ' + count(num(w.phone_queue)) + ' · 视频 ' + count(num(w.video_queue)) + ' · 文字 ' + count(num(w.chat_handover)));
+  tile('waiting', count(waiting), queues);
   tile('agents_online', count(num(data.agents_online)), '人');
   document.querySelector('.tile[data-tile="overdue"]').classList.toggle('is-alert', num(d.overdue_count) > 0);
   document.querySelector('.tile[data-tile="due_soon"]').classList.toggle('is-warn', num(d.due_soon_count) > 0);
@@ -209,15 +211,18 @@ function denied() {
   leave();
   $('wall-main').hidden = true;
   $('wall-denied').hidden = false;
-  $('range').hidden = true;
-  $('live').hidden = true;
+  setWallBar(false);
+}
+
+// The period chooser, the update time and the live marker belong to the wall, not to the refusal.
+function setWallBar(shown) {
+  ['range', 'range-label', 'updated', 'live'].forEach((id) => { $(id).hidden = !shown; });
 }
 
 function enter() {
   if (!Staff.hasRole(ROLE)) { denied(); return; }
   $('wall-denied').hidden = true;
-  $('range').hidden = false;
-  $('live').hidden = false;
+  setWallBar(true);
   $('wall-main').hidden = false;
   state.active = true;
   periodChanged();
