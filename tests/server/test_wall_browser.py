@@ -158,6 +158,20 @@ async def test_wall_renders_the_fixture_escaped_with_live_countdowns(gateway: Ga
     await page.wait_for_function("document.body.getAttribute('data-wall-loaded') !== null")
     assert any(week in url for url in asked), asked
 
+    # 自定义: an end before the start is refused on the page; a valid period is asked for and exported.
+    await page.click("button[data-range='custom']")
+    await page.fill("#range-from", "2026-12-05")
+    await page.fill("#range-to", "2026-12-01")
+    await page.click("#range-apply")
+    await expect(page.locator("#wall-msg")).to_have_text("结束日期不能早于开始日期")
+    await page.fill("#range-to", "2026-12-06")
+    async with page.expect_request(lambda r: bool(WALL_API.search(r.url)) and "from=2026-12-05&to=2026-12-06" in r.url):
+        await page.click("#range-apply")
+    await expect(page.locator("#range-label")).to_have_text("2026-12-05 至 2026-12-06")
+    await expect(page.locator("a[data-csv='deadlines']")).to_have_attribute(
+        "href", "/api/v1/supervisor/wall.csv?table=deadlines&from=2026-12-05&to=2026-12-06")
+    await expect(page.locator("#wall-msg")).to_have_text("")
+
     await page.wait_for_function("window.echarts && echarts.getMap('beijing') !== undefined")
     await shot(page, tmp_path, "wall-fixture.png")
     assert shaded_share(await shot(page, tmp_path, "wall-fixture-map.png", "#chart-map")) > 0.01
