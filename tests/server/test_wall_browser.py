@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, Route, WebSocket, expect
+from playwright.async_api import Browser, Page, Route, WebSocketRoute, expect
 
 from gateway import clock
 from tests.support.browser import skip_without_chromium
@@ -48,6 +48,33 @@ async def gateway(redis_url: str, tmp_path: Path, gateways: list[Gateway]) -> Ga
     return gw
 
 
+class SocketRelay:
+    """The page's desk socket passed through Playwright to the gateway: what the server sent is
+    recorded, and the line can be cut (every new connection is then dropped as it opens) and mended."""
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+        self.cut = False
+        self.page_side: WebSocketRoute | None = None
+
+    async def handle(self, ws: WebSocketRoute) -> None:
+        if self.cut:
+            await ws.close(code=1011, reason="cut")
+            return
+        self.page_side = ws
+        server = ws.connect_to_server()
+
+        def forward(message: str | bytes) -> None:
+            self.frames.append(message if isinstance(message, str) else message.decode())
+            ws.send(message)
+        server.on_message(forward)
+
+    async def cut_line(self) -> None:
+        self.cut = True
+        if self.page_side is not None:
+            await self.page_side.close(code=1011, reason="cut")
+
+
 async def open_wall(browser: Browser, base: str, username: str, intercept: Any = None) -> Page:
     """A new page at /supervisor/wall, logged in as `username`; with `intercept` (a document, or a function
     called at the first request), the wall API answers that instead of the server."""
@@ -61,12 +88,9 @@ async def open_wall(browser: Browser, base: str, username: str, intercept: Any =
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and not r.url.endswith("/api/v1/auth/me") else None)
     page.on("dialog", lambda d: errors.append("dialog: " + d.message))
     page.js_errors = errors  # type: ignore[attr-defined]
-    frames: list[str] = []  # what the desk socket brought
-
-    def watch(ws: WebSocket) -> None:
-        ws.on("framereceived", lambda payload: frames.append(payload if isinstance(payload, str) else payload.decode()))
-    page.on("websocket", watch)
-    page.ws_frames = frames  # type: ignore[attr-defined]
+    relay = SocketRelay()
+    await page.route_web_socket(re.compile(r"/api/v1/agent/ws$"), relay.handle)
+    page.relay = relay  # type: ignore[attr-defined]
     if intercept is not None:
         body: list[str] = []
 
@@ -220,8 +244,22 @@ async def test_wall_counts_real_tickets_live_draws_the_map_and_exports_csv(gatew
         # well before the 30 s poll.
         await file_request(http, base, "海淀区", "海淀区中关村大街的公交站牌被撞歪了，存在安全隐患，请尽快修复。", "13812345604")
         await expect(total).to_have_text(str(len(REQUESTS) + 1), timeout=10_000)
-        assert any('"wall.changed"' in f for f in page.ws_frames), page.ws_frames  # type: ignore[attr-defined]
+        relay: SocketRelay = page.relay  # type: ignore[attr-defined]
+        assert any('"wall.changed"' in f for f in relay.frames), relay.frames
         await shot(page, tmp_path, "wall-real.png")
+
+        # The line drops: 连接中断 while it is down (reconnects are refused), then back by itself,
+        # and live again (a request filed while it was down is there too).
+        await relay.cut_line()
+        await expect(page.locator("#live")).to_have_attribute("data-state", "down")
+        await expect(page.locator("#live-text")).to_have_text("连接中断")
+        await file_request(http, base, "朝阳区", "朝阳区望京街道阜通东大街人行道上的井盖丢失，夜间行人容易踩空，请尽快补上。", "13812345605")
+        await shot(page, tmp_path, "wall-down.png")
+        relay.cut = False
+        await expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=40_000)
+        await expect(total).to_have_text(str(len(REQUESTS) + 2), timeout=5_000)
+        await file_request(http, base, "海淀区", "海淀区学院路街道某小区电梯经常停运，老人上下楼很困难，请督促物业维修。", "13812345606")
+        await expect(total).to_have_text(str(len(REQUESTS) + 3), timeout=10_000)
 
         # CSV: the link's own URL, with the page's session; UTF-8 with a BOM and Chinese headers.
         href = await page.locator("a[data-csv='district']").first.get_attribute("href")
@@ -232,7 +270,7 @@ async def test_wall_counts_real_tickets_live_draws_the_map_and_exports_csv(gatew
         assert raw.startswith(b"\xef\xbb\xbf")
         lines = raw.decode("utf-8-sig").splitlines()
         assert lines[0] == "区,受理数", lines
-        assert {"朝阳区,2", "海淀区,2"} <= set(lines), lines
+        assert {"朝阳区,3", "海淀区,3"} <= set(lines), lines
         deadlines_href = await page.locator("a[data-csv='deadlines']").get_attribute("href")
         deadlines = (await (await page.request.get(base + (deadlines_href or ""))).body()).decode("utf-8-sig").splitlines()
         assert deadlines[0].startswith("工单号,"), deadlines

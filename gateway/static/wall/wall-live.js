@@ -11,6 +11,8 @@
  *   live.start(); ... live.stop();
  *
  * state: 'connecting' (first attempt), 'open', 'down' (closed, a retry is scheduled).
+ * The socket counts as open once the server has said something (its "hello" comes first): a
+ * proxy that accepts the connection and drops it at once is still 'down', and keeps backing off.
  */
 
 const MAX_DELAY_MS = 30000;
@@ -75,20 +77,24 @@ export class LiveSocket {
     }
     this.ws = ws;
     this.status(this.everOpened ? 'down' : 'connecting');
+    let heard = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
-      const reconnect = this.everOpened;
-      this.everOpened = true;
-      this.attempt = 0;
       this.lastHeard = Date.now();
-      this.status('open');
       clearInterval(this.pingTimer);
       this.pingTimer = setInterval(() => this.ping(ws), PING_MS);
-      if (this.hooks.opened) this.hooks.opened(reconnect);
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
       this.lastHeard = Date.now();
+      if (!heard) {
+        heard = true;
+        const reconnect = this.everOpened;
+        this.everOpened = true;
+        this.attempt = 0;
+        this.status('open');
+        if (this.hooks.opened) this.hooks.opened(reconnect);
+      }
       let msg;
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
       if (msg && typeof msg.type === 'string' && msg.type !== 'pong' && this.hooks.message) this.hooks.message(msg);
