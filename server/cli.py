@@ -141,7 +141,8 @@ async def _serve(settings: Settings, address: RedisAddress, worker_env: dict[str
             return 1
         if password is not None:
             _announce_admin(password)
-        print(f"  北京12345 受理网关: http://{host}:{port}/   坐席工作台: http://{host}:{port}/agent", file=sys.stderr, flush=True)
+        print(f"  北京12345 受理网关: http://{host}:{port}/   坐席工作台: http://{host}:{port}/agent   "
+              f"监督大屏: http://{host}:{port}/supervisor/wall", file=sys.stderr, flush=True)
         for channel in channels():
             if (notice := channel.start_notice(app)) is not None:
                 print(f"  {notice}", file=sys.stderr, flush=True)
