@@ -120,6 +120,8 @@ def fixture_now() -> dict[str, Any]:
     data = json.loads(FIXTURE.read_text(encoding="utf-8"))
     now = clock.now()
     data["generated_at"] = now.isoformat()
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    data["from"], data["to"] = day.isoformat(), (day + timedelta(days=1)).isoformat()
     soon = data["deadlines"]["due_soon"]
     soon[0]["due_at"] = (now + timedelta(seconds=10)).isoformat()  # runs out while the test watches
     soon[1]["due_at"] = (now + timedelta(minutes=95)).isoformat()
@@ -228,6 +230,8 @@ async def test_wall_counts_real_tickets_live_draws_the_map_and_exports_csv(gatew
         total = page.locator(".tiles [data-tile='total'] .tile-value")
         await expect(total).to_have_text(str(len(REQUESTS)))
         await expect(page.locator(".tiles [data-tile='total'] .tile-label")).to_have_text("今日受理")
+        await expect(page.locator("#range-label")).to_have_text(f"今天（{clock.now().date().isoformat()}）")
+        await expect(page.locator("#chart-district")).to_have_attribute("aria-label", "各区受理量：朝阳区 2 件，海淀区 1 件")
         await expect(page.locator("#live")).to_have_attribute("data-state", "open")
         await expect(page.locator("#live-text")).to_have_text("实时连接")
 

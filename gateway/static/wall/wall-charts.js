@@ -94,12 +94,26 @@ export class WallCharts {
     this.set('topic', barOption(rows(v.by_topic).sort((a, b) => b.count - a.count).slice(0, 10), { horizontal: true, color: COLORS[3] }));
     this.set('district', barOption(rows(v.by_district), { rotate: rows(v.by_district).length > 8 ? 40 : 0, color: COLORS[1] }));
     this.set('channel', this.channelOption(rows(v.by_channel)));
+    this.describe('hour', '分时受理量', hours);
+    this.describe('kind', '各类型受理量', rows(v.by_kind));
+    this.describe('topic', '诉求主题', rows(v.by_topic));
+    this.describe('district', '各区受理量', rows(v.by_district));
+    this.describe('map', '北京市各区受理量地图', rows(v.by_district));
+    this.describe('channel', '各渠道受理量', rows(v.by_channel));
     if (this.mapReady) this.drawMap(data);
   }
 
   set(name, option) {
     const chart = this.charts[name];
     if (chart) chart.setOption(option, { notMerge: true, lazyUpdate: false });
+  }
+
+  // The numbers behind a chart, for screen readers (the canvas itself says nothing).
+  describe(name, title, list) {
+    const el = document.getElementById(IDS[name]);
+    if (!el) return;
+    const shown = list.filter((r) => r.count > 0);
+    el.setAttribute('aria-label', title + '：' + (shown.length ? shown.map((r) => r.label + ' ' + r.count + ' 件').join('，') : '暂无受理'));
   }
 
   channelOption(list) {

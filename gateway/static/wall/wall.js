@@ -52,7 +52,11 @@ function period() {
 
 function periodLabel() {
   const p = period();
-  if (state.range.mode === 'today') return '今天（' + beijingToday() + '）';
+  if (state.range.mode === 'today') {
+    // The server's today once it has answered (a wall left on overnight moves on with it).
+    const day = state.data && typeof state.data.from === 'string' && isDay(state.data.from.slice(0, 10)) ? state.data.from.slice(0, 10) : beijingToday();
+    return '今天（' + day + '）';
+  }
   return p.from === p.to ? p.from : p.from + ' 至 ' + p.to;
 }
 
@@ -171,6 +175,9 @@ function render(data) {
   tile('agents_online', count(num(data.agents_online)), '人');
   document.querySelector('.tile[data-tile="overdue"]').classList.toggle('is-alert', num(d.overdue_count) > 0);
   document.querySelector('.tile[data-tile="due_soon"]').classList.toggle('is-warn', num(d.due_soon_count) > 0);
+
+  $('range-label').textContent = periodLabel();
+  updateCsvLinks();  // 近7天 moves on at midnight
 
   const updated = $('updated-at');
   updated.textContent = clockOf(data.generated_at);
