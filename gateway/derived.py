@@ -18,11 +18,15 @@ APPLY_LUA = """
 local function apply_derived(first, id)
   local n = tonumber(ARGV[first])
   local i = first + 1
+  local expired = nil
   for _ = 1, n do
     local op, key, a, b = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
     if op == 'H' then
       redis.call('HINCRBY', key, a, b)
-      redis.call('EXPIRE', key, %d)
+      if key ~= expired then  -- the changes come sorted by key: one EXPIRE per bucket
+        redis.call('EXPIRE', key, %d)
+        expired = key
+      end
     elseif op == 'Z' then
       redis.call('ZADD', key, a, (string.gsub(b, '__TICKET_ID__', id)))
     else

@@ -9,6 +9,8 @@ moves instead of counting twice.
 
 Keys: `{hl}:rates:<YYYYMMDDHH>` (Beijing hour), a hash. Fields: `<counter>` (all tickets) and
 `<counter>|<dimension>|<value>` for the dimensions channel, kind, topic, district and unit.
+`{hl}:wall:day:<YYYYMMDD>` (Beijing day): every `<counter>`, and `received|<dimension>|<value>`
+for the wall's dimensions, so the wall reads one small hash per day.
 Besides the rate counters, the outcome counters (answered, forwarded, transferred, diverted,
 merged: how each request was responded to) give the wall its 直接答复率 and shares.
 The response and closing counters sit in the hour the ticket was received; the 回访 counters in
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from gateway import keys
 from gateway.clock import BEIJING
@@ -31,6 +34,9 @@ COUNTERS = RESPONSE_COUNTERS + FOLLOWUP_COUNTERS
 # How a counted request was responded to, in the hour it was received (the wall's shares).
 OUTCOMES: dict[type, str] = {Answered: "answered", Forwarded: "forwarded", Transferred: "transferred",
                              Diverted: "diverted", Merged: "merged"}
+# The wall's day buckets: every counter's total, and what was received per these dimensions
+# (a quarter is 92 small hashes, not 2,208 hourly ones with every unit in them).
+WALL_DIMENSIONS = ("channel", "kind", "topic", "district")
 UNKNOWN = {"kind": "unknown", "topic": "未分类", "district": "未知", "unit": "未指定"}
 BUCKET_TTL_SECONDS = 400 * 86400  # a year of history and a little more
 # 满意率 = (满意 + BASIC_WEIGHT × 基本满意) / 回访数. We count 基本满意 in full; the raw counts are
@@ -43,7 +49,19 @@ Contribution = Counter[tuple[str, str]]  # (bucket key, field) -> count
 
 
 def bucket(at: datetime) -> str:
-    return keys.rates_bucket(at.astimezone(BEIJING).strftime("%Y%m%d%H"))
+    return _hour_names(int(at.timestamp()) // 3600)[0]
+
+
+def day_bucket(at: datetime) -> str:
+    return _hour_names(int(at.timestamp()) // 3600)[1]
+
+
+@lru_cache(maxsize=4096)
+def _hour_names(hour: int) -> tuple[str, str]:
+    """The hour's and the day's bucket names (Beijing) of an epoch hour: intake names them for
+    every ticket, and formatting dates is a good part of its counting cost."""
+    local = datetime.fromtimestamp(hour * 3600, BEIJING)
+    return keys.rates_bucket(local.strftime("%Y%m%d%H")), keys.wall_day(local.strftime("%Y%m%d"))
 
 
 def dimensions(ticket: Ticket) -> dict[str, str]:
@@ -72,9 +90,9 @@ def contribution(ticket: Ticket | None) -> Contribution:
     out: Contribution = Counter()
     if ticket is None:
         return out
-    names: list[tuple[str, str]] = []
+    names: list[tuple[datetime, str]] = []
     if counted(ticket):
-        received = bucket(ticket.received_at)
+        received = ticket.received_at
         names.append((received, "received"))
         disposition = ticket.disposition
         if isinstance(disposition, _RESPONSES):
@@ -88,16 +106,20 @@ def contribution(ticket: Ticket | None) -> Contribution:
             if (case.closed_at or case.status_at) <= (case.due_at or ticket.due_at):
                 names.append((received, "closed_on_time"))
     if (followup := ticket.followup) is not None:
-        answered = bucket(followup.at)
+        answered = followup.at
         names.append((answered, "followups"))
         names.append((answered, followup.satisfaction))
         if followup.resolved:
             names.append((answered, "resolved"))
     dims = dimensions(ticket)
-    for key, counter in names:
-        out[(key, counter)] += 1
+    for at, counter in names:
+        hour, day = bucket(at), day_bucket(at)
+        out[(hour, counter)] += 1
+        out[(day, counter)] += 1
         for name, value in dims.items():
-            out[(key, f"{counter}|{name}|{value}")] += 1
+            out[(hour, f"{counter}|{name}|{value}")] += 1
+            if counter == "received" and name in WALL_DIMENSIONS:
+                out[(day, f"{counter}|{name}|{value}")] += 1
     return out
 
 

@@ -311,10 +311,10 @@ def openapi_document() -> dict[str, Any]:
             "description": "Read from hourly counters and watch lists kept with every ticket write, never by scanning tickets. "
                            "The desk WebSocket sends `wall.changed` (at most twice a second) when a refetch would show something new.",
             "parameters": [
-                {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "date (Beijing) or ISO time with offset; default today"},
-                {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "date (inclusive) or ISO time (exclusive); default today; at most 92 days"},
+                {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "first day (Beijing); default today"},
+                {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "last day, included; default today; at most 92 days"},
             ],
-            "responses": {"200": {"description": "`{from, to, generated_at, volume: {total, by_channel, by_kind, by_topic, by_district, by_hour}, outcomes, rates, "
+            "responses": {"200": {"description": "`{from, to, generated_at, volume: {total, by_hour (per day past 7 days: timeline), by_channel, by_kind, by_topic, by_district, by_hour}, outcomes, rates, "
                                                  "deadlines: {overdue_count, due_soon_count, overdue, due_soon, awaiting_response, awaiting_response_late}, "
                                                  "waiting, agents_online, hotspots, duplicates: {pending}, points}`"}, **errors(401, 403, 422)},
         }},

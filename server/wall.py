@@ -1,5 +1,5 @@
-"""What the supervisor wall (监督大屏) shows, read from what is kept incrementally: the hourly
-counters (gateway/rates.py), the watch lists (gateway/watch_lists.py), the live calls, the video
+"""What the supervisor wall (监督大屏) shows, read from what is kept incrementally: the day and
+hour counters (gateway/rates.py), the watch lists (gateway/watch_lists.py), the live calls, the video
 queue, the desks online and the 热点 (triage/hotspots.py). No ticket is scanned: at most the few
 dozen tickets listed under deadlines and on the map are read."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from channels.video import keys as video_keys
 from gateway import keys, rates
 from gateway.clock import BEIJING
-from gateway.rate_report import group_labels, hourly
+from gateway.rate_report import group_labels
 from gateway.redis_values import text
 from gateway.summaries import summary
 from gateway.ticket import Ticket
@@ -25,7 +25,8 @@ DUE_SOON = timedelta(hours=2)
 LISTED = 20  # tickets listed per deadline table (the counts are complete)
 MAX_POINTS = 500  # newest first
 ONLINE_WITHIN_SECONDS = 75  # a desk refreshes its presence every 30 s
-VOLUME_DIMENSIONS = ("channel", "kind", "topic", "district")
+VOLUME_DIMENSIONS = rates.WALL_DIMENSIONS
+HOURLY_UP_TO_DAYS = 7  # longer periods are drawn per day
 TABLES = ("channel", "kind", "topic", "district", "hour", "deadlines", "hotspots")
 
 
@@ -33,14 +34,34 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _volume(hours: list[datetime], buckets: list[dict[str, int]]) -> tuple[dict[str, Any], dict[str, int]]:
-    """Received per dimension value and per hour, and the totals of every counter."""
+def days_of(start: datetime, end: datetime) -> list[datetime]:
+    at = start.astimezone(BEIJING).replace(hour=0, minute=0, second=0, microsecond=0)
+    out = []
+    while at < end:
+        out.append(at)
+        at += timedelta(days=1)
+    return out
+
+
+async def _read_counts(redis: Redis, days: list[datetime], hours: list[datetime]) -> tuple[list[dict[str, int]], list[int]]:
+    """Each day's wall counters, and the requests received in each hour (when hours are shown)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for day in days:
+            pipe.hgetall(rates.day_bucket(day))
+        for hour in hours:
+            pipe.hget(rates.bucket(hour), "received")
+        raw = await pipe.execute()
+    per_day = [{text(k): int(v) for k, v in row.items()} for row in raw[:len(days)]]
+    return per_day, [int(v or 0) for v in raw[len(days):]]
+
+
+def _volume(days: list[datetime], per_day: list[dict[str, int]], hours: list[datetime], per_hour: list[int]
+            ) -> tuple[dict[str, Any], dict[str, int]]:
+    """Received per dimension value and per hour (per day over longer periods), and the totals of
+    every counter."""
     total: dict[str, int] = defaultdict(int)
     by: dict[str, dict[str, int]] = {name: defaultdict(int) for name in VOLUME_DIMENSIONS}
-    per_hour = []
-    for hour, counts in zip(hours, buckets):
-        local = hour.astimezone(BEIJING)
-        per_hour.append({"key": local.strftime("%Y-%m-%d %H:00"), "label": local.strftime("%H时"), "count": counts.get("received", 0)})
+    for counts in per_day:
         for name, n in counts.items():
             counter, _, rest = name.partition("|")
             if not rest:
@@ -49,7 +70,14 @@ def _volume(hours: list[datetime], buckets: list[dict[str, int]]) -> tuple[dict[
                 dimension, _, value = rest.partition("|")
                 if dimension in by:
                     by[dimension][value] += n
-    volume: dict[str, Any] = {"total": total.get("received", 0), "by_hour": per_hour}
+    if hours:
+        timeline = [{"key": h.astimezone(BEIJING).strftime("%Y-%m-%d %H:00"),
+                     "label": h.astimezone(BEIJING).strftime("%H时" if len(days) == 1 else "%m-%d %H时"), "count": n}
+                    for h, n in zip(hours, per_hour)]
+    else:
+        timeline = [{"key": d.strftime("%Y-%m-%d"), "label": d.strftime("%m-%d"), "count": c.get("received", 0)}
+                    for d, c in zip(days, per_day)]
+    volume: dict[str, Any] = {"total": total.get("received", 0), "by_hour": timeline, "timeline": "hour" if hours else "day"}
     for dimension, counts in by.items():
         labels = group_labels(dimension)
         rows = [{"key": k, "label": labels.get(k, k), "count": n} for k, n in counts.items() if n]
@@ -129,8 +157,10 @@ async def snapshot(redis: Redis, start: datetime, end: datetime, hotspot_window:
     """The wall for the hours in [start, end): volumes and rates of the period; deadlines,
     queues and 热点 as they are now."""
     now = time.time()
-    hours = rates.hours(start, end)
-    volume, total = _volume(hours, await hourly(redis, hours))
+    days = days_of(start, end)
+    hours = rates.hours(start, end) if len(days) <= HOURLY_UP_TO_DAYS else []
+    per_day, per_hour = await _read_counts(redis, days, hours)
+    volume, total = _volume(days, per_day, hours, per_hour)
     counts = {c: total.get(c, 0) for c in rates.COUNTERS}
     return {
         "from": start.isoformat(), "to": end.isoformat(), "generated_at": datetime.fromtimestamp(now, BEIJING).isoformat(),

@@ -30,10 +30,15 @@ DIMENSION_HEADERS = {"channel": "渠道", "kind": "诉求类型", "topic": "问�
 
 
 def _period(request: web.Request) -> tuple[datetime, datetime]:
+    """Whole Beijing days: the wall's counters are kept per day (and per hour within one)."""
     q = request.query
     today = clock.now().date().isoformat()
-    start = moment(q.get("from") or today, "from", end=False)
-    end = moment(q.get("to") or today, "to", end=True)
+    raw_from, raw_to = q.get("from") or today, q.get("to") or today
+    for name, raw in (("from", raw_from), ("to", raw_to)):
+        if len(raw) != 10:
+            raise ApiError(422, "validation_failed", "查询条件有误", [{"field": name, "code": "invalid_date", "message": "请填写日期，如 2026-12-01"}])
+    start = moment(raw_from, "from", end=False)
+    end = moment(raw_to, "to", end=True)
     if end <= start:
         raise ApiError(422, "validation_failed", "查询条件有误", [{"field": "to", "code": "to_not_after_from", "message": "结束时间须晚于开始时间"}])
     if (end - start).total_seconds() > MAX_HOURS * 3600:
