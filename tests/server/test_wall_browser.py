@@ -184,12 +184,18 @@ async def test_wall_renders_the_fixture_escaped_with_live_countdowns(gateway: Ga
     await page.wait_for_function("document.body.getAttribute('data-wall-loaded') !== null")
     assert any(week in url for url in asked), asked
 
-    # 自定义: an end before the start is refused on the page; a valid period is asked for and exported.
+    # 自定义: an end before the start, or more than 92 days, is refused on the page; a valid period
+    # is asked for and exported.
     await page.click("button[data-range='custom']")
     await page.fill("#range-from", "2026-12-05")
     await page.fill("#range-to", "2026-12-01")
     await page.click("#range-apply")
     await expect(page.locator("#wall-msg")).to_have_text("结束日期不能早于开始日期")
+    await page.fill("#range-from", "2026-01-01")
+    await page.fill("#range-to", "2026-04-03")  # 93 days
+    await page.click("#range-apply")
+    await expect(page.locator("#wall-msg")).to_have_text("一次最多查询92天，请分段查询")
+    await page.fill("#range-from", "2026-12-05")
     await page.fill("#range-to", "2026-12-06")
     async with page.expect_request(lambda r: bool(WALL_API.search(r.url)) and "from=2026-12-05&to=2026-12-06" in r.url):
         await page.click("#range-apply")

@@ -28,13 +28,13 @@ function barOption(list, opts) {
     { axisLabel: Object.assign({}, AXIS.axisLabel, o.rotate ? { rotate: o.rotate, interval: 0 } : {}) });
   const val = Object.assign({ type: 'value', minInterval: 1, splitLine: { lineStyle: { color: '#e8ebf0' } } }, AXIS);
   return Object.assign(base(), {
-    grid: { left: 12, right: 24, top: 20, bottom: 8, containLabel: true },
+    grid: { left: o.line ? 28 : 12, right: 24, top: 20, bottom: 8, containLabel: true },  // a line's first label sits on the edge
     tooltip: Object.assign({ trigger: 'axis', axisPointer: { type: 'shadow' } }, TOOLTIP),
     xAxis: o.horizontal ? val : cat,
     yAxis: o.horizontal ? cat : val,
     series: [{
       type: o.line ? 'line' : 'bar', name: '受理量', data: items.map((r) => r.count), barMaxWidth: 36,
-      itemStyle: { color: o.color || COLORS[0] }, smooth: !!o.line, areaStyle: o.line ? { opacity: 0.15 } : undefined,
+      itemStyle: { color: o.color || COLORS[0] }, showSymbol: items.length <= 40, areaStyle: o.line ? { opacity: 0.15 } : undefined,
       label: { show: items.length <= 24, position: o.horizontal ? 'right' : 'top', color: TEXT, fontSize: 13, formatter: (p) => (p.value ? String(p.value) : '') }
     }]
   });
@@ -86,15 +86,14 @@ export class WallCharts {
   update(data) {
     this.data = data;
     const v = data.volume || {};
+    // Per hour up to 7 days (labels '08时', or '12-06 08时' over several days), per day beyond ('12-06').
     const hours = rows(v.by_hour);
-    // Over several days an hour's label ('08时') repeats: put the day in front ('12-06 08时').
-    if (hours.length > 24) hours.forEach((r) => { if (/^\d{4}-\d{2}-\d{2} /.test(r.key)) r.label = r.key.slice(5, 10) + ' ' + r.label; });
     this.set('hour', barOption(hours, { line: hours.length > 24 }));
     this.set('kind', barOption(rows(v.by_kind), { color: COLORS[2] }));
     this.set('topic', barOption(rows(v.by_topic).sort((a, b) => b.count - a.count).slice(0, 10), { horizontal: true, color: COLORS[3] }));
     this.set('district', barOption(rows(v.by_district), { rotate: rows(v.by_district).length > 8 ? 40 : 0, color: COLORS[1] }));
     this.set('channel', this.channelOption(rows(v.by_channel)));
-    this.describe('hour', '分时受理量', hours);
+    this.describe('hour', v.timeline === 'day' ? '每日受理量' : '分时受理量', hours);
     this.describe('kind', '各类型受理量', rows(v.by_kind));
     this.describe('topic', '诉求主题', rows(v.by_topic));
     this.describe('district', '各区受理量', rows(v.by_district));

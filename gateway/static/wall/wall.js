@@ -23,6 +23,7 @@ import { renderDeadlines, renderHotspots, renderQueues, tickDeadlines } from './
 const REFRESH_MS = 30000;
 const MIN_GAP_MS = 1000;
 const ROLE = 'supervisor';
+const MAX_DAYS = 92;  // the API's longest period (server/wall_routes.py)
 
 const state = {
   active: false,
@@ -82,6 +83,7 @@ function applyCustom(ev) {
   const to = $('range-to').value;
   if (!isDay(from) || !isDay(to)) { setMsg($('wall-msg'), '请选择开始和结束日期', 'error'); return; }
   if (to < from) { setMsg($('wall-msg'), '结束日期不能早于开始日期', 'error'); $('range-to').focus(); return; }
+  if (addDays(from, MAX_DAYS - 1) < to) { setMsg($('wall-msg'), '一次最多查询' + MAX_DAYS + '天，请分段查询', 'error'); $('range-from').focus(); return; }
   state.range = { mode: 'custom', from: from, to: to };
   periodChanged();
 }
@@ -183,6 +185,8 @@ function render(data) {
   updated.textContent = clockOf(data.generated_at);
   updated.setAttribute('datetime', data.generated_at || '');
   updated.title = Staff.formatTime(data.generated_at, 'full');
+
+  $('hour-title').textContent = v.timeline === 'day' ? '每日受理' : '分时受理';
 
   const channelLabels = {};
   rows(v.by_channel).forEach((c) => { channelLabels[c.key] = c.label; });
