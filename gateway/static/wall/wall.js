@@ -89,6 +89,7 @@ function applyCustom(ev) {
 }
 
 function periodChanged() {
+  state.data = null;  // the old period's, until the new one's arrives
   setMsg($('wall-msg'), '');
   $('range-label').textContent = periodLabel();
   $('tile-total-label').textContent = state.range.mode === 'today' ? '今日受理' : '期间受理';
