@@ -53,46 +53,52 @@ def wall_fields() -> tuple[str, ...]:
     return (*totals, *(f"received|{name}|{value}" for name in VOLUME_DIMENSIONS for value in values[name]))
 
 
-async def _read_counts(redis: Redis, hours: list[datetime]) -> list[dict[str, int]]:
-    """Each hour's counters the wall shows: one HMGET per hour, all in one round trip."""
+async def _read_counts(redis: Redis, hours: list[datetime]) -> tuple[list[int], list[int]]:
+    """The period's sum of each field of `wall_fields()`, and the requests received in each hour:
+    one HMGET per hour, all in one round trip."""
     fields = wall_fields()
     async with redis.pipeline(transaction=False) as pipe:
         for hour in hours:
             pipe.hmget(rates.bucket(hour), fields)
-        raw = await pipe.execute()
-    return [{name: int(v) for name, v in zip(fields, row) if v is not None} for row in raw]
+        rows = await pipe.execute()
+    sums = [0] * len(fields)
+    for row in rows:
+        for i, value in enumerate(row):
+            if value is not None:
+                sums[i] += int(value)
+    received = fields.index("received")
+    return sums, [int(row[received] or 0) for row in rows]
 
 
-def _timeline(hours: list[datetime], per_hour: list[dict[str, int]]) -> tuple[str, list[dict[str, Any]]]:
+def _timeline(hours: list[datetime], per_hour: list[int]) -> tuple[str, list[dict[str, Any]]]:
     """Received per hour for up to HOURLY_UP_TO_DAYS days, else per day."""
     if len(hours) <= HOURLY_UP_TO_DAYS * 24:
         one_day = len(hours) <= 24
         return "hour", [{"key": h.astimezone(BEIJING).strftime("%Y-%m-%d %H:00"),
-                         "label": h.astimezone(BEIJING).strftime("%H时" if one_day else "%m-%d %H时"), "count": c.get("received", 0)}
-                        for h, c in zip(hours, per_hour)]
+                         "label": h.astimezone(BEIJING).strftime("%H时" if one_day else "%m-%d %H时"), "count": n}
+                        for h, n in zip(hours, per_hour)]
     days: dict[str, int] = defaultdict(int)
-    for hour, counts in zip(hours, per_hour):
-        days[hour.astimezone(BEIJING).strftime("%Y-%m-%d")] += counts.get("received", 0)
+    for hour, n in zip(hours, per_hour):
+        days[hour.astimezone(BEIJING).strftime("%Y-%m-%d")] += n
     return "day", [{"key": day, "label": day[5:], "count": n} for day, n in days.items()]
 
 
-def _volume(hours: list[datetime], per_hour: list[dict[str, int]]) -> tuple[dict[str, Any], dict[str, int]]:
+def _volume(hours: list[datetime], sums: list[int], per_hour: list[int]) -> tuple[dict[str, Any], dict[str, int]]:
     """Received per dimension value and over time, and the totals of every counter."""
-    total: dict[str, int] = defaultdict(int)
-    by: dict[str, dict[str, int]] = {name: defaultdict(int) for name in VOLUME_DIMENSIONS}
-    for counts in per_hour:
-        for name, n in counts.items():
-            counter, _, rest = name.partition("|")
-            if not rest:
-                total[counter] += n
-            else:
-                dimension, _, value = rest.partition("|")
-                by[dimension][value] += n
+    total: dict[str, int] = {}
+    by: dict[str, dict[str, int]] = {name: {} for name in VOLUME_DIMENSIONS}
+    for name, n in zip(wall_fields(), sums):
+        counter, _, rest = name.partition("|")
+        if not rest:
+            total[counter] = n
+        elif n:
+            dimension, _, value = rest.partition("|")
+            by[dimension][value] = n
     step, timeline = _timeline(hours, per_hour)
     volume: dict[str, Any] = {"total": total.get("received", 0), "by_hour": timeline, "timeline": step}
     for dimension, counts in by.items():
         labels = group_labels(dimension)
-        rows = [{"key": k, "label": labels.get(k, k), "count": n} for k, n in counts.items() if n]
+        rows = [{"key": k, "label": labels.get(k, k), "count": n} for k, n in counts.items()]
         volume[f"by_{dimension}"] = sorted(rows, key=lambda r: (-r["count"], r["key"]))
     return volume, total
 
@@ -170,7 +176,7 @@ async def snapshot(redis: Redis, start: datetime, end: datetime, hotspot_window:
     queues and 热点 as they are now."""
     now = time.time()
     hours = rates.hours(start, end)
-    volume, total = _volume(hours, await _read_counts(redis, hours))
+    volume, total = _volume(hours, *await _read_counts(redis, hours))
     counts = {c: total.get(c, 0) for c in rates.COUNTERS}
     return {
         "from": start.isoformat(), "to": end.isoformat(), "generated_at": datetime.fromtimestamp(now, BEIJING).isoformat(),
