@@ -94,11 +94,6 @@ def rates_bucket(hour: str) -> str:
     return f"{P}rates:{hour}"
 
 
-def wall_day(day: str) -> str:
-    """The wall's counters of one Beijing day, `YYYYMMDD` (gateway/rates.py)."""
-    return f"{P}wall:day:{day}"
-
-
 def followups_open(channel: str) -> str:
     """Tickets of a channel waiting for a 回访 callback, scored by when they became due."""
     return f"{P}followup:open:{channel}"

@@ -9,8 +9,8 @@ moves instead of counting twice.
 
 Keys: `{hl}:rates:<YYYYMMDDHH>` (Beijing hour), a hash. Fields: `<counter>` (all tickets) and
 `<counter>|<dimension>|<value>` for the dimensions channel, kind, topic, district and unit.
-`{hl}:wall:day:<YYYYMMDD>` (Beijing day): every `<counter>`, and `received|<dimension>|<value>`
-for the wall's dimensions, so the wall reads one small hash per day.
+The wall reads only the fields it shows (HMGET of the totals and of `received` per known
+channel, kind, topic and district), so a quarter is 2,208 small reads, not 2,208 whole hashes.
 Besides the rate counters, the outcome counters (answered, forwarded, transferred, diverted,
 merged: how each request was responded to) give the wall its 直接答复率 and shares.
 The response and closing counters sit in the hour the ticket was received; the 回访 counters in
@@ -34,9 +34,7 @@ COUNTERS = RESPONSE_COUNTERS + FOLLOWUP_COUNTERS
 # How a counted request was responded to, in the hour it was received (the wall's shares).
 OUTCOMES: dict[type, str] = {Answered: "answered", Forwarded: "forwarded", Transferred: "transferred",
                              Diverted: "diverted", Merged: "merged"}
-# The wall's day buckets: every counter's total, and what was received per these dimensions
-# (a quarter is 92 small hashes, not 2,208 hourly ones with every unit in them).
-WALL_DIMENSIONS = ("channel", "kind", "topic", "district")
+WALL_DIMENSIONS = ("channel", "kind", "topic", "district")  # what the wall breaks volumes down by
 UNKNOWN = {"kind": "unknown", "topic": "未分类", "district": "未知", "unit": "未指定"}
 BUCKET_TTL_SECONDS = 400 * 86400  # a year of history and a little more
 # 满意率 = (满意 + BASIC_WEIGHT × 基本满意) / 回访数. We count 基本满意 in full; the raw counts are
@@ -49,19 +47,14 @@ Contribution = Counter[tuple[str, str]]  # (bucket key, field) -> count
 
 
 def bucket(at: datetime) -> str:
-    return _hour_names(int(at.timestamp()) // 3600)[0]
-
-
-def day_bucket(at: datetime) -> str:
-    return _hour_names(int(at.timestamp()) // 3600)[1]
+    return _hour_bucket(int(at.timestamp()) // 3600)
 
 
 @lru_cache(maxsize=4096)
-def _hour_names(hour: int) -> tuple[str, str]:
-    """The hour's and the day's bucket names (Beijing) of an epoch hour: intake names them for
-    every ticket, and formatting dates is a good part of its counting cost."""
-    local = datetime.fromtimestamp(hour * 3600, BEIJING)
-    return keys.rates_bucket(local.strftime("%Y%m%d%H")), keys.wall_day(local.strftime("%Y%m%d"))
+def _hour_bucket(hour: int) -> str:
+    """The bucket name (Beijing hour) of an epoch hour: intake names one for every ticket, and
+    formatting dates is a good part of its counting cost."""
+    return keys.rates_bucket(datetime.fromtimestamp(hour * 3600, BEIJING).strftime("%Y%m%d%H"))
 
 
 def dimensions(ticket: Ticket) -> dict[str, str]:
@@ -113,13 +106,10 @@ def contribution(ticket: Ticket | None) -> Contribution:
             names.append((answered, "resolved"))
     dims = dimensions(ticket)
     for at, counter in names:
-        hour, day = bucket(at), day_bucket(at)
+        hour = bucket(at)
         out[(hour, counter)] += 1
-        out[(day, counter)] += 1
         for name, value in dims.items():
             out[(hour, f"{counter}|{name}|{value}")] += 1
-            if counter == "received" and name in WALL_DIMENSIONS:
-                out[(day, f"{counter}|{name}|{value}")] += 1
     return out
 
 

@@ -1,5 +1,5 @@
-"""What the supervisor wall (监督大屏) shows, read from what is kept incrementally: the day and
-hour counters (gateway/rates.py), the watch lists (gateway/watch_lists.py), the live calls, the video
+"""What the supervisor wall (监督大屏) shows, read from what is kept incrementally: the hourly
+counters (gateway/rates.py), the watch lists (gateway/watch_lists.py), the live calls, the video
 queue, the desks online and the 热点 (triage/hotspots.py). No ticket is scanned: at most the few
 dozen tickets listed under deadlines and on the map are read."""
 from __future__ import annotations
@@ -8,6 +8,7 @@ import json
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from redis.asyncio import Redis
@@ -15,11 +16,14 @@ from redis.asyncio import Redis
 from channels.video import keys as video_keys
 from gateway import keys, rates
 from gateway.clock import BEIJING
+from gateway.geography import districts
 from gateway.rate_report import group_labels
 from gateway.redis_values import text
 from gateway.summaries import summary
-from gateway.ticket import Ticket
+from gateway.ticket import Channel as TicketChannel
+from gateway.ticket import Kind, Ticket
 from triage import hotspots
+from triage.taxonomy import topics
 
 DUE_SOON = timedelta(hours=2)
 LISTED = 20  # tickets listed per deadline table (the counts are complete)
@@ -34,53 +38,67 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def days_of(start: datetime, end: datetime) -> list[datetime]:
-    at = start.astimezone(BEIJING).replace(hour=0, minute=0, second=0, microsecond=0)
-    out = []
-    while at < end:
-        out.append(at)
-        at += timedelta(days=1)
-    return out
+@lru_cache(maxsize=1)
+def wall_fields() -> tuple[str, ...]:
+    """The counter fields the wall reads from each hour: every total, and `received` per known
+    channel, kind, topic (triage's taxonomy: what the classifier and the desk assign) and
+    district, each with its unknown value."""
+    values = {
+        "channel": [str(c) for c in TicketChannel],
+        "kind": [str(k) for k in Kind] + [rates.UNKNOWN["kind"]],
+        "topic": list(topics()) + [rates.UNKNOWN["topic"]],
+        "district": list(districts()) + [rates.UNKNOWN["district"]],
+    }
+    totals = [*rates.COUNTERS, *rates.OUTCOMES.values()]
+    return (*totals, *(f"received|{name}|{value}" for name in VOLUME_DIMENSIONS for value in values[name]))
 
 
-async def _read_counts(redis: Redis, days: list[datetime], hours: list[datetime]) -> tuple[list[dict[str, int]], list[int]]:
-    """Each day's wall counters, and the requests received in each hour (when hours are shown)."""
+async def _read_counts(redis: Redis, hours: list[datetime]) -> tuple[list[int], list[int]]:
+    """The period's sum of each field of `wall_fields()`, and the requests received in each hour:
+    one HMGET per hour, all in one round trip."""
+    fields = wall_fields()
     async with redis.pipeline(transaction=False) as pipe:
-        for day in days:
-            pipe.hgetall(rates.day_bucket(day))
         for hour in hours:
-            pipe.hget(rates.bucket(hour), "received")
-        raw = await pipe.execute()
-    per_day = [{text(k): int(v) for k, v in row.items()} for row in raw[:len(days)]]
-    return per_day, [int(v or 0) for v in raw[len(days):]]
+            pipe.hmget(rates.bucket(hour), fields)
+        rows = await pipe.execute()
+    sums = [0] * len(fields)
+    for row in rows:
+        for i, value in enumerate(row):
+            if value is not None:
+                sums[i] += int(value)
+    received = fields.index("received")
+    return sums, [int(row[received] or 0) for row in rows]
 
 
-def _volume(days: list[datetime], per_day: list[dict[str, int]], hours: list[datetime], per_hour: list[int]
-            ) -> tuple[dict[str, Any], dict[str, int]]:
-    """Received per dimension value and per hour (per day over longer periods), and the totals of
-    every counter."""
-    total: dict[str, int] = defaultdict(int)
-    by: dict[str, dict[str, int]] = {name: defaultdict(int) for name in VOLUME_DIMENSIONS}
-    for counts in per_day:
-        for name, n in counts.items():
-            counter, _, rest = name.partition("|")
-            if not rest:
-                total[counter] += n
-            elif counter == "received":
-                dimension, _, value = rest.partition("|")
-                if dimension in by:
-                    by[dimension][value] += n
-    if hours:
-        timeline = [{"key": h.astimezone(BEIJING).strftime("%Y-%m-%d %H:00"),
-                     "label": h.astimezone(BEIJING).strftime("%H时" if len(days) == 1 else "%m-%d %H时"), "count": n}
-                    for h, n in zip(hours, per_hour)]
-    else:
-        timeline = [{"key": d.strftime("%Y-%m-%d"), "label": d.strftime("%m-%d"), "count": c.get("received", 0)}
-                    for d, c in zip(days, per_day)]
-    volume: dict[str, Any] = {"total": total.get("received", 0), "by_hour": timeline, "timeline": "hour" if hours else "day"}
+def _timeline(hours: list[datetime], per_hour: list[int]) -> tuple[str, list[dict[str, Any]]]:
+    """Received per hour for up to HOURLY_UP_TO_DAYS days, else per day."""
+    if len(hours) <= HOURLY_UP_TO_DAYS * 24:
+        one_day = len(hours) <= 24
+        return "hour", [{"key": h.astimezone(BEIJING).strftime("%Y-%m-%d %H:00"),
+                         "label": h.astimezone(BEIJING).strftime("%H时" if one_day else "%m-%d %H时"), "count": n}
+                        for h, n in zip(hours, per_hour)]
+    days: dict[str, int] = defaultdict(int)
+    for hour, n in zip(hours, per_hour):
+        days[hour.astimezone(BEIJING).strftime("%Y-%m-%d")] += n
+    return "day", [{"key": day, "label": day[5:], "count": n} for day, n in days.items()]
+
+
+def _volume(hours: list[datetime], sums: list[int], per_hour: list[int]) -> tuple[dict[str, Any], dict[str, int]]:
+    """Received per dimension value and over time, and the totals of every counter."""
+    total: dict[str, int] = {}
+    by: dict[str, dict[str, int]] = {name: {} for name in VOLUME_DIMENSIONS}
+    for name, n in zip(wall_fields(), sums):
+        counter, _, rest = name.partition("|")
+        if not rest:
+            total[counter] = n
+        elif n:
+            dimension, _, value = rest.partition("|")
+            by[dimension][value] = n
+    step, timeline = _timeline(hours, per_hour)
+    volume: dict[str, Any] = {"total": total.get("received", 0), "by_hour": timeline, "timeline": step}
     for dimension, counts in by.items():
         labels = group_labels(dimension)
-        rows = [{"key": k, "label": labels.get(k, k), "count": n} for k, n in counts.items() if n]
+        rows = [{"key": k, "label": labels.get(k, k), "count": n} for k, n in counts.items()]
         volume[f"by_{dimension}"] = sorted(rows, key=lambda r: (-r["count"], r["key"]))
     return volume, total
 
@@ -157,10 +175,8 @@ async def snapshot(redis: Redis, start: datetime, end: datetime, hotspot_window:
     """The wall for the hours in [start, end): volumes and rates of the period; deadlines,
     queues and 热点 as they are now."""
     now = time.time()
-    days = days_of(start, end)
-    hours = rates.hours(start, end) if len(days) <= HOURLY_UP_TO_DAYS else []
-    per_day, per_hour = await _read_counts(redis, days, hours)
-    volume, total = _volume(days, per_day, hours, per_hour)
+    hours = rates.hours(start, end)
+    volume, total = _volume(hours, *await _read_counts(redis, hours))
     counts = {c: total.get(c, 0) for c in rates.COUNTERS}
     return {
         "from": start.isoformat(), "to": end.isoformat(), "generated_at": datetime.fromtimestamp(now, BEIJING).isoformat(),

@@ -85,7 +85,7 @@ async def test_every_desk_route_requires_a_session(app_url: str, http: aiohttp.C
     routes = _guarded_routes(create_app(Settings(data_dir=tmp_path), RedisAddress(url="redis://127.0.0.1:1")))
     assert len(routes) >= 30
     for method, path in routes:
-        url = app_url + path.replace("{ticket_id}", "BJ-20261122-000001").replace("{entry_id}", "1-0").replace("{sha256}", "0" * 64).replace("{entry_id}", "kb-x-001").replace("{job}", "j1").replace("{field}", "kind").replace("{session_id}", "s1")
+        url = app_url + path.replace("{ticket_id}", "BJ-20261122-000001").replace("{entry_id}", "1-0").replace("{sha256}", "0" * 64).replace("{entry_id}", "kb-x-001").replace("{job}", "j1").replace("{field}", "kind").replace("{session_id}", "s1").replace("{hotspot_id}", "HS-0123456789")
         async with http.request(method, url, json={}) as r:
             assert r.status == 401, (method, path, r.status)
             body = await r.json()
