@@ -367,7 +367,8 @@ async def desk_socket(request: web.Request) -> web.WebSocketResponse:
         await hub.add(conn)
         await ws.prepare(request)
         sender = asyncio.create_task(_pump(conn))
-        presence = asyncio.create_task(_present(request.app[REDIS], conn))
+        if request.query.get("watch") != "wall":  # the supervisor wall listens, it takes no calls
+            presence = asyncio.create_task(_present(request.app[REDIS], conn))
         await ws.send_str(json.dumps({"type": "hello", "instance": request.app[SETTINGS].instance_id}))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == "ping":

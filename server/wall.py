@@ -14,7 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from channels.video import keys as video_keys
-from gateway import keys, rates
+from gateway import keys, rates, watch_lists
 from gateway.clock import BEIJING
 from gateway.geography import districts
 from gateway.rate_report import group_labels
@@ -122,8 +122,9 @@ async def _tickets(redis: Redis, ids: list[str]) -> list[Ticket]:
 
 def _listed(ticket: Ticket) -> dict[str, Any]:
     row = summary(ticket)
+    due = datetime.fromtimestamp(watch_lists.deadline(ticket), BEIJING)  # a 延期's new deadline, as the list is sorted by
     return {"ticket_id": row["id"], "summary": row["summary"], "channel": row["channel"], "district": row["district"],
-            "kind_label": row["kind_label"], "status_label": row["status_label"], "due_at": row["due_at"]}
+            "kind_label": row["kind_label"], "status_label": row["status_label"], "due_at": due.isoformat()}
 
 
 async def _deadlines(redis: Redis, now: float) -> dict[str, Any]:

@@ -91,6 +91,8 @@ async def test_the_wall_counts_a_known_day_and_lists_deadlines(make_app: Any, ca
             deadlines = wall["deadlines"]
             assert (deadlines["overdue_count"], deadlines["due_soon_count"]) == (1, 1)
             assert [r["ticket_id"] for r in deadlines["overdue"]] == [filed[0]]
+            # The row shows the deadline it is listed by: the case system's after the 延期.
+            assert datetime.fromisoformat(deadlines["overdue"][0]["due_at"]) == (now - timedelta(hours=1)).replace(microsecond=0)
             assert [r["ticket_id"] for r in deadlines["due_soon"]] == [filed[1]]
             assert deadlines["awaiting_response"] == 0  # all three were forwarded
 
@@ -119,11 +121,16 @@ async def test_the_wall_counts_a_known_day_and_lists_deadlines(make_app: Any, ca
 async def test_an_open_desk_counts_as_online_and_a_new_request_tells_the_wall(make_app: Any, http: aiohttp.ClientSession, redis_url: str) -> None:
     base = await make_app(ticket_prefix="WO")
     await add_user(redis_url, "boss2", "supervisor")
+    await add_user(redis_url, "agent4", "agent")
     boss, _ = await login(base, "boss2")
-    async with boss:
+    agent, _ = await login(base, "agent4")
+    ws_base = base.replace("http", "ws")
+    async with boss, agent:
         assert (await _wall(boss, base))["agents_online"] == 0
-        async with boss.ws_connect(f"{base.replace('http', 'ws')}/api/v1/agent/ws") as ws:
-            await eventually(lambda: _wall(boss, base), lambda w: w["agents_online"] == 1, timeout=30)
+        # The wall's own socket (watch=wall) opens first and is no desk online; the agent's is.
+        async with boss.ws_connect(f"{ws_base}/api/v1/agent/ws?watch=wall") as ws, agent.ws_connect(f"{ws_base}/api/v1/agent/ws"):
+            await eventually(lambda: _wall(boss, base), lambda w: w["agents_online"] >= 1, timeout=30)
+            assert (await _wall(boss, base))["agents_online"] == 1
             await _file(http, base, LAMP, "13800000201", "朝阳区")
             while True:
                 message = json.loads((await ws.receive(timeout=30)).data)

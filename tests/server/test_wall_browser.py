@@ -89,7 +89,7 @@ async def open_wall(browser: Browser, base: str, username: str, intercept: Any =
     page.on("dialog", lambda d: errors.append("dialog: " + d.message))
     page.js_errors = errors  # type: ignore[attr-defined]
     relay = SocketRelay()
-    await page.route_web_socket(re.compile(r"/api/v1/agent/ws$"), relay.handle)
+    await page.route_web_socket(re.compile(r"/api/v1/agent/ws(\?watch=wall)?$"), relay.handle)
     page.relay = relay  # type: ignore[attr-defined]
     if intercept is not None:
         body: list[str] = []

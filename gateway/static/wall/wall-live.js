@@ -67,7 +67,7 @@ export class LiveSocket {
   connect() {
     this.retryTimer = null;
     if (!this.wanted || this.ws) return;
-    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/v1/agent/ws';
+    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/v1/agent/ws?watch=wall';  // a wall is not a desk online
     let ws;
     try {
       ws = new WebSocket(url);
