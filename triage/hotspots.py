@@ -180,6 +180,7 @@ async def listed(redis: Redis) -> list[Hotspot]:
 
 async def set_notice(redis: Redis, hotspot: Hotspot, notice: dict[str, Any]) -> None:
     await redis.hset(keys.hotspot(hotspot.id), "notice", json.dumps(notice, ensure_ascii=False))
+    await publish_to_desks(redis, {"type": "hotspot.notice", "hotspot_id": hotspot.id}, audience=[])
 
 
 async def close(redis: Redis, hotspot: Hotspot, by: str, at: datetime) -> bool:

@@ -24,6 +24,7 @@ import pytest
 from playwright.async_api import Browser, Page, Route, WebSocketRoute, expect
 
 from gateway import clock
+from tests.server.test_wall import WATER
 from tests.support.browser import skip_without_chromium
 from tests.support.desk import PASSWORD, add_user
 from tests.support.paths import REPO
@@ -347,3 +348,34 @@ def shaded_share(data: bytes) -> float:
     width, height, rows = png_pixels(data)
     shaded = sum(1 for row in rows for i in range(0, len(row), 3) if row[i + 2] - row[i] >= 50)
     return shaded / (width * height)
+
+
+@pytest.mark.browser
+async def test_a_supervisor_publishes_a_notice_from_a_hotspot_and_closes_it(gateway: Gateway, browser: Browser, tmp_path: Path) -> None:
+    base = gateway.base
+    page = await open_wall(browser, base, SUPERVISOR)
+    await expect(page.locator("#hotspots-empty")).to_be_visible()
+    async with aiohttp.ClientSession() as http:
+        for n, description in enumerate(WATER):  # five citizens, one street, one matter: raised by the router
+            await file_request(http, base, "朝阳区", description, f"1390000040{n}")
+    row = page.locator("#hotspots-body tr.hotspot-row")
+    await expect(row).to_have_count(1, timeout=120_000)  # live: hotspot.raised, then wall.changed
+    await expect(row.locator(".hotspot-count")).to_have_text("5")
+    await expect(row).to_contain_text("望京街道")
+
+    await row.locator("[data-action='notice']").click()
+    await expect(page.locator("#notice-dialog")).to_be_visible()
+    await page.fill("#notice-text", "短")
+    await page.click("#notice-submit")
+    await expect(page.locator("#notice-msg")).to_contain_text("至少5个字")
+    await page.fill("#notice-text", "望京街道因主管线抢修临时停水，预计今天18时恢复供水，请居民提前储水。")
+    await page.click("#notice-submit")
+    await expect(page.locator("#notice-dialog")).to_be_hidden()
+    await expect(row).to_contain_text("已发布通告")
+    await shot(page, tmp_path, "wall-hotspot-notice.png", "#hotspots")
+
+    await row.locator("[data-action='close']").click()
+    await page.click("#desk-confirm-ok")
+    await expect(row).to_have_class(re.compile(r"\bis-closed\b"))
+    await expect(row.locator("[data-action]")).to_have_count(0)
+    assert page.js_errors == []  # type: ignore[attr-defined]

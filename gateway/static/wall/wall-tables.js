@@ -5,6 +5,7 @@
  */
 import { $, h, replaceKids, formatTime, timeEl, toMs } from '/static/common/staff.js';
 import { CHANNEL_LABELS, clockText, count, num, waitText } from './wall-format.js';
+import { hotspotActions } from './wall-hotspot-actions.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -115,7 +116,8 @@ function hotspotRow(x) {
     h('td', null, h('span', { class: 'hotspot-state' }, HOTSPOT_STATES[x.state] || text(x.state)),
       x.notice ? h('span', { class: 'chip chip--ok' }, '已发布通告') : null),
     h('td', null, timeEl(x.first_at, null, 'short')),
-    h('td', null, timeEl(x.last_at, null, 'short')));
+    h('td', null, timeEl(x.last_at, null, 'short')),
+    hotspotActions(x));
 }
 
 // A tiny line of the trend (counts per interval, oldest first); SVG built with the DOM, styled by wall.css.

@@ -19,6 +19,7 @@ import { addDays, beijingToday, clockOf, count, isDay, num, percent, rangeQuery,
 import { WallCharts } from './wall-charts.js';
 import { LiveSocket } from './wall-live.js';
 import { renderDeadlines, renderHotspots, renderQueues, tickDeadlines } from './wall-tables.js';
+import { setUpHotspotActions } from './wall-hotspot-actions.js';
 
 const REFRESH_MS = 30000;
 const MIN_GAP_MS = 1000;
@@ -278,6 +279,7 @@ function teardown() {
 
 document.querySelectorAll('#range .range-btn').forEach((b) => b.addEventListener('click', () => chooseRange(b.getAttribute('data-range'))));
 $('range-custom').addEventListener('submit', applyCustom);
+setUpHotspotActions(() => refetch(false));
 document.addEventListener('visibilitychange', () => {
   if (document.hidden || !state.active) return;
   if (state.live) state.live.now();
