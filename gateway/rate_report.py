@@ -2,8 +2,6 @@
 one HGETALL per hour in the period, summed; no ticket is read."""
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,15 +44,12 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {"from": self.start.isoformat(), "to": self.end.isoformat(), "by": self.by, "rows": self.rows, "total": self.total}
 
-    def csv(self) -> str:
-        """The rows and the total, with Chinese headers; a BOM so spreadsheet programs read UTF-8."""
-        out = io.StringIO()
-        writer = csv.writer(out)
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        """The rows and the total, with Chinese headers (for gateway/csv_export.py)."""
         columns = [*rates.COUNTERS, "response_rate", "resolution_rate", "satisfaction_rate"]
-        writer.writerow(["分组", *(COLUMN_LABELS[c] for c in columns)])
-        for row in [*self.rows, {**self.total, "label": "合计"}]:
-            writer.writerow([row["label"], *("" if row.get(c) is None else row[c] for c in columns)])
-        return "\ufeff" + out.getvalue()
+        header = ["分组", *(COLUMN_LABELS[c] for c in columns)]
+        return header, [[row["label"], *("" if row.get(c) is None else row[c] for c in columns)]
+                        for row in [*self.rows, {**self.total, "label": "合计"}]]
 
 
 def _row(key: str, label: str, counts: dict[str, int]) -> dict[str, Any]:

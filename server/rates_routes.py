@@ -11,6 +11,7 @@ from gateway import clock
 from gateway.app_keys import REDIS
 from gateway.auth import requires
 from gateway.clock import BEIJING
+from gateway.csv_export import csv_response
 from gateway.errors import ApiError
 from gateway.json_io import json_response
 from gateway.rate_report import GROUPS, MAX_HOURS, report
@@ -52,8 +53,7 @@ async def rates(request: web.Request) -> web.Response:
     result = await report(request.app[REDIS], start, end, by)
     if q.get("format") == "csv":
         name = f"rates-{start.strftime('%Y%m%d%H')}-{end.strftime('%Y%m%d%H')}-{by}.csv"
-        return web.Response(text=result.csv(), content_type="text/csv", charset="utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return csv_response(name, *result.table())
     return json_response(result.as_dict())
 
 

@@ -3,8 +3,6 @@
 page gets `wall.changed` over the desk WebSocket and refetches (gateway/live_events.py)."""
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +11,7 @@ from aiohttp import web
 from gateway import clock
 from gateway.app_keys import REDIS, SETTINGS
 from gateway.auth import requires
+from gateway.csv_export import csv_response
 from gateway.errors import ApiError
 from gateway.json_io import json_response
 from gateway.rate_report import MAX_HOURS
@@ -77,14 +76,7 @@ async def wall_csv(request: web.Request) -> web.Response:
         raise ApiError(422, "validation_failed", "查询条件有误", [
             {"field": "table", "code": "invalid_table", "message": "表格须为 " + "、".join(wall.TABLES) + " 之一"}])
     start, end = _period(request)
-    header, rows = _rows(table, await _snapshot(request, start, end))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    name = f"wall-{table}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
-    return web.Response(text="\ufeff" + out.getvalue(), content_type="text/csv", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_response(f"wall-{table}-{start:%Y%m%d}-{end:%Y%m%d}.csv", *_rows(table, await _snapshot(request, start, end)))
 
 
 def setup(app: web.Application) -> None:
