@@ -110,6 +110,7 @@ async def load_history(redis: Redis, count: int, days: int, seed: int) -> list[T
     counters: Counter[tuple[str, str]] = Counter()
     memberships: dict[str, dict[str, float]] = {}
     open_tickets: list[Ticket] = []
+    located: list[Ticket] = []  # the map reads the newest points' documents
     started = time.perf_counter()
     for n in range(count):
         ticket = synthetic(rng, n, now, days)
@@ -118,30 +119,29 @@ async def load_history(redis: Redis, count: int, days: int, seed: int) -> list[T
             memberships.setdefault(key, {})[ticket.id] = score
         if ticket.disposition is None:
             open_tickets.append(ticket)
+        elif keys.POINTS in derived.memberships(ticket):
+            located.append(ticket)
         if n and n % 200_000 == 0:
             print(f"  {n:,} tickets generated ({time.perf_counter() - started:.0f} s)", flush=True)
     by_bucket: dict[str, dict[str, int]] = {}
     for (bucket, field), value in counters.items():
         by_bucket.setdefault(bucket, {})[field] = value
-    async with redis.pipeline(transaction=False) as pipe:
-        for bucket, fields in by_bucket.items():
-            pipe.hset(bucket, mapping=fields)
-        for key, members in memberships.items():
-            items = list(members.items())
-            for i in range(0, len(items), 10_000):
-                pipe.zadd(key, dict(items[i:i + 10_000]))
-        for ticket in open_tickets:
-            pipe.set(keys.ticket(ticket.id), ticket.stored_json())
-        await pipe.execute()
+    writes: list[tuple[str, Any]] = [("hset", (bucket, fields)) for bucket, fields in by_bucket.items()]
+    for key, members in memberships.items():
+        items = list(members.items())
+        writes += [("zadd", (key, dict(items[i:i + 5_000]))) for i in range(0, len(items), 5_000)]
+    writes += [("set", (keys.ticket(t.id), t.stored_json())) for t in open_tickets + located]
+    for i in range(0, len(writes), 500):  # pipelines of a bounded size: a huge one times out writing
+        async with redis.pipeline(transaction=False) as pipe:
+            for command, (key, value) in writes[i:i + 500]:
+                if command == "hset":
+                    pipe.hset(key, mapping=value)
+                elif command == "zadd":
+                    pipe.zadd(key, value)
+                else:
+                    pipe.set(key, value)
+            await pipe.execute()
     points = memberships.get(keys.POINTS, {})
-    docs = {t.id for t in open_tickets}
-    async with redis.pipeline(transaction=False) as pipe:  # the map reads the newest points' documents
-        rng2 = random.Random(seed)
-        for n in range(count):
-            ticket = synthetic(rng2, n, now, days)
-            if ticket.id in points and ticket.id not in docs:
-                pipe.set(keys.ticket(ticket.id), ticket.stored_json())
-        await pipe.execute()
     fields = sum(len(f) for f in by_bucket.values())
     print(f"history: {count:,} tickets over {days} days in {time.perf_counter() - started:.0f} s: {len(by_bucket):,} hourly buckets, "
           f"{fields:,} counter fields, {len(open_tickets):,} open, {len(points):,} with coordinates")

@@ -46,11 +46,12 @@ def changes(before: Ticket | None, after: Ticket) -> list[str]:
     """The script arguments: count, then the changes, four values each."""
     ops: list[str] = []
     counts = rates.contribution(after)
-    counts.subtract(rates.contribution(before))
+    if before is not None:  # intake (no before) is the hot path: nothing to take away
+        counts.subtract(rates.contribution(before))
     for (key, field), n in sorted(counts.items()):
         if n:
             ops += ["H", key, field, str(n)]
-    old, new = memberships(before), memberships(after)
+    old, new = memberships(before) if before is not None else {}, memberships(after)
     for key in old.keys() - new.keys():
         ops += ["R", key, "-", after.id]
     for key, score in sorted(new.items()):
