@@ -362,6 +362,8 @@ async def test_a_supervisor_publishes_a_notice_from_a_hotspot_and_closes_it(gate
     await expect(row).to_have_count(1, timeout=120_000)  # live: hotspot.raised, then wall.changed
     await expect(row.locator(".hotspot-count")).to_have_text("5")
     await expect(row).to_contain_text("望京街道")
+    await expect(page.locator("#chart-map")).to_have_attribute("aria-label", re.compile("正在处置的热点：望京街道"))
+    await shot(page, tmp_path, "wall-hotspot-map.png", "#chart-map")
 
     await row.locator("[data-action='notice']").click()
     await expect(page.locator("#notice-dialog")).to_be_visible()

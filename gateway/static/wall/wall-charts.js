@@ -65,6 +65,12 @@ export class WallCharts {
       if (!res.ok) throw new Error('map ' + res.status);
       return res.json();
     }).then((geo) => {
+      // Each district's centre (the GeoJSON's `cp`): where an open 热点 is marked.
+      this.centers = {};
+      (geo.features || []).forEach((f) => {
+        const p = f.properties || {};
+        if (p.name && Array.isArray(p.cp)) this.centers[p.name] = p.cp;
+      });
       echarts.registerMap('beijing', geo);
       this.mapReady = true;
       if (this.data) this.drawMap(this.data);
@@ -133,6 +139,13 @@ export class WallCharts {
     const max = list.reduce((m, r) => Math.max(m, r.count), 0);
     const points = (Array.isArray(data.points) ? data.points : []).filter((p) => p && isFinite(p.lat) && isFinite(p.lon))
       .map((p) => ({ name: p.topic ? String(p.topic) : '', value: [num(p.lon), num(p.lat), 1] }));
+    const centers = this.centers || {};
+    const hot = (Array.isArray(data.hotspots) ? data.hotspots : [])
+      .filter((x) => x && x.state === 'open' && Array.isArray(centers[x.district]))
+      .map((x) => ({ name: [x.street || x.district, x.topic].filter(Boolean).map(String).join(' · '),
+        value: [num(centers[x.district][0]), num(centers[x.district][1]), num(x.count)] }));
+    const el = document.getElementById(IDS.map);
+    if (el && hot.length) el.setAttribute('aria-label', el.getAttribute('aria-label') + '；正在处置的热点：' + hot.map((x) => x.name).join('，'));
     this.set('map', Object.assign(base(), {
       tooltip: Object.assign({ trigger: 'item' }, TOOLTIP),
       visualMap: {
@@ -157,6 +170,14 @@ export class WallCharts {
           type: 'scatter', name: '诉求位置', coordinateSystem: 'geo', data: points, symbolSize: 9,
           itemStyle: { color: '#b3261e', borderColor: '#ffffff', borderWidth: 1 },
           tooltip: { formatter: (p) => (p.name ? p.name : '诉求') + '（有坐标）' }
+        },
+        {
+          // Open 热点 at their district's centre (streets have no coordinates here, docs/wall.md).
+          type: 'effectScatter', name: '热点', coordinateSystem: 'geo', data: hot, symbolSize: 16,
+          rippleEffect: { scale: 3, brushType: 'stroke' }, itemStyle: { color: '#e8710a' },
+          label: { show: true, position: 'right', formatter: (p) => '热点 ' + p.name, color: '#8a3b00', fontSize: 12,
+            backgroundColor: 'rgba(255, 255, 255, 0.92)', borderColor: '#e8710a', borderWidth: 1, borderRadius: 3, padding: [2, 4] },
+          tooltip: { formatter: (p) => '热点：' + p.name + '，' + p.value[2] + ' 件' }
         }
       ]
     }));
