@@ -30,6 +30,8 @@ async def test_supervisor_closes_a_local_inbox_case_and_the_citizen_reads_the_re
     await add_user(redis_url, SUPERVISOR, "agent", "supervisor")
 
     desk = await desk_page(browser, base, SUPERVISOR)
+    await expect(desk.locator("#wall-link")).to_have_attribute("href", "/supervisor/wall")  # a supervisor's way to the wall
+    await expect(desk.locator("#wall-link")).to_be_visible()
     row = desk.locator(f"tr.local-inbox-row[data-ticket-id='{ticket_id}']")
     await expect(row.locator(".case-status")).to_have_text("待受理")
     await row.locator("[data-mark-case]").click()

@@ -429,6 +429,7 @@ function enterDesk() {
 
   var sup = isSupervisor();
   $('supervisor').hidden = !sup;
+  $('wall-link').hidden = !sup;
   $('workspace').classList.toggle('has-supervisor', sup);
   if (sup) { loadDeadLetters(); loadLocalInbox(); }
 
