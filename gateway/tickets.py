@@ -112,10 +112,13 @@ class Tickets:
     async def recent(self, limit: int = 50, before_ms: int | None = None) -> list[dict[str, Any]]:
         upper = f"({before_ms}" if before_ms else "+inf"
         ids = await self.redis.zrevrangebyscore(keys.RECENT_TICKETS, upper, "-inf", start=0, num=limit)
-        if not ids:
-            return []
-        docs = await self.redis.mget([keys.ticket(text(i)) for i in ids])
-        return [summary(Ticket.model_validate_json(d)) for d in docs if d is not None]
+        return [summary(t) for t in await documents(self.redis, [text(i) for i in ids])]
+
+
+async def documents(redis: Redis, ids: list[str]) -> list[Ticket]:
+    """The stored documents of `ids` (in order; ids without one are left out): one MGET."""
+    docs = await redis.mget([keys.ticket(i) for i in ids]) if ids else []
+    return [Ticket.model_validate_json(d) for d in docs if d is not None]
 
 
 def _updated_event(ticket: Ticket) -> str:

@@ -9,13 +9,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway import clock, keys
+from gateway import clock
 from gateway.app_keys import REDIS, SETTINGS
 from gateway.auth import actor, requires
 from gateway.errors import ApiError
 from gateway.json_io import json_response, read_model
-from gateway.redis_values import text
-from gateway.ticket import Ticket
+from gateway.tickets import documents
 from knowledge_base.app_keys import KNOWLEDGE
 from knowledge_base.models import EntryContent
 from knowledge_base.store import NOTICE_MAX_DAYS, WorkflowError
@@ -62,12 +61,10 @@ async def _phrasings(request: web.Request, hotspot: Hotspot) -> list[str]:
     place = hotspot.street or hotspot.district
     said = [f"{place}{hotspot.topic}", f"{place}{hotspot.topic}什么时候恢复", f"{hotspot.district}{place}{hotspot.topic}问题"]
     ids = [t for t, _ in hotspot.tickets[:SAMPLE_PHRASINGS]]
-    docs = await request.app[REDIS].mget([keys.ticket(i) for i in ids]) if ids else []
-    for doc in docs:
-        if doc is not None:
-            content = _LONG_DIGITS.sub("", Ticket.model_validate_json(text(doc)).content).strip()[:200]
-            if len(content) >= 4:
-                said.append(content)
+    for ticket in await documents(request.app[REDIS], ids):
+        content = _LONG_DIGITS.sub("", ticket.content).strip()[:200]
+        if len(content) >= 4:
+            said.append(content)
     return said
 
 

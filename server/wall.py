@@ -22,6 +22,7 @@ from gateway.redis_values import text
 from gateway.summaries import summary
 from gateway.ticket import Channel as TicketChannel
 from gateway.ticket import Kind, Ticket
+from gateway.tickets import documents
 from triage import hotspots
 from triage.taxonomy import topics
 
@@ -115,11 +116,6 @@ def _outcomes(total: dict[str, int]) -> dict[str, Any]:
     return out
 
 
-async def _tickets(redis: Redis, ids: list[str]) -> list[Ticket]:
-    docs = await redis.mget([keys.ticket(i) for i in ids]) if ids else []
-    return [Ticket.model_validate_json(d) for d in docs if d is not None]
-
-
 def _listed(ticket: Ticket) -> dict[str, Any]:
     row = summary(ticket)
     due = datetime.fromtimestamp(watch_lists.deadline(ticket), BEIJING)  # a 延期's new deadline, as the list is sorted by
@@ -136,8 +132,8 @@ async def _deadlines(redis: Redis, now: float) -> dict[str, Any]:
         pipe.zcard(keys.AWAITING_RESPONSE)
         pipe.zcount(keys.AWAITING_RESPONSE, "-inf", f"({now}")
         overdue_n, soon_n, overdue_ids, soon_ids, awaiting, awaiting_late = await pipe.execute()
-    overdue = await _tickets(redis, [text(i) for i in overdue_ids])
-    soon = await _tickets(redis, [text(i) for i in soon_ids])
+    overdue = await documents(redis, [text(i) for i in overdue_ids])
+    soon = await documents(redis, [text(i) for i in soon_ids])
     return {"overdue_count": overdue_n, "due_soon_count": soon_n,
             "overdue": [_listed(t) for t in overdue], "due_soon": [_listed(t) for t in soon],
             "awaiting_response": awaiting, "awaiting_response_late": awaiting_late}
@@ -162,7 +158,7 @@ async def _waiting(redis: Redis, now: float) -> dict[str, Any]:
 async def _points(redis: Redis, start: datetime, end: datetime) -> list[dict[str, Any]]:
     ids = await redis.zrevrangebyscore(keys.POINTS, f"({end.timestamp()}", start.timestamp(), start=0, num=MAX_POINTS)
     out = []
-    for ticket in await _tickets(redis, [text(i) for i in ids]):
+    for ticket in await documents(redis, [text(i) for i in ids]):
         location = ticket.location
         if location is None or location.latitude is None or location.longitude is None:
             continue

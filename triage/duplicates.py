@@ -23,6 +23,7 @@ from gateway import keys
 from gateway.open_requests import requester_ids
 from gateway.redis_values import text
 from gateway.ticket import DuplicateCandidate, Ticket
+from gateway.tickets import documents
 from knowledge_base.text import normalise
 from triage.classifier import corpus_rows
 
@@ -86,8 +87,7 @@ async def recent_open(redis: Redis, ticket: Ticket) -> list[Ticket]:
             pipe.zrevrangebyscore(index, upper, lower, start=0, num=MAX_COMPARED)
         found = await pipe.execute()
     ids = [i for i in dict.fromkeys(text(x) for rows in found for x in rows) if i != ticket.id]
-    docs = await redis.mget([keys.ticket(i) for i in ids]) if ids else []
-    return [Ticket.model_validate_json(d) for d in docs if d is not None]
+    return await documents(redis, ids)
 
 
 async def find(redis: Redis, ticket: Ticket, now: datetime) -> list[DuplicateCandidate]:

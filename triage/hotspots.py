@@ -142,9 +142,8 @@ class Hotspot:
                 counts[TREND_SLOTS - 1 - back] += 1
         return counts
 
-    def view(self, window: timedelta = HotspotRules.window, now_ms: float | None = None) -> dict[str, Any]:
+    def view(self, window: timedelta, now_ms: float) -> dict[str, Any]:
         last = self.tickets[-1][1] if self.tickets else None
-        now_ms = now_ms if now_ms is not None else (last or 0)
         return {
             "id": self.id, "topic": self.topic, "district": self.district, "street": self.street, "state": self.state,
             "count": len(self.tickets), "first_at": self.raised_at,
@@ -155,10 +154,20 @@ class Hotspot:
 
 
 async def load(redis: Redis, hotspot_id: str) -> Hotspot | None:
+    return (await load_many(redis, [hotspot_id]))[0]
+
+
+async def load_many(redis: Redis, ids: list[str]) -> list[Hotspot | None]:
+    """The 热点 of `ids`, in order (None where one is gone): one round trip for all of them."""
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.hgetall(keys.hotspot(hotspot_id))
-        pipe.zrange(keys.hotspot_tickets(hotspot_id), 0, -1, withscores=True)
-        raw, members = await pipe.execute()
+        for hotspot_id in ids:
+            pipe.hgetall(keys.hotspot(hotspot_id))
+            pipe.zrange(keys.hotspot_tickets(hotspot_id), 0, -1, withscores=True)
+        replies = await pipe.execute()
+    return [_parsed(raw, members) for raw, members in zip(replies[::2], replies[1::2])]
+
+
+def _parsed(raw: dict[Any, Any], members: list[tuple[Any, float]]) -> Hotspot | None:
     if not raw:
         return None
     doc = {text(k): text(v) for k, v in raw.items()}
@@ -172,7 +181,7 @@ async def load(redis: Redis, hotspot_id: str) -> Hotspot | None:
 async def listed(redis: Redis) -> list[Hotspot]:
     """Open 热点 first, then the latest closed ones; each by its latest request, newest first."""
     ids = [text(i) for i in await redis.zrevrange(keys.HOTSPOTS, 0, 200)]
-    found = [h for h in [await load(redis, i) for i in ids] if h is not None]
+    found = [h for h in await load_many(redis, ids) if h is not None]
     opened = [h for h in found if h.state == "open"]
     closed = [h for h in found if h.state != "open"][:KEEP_CLOSED]
     return opened + closed
