@@ -188,6 +188,10 @@ class ReplicatedRedis:
         ports = {s.primary_port() for s in self.sentinels}
         return ports.pop() if len(ports) == 1 else None
 
+    def node(self, port: int) -> DataNode:
+        """The data node on `port`."""
+        return next(node for node in (self.primary, self.replica) if node.port == port)
+
     def stop(self) -> None:
         for node in [*self.sentinels, self.replica, self.primary]:
             node.stop()
