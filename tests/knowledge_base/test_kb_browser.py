@@ -82,7 +82,7 @@ async def wait_until_served(page: Page, version: int) -> None:
         return await (await page.request.post(f"{base}/api/v1/kb/try", data={"text": QUESTION}, headers={"X-CSRF-Token": token})).json()
 
     await eventually(served, lambda d: d.get("type") == "answer" and d.get("entry_id") == ENTRY_ID and d.get("version") == version,
-                     timeout=15, interval=0.2)
+                     timeout=30, interval=0.2)
 
 
 async def ask_chat(citizen: Page, text: str) -> str:

@@ -220,7 +220,7 @@ async def test_plain_login_answers_then_sends_fully_booted(fake: FakeAsterisk) -
         "Event": "FullyBooted", "Privilege": "system,all", "Uptime": "0", "LastReload": "0", "Status": "Fully Booted"}
     await client.send(ami(("Action", "Login"), ("Username", "hotline"), ("Secret", SECRET)))
     assert await client.block() == b"Response: Success\r\nMessage: Already authenticated\r\n\r\n"
-    await fake.wait_for_clients(timeout=1)
+    await fake.wait_for_clients(timeout=10)
     await client.close()
 
 
@@ -277,7 +277,7 @@ async def test_panoramisk_logs_in_and_pings(fake: FakeAsterisk) -> None:
     try:
         login = await fake.wait_action("Login")
         assert login["Username"] == "hotline" and login["Events"] == "on"
-        await fake.wait_action("Ping", timeout=3)  # panoramisk's own keepalive got an answer
+        await fake.wait_action("Ping", timeout=10)  # panoramisk's own keepalive got an answer
         pong = await client.manager.send_action({"Action": "Ping"}, as_list=False)
         assert pong.success and pong.ping == "Pong"
         assert client.manager.protocol.version == "9.0.0"
@@ -458,7 +458,7 @@ async def test_originate_spy_streams_the_leg_then_eof(fake: FakeAsterisk, pano: 
     assert outcome.channel == f"AudioSocket/{service}-{stream_uuid}"
     assert (outcome.application, outcome.data) == ("ChanSpy", f"{call.caller_channel},qEou")
     assert UNIQUEID.match(outcome.uniqueid)
-    assert await fake.wait_audio_done(str(stream_uuid), timeout=5)
+    assert await fake.wait_audio_done(str(stream_uuid), timeout=20)
     listing = await pano.manager.send_action({"Action": "CoreShowChannels"}, as_list=True)
     spy_row = next(m for m in listing if m.channel == outcome.channel)
     assert (spy_row.application, spy_row.applicationdata) == ("ChanSpy", f"{call.caller_channel},qEou")
@@ -665,7 +665,7 @@ async def test_events_go_to_every_client_that_wants_them(fake: FakeAsterisk) -> 
     await on.login()
     await off.login(events="off")
     await agent_only.login(events="agent")
-    await fake.wait_for_clients(timeout=2, count=3)
+    await fake.wait_for_clients(timeout=10, count=3)
     call = await fake.inbound_call()
     assert (await on.message())["Event"] == "Newchannel"
     assert (await agent_only.message())["Event"] == "QueueCallerJoin"
@@ -702,7 +702,7 @@ async def test_panoramisk_reconnects_after_a_drop(fake: FakeAsterisk) -> None:
         client.logged_in.clear()
         await fake.drop_connections()
         await asyncio.wait_for(client.logged_in.wait(), 5)
-        await fake.wait_for_clients(timeout=2)
+        await fake.wait_for_clients(timeout=10)
         assert len([a for a in fake.actions if a.get("Action") == "Login"]) == 2
     finally:
         client.manager.close()

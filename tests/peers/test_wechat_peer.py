@@ -519,7 +519,7 @@ async def test_custom_send_refreshes_after_invalidated_token(peer: WeChatPeer, a
     assert (await api.send_text(OPENID, "第二条"))["errcode"] == 0
     assert peer.token_fetches == 2
     assert [c.errcode for c in peer.api_calls if c.path.endswith("custom/send")] == [0, 40001, 0]
-    msg = await peer.wait_sent(lambda m: m["text"]["content"] == "第二条", timeout=1)
+    msg = await peer.wait_sent(lambda m: m["text"]["content"] == "第二条", timeout=10)
     assert msg == {"touser": OPENID, "msgtype": "text", "text": {"content": "第二条"}}
     with pytest.raises(asyncio.TimeoutError):
         await peer.wait_sent(lambda m: m["text"]["content"] == "never", timeout=0.05)

@@ -229,7 +229,7 @@ async def test_worker_delivers_at_once_and_routes_once_the_knowledge_index_is_lo
             [group] = [g for g in await redis.xinfo_groups(keys.INTAKE_STREAM) if g["name"] in (keys.ROUTER_GROUP, keys.ROUTER_GROUP.encode())]
             return int(group["pending"]) + int(group.get("lag") or 0)
 
-        await asyncio.wait_for(delivered(), timeout=10)  # before the index exists
+        await asyncio.wait_for(delivered(), timeout=30)  # before the index exists
         await asyncio.sleep(0.5)
         assert await unrouted() == 1, "the form's router entry must wait for the knowledge index"
         index_may_load.set()

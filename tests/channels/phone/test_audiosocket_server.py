@@ -60,7 +60,7 @@ async def server() -> tuple[AudioSocketServer, dict[uuid.UUID, Recorded]]:
 async def closed_record(records: dict[uuid.UUID, Recorded], stream_id: uuid.UUID) -> Recorded:
     async def probe() -> Recorded | None:
         return records.get(stream_id)
-    record = await eventually(probe, lambda r: r is not None and r.done.is_set(), timeout=5)
+    record = await eventually(probe, lambda r: r is not None and r.done.is_set(), timeout=30)
     assert record is not None
     return record
 

@@ -150,7 +150,7 @@ async def summaries(agent_api: Callable[..., Any], ids: list[str]) -> list[dict[
         assert status == 200, data
         return {t["id"]: t for t in data["tickets"]}
 
-    found = await eventually(rows, lambda r: all(i in r for i in ids), timeout=15)
+    found = await eventually(rows, lambda r: all(i in r for i in ids), timeout=30)
     return [found[i] for i in reversed(ids)]
 
 

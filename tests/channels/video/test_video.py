@@ -241,7 +241,7 @@ async def test_sessions_end_at_the_maximum_length(video_app, http: aiohttp.Clien
             async with http.get(f"{base}/api/v1/video/sessions/{s['session_id']}", headers={"X-Video-Token": s["token"]}) as r:
                 view = await r.json()
             return view if view["status"] == "ended" else None
-        view = await eventually(ended, timeout=10)
+        view = await eventually(ended, timeout=30)
         assert view["end_reason"] == "max_duration"
     finally:
         await agent.close()
