@@ -15,6 +15,8 @@
  */
 import * as Staff from '/static/common/staff.js';
 import { AgentDesk as Desk } from '/static/agent/desk.js';
+import { current, dropCall, ensureCall, inAudience, isLiveMine, isMineLive, me, pickCurrent, state, upsert, watchesLive } from './calls-model.js';
+import { LEG_LABELS, callerText, clock } from './call-format.js';
 import { loadFollowups, mountFollowups } from './followups.js';
 
 var $ = Staff.$, h = Staff.h, replaceKids = Staff.replaceKids;
@@ -22,7 +24,6 @@ var api = Staff.api, isBlank = Staff.isBlank, withBusy = Staff.withBusy, toMs = 
 var KIND_LABELS = Desk.KIND_LABELS;
 var KIND_ORDER = ['consultation', 'help', 'complaint', 'report', 'suggestion'];
 
-var LEG_LABELS = { caller: '市民', agent: '坐席' };
 var PREFILL_FIELDS = ['kind', 'location', 'callback_phone'];
 var PREFILL_LABELS = { kind: '诉求类型', location: '地点', callback_phone: '回拨电话' };
 var EXCERPT_CHARS = 60;
@@ -43,81 +44,8 @@ var CAUSES = {
 var CJK = /[\u4e00-\u9fff]/;
 
 // ---------------------------------------------------------------------
-// State
-// ---------------------------------------------------------------------
-
-var state = {
-  calls: new Map(),      // linkedid -> call model (see newCall)
-  currentId: null,       // the call shown in the panel
-  renderedId: null,      // the call whose transcript is in the DOM
-  dismissed: new Set(),  // linkedids the agent closed: late events do not bring them back
-  panelOpen: false,      // opened by hand (calls that are not the agent's own, e.g. a supervisor's)
-  follow: true,          // transcript sticks to the newest line
-  segEls: new Map(),     // transcript index -> <li> of the call shown
-  partialEls: {},        // leg -> <li class="partial">
-  callsSeq: 0,
-  eventCount: 0,         // call events handled so far (see loadCalls)
-  callsTimer: null,
-  tick: null,
-  active: false
-};
-
-function me() {
-  var u = Staff.user();
-  return u ? u.username : null;
-}
-
-function newCall(linkedid, ticketId) {
-  return {
-    linkedid: linkedid,
-    ticketId: ticketId || null,
-    live: {},              // the latest LiveCall
-    state: 'new',          // new | queued | ringing | connected | ended
-    mine: false,           // the agent is (or was) ringing / talking on it
-    ringingMe: false,
-    connectedAt: 0,
-    ended: null,           // {abandoned, cause, cause_text, unknown}
-    transferred: false,
-    finals: new Map(),     // transcript index -> segment
-    partials: {},          // leg -> {text, audio_time}
-    limited: {},           // leg -> why it is not transcribed (full | no_node)
-    gaps: {},              // leg -> {state: open | closed, from, to, seconds}: its speech node was lost
-    lag: {},               // leg -> {behind, seconds}
-    lagFromLive: 0,        // LiveCall.lag, until the first lag event
-    audio: {},             // leg -> {type, error|reason}
-    notes: [],             // transfers
-    suggestions: [],
-    expanded: new Set(),   // entry ids shown in full
-    inserted: new Set(),   // entry ids already inserted into the ticket
-    pending: new Set(),    // entry ids being inserted
-    sgMsgs: {},            // entry id -> error text
-    prefill: {},           // field -> {value, segment, text, start, applied}
-    editing: null,         // the prefill field whose editor is open
-    fieldMsgs: {},         // field -> {text, kind}
-    ticket: null,          // the full ticket, once loaded
-    ticketSig: '',         // what of it the panel shows (applyTicket)
-    ticketSeq: 0,
-    ticketTimer: null
-  };
-}
-
-// ---------------------------------------------------------------------
 // Formatting
 // ---------------------------------------------------------------------
-
-function pad2(n) { return (n < 10 ? '0' : '') + n; }
-
-// Seconds -> mm:ss (h:mm:ss past an hour).
-function clock(sec) {
-  sec = Math.max(0, Math.floor(Number(sec) || 0));
-  var hh = Math.floor(sec / 3600), mm = Math.floor(sec % 3600 / 60), ss = sec % 60;
-  return (hh ? hh + ':' + pad2(mm) : pad2(mm)) + ':' + pad2(ss);
-}
-
-function callerText(live) {
-  if (!isBlank(live.caller)) return Desk.fmtPhone(live.caller);
-  return live.caller_masked || '未知号码';
-}
 
 function prefillValueText(field, v) {
   if (isBlank(v)) return '未填写';
@@ -141,78 +69,20 @@ function causeText(ended) {
 // Model updates
 // ---------------------------------------------------------------------
 
-function inAudience(msg) {
-  return Array.isArray(msg.audience) && msg.audience.indexOf(me()) !== -1;
-}
-
-function isMineLive(live) {
-  var u = me();
-  return (!!u && (live.agent === u || (Array.isArray(live.ringing) && live.ringing.indexOf(u) !== -1))) || watchesLive(live);
-}
-
-// No agent mapping on the gateway (pop_supervisors): no agent's phone is known, so supervisors'
-// and admins' desks take the call themselves, as an agent's takes their own.
-function watchesLive(live) {
-  return !!live && live.pop_supervisors === true && !live.agent &&
-    (Staff.hasRole('supervisor') || Staff.hasRole('admin'));
-}
-
-// Merge a LiveCall (from an event or GET /agent/calls) into the model.
-function upsert(live, mine) {
-  if (!live || !live.linkedid) return null;
-  var c = state.calls.get(live.linkedid);
-  if (!c) { c = newCall(live.linkedid, live.ticket_id); state.calls.set(live.linkedid, c); }
-  c.live = Object.assign({}, c.live, live);
-  if (live.ticket_id) c.ticketId = live.ticket_id;
-  if (live.state && !c.ended) c.state = live.state;
-  if (Array.isArray(live.suggestions)) c.suggestions = live.suggestions;
-  if (live.prefill && typeof live.prefill === 'object') {
-    Object.keys(live.prefill).forEach(function (f) {
-      // Values the machine found; whether they went into the ticket, its provenance tells.
-      if (!c.prefill[f]) c.prefill[f] = Object.assign({}, live.prefill[f], { applied: false });
-    });
-  }
-  if (typeof live.lag === 'number' && !Object.keys(c.lag).length) c.lagFromLive = live.lag;
-  if (Array.isArray(live.speech_limited)) live.speech_limited.forEach(function (l) { c.limited[l.leg] = l.reason; });
-  if (Array.isArray(live.speech_gaps)) {
-    live.speech_gaps.forEach(function (g) { c.gaps[g.leg] = { state: 'open', from: g.from }; });
-  }
-  if (mine || isMineLive(live)) c.mine = true;
-  return c;
-}
-
-// The model for an event about a call we may not know yet (desk opened mid-call).
+// The model for an event about a call we may not know yet (desk opened mid-call): a call the event
+// brings in is loaded in full, and shown if it is the agent's.
 function ensure(msg) {
-  var id = msg.linkedid || (msg.call && msg.call.linkedid);
-  if (!id) return null;
-  var c = state.calls.get(id);
-  if (!c && state.dismissed.has(id)) return null;
-  if (!c) {
-    c = newCall(id, msg.ticket_id);
-    c.mine = inAudience(msg);
-    c.state = 'connected';
-    state.calls.set(id, c);
+  return ensureCall(msg, function (c) {
     scheduleLoadCalls();
     fetchTicket(c);
     if (c.mine) focusCall(c);
-  }
-  if (msg.ticket_id && !c.ticketId) c.ticketId = msg.ticket_id;
-  if (inAudience(msg)) c.mine = true;
-  return c;
+  });
 }
 
+// Forget a call (dismissed: closed by the agent) and redraw: the whole panel if it was shown.
 function removeCall(id, dismissed) {
-  var c = state.calls.get(id);
-  if (c) clearTimeout(c.ticketTimer);
-  if (dismissed) state.dismissed.add(id);
-  state.calls.delete(id);
-  if (state.currentId === id) {
-    state.currentId = null;
-    pickCurrent();
-    renderAll(true);
-  } else {
-    renderChrome();
-  }
+  if (dropCall(id, dismissed)) renderAll(true);
+  else renderChrome();
 }
 
 function focusCall(c) {
@@ -220,21 +90,6 @@ function focusCall(c) {
   state.currentId = c.linkedid;
   renderAll(true);
 }
-
-// Choose which call the panel shows when the current one goes away.
-function pickCurrent() {
-  if (state.currentId && state.calls.has(state.currentId)) return;
-  var best = null, bestRank = 99;
-  state.calls.forEach(function (c) {
-    var rank = c.ringingMe ? 0 : c.mine && !c.ended ? 1 : c.mine ? 2 : 3;
-    if (rank < bestRank) { best = c; bestRank = rank; }
-  });
-  state.currentId = best ? best.linkedid : null;
-}
-
-function current() { return state.currentId ? state.calls.get(state.currentId) || null : null; }
-
-function isLiveMine(c) { return c && c.mine && !c.ended && !c.transferred && c.state === 'connected'; }
 
 // ---------------------------------------------------------------------
 // Events from the desk socket
