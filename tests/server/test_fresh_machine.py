@@ -124,7 +124,7 @@ def test_make_run_on_a_fresh_clone_without_a_model_serves_with_transcription_off
         assert ready["checks"]["transcription"] == "off: model not found (run: make model)", ready
         assert ready["checks"]["phone"]["transcription"].startswith("off:")
         assert _password(out)  # shown once everything is up
-        # The desk learns it from its calls request (channels/phone/static/desk.js shows #asr-off-notice).
+        # The desk learns it from its calls request (channels/phone/static/call-loading.js shows #asr-off-notice).
         added = subprocess.run([sys.executable, "-m", "server.cli", "users", "add", "desk1", "--role", "agent"], cwd=checkout,
                                env={**env, "HOTLINE_NEW_PASSWORD": "desk1-password-9"}, capture_output=True, text=True, timeout=60)
         assert added.returncode == 0, added.stderr
