@@ -78,7 +78,7 @@ _SECURITY_HEADERS = {
 @web.middleware
 async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
     """Latency histogram by route template (not raw path: ids would explode the label set),
-    a structured access log line, and security headers."""
+    a structured access log line, security headers, and revalidation of static files."""
     started = time.perf_counter()
     status = 500
     try:
@@ -87,6 +87,10 @@ async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
         if not response.prepared:
             for name, value in _SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
+            if isinstance(response, web.FileResponse):
+                # Pages and their modules are checked with the server on every load (a 304 when
+                # unchanged): after an upgrade, a browser must not mix cached modules with new ones.
+                response.headers.setdefault("Cache-Control", "no-cache")
         return response
     except web.HTTPException as exc:
         status = exc.status

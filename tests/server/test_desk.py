@@ -17,7 +17,7 @@ from tests.support.processes import Gateway
 CITIZEN = {"kind": "help", "description": "家里老人突然联系不上，想请社区帮忙上门看看", "phone": "13512345678", "district": "西城区"}
 
 
-async def _next_event(ws: aiohttp.ClientWebSocketResponse, type_: str, timeout: float = 5.0) -> dict:
+async def _next_event(ws: aiohttp.ClientWebSocketResponse, type_: str, timeout: float = 30.0) -> dict:
     async with asyncio.timeout(timeout):
         while True:
             msg = await ws.receive()
