@@ -114,6 +114,7 @@ def create_app(settings: Settings, address: RedisAddress, worker_env: dict[str, 
         middlewares.append(replicated_writes(barrier))
     app = web.Application(middlewares=middlewares, client_max_size=settings.attachments_max_total_bytes + 1024 * 1024)
     if barrier is not None:
+        app.on_startup.append(lambda _: barrier.prime())
         app.on_cleanup.append(lambda _: barrier.aclose())
     metrics = Metrics()
     tickets = Tickets(redis)

@@ -17,6 +17,8 @@ import aiohttp
 import pytest
 
 from gateway import keys
+from gateway.redis_client import RedisAddress
+from gateway.replication import ReplicationBarrier
 from tests.support.processes import Gateway
 from tests.support.sentinel import DataNode, ReplicatedRedis, redis_binaries, sentinel_binary
 from tests.support.waiting import eventually
@@ -125,6 +127,35 @@ async def test_acknowledged_requests_survive_a_primary_kill_under_load(replicate
                                f"{on_primary}; acknowledged before the kill: {list(load.acked.values())[:acked_before_kill]}); "
                                f"refused: {load.refused}")
         assert len(set(load.acked.values())) == len(load.acked)  # no ticket id was handed out twice
+
+
+async def test_a_request_begun_on_the_old_primary_is_not_confirmed_by_the_new_primarys_replica(replicated: ReplicatedRedis) -> None:
+    """A process that wrote to the old primary and stalled past the failover (and past the old
+    primary's return as the new one's replica) must not be told "confirmed" by a WAIT on the new
+    primary, whose replica never had that write."""
+    rig = replicated
+    await eventually(lambda: asyncio.to_thread(rig.settled), bool, timeout=30)
+    barrier = ReplicationBarrier(RedisAddress(sentinels=tuple(("127.0.0.1", s.port) for s in rig.sentinels)), 1, 1.0)
+    try:
+        await barrier.prime()
+        began_on = barrier.primary
+        assert began_on is not None
+
+        rig.primary.kill()
+        await eventually(lambda: asyncio.to_thread(rig.named_primary), lambda port: port == rig.replica.port, timeout=60)
+        await asyncio.to_thread(rig.primary.start)  # the sentinels make it the new primary's replica
+
+        async def confirmed_now() -> int:  # a request begun now, on the primary of now
+            try:
+                return await barrier(barrier.primary)
+            except Exception:  # noqa: BLE001 - the client is between primaries: ask again
+                return -1
+        await eventually(confirmed_now, lambda n: n == 1, timeout=90)
+        assert barrier.primary != began_on  # the promotion gave the new primary its own history
+
+        assert await barrier(began_on) == 0  # WAIT says 1 now, but not for a request of the old primary
+    finally:
+        await barrier.aclose()
 
 
 @pytest.fixture
