@@ -143,6 +143,9 @@ async def _pump_citizen(ws: web.WebSocketResponse, channel: "VideoChannel", sess
                 last = (current.status, position)
                 await ws.send_str(json.dumps({"type": "status", "session": current.public(position)}, ensure_ascii=False))
             if current.status == "ended":
+                # The end may be stored before its event is published, or the event may wait
+                # unread: the page is told from the stored session, else it would stay "connected".
+                await ws.send_str(json.dumps(current.ended_event(), ensure_ascii=False))
                 return
             waited = time.time() - current.queued_ms / 1000 if current.queued_ms else 0
             if current.status == "queued" and not offered and waited >= settings.video_queue_timeout_seconds:

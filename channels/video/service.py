@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from channels.video import adapter, keys
 from channels.video.errors import VideoError
 from channels.video.media import MediaSession, OfferError
-from channels.video.sessions import ALIVE_TTL_SECONDS, Sessions, VideoSession
+from channels.video.sessions import ALIVE_TTL_SECONDS, END_MESSAGES, Sessions, VideoSession
 from channels.video.settings import VideoSettings, recording_dir
 from gateway import clock, instance_rpc
 from gateway.blobs import BlobStore
@@ -38,19 +38,6 @@ CAPABILITY = "sign_language"
 RPC_TIMEOUT_SECONDS = 15
 WARN_BEFORE_END_SECONDS = 60
 
-# Why a session ended, as the citizen and the agent are told.
-END_MESSAGES = {
-    "citizen": "您已结束本次视频通话，诉求已记录在工单中。",
-    "agent": "坐席已结束本次视频通话，诉求已记录在工单中。",
-    "citizen_left": "市民已离开页面，通话已结束。",
-    "disconnected": "视频连接已中断，本次通话已结束，已记录的内容保存在工单中。",
-    "agent_disconnected": "坐席的视频连接已中断，本次通话已结束。如需继续，请重新申请视频服务。",
-    "media_timeout": "长时间未收到视频画面，本次通话已结束，已记录的内容保存在工单中。",
-    "max_duration": "本次视频通话已达到最长时长，通话已结束，诉求已记录在工单中。",
-    "callback": "已为您登记回访，坐席空闲后将与您联系。",
-    "shutdown": "服务正在维护，本次通话已结束，已记录的内容保存在工单中。",
-    "lost": "视频服务中断，本次通话已结束。",
-}
 
 
 def token_sha(token: str) -> str:
@@ -233,9 +220,9 @@ class VideoChannel:
             # Both sides hear of it at once; closing the media and filing the recording can take
             # a while on a busy machine, and nobody should wait for that.
             session = await self._session(session_id)
-            message = END_MESSAGES.get(reason, "本次视频通话已结束。")
-            await self.sessions.tell_citizen(session_id, {"type": "ended", "reason": reason, "message": message, "ticket_id": session.ticket_id})
-            await self._tell_desks({"type": "video.ended", "session": session.public(), "message": message})
+            ended = session.ended_event()
+            await self.sessions.tell_citizen(session_id, ended)
+            await self._tell_desks({"type": "video.ended", "session": session.public(), "message": ended["message"]})
         recording = await media.close() if media is not None else None
         if not prior:
             return

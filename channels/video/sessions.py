@@ -62,6 +62,21 @@ return status
 """
 
 
+# Why a session ended, as the citizen and the agent are told.
+END_MESSAGES = {
+    "citizen": "您已结束本次视频通话，诉求已记录在工单中。",
+    "agent": "坐席已结束本次视频通话，诉求已记录在工单中。",
+    "citizen_left": "市民已离开页面，通话已结束。",
+    "disconnected": "视频连接已中断，本次通话已结束，已记录的内容保存在工单中。",
+    "agent_disconnected": "坐席的视频连接已中断，本次通话已结束。如需继续，请重新申请视频服务。",
+    "media_timeout": "长时间未收到视频画面，本次通话已结束，已记录的内容保存在工单中。",
+    "max_duration": "本次视频通话已达到最长时长，通话已结束，诉求已记录在工单中。",
+    "callback": "已为您登记回访，坐席空闲后将与您联系。",
+    "shutdown": "服务正在维护，本次通话已结束，已记录的内容保存在工单中。",
+    "lost": "视频服务中断，本次通话已结束。",
+}
+
+
 @dataclass(frozen=True)
 class VideoSession:
     id: str
@@ -92,6 +107,12 @@ class VideoSession:
                 "queued_at_ms": self.queued_ms or None, "accepted_at_ms": self.accepted_ms or None,
                 "agent": self.agent or None, "agent_name": self.agent_name or None, "position": position,
                 "end_reason": self.end_reason or None}
+
+    def ended_event(self) -> dict[str, Any]:
+        """What the citizen's page is told when the session has ended: published once it ends,
+        and sent again by the page's event pump if it sees the ended session first."""
+        return {"type": "ended", "reason": self.end_reason, "message": END_MESSAGES.get(self.end_reason, "本次视频通话已结束。"),
+                "ticket_id": self.ticket_id}
 
 
 def now_ms() -> int:

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from channels.video import adapter
 from channels.video import keys as video_keys
+from channels.video.sessions import Sessions
 from gateway import clock, keys
 from gateway.intake import Intake
 from tests.support.desk import login
@@ -245,6 +246,30 @@ async def test_sessions_end_at_the_maximum_length(video_app, http: aiohttp.Clien
         assert view["end_reason"] == "max_duration"
     finally:
         await agent.close()
+
+
+async def test_the_citizen_page_hears_of_an_end_it_reads_before_the_ended_event(video_app, http: aiohttp.ClientSession, peers: list,
+                                                                                 redis_url: str) -> None:
+    """A session's end is stored, then published. A page whose event pump reads the ended session
+    in between must still be told the end and why; before, it was sent a status it ignores and
+    stayed "connected" for good (seen once in a loaded run of the agent-reload browser test)."""
+    base = await video_app()
+    pc, s = await start_citizen(http, base)
+    peers.append(pc)
+    url = base.replace("http", "ws", 1) + f"/api/v1/video/sessions/{s['session_id']}/events?token={s['token']}"
+    async with http.ws_connect(url) as ws:
+        first = await ws.receive_json(timeout=30)
+        assert first["type"] == "status" and first["session"]["status"] == "queued"
+        redis = Redis.from_url(redis_url)
+        try:  # the end as `finish` stores it, before its event is published
+            assert await Sessions(redis).end(s["session_id"], "agent_disconnected", "system") == "queued"
+        finally:
+            await redis.aclose()
+        async with asyncio.timeout(30):
+            while (event := await ws.receive_json())["type"] != "ended":
+                pass
+    assert "坐席的视频连接已中断" in event["message"]
+    assert event["ticket_id"] == s["ticket_id"]
 
 
 async def test_intake_is_idempotent_on_the_session_id(redis_url: str) -> None:
