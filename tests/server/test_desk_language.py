@@ -24,7 +24,8 @@ from tests.support.paths import REPO
 from tests.support.waiting import eventually
 
 ROOT = REPO
-DESK_JS = ROOT / "gateway" / "static" / "agent" / "agent.js"
+# The desk module with the EVENT_LABELS table (read as text: js_table).
+DESK_JS = ROOT / "gateway" / "static" / "agent" / "labels.js"
 # The packages that record history on tickets (tests and protocol fakes do not).
 SOURCES = ("gateway", "channels", "bot", "knowledge_base", "speech", "triage", "server")
 
@@ -94,7 +95,7 @@ def test_every_history_event_the_code_records_has_a_chinese_label_on_the_desk() 
             "video_filed", "transfer_requested", "message", "filed"} <= set(events), sorted(events)
     labels = js_table(DESK_JS.read_text(encoding="utf-8"), "EVENT_LABELS")
     missing = {name: where for name, where in events.items() if name not in labels}
-    assert not missing, f"history events without a label in EVENT_LABELS (gateway/static/agent/agent.js): {missing}"
+    assert not missing, f"history events without a label in EVENT_LABELS (gateway/static/agent/labels.js): {missing}"
     cjk = re.compile(r"[\u4e00-\u9fff]")
     assert all(cjk.search(label) and not re.search(r"[A-Za-z_]{3,}", label) for label in labels.values()), labels
 
