@@ -40,7 +40,7 @@ import { loadFollowups, mountFollowups } from './followups.js';
 var $ = Staff.$;
 
 // ---------------------------------------------------------------------
-// Hooks for agent.js
+// Hooks for the desk (AgentDesk.register, desk.js)
 // ---------------------------------------------------------------------
 
 function enter() {

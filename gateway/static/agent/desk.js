@@ -1,7 +1,7 @@
 /*
  * Beijing 12345 hotline - agent desktop: the registry of channel panels.
  *
- * The desk (agent.js) learns which panels exist from GET /api/v1/agent/desk-panels
+ * The desk (panels.js) learns which panels exist from GET /api/v1/agent/desk-panels
  * ({panels: [{channel, script, styles: [...]}]}), adds each panel's styles as <link> and loads its
  * script with import(). The panel module then plugs itself in:
  *
@@ -29,7 +29,7 @@
  * Slots are `display: contents`, so what a panel adds lays out as a child of the slot's parent.
  * Within a slot, panels keep the order the server lists them in, whichever script loads first.
  *
- * What the desk offers the panels (filled in by agent.js before any panel loads):
+ * What the desk offers the panels (filled in by panels.js fillAgentDesk before any panel loads):
  *   openTicket(id, {focus}), selectedId(), editing(), showTicket(ticket), reloadDetail(),
  *   actionMsg(text, kind), setTitlePrefix(prefix), partnerNames (id -> name; setting one
  *   re-renders the detail), KIND_LABELS, fmtPhone, kindLabel, channelLabel, statusLabel, timeEl,
@@ -76,7 +76,7 @@ export const AgentDesk = {
   }
 };
 
-// For agent.js: tells every panel (or the panels whose event prefix matches a socket event).
+// For the desk's modules (agent.js, detail.js, socket.js): tells every panel (or the panels whose event prefix matches a socket event).
 export const panelHooks = {
   enter: function () {
     desk.entered = true;

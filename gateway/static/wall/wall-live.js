@@ -2,7 +2,7 @@
  * Beijing 12345 hotline - supervisor wall: the live connection.
  *
  * The desk's WebSocket (GET /api/v1/agent/ws, server/desk_routes.py desk_socket), as the agent desk
- * opens it (gateway/static/agent/agent.js connectWs): reconnects with exponential backoff and
+ * opens it (gateway/static/agent/socket.js connectWs): reconnects with exponential backoff and
  * jitter, and after repeated failures first asks /auth/me whether the session still exists (a 401
  * there shows the login view). It sends "ping" every 20 s (the server answers {"type": "pong"})
  * and treats a socket that stays silent for a minute as dead.
