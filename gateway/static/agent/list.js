@@ -1,10 +1,11 @@
 /*
  * Beijing 12345 hotline - agent desktop: the ticket list.
  *
- * Loads the newest page and older pages (更多), keeps the rows in step with the tickets (keyed: a
- * row is updated in place, so focus stays), applies the live ticket.created / ticket.updated
- * events, counts and announces new tickets (a screen-reader announcer, the page title), filters
- * the rows as the agent types, and moves between rows with the keyboard (Enter opens a ticket).
+ * Loads the newest page and older pages (加载更早的工单), keeps the rows in step with the
+ * tickets (keyed: a row is updated in place, so focus stays), applies the live ticket.created /
+ * ticket.updated events, counts and announces new tickets (a screen-reader announcer, the page
+ * title), filters the rows as the agent types, and moves between rows with the keyboard (Enter
+ * opens a ticket).
  */
 import { $, h, setMsg, toMs, api, withBusy } from '/static/common/staff.js';
 import { state } from './state.js';
