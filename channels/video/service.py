@@ -39,7 +39,6 @@ RPC_TIMEOUT_SECONDS = 15
 WARN_BEFORE_END_SECONDS = 60
 
 
-
 def token_sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
