@@ -8,6 +8,7 @@
 #   docker build --build-arg VOSK_MODEL=none -t hotline-gateway .
 # and mount an unpacked model instead (the gateway runs with live transcription off without one):
 #   docker run ... -v /srv/models/vosk-model-small-cn-0.22:/opt/models/vosk-model-small-cn-0.22:ro hotline-gateway
+# (its static graph: `hotline models graph` on the host, mounted on /opt/graphs).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,14 +21,23 @@ RUN groupadd --system hotline \
  && mkdir -p /data \
  && chown hotline:hotline /data
 
+# OpenFst's tools compose the model's static decoding graph below (speech/graph.py).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libfst-tools \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY . /app
 RUN pip install . \
  && rm -rf /app/build /app/*.egg-info
 
 ARG VOSK_MODEL=vosk-model-small-cn-0.22
-RUN if [ "$VOSK_MODEL" != "none" ]; then hotline models fetch --name "$VOSK_MODEL" --dest /opt/models; \
-    else mkdir -p /opt/models; fi
+ENV HOTLINE_SPEECH_GRAPH_DIR=/opt/graphs
+# The static graph (about a minute and 1 GB of memory at build time) lets every call decode
+# with about a quarter of the CPU and 2 MB instead of about 150 MB of memory.
+RUN if [ "$VOSK_MODEL" != "none" ]; then hotline models fetch --name "$VOSK_MODEL" --dest /opt/models \
+      && hotline models graph --model "/opt/models/$VOSK_MODEL"; \
+    else mkdir -p /opt/models /opt/graphs; fi
 
 ENV HOTLINE_HOST=0.0.0.0 \
     HOTLINE_PORT=8080 \

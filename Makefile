@@ -2,7 +2,7 @@
 #
 #   make run        start the gateway (README command #1); fetches the speech model first if it can
 #   make test       set up what the tests need (tools/test-setup.sh), run the static checks (make lint), then the suite (README command #2)
-#   make model      download the Vosk speech model into var/models/ (sha256 checked)
+#   make model      download the Vosk speech model into var/models/ (sha256 checked) and compose its static graph
 #   make bench      intake benchmark
 #   make compose-check   validate docker-compose.yml
 #   make clean      remove .venv and var/
@@ -25,7 +25,7 @@ CHECK_CHROMIUM ?= 1
 TEST_SETUP ?= 1
 export CHECK_CHROMIUM PYTHON
 
-.PHONY: all venv venv-run run model model-auto test test-setup lint bench compose-check compose-shim check-chromium clean
+.PHONY: all venv venv-run run model model-auto graph-auto test test-setup lint bench compose-check compose-shim check-chromium clean
 
 all: test
 
@@ -59,9 +59,17 @@ run: venv-run model-auto
 # MODEL_FETCH_ARGS: e.g. --url <mirror of the zip> (the sha256 is still the official one).
 model: venv-run
 	$(VENV)/bin/hotline models fetch $(MODEL_FETCH_ARGS)
+	$(VENV)/bin/hotline models graph
 
 model-auto: venv-run
 	-@$(VENV)/bin/hotline models fetch --auto $(MODEL_FETCH_ARGS)
+	-@$(VENV)/bin/hotline models graph --auto
+
+# The model's static decoding graph (speech/graph.py): composed once with OpenFst's tools where
+# they are installed (Debian: libfst-tools, which test-setup installs), cached in
+# ~/.cache/hotline/graphs; without it the legs decode on the model's own, slower graph.
+graph-auto: venv-run
+	-@$(VENV)/bin/hotline models graph --auto
 
 # Debian packages (installed when root or passwordless sudo, else one message with the command),
 # docker-compose.yml check, Rasa's virtualenv: everything `make test` needs on a fresh machine.
@@ -89,7 +97,7 @@ lint: venv
 	$(VPY) tools/layers.py
 	bash tools/lint-js.sh
 
-test: test-setup venv check-chromium lint
+test: test-setup venv graph-auto check-chromium lint
 	@echo "$(VPY) -m pytest $(PYTEST_ARGS)"
 	@rc=0; $(VPY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ -n "$${PYTEST_EXITCODE_FILE:-}" ]; then echo $$rc > "$$PYTEST_EXITCODE_FILE"; fi; \

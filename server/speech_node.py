@@ -72,7 +72,7 @@ async def run_node(settings: Settings, address: RedisAddress) -> None:
         host, port = parse_address(phone.speech_node_http)
         await web.TCPSite(runner, host, port).start()
         log.info("speech node serving", extra={"node": node.node_id, "audiosocket": node.address, "http": phone.speech_node_http,
-                                               "transcription": node.engine.transcription})
+                                               "transcription": node.engine.transcription, "graph": node.engine.graph})
         await stop.wait()
     finally:
         await node.stop()  # deregisters first: the leader moves its legs at once

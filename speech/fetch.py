@@ -373,7 +373,7 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 
 
 def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Register `models fetch` on the `hotline` parser's subparsers; dispatch is `args.func(args)`."""
+    """Register `models fetch` and `models graph` on the `hotline` parser's subparsers; dispatch is `args.func(args)`."""
     models = subparsers.add_parser("models", help="speech recognition models (Vosk)")
     msub = models.add_subparsers(dest="models_cmd", required=True)
     fetch = msub.add_parser("fetch", help="download, verify (sha256) and unpack a Vosk model")
@@ -385,4 +385,7 @@ def add_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                        help="what `make run` does: skip if the gateway finds a model, give up fast when offline, "
                             "do not retry for a day after a failure, always exit 0")
     fetch.set_defaults(func=cmd_models_fetch)
+    from speech.graph_cli import add_cli as add_graph_cli
+
+    add_graph_cli(msub)
     return models

@@ -6,6 +6,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from speech.graph import decoding_dir
+
 if TYPE_CHECKING:
     import vosk
 
@@ -15,6 +17,7 @@ ENV_VAR = "HOTLINE_VOSK_MODEL"
 REQUIRED = ("am/final.mdl", "conf/model.conf", "conf/mfcc.conf")
 
 _cache: dict[Path, "vosk.Model"] = {}
+_graphs: dict[Path, str] = {}  # model directory -> the graph its loaded model decodes with
 _lock = threading.Lock()
 
 
@@ -77,19 +80,29 @@ def _check(path: Path) -> None:
 
 
 def load_model(path: Path | None = None) -> "vosk.Model":
-    """The loaded model for `path` (default: default_model_dir()); loads it only once per process."""
+    """The loaded model for `path` (default: default_model_dir()); loads it only once per process.
+    Decodes with the model's static graph where `hotline models graph` built one (speech/graph.py)."""
     resolved = Path(path if path is not None else default_model_dir()).expanduser().resolve()
     with _lock:  # held during the load, so two legs starting together do not load it twice
         model = _cache.get(resolved)
         if model is not None:
             return model
         _check(resolved)
+        decoding, graph = decoding_dir(resolved)
         import vosk  # late: importing vosk loads libvosk, which modules that never decode do not need
 
         vosk.SetLogLevel(-1)  # Kaldi logs every utterance to stderr otherwise
         try:
-            model = vosk.Model(str(resolved))
+            model = vosk.Model(str(decoding))
         except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
-            raise _not_found(resolved, f"could not be loaded ({exc})") from exc
-        _cache[resolved] = model
+            raise _not_found(decoding, f"could not be loaded ({exc})") from exc
+        _cache[resolved], _graphs[resolved] = model, graph
         return model
+
+
+def loaded_graph(path: Path | None = None) -> str | None:
+    """The graph the model loaded for `path` decodes with: "static" (composed ahead by
+    `hotline models graph`) or "model" (the model's own); None if it is not loaded."""
+    resolved = Path(path if path is not None else default_model_dir()).expanduser().resolve()
+    with _lock:
+        return _graphs.get(resolved)

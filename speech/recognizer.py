@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from speech.audio import Resampler
-from speech.model import ModelNotFound, load_model, model_problem
+from speech.model import ModelNotFound, load_model, loaded_graph, model_problem
 from speech.vad import SilenceGate
 
 if TYPE_CHECKING:
@@ -134,6 +134,12 @@ class SpeechEngine:
                 log.warning("live transcription off: no usable Vosk model", extra={"reason": str(exc).splitlines()[0]})
             else:
                 self.unavailable = None
+
+    @property
+    def graph(self) -> str | None:
+        """"static" (composed ahead: `hotline models graph`), "model" (the model's own lookahead
+        graph, several times the CPU on new speech), or None without a loaded model."""
+        return loaded_graph(self.model_dir) if self.model is not None else None
 
     @property
     def transcription(self) -> str:

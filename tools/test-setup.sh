@@ -15,6 +15,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # The one list of Debian packages the tests need.
 APT_PACKAGES=(make python3-venv procps chromium docker-compose fonts-noto-cjk ca-certificates nodejs stress)
+# OpenFst's tools compose the speech model's static decoding graph (speech/graph.py, `make graph-auto`).
+APT_PACKAGES+=(libfst-tools)
 # ESLint (tools/lint-js.sh) needs npm: Debian's nodejs comes without it, NodeSource's nodejs has it
 # built in and conflicts with Debian's npm package, so ask for it only when there is none.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)

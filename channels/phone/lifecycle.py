@@ -105,7 +105,13 @@ async def readiness(app: web.Application) -> Readiness:
 
 def start_notice(app: web.Application) -> str | None:
     phone = app[PHONE]
-    if phone is None or phone.node is None or phone.transcription == "on":
+    if phone is None or phone.node is None:
         return None
+    if phone.transcription == "on":
+        if phone.node.engine.graph != "model":
+            return None
+        return ("通话实时转写使用模型自带的解码图，每路通话占用的 CPU 和内存较多（运行 make model 生成静态解码图）\n"
+                "  (live call transcription decodes with the model's own lookahead graph: several times the CPU and memory per call; "
+                "`make model` composes the static graph, see README, Phone)")
     return (f"通话实时转写未启用：语音模型未安装（运行 make model 下载）\n"
             f"  (live call transcription off: {phone.transcription.removeprefix('off: ')}; calls still pop up and become tickets)")

@@ -203,4 +203,4 @@ class SpeechNode:
     def status(self) -> dict[str, Any]:
         return {"node": self.node_id, "state": self.state, "audiosocket": self.address, "capacity": self.capacity,
                 "legs": len(self.legs), "warm_recognizers": self.engine.idle_recognizers,
-                "transcription": self.engine.transcription, **({"error": self.error} if self.error else {})}
+                "transcription": self.engine.transcription, "graph": self.engine.graph, **({"error": self.error} if self.error else {})}

@@ -274,12 +274,10 @@ async def test_transcribe_media_keeps_the_event_loop_free(clip_amr: bytes) -> No
 
     tick = asyncio.create_task(ticker())
     with ThreadPoolExecutor(1, thread_name_prefix="offline-test") as executor:
-        started = time.perf_counter()
         text, _ = await transcribe_media(clip_amr + b"", executor)
-        took = time.perf_counter() - started
     done.set()
     await tick
-    assert text == TEXT
-    assert took > 0.3  # a real decode ran meanwhile (~1.5 s on two busy cores)
-    # The loop kept running while the message was decoded (how smoothly is for bench/, not a test).
-    assert len(gaps) > 10, "the loop never ran while the message was decoded"
+    assert text == TEXT  # a real decode ran meanwhile
+    # The loop kept running while the message was decoded (how smoothly is for bench/, not a test):
+    # a decode on the loop would have let the ticker wake once, after it.
+    assert len(gaps) >= 3, "the loop never ran while the message was decoded"
