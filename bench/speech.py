@@ -164,8 +164,13 @@ async def capacity(asterisk: FakeAsterisk, desk: Desk, steps: list[int], seconds
         calls = await asyncio.gather(*(connected_call(asterisk, desk, audio, True) for _ in range(legs)))
         ids = {c.linkedid for c in calls}
         # CPU is counted while every caller speaks: from the last spy up to the end of the audio.
-        await asyncio.gather(*(asterisk.wait_event("ChanSpyStart", lambda e, c=c: e.get("SpyeeChannel") == c.caller_channel, timeout=30)
-                               for c in calls))
+        try:
+            await asyncio.gather(*(asterisk.wait_event("ChanSpyStart", lambda e, c=c: e.get("SpyeeChannel") == c.caller_channel, timeout=60)
+                                   for c in calls))
+        except TimeoutError:  # the machine is too busy to even start every spy: past capacity
+            print(f"  {legs:>2} leg(s): not every caller's spy started within 60 s (not sustained)", flush=True)
+            await asyncio.gather(*(asterisk.hangup(c) for c in calls))
+            break
         before = meter.read()
         await asyncio.gather(*(asterisk.wait_audio_done(c.caller_channel, timeout=seconds * 4 + 60) for c in calls))
         after = meter.read()
@@ -361,15 +366,14 @@ async def main(args: argparse.Namespace) -> None:
                 nodes = start_nodes(count, f"unix://{Path(tmp) / 'gw' / 'redis' / 'redis.sock'}", Path(tmp))
                 pids = [n.proc.pid for n in nodes if n.proc is not None]
                 rows = await capacity(asterisk, desk, steps, args.leg_seconds, CpuMeter(pids, gw_pid, redis))
-                for node in nodes:
-                    node.stop()
+                # Stopped from a thread: the fake Asterisk in this loop must keep answering them.
+                await asyncio.gather(*(asyncio.to_thread(node.stop) for node in nodes))
                 nodes = []
                 results.append((f"{count} node(s)", report_nodes(f"{count} node(s)", rows, bare_warm)))
         finally:
             reader.cancel()
-            for node in nodes:
-                node.stop()
-            gateway.stop()
+            await asyncio.gather(*(asyncio.to_thread(node.stop) for node in nodes))
+            await asyncio.to_thread(gateway.stop)
             await asterisk.stop()
     if len(results) > 1:
         (first, a), (last, b) = results[0], results[-1]

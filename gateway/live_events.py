@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
 
 from gateway import keys
@@ -103,6 +103,14 @@ class LiveHub:
         self.connections.discard(conn)
         if not self.connections:
             self._listeners.clear()
+
+    async def close_all(self) -> None:
+        """On shutdown: close every desk socket as "going away", so the desks reconnect (to
+        another instance) at once, and the server does not wait out its shutdown timeout for
+        sockets that would never end by themselves."""
+        sockets = [conn.ws for conn in self.connections if not conn.ws.closed]
+        await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+                             return_exceptions=True)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.running = True

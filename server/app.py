@@ -128,6 +128,7 @@ def create_app(settings: Settings, address: RedisAddress, worker_env: dict[str, 
     app[RATE_LIMITER] = RateLimiter(redis)
     app[BLOBS] = BlobStore(settings.blob_dir)
     app[LIVE_HUB] = LiveHub(redis)
+    app.on_shutdown.append(lambda app: app[LIVE_HUB].close_all())
     app[KNOWLEDGE] = LiveKnowledge(redis)
     app[CONVERSATIONS] = Conversations(redis)
     app[CATALOGUE] = CatalogueStore(redis)

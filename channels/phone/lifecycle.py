@@ -58,7 +58,7 @@ def build_node(redis: Redis, phone: PhoneSettings, name: str) -> SpeechNode:
     from channels.phone.node import SpeechNode, default_capacity
     from speech.recognizer import SpeechEngine
 
-    capacity = phone.speech_node_capacity or default_capacity()
+    capacity = phone.speech_node_capacity or default_capacity(None)  # the node sets it by the graph once loaded
     engine = SpeechEngine(phone.vosk_model, workers=phone.speech_workers or None, warm_recognizers=capacity,
                           partial_interval=phone.speech_partial_interval_seconds, lag_threshold=phone.speech_lag_threshold_seconds)
     return SpeechNode(redis, phone, engine, audiosocket_allow(phone), name=name)

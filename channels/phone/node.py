@@ -33,10 +33,14 @@ STALE_ASSIGNMENT_SECONDS = 60.0  # a leg whose spy never connected (its originat
 SWEEP_EVERY_BEATS = 10
 
 
-def default_capacity() -> int:
-    """Two legs per core: the reference machine (2 cores) keeps 3-4 legs of continuous speech
-    under a second of lag (bench/speech.py), and a call's two legs rarely speak at once."""
-    return 2 * (os.cpu_count() or 1)
+def default_capacity(graph: str | None) -> int:
+    """Legs per node when HOTLINE_SPEECH_NODE_CAPACITY is not set, by the graph it decodes with.
+    Static graph: six per core. The reference machine (2 cores, shared with the gateway, Redis
+    and the peers) kept 24 legs of continuous speech under a second of lag with partials p95
+    under 800 ms (bench/speech.py); half of that leaves room for bursts and other load. The
+    model's own lookahead graph: two per core, as measured on it (3-4 legs on 2 cores), since
+    its new recognizers cost several times more."""
+    return (6 if graph == "static" else 2) * (os.cpu_count() or 1)
 
 
 class NodeLeg:
@@ -86,7 +90,8 @@ class SpeechNode:
         self.engine = engine
         # A fresh id per start: a restarted node is a new node, never mistaken for the one that died.
         self.node_id = f"{name}-{secrets.token_hex(3)}"
-        self.capacity = phone.speech_node_capacity or default_capacity()
+        self.configured_capacity = phone.speech_node_capacity  # 0: by the graph, once the model is loaded
+        self.capacity = phone.speech_node_capacity or default_capacity(None)
         self.ttl_ms = int(phone.speech_node_ttl_seconds * 1000)
         self.advertise = phone.audiosocket_advertise
         self.audio = AudioSocketServer(phone.audiosocket_listen, allow, self._open, phone.audiosocket_slin_rate, lookup=self._lookup)
@@ -117,6 +122,8 @@ class SpeechNode:
         if self.engine.model is None:
             self.state = "off"  # no model: it takes no legs, so it does not register
             return
+        if not self.configured_capacity:
+            self.capacity = self.engine.warm_recognizers = default_capacity(self.engine.graph)
         self._beat = asyncio.create_task(self._heartbeat(), name="speech-node-heartbeat")
         log.info("speech node started", extra={"node": self.node_id, "audiosocket": self.address, "capacity": self.capacity})
 

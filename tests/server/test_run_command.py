@@ -2,14 +2,18 @@
 exit, and tickets still there after a restart. `hotline users` works beside a running gateway."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.request
 
+import aiohttp
 import pytest
 
+from tests.support.desk import add_user, login
 from tests.support.processes import Gateway
 
 pytestmark = pytest.mark.slow
@@ -243,3 +247,25 @@ async def test_worker_delivers_at_once_and_routes_once_the_knowledge_index_is_lo
         worker.cancel()
         await asyncio.gather(worker, return_exceptions=True)
         await redis.aclose()
+
+
+async def test_a_stopping_gateway_tells_open_desks_it_is_going_away(tmp_path, redis_url: str) -> None:
+    """SIGTERM (a deploy, `docker stop`): open desk sockets are closed as "going away" (1001),
+    so the desks reconnect to another instance at once instead of hanging until the server's
+    shutdown timeout cuts them off."""
+    gw = Gateway(redis_url, tmp_path / "data", HOTLINE_WORKERS="inline")
+    gw.start(timeout=60)
+    try:
+        await add_user(redis_url, "shift-agent", "agent")
+        session, csrf = await login(gw.base, "shift-agent")
+        async with session, session.ws_connect(f"{gw.base}/api/v1/agent/ws", headers={"X-CSRF-Token": csrf}) as ws:
+            hello = await ws.receive_json(timeout=30)
+            assert hello["type"] == "hello"
+            assert gw.proc is not None
+            gw.proc.send_signal(signal.SIGTERM)
+            closing = await ws.receive(timeout=30)
+            assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+            assert ws.close_code == aiohttp.WSCloseCode.GOING_AWAY
+        assert await asyncio.to_thread(gw.proc.wait, 30) == 0
+    finally:
+        gw.stop()

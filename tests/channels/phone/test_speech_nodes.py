@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,3 +183,18 @@ async def test_a_full_node_gives_the_next_call_the_caller_leg_only_then_none(
     assert sorted((h["linkedid"], h["leg"]) for h in held) == sorted(
         [(first.linkedid, "caller"), (first.linkedid, "agent"), (second.linkedid, "caller")])
     await asyncio.gather(*(rig.asterisk.hangup(c) for c in (first, second)))
+
+
+@pytest.mark.parametrize("graph, per_core", [("auto", 6), ("model", 2)])
+async def test_a_node_takes_as_many_legs_as_its_graph_allows_unless_told(
+        nodes: list[SpeechNodeProc], tmp_path: Path, redis_url: str, http: Any, graph: str, per_core: int) -> None:
+    """The static graph (`make test` composes it) decodes a new leg for a fraction of the CPU of
+    the model's own graph, so a node on it offers more places by default."""
+    node = start_node(nodes, tmp_path, redis_url, f"cap-{graph}", HOTLINE_SPEECH_GRAPH=graph)
+    async with http.get(f"http://127.0.0.1:{node.http_port}/readyz") as resp:
+        checks = (await resp.json())["checks"]
+    assert checks["graph"] == ("static" if graph == "auto" else "model")
+    assert checks["capacity"] == per_core * (os.cpu_count() or 1)
+    told = start_node(nodes, tmp_path, redis_url, f"told-{graph}", HOTLINE_SPEECH_GRAPH=graph, HOTLINE_SPEECH_NODE_CAPACITY="3")
+    async with http.get(f"http://127.0.0.1:{told.http_port}/readyz") as resp:
+        assert (await resp.json())["checks"]["capacity"] == 3
