@@ -15,8 +15,10 @@ from speech.model import default_model_dir, model_problem
 def cmd_models_graph(args: argparse.Namespace) -> int:
     model_dir = (args.model or default_model_dir()).expanduser()
     if model_problem(model_dir) is not None:
-        print(f"没有语音模型，跳过解码图 / no speech model at {model_dir}: nothing to compose", file=sys.stderr)
-        return 0 if args.auto else 1
+        if args.auto:
+            return 0  # `models fetch --auto` has said why there is no model
+        print(f"没有语音模型，无法生成解码图 / no speech model at {model_dir}: nothing to compose (`make model` downloads it)", file=sys.stderr)
+        return 1
     if lookahead_files(model_dir.resolve()) is None:
         print(f"模型已带静态解码图 / {model_dir} already has a static graph (graph/HCLG.fst)", file=sys.stderr)
         return 0
