@@ -183,8 +183,8 @@ async def capacity(asterisk: FakeAsterisk, desk: Desk, steps: list[int], seconds
                    if e["type"] == "call.partial" and e["leg"] == "caller" and e["linkedid"] in started]
         step = Step(legs, worst, *(CpuMeter.cores(before, after, k) for k in ("node", "leader", "redis", "bench", "machine")), latency)
         rows.append(step)
-        print(f"  {legs:>2} leg(s): worst lag {worst:.1f} s; CPU in cores: node(s) {step.node_cores:.2f}, leader {step.leader_cores:.2f}, "
-              f"redis {step.redis_cores:.2f}, bench peers {step.bench_cores:.2f}, whole machine {step.machine_cores:.2f}; partial p95 {percentile(latency, 95):.0f} ms"
+        print(f"  {legs:>2} leg(s): worst lag {worst:.1f} s; CPU in cores: node(s) {step.node_cores:.2f}, leader {step.leader_cores:.3f}, "
+              f"redis {step.redis_cores:.3f}, bench peers {step.bench_cores:.2f}, whole machine {step.machine_cores:.2f}; partial p95 {percentile(latency, 95):.0f} ms"
               f"{'' if step.sustained else ' (not sustained)'}", flush=True)
         if not step.sustained:
             break

@@ -5,7 +5,7 @@ Phone numbers said as characters (一三八…) are found by `gateway.phone_numb
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,17 +41,31 @@ def suggestions(snapshot: KnowledgeSnapshot, caller_text: str, now: datetime) ->
     return items
 
 
+@dataclass
+class PrefillScan:
+    """Ticket fields the caller's words settle, reading each utterance once. The first utterance
+    that settles a field wins (the agent corrects, the machine does not second-guess), so an
+    utterance read once never needs reading again: each final costs one classification, not
+    one per utterance of the call so far."""
+    found: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scanned: int = 0  # utterances read so far
+
+    def update(self, utterances: list[Utterance]) -> dict[str, dict[str, Any]]:
+        """The fields found in `utterances` (the call's caller utterances so far, append-only)."""
+        found = self.found
+        for u in utterances[self.scanned:]:
+            said = fields_said(u.text) if "location" not in found or "kind" not in found else {}
+            if "location" not in found and "location" in said:
+                value, matched = said["location"]
+                found["location"] = {"value": value, "segment": u.index, "text": u.text, "start": u.start, "matched": matched}
+            if "kind" not in found and "kind" in said:
+                found["kind"] = {"value": said["kind"], "segment": u.index, "text": u.text, "start": u.start}
+            if "callback_phone" not in found and (phone := phone_in_text(u.text)):
+                found["callback_phone"] = {"value": phone, "segment": u.index, "text": u.text, "start": u.start}
+        self.scanned = max(self.scanned, len(utterances))
+        return dict(found)
+
+
 def prefill(utterances: list[Utterance]) -> dict[str, dict[str, Any]]:
-    """The first utterance that settles each field wins; a later one does not overwrite it
-    (the agent corrects, the machine does not second-guess)."""
-    found: dict[str, dict[str, Any]] = {}
-    for u in utterances:
-        said = fields_said(u.text) if "location" not in found or "kind" not in found else {}
-        if "location" not in found and "location" in said:
-            value, matched = said["location"]
-            found["location"] = {"value": value, "segment": u.index, "text": u.text, "start": u.start, "matched": matched}
-        if "kind" not in found and "kind" in said:
-            found["kind"] = {"value": said["kind"], "segment": u.index, "text": u.text, "start": u.start}
-        if "callback_phone" not in found and (phone := phone_in_text(u.text)):
-            found["callback_phone"] = {"value": phone, "segment": u.index, "text": u.text, "start": u.start}
-    return found
+    """The fields all of `utterances` settle, read from the start."""
+    return PrefillScan().update(utterances)

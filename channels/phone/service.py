@@ -85,6 +85,7 @@ class CallSession:
     utterances: list[assist.Utterance] = field(default_factory=list)
     suggestions: list[dict[str, Any]] = field(default_factory=list)
     prefilled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prefill_scan: assist.PrefillScan = field(default_factory=assist.PrefillScan)  # over `utterances`
     lag: float = 0.0
     pop_supervisors: bool = False  # no agent mapping: supervisors' desks take the pop themselves
     # Live-view writes in order: two concurrent writes on different pool connections could
@@ -443,6 +444,7 @@ class PhoneChannel:
         ticket = await self.tickets.get(session.ticket_id)
         session.utterances = [assist.Utterance(index=i, text=s.text, start=s.start)
                               for i, s in enumerate(ticket.transcript) if s.leg == "caller"]
+        session.prefill_scan = assist.PrefillScan()
         for orphan in self._orphans.pop(session.call.linkedid, []):
             leg = orphan.leg.leg
             if leg in session.gaps:
@@ -495,7 +497,7 @@ class PhoneChannel:
         await self._announce(session, {"type": "call.suggestions", "items": items})
 
     async def _prefill(self, session: CallSession) -> None:
-        found = {k: v for k, v in assist.prefill(session.utterances).items() if k not in session.prefilled}
+        found = {k: v for k, v in session.prefill_scan.update(session.utterances).items() if k not in session.prefilled}
         if not found:
             return
         at = clock.now()

@@ -134,3 +134,22 @@ def test_prefill_links_each_field_to_the_first_utterance_that_settles_it() -> No
     assert found["kind"] == {"value": "complaint", "segment": 2, "text": "我要投诉物业一直不修", "start": 9.0}
     assert found["callback_phone"]["value"] == "+8613911112222"
     assert found["callback_phone"]["segment"] == 3
+
+
+def test_prefill_read_final_by_final_finds_what_reading_the_whole_call_finds() -> None:
+    """The leader reads each new final once (PrefillScan); the answer after every final must be
+    what reading the call so far from the start gives."""
+    utterances = [
+        assist.Utterance(0, "喂你好", 0.5),
+        assist.Utterance(1, "我要投诉楼下饭馆油烟太大", 3.0),
+        assist.Utterance(2, "我的电话是一三八零零一三八零零零", 8.0),
+        assist.Utterance(3, "地址是东城区东四街道", 12.0),
+        assist.Utterance(4, "其实我想咨询一下", 15.0),
+    ]
+    scan = assist.PrefillScan()
+    heard: list[assist.Utterance] = []
+    for utterance in utterances:
+        heard.append(utterance)
+        assert scan.update(heard) == assist.prefill(list(heard))
+    assert scan.scanned == len(utterances)
+    assert set(scan.update(heard)) == {"kind", "callback_phone", "location"}
