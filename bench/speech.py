@@ -3,6 +3,7 @@ speech nodes' CPU per leg against a bare Vosk loop, all in one run.
 
     .venv/bin/python bench/speech.py [--legs 1,2,4,...] [--leg-seconds 20] [--pops 200]
     .venv/bin/python bench/speech.py --nodes 1,2     # `hotline speech-node` processes, 1 then 2
+    .venv/bin/python bench/speech.py --graph model   # the model's own lookahead graph, not the static one
 
 A real gateway process (`hotline run`, embedded Redis, workers inline) logs in to the fake
 Asterisk in this process, which streams the real clip (resampled to 8 kHz, repeated back to back:
@@ -281,9 +282,9 @@ def redis_children(pid: int) -> list[int]:
     return [c for c in children(pid) if "redis-server" in command(c)]
 
 
-def start_nodes(count: int, redis_url: str, tmp: Path) -> list[SpeechNodeProc]:
+def start_nodes(count: int, redis_url: str, tmp: Path, graph: str) -> list[SpeechNodeProc]:
     nodes = [SpeechNodeProc(redis_url, tmp / f"node-{count}-{i}", f"bench{count}n{i}", HOTLINE_SPEECH_NODE_CAPACITY=str(CAPACITY),
-                            HOTLINE_LOG_LEVEL="WARNING") for i in range(count)]
+                            HOTLINE_LOG_LEVEL="WARNING", HOTLINE_SPEECH_GRAPH=graph) for i in range(count)]
     for node in nodes:
         node.start(timeout=90)  # started = registered with the model loaded (its /readyz)
     return nodes
@@ -318,6 +319,7 @@ async def main(args: argparse.Namespace) -> None:
     asterisk = FakeAsterisk(username="hotline", secret=SECRET, login_failure_delay=0.05)
     await asterisk.start()
     print(f"machine: {cores} CPUs, load average {os.getloadavg()[0]:.1f} at the start", flush=True)
+    os.environ["HOTLINE_SPEECH_GRAPH"] = args.graph  # the bare loop decodes with what the gateway does
     print("bare Vosk loop (baseline, same run) …", flush=True)
     bare_new, bare_warm = (statistics.median(x) for x in zip(*(bare_throughput(args.rtf_seconds) for _ in range(3))))
     print(f"  one core decodes {bare_new:.1f} s of audio per CPU second with a new recognizer, {bare_warm:.1f} with a warm one "
@@ -335,7 +337,7 @@ async def main(args: argparse.Namespace) -> None:
                           HOTLINE_AUDIOSOCKET_LISTEN=f"127.0.0.1:{free_port()}", HOTLINE_PHONE_AGENTS="PJSIP/1001=admin",
                           HOTLINE_WORKERS="inline", HOTLINE_BOOTSTRAP_ADMIN_PASSWORD=PASSWORD, HOTLINE_LOG_LEVEL="WARNING",
                           HOTLINE_RATE_LIMIT_PHONE_PER_DAY="1000000", HOTLINE_SPEECH_NODE_CAPACITY=str(CAPACITY),
-                          HOTLINE_SPEECH_LOCAL_NODE="0" if node_counts else "1")
+                          HOTLINE_SPEECH_LOCAL_NODE="0" if node_counts else "1", HOTLINE_SPEECH_GRAPH=args.graph)
         gateway.start(timeout=60)
         assert gateway.proc is not None
         gw_pid = gateway.proc.pid
@@ -363,7 +365,7 @@ async def main(args: argparse.Namespace) -> None:
                 report_nodes("in-process node", rows, bare_warm)
             for count in node_counts:
                 print(f"{count} speech node process(es), real-time legs ({args.leg_seconds:.0f} s of continuous speech each) …", flush=True)
-                nodes = start_nodes(count, f"unix://{Path(tmp) / 'gw' / 'redis' / 'redis.sock'}", Path(tmp))
+                nodes = start_nodes(count, f"unix://{Path(tmp) / 'gw' / 'redis' / 'redis.sock'}", Path(tmp), args.graph)
                 pids = [n.proc.pid for n in nodes if n.proc is not None]
                 rows = await capacity(asterisk, desk, steps, args.leg_seconds, CpuMeter(pids, gw_pid, redis))
                 # Stopped from a thread: the fake Asterisk in this loop must keep answering them.
@@ -389,4 +391,6 @@ if __name__ == "__main__":
     parser.add_argument("--leg-seconds", type=float, default=20.0)
     parser.add_argument("--rtf-seconds", type=float, default=30.0)
     parser.add_argument("--pops", type=int, default=200)
+    parser.add_argument("--graph", choices=("auto", "model"), default="auto",
+                        help="HOTLINE_SPEECH_GRAPH of the gateway and nodes: auto (the static graph if composed) or model (the model's own)")
     asyncio.run(main(parser.parse_args()))
