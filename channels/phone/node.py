@@ -38,8 +38,8 @@ def default_capacity(graph: str | None) -> int:
     Static graph: six per core. The reference machine (2 cores, shared with the gateway, Redis
     and the peers) kept 24 legs of continuous speech under a second of lag with partials p95
     under 800 ms (bench/speech.py); half of that leaves room for bursts and other load. The
-    model's own lookahead graph: two per core, as measured on it (3-4 legs on 2 cores), since
-    its new recognizers cost several times more."""
+    model's own lookahead graph: two per core. It sustained half as many legs (12 quiet, 4-6 on
+    a loaded machine), and its new recognizers cost several times more on unfamiliar speech."""
     return (6 if graph == "static" else 2) * (os.cpu_count() or 1)
 
 
