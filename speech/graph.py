@@ -29,14 +29,11 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import logging
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 GRAPH_DIR_ENV = "HOTLINE_SPEECH_GRAPH_DIR"
 GRAPH_CHOICE_ENV = "HOTLINE_SPEECH_GRAPH"  # "auto" (default): the static graph when built; "model": the model's own
@@ -44,7 +41,7 @@ TOOLS = ("fstcompose", "fstrelabel", "fstconvert", "fstsymbols")
 # OpenFst opens an FST type it does not know as the shared object "<type>-fst.so" on the library
 # path; Debian packages the two extensions the small models use under these names.
 PLUGINS = {"olabel_lookahead-fst.so": "libfstlookahead.so", "ngram-fst.so": "libfstngram.so"}
-LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/*-linux-gnu", "/usr/lib", "/usr/local/lib")
+LIBRARY_DIRS = ("/usr/lib/*-linux-gnu", "/usr/lib", "/usr/local/lib")
 BUILT_STAMP = "BUILT"  # written last: a directory without it is an interrupted build
 INSTALL_HINT = "install OpenFst's tools (Debian/Ubuntu: apt-get install libfst-tools)"
 
@@ -91,11 +88,12 @@ def compiled_dir(model_dir: Path) -> Path | None:
 def compiled_for(model_dir: Path) -> Path | None:
     """The built static-graph model for `model_dir`, or None if there is none to use."""
     target = compiled_dir(model_dir)
-    if target is None or not (target / BUILT_STAMP).is_file():
-        return None
-    if not all((target / name).exists() for name in ("am", "conf", "graph/HCLG.fst", "graph/phones")):
-        return None  # the model it links to moved: build again
-    return target
+    return target if target is not None and _usable(target) else None
+
+
+def _usable(target: Path) -> bool:
+    """A finished build whose links to the model still resolve (a moved model: build again)."""
+    return (target / BUILT_STAMP).is_file() and all((target / name).exists() for name in ("am", "conf", "graph/HCLG.fst", "graph/phones"))
 
 
 def tools_problem() -> str | None:
@@ -106,10 +104,9 @@ def tools_problem() -> str | None:
 
 
 def _library(stem: str) -> Path | None:
-    for pattern in [f"{d}/{stem}*" for d in (os.environ.get("LD_LIBRARY_PATH") or "").split(":") if d] + [f"{d}/{stem}*" for d in LIBRARY_DIRS]:
-        for found in sorted(glob.glob(pattern)):
-            return Path(found)
-    return None
+    dirs = [d for d in (os.environ.get("LD_LIBRARY_PATH") or "").split(":") if d] + list(LIBRARY_DIRS)
+    found = next((hit for d in dirs for hit in sorted(glob.glob(f"{d}/{stem}*"))), None)
+    return Path(found) if found else None
 
 
 def build(model_dir: Path) -> Path:
@@ -120,7 +117,7 @@ def build(model_dir: Path) -> Path:
     target = compiled_dir(model_dir)
     if files is None or target is None:
         raise GraphBuildError(f"{model_dir} has no lookahead graph (graph/HCLr.fst, Gr.fst, disambig_tid.int) to compose")
-    if compiled_for(model_dir) is not None:
+    if _usable(target):
         return target
     problem = tools_problem()
     if problem:
@@ -154,7 +151,7 @@ def build(model_dir: Path) -> Path:
         try:
             (work / "model").rename(target)
         except OSError:
-            if compiled_for(model_dir) is None:  # not another build that finished first
+            if not _usable(target):  # not another build that finished first
                 shutil.rmtree(target, ignore_errors=True)
                 (work / "model").rename(target)
         return target

@@ -16,8 +16,8 @@ ENV_VAR = "HOTLINE_VOSK_MODEL"
 # Files without which Kaldi fails deep inside the C++ code with an unhelpful message.
 REQUIRED = ("am/final.mdl", "conf/model.conf", "conf/mfcc.conf")
 
-_cache: dict[Path, "vosk.Model"] = {}
-_graphs: dict[Path, str] = {}  # model directory -> the graph its loaded model decodes with
+# model directory -> its loaded model and the graph that decodes with ("static" or "model")
+_cache: dict[Path, "tuple[vosk.Model, str]"] = {}
 _lock = threading.Lock()
 
 
@@ -84,9 +84,9 @@ def load_model(path: Path | None = None) -> "vosk.Model":
     Decodes with the model's static graph where `hotline models graph` built one (speech/graph.py)."""
     resolved = Path(path if path is not None else default_model_dir()).expanduser().resolve()
     with _lock:  # held during the load, so two legs starting together do not load it twice
-        model = _cache.get(resolved)
-        if model is not None:
-            return model
+        loaded = _cache.get(resolved)
+        if loaded is not None:
+            return loaded[0]
         _check(resolved)
         decoding, graph = decoding_dir(resolved)
         import vosk  # late: importing vosk loads libvosk, which modules that never decode do not need
@@ -96,7 +96,7 @@ def load_model(path: Path | None = None) -> "vosk.Model":
             model = vosk.Model(str(decoding))
         except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
             raise _not_found(decoding, f"could not be loaded ({exc})") from exc
-        _cache[resolved], _graphs[resolved] = model, graph
+        _cache[resolved] = (model, graph)
         return model
 
 
@@ -105,4 +105,5 @@ def loaded_graph(path: Path | None = None) -> str | None:
     `hotline models graph`) or "model" (the model's own); None if it is not loaded."""
     resolved = Path(path if path is not None else default_model_dir()).expanduser().resolve()
     with _lock:
-        return _graphs.get(resolved)
+        loaded = _cache.get(resolved)
+    return loaded[1] if loaded is not None else None

@@ -55,11 +55,11 @@ def _build(app: web.Application) -> PhoneChannel | None:
 def build_node(redis: Redis, phone: PhoneSettings, name: str) -> SpeechNode:
     """A speech node on the AudioSocket address of the settings (in `hotline run` or `hotline speech-node`)."""
     from channels.phone.config import audiosocket_allow
-    from channels.phone.node import SpeechNode, default_capacity
+    from channels.phone.node import SpeechNode
     from speech.recognizer import SpeechEngine
 
-    capacity = phone.speech_node_capacity or default_capacity(None)  # the node sets it by the graph once loaded
-    engine = SpeechEngine(phone.vosk_model, workers=phone.speech_workers or None, warm_recognizers=capacity,
+    # The node sizes its warm recognizers to its capacity, which it knows once the model is loaded.
+    engine = SpeechEngine(phone.vosk_model, workers=phone.speech_workers or None,
                           partial_interval=phone.speech_partial_interval_seconds, lag_threshold=phone.speech_lag_threshold_seconds)
     return SpeechNode(redis, phone, engine, audiosocket_allow(phone), name=name)
 

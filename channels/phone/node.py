@@ -123,7 +123,8 @@ class SpeechNode:
             self.state = "off"  # no model: it takes no legs, so it does not register
             return
         if not self.configured_capacity:
-            self.capacity = self.engine.warm_recognizers = default_capacity(self.engine.graph)
+            self.capacity = default_capacity(self.engine.graph)
+        self.engine.warm_recognizers = self.capacity  # an ended leg's recognizer waits for the next
         self._beat = asyncio.create_task(self._heartbeat(), name="speech-node-heartbeat")
         log.info("speech node started", extra={"node": self.node_id, "audiosocket": self.address, "capacity": self.capacity})
 
